@@ -1,0 +1,18 @@
+"""Who is asking: every service call receives one and checks it itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.models import Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    person_id: int
+    telegram_user_id: int
+    role: Role
+    area_id: int
+    agency_id: int | None
+    display_name: str
+    area_name: str

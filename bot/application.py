@@ -1,0 +1,79 @@
+"""Building the python-telegram-bot Application, the same way for run, demo and tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    PersistenceInput,
+    TypeHandler,
+)
+
+from bot.context import BotData, MaracContext
+from bot.permissions import COMMANDS, Operation
+from bot.runtime import Runtime
+from handlers.errors import on_error
+from handlers.guard import GUARD_GROUP, guard
+from handlers.help import help_command
+from handlers.start import start
+from storage.persistence import DatabasePersistence
+
+MaracApplication = Application[Any, MaracContext, dict[str, Any], dict[str, Any], BotData, Any]
+
+
+async def _post_init(application: MaracApplication) -> None:
+    """Strangers see only /start and /help in the default command menu."""
+    public = [BotCommand(c.name, c.description) for c in COMMANDS if c.operation is Operation.USE_BOT]
+    await application.bot.set_my_commands(public)
+
+
+def build_application(
+    runtime: Runtime,
+    *,
+    token: str | None = None,
+    base_url: str | None = None,
+    rate_limit: bool = True,
+) -> MaracApplication:
+    """The real Application: real handlers, database persistence, rate limiting.
+
+    ``base_url`` points it at a self-hosted Bot API server, Telegram's test
+    environment, or the local stand-in; it defaults to the settings.
+    """
+    settings = runtime.settings
+    base = base_url or settings.telegram_base_url
+    builder = (
+        ApplicationBuilder()
+        .token(token or settings.token())
+        .context_types(ContextTypes(context=MaracContext, bot_data=BotData))
+        .persistence(
+            DatabasePersistence(
+                runtime.sessions,
+                store_data=PersistenceInput(
+                    bot_data=False, chat_data=False, user_data=False, callback_data=False
+                ),
+            )
+        )
+        .post_init(_post_init)
+        .concurrent_updates(False)
+    )
+    if base:
+        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    application: MaracApplication = builder.build()
+    application.bot_data.runtime = runtime
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: MaracApplication) -> None:
+    application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", help_command))
+    application.add_error_handler(on_error)

@@ -1,0 +1,126 @@
+"""Who may do what: the permission matrix, written once as data.
+
+Every service checks the actor against this table before it touches data, so
+no handler can forget a check. Scopes: ``AREA`` allows the whole of the
+actor's own area; ``AGENCY`` only what concerns the actor's own agency.
+Nothing ever crosses areas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.actor import Actor
+from storage.models import Role
+
+
+class Operation(StrEnum):
+    USE_BOT = "use the bot (menu, help)"
+    MANAGE_AGENCIES = "list, add and rename agencies"
+    INVITE_PEOPLE = "invite people and revoke invites"
+    VIEW_PEOPLE = "see who is enrolled"
+    MANAGE_PEOPLE = "deactivate people"
+    VIEW_AUDIT = "read the audit trail"
+
+
+class Scope(StrEnum):
+    AREA = "own area"
+    AGENCY = "own agency"
+
+
+MATRIX: dict[Role, dict[Operation, Scope]] = {
+    Role.COORDINATOR: {
+        Operation.USE_BOT: Scope.AREA,
+        Operation.MANAGE_AGENCIES: Scope.AREA,
+        Operation.INVITE_PEOPLE: Scope.AREA,
+        Operation.VIEW_PEOPLE: Scope.AREA,
+        Operation.MANAGE_PEOPLE: Scope.AREA,
+        Operation.VIEW_AUDIT: Scope.AREA,
+    },
+    Role.CHAIR: {
+        Operation.USE_BOT: Scope.AREA,
+        Operation.VIEW_PEOPLE: Scope.AREA,
+    },
+    Role.AGENCY_REP: {
+        Operation.USE_BOT: Scope.AGENCY,
+        Operation.VIEW_PEOPLE: Scope.AGENCY,
+    },
+    Role.PERPETRATOR_REP: {
+        Operation.USE_BOT: Scope.AGENCY,
+        Operation.VIEW_PEOPLE: Scope.AGENCY,
+    },
+    Role.GOVERNANCE: {
+        Operation.USE_BOT: Scope.AREA,
+    },
+}
+
+
+class PermissionDenied(Exception):
+    """The actor may not do this; carries the operation for the audit log, nothing sensitive."""
+
+    def __init__(self, operation: Operation, reason: str = "not permitted") -> None:
+        super().__init__(f"{operation.name}: {reason}")
+        self.operation = operation
+        self.reason = reason
+
+
+def scope_for(role: Role, operation: Operation) -> Scope | None:
+    return MATRIX.get(role, {}).get(operation)
+
+
+def is_allowed(
+    actor: Actor, operation: Operation, *, area_id: int, agency_id: int | None = None
+) -> bool:
+    """Whether ``actor`` may perform ``operation`` on something in that area / agency.
+
+    ``agency_id`` is the agency the thing belongs to; None means it belongs to
+    the area as a whole, which an agency-scoped role may not touch.
+    """
+    scope = scope_for(actor.role, operation)
+    if scope is None or area_id != actor.area_id:
+        return False
+    if scope is Scope.AGENCY:
+        return agency_id is not None and agency_id == actor.agency_id
+    return True
+
+
+def authorise(
+    actor: Actor, operation: Operation, *, area_id: int, agency_id: int | None = None
+) -> None:
+    if not is_allowed(actor, operation, area_id=area_id, agency_id=agency_id):
+        raise PermissionDenied(operation)
+
+
+def may(actor: Actor, operation: Operation) -> bool:
+    """Whether the role has the operation at all (for menus and /help)."""
+    return scope_for(actor.role, operation) is not None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str
+    operation: Operation
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "Open your menu", Operation.USE_BOT),
+    Command("help", "What you can do here", Operation.USE_BOT),
+)
+
+
+def commands_for(role: Role) -> list[Command]:
+    return [command for command in COMMANDS if scope_for(role, command.operation) is not None]
+
+
+def matrix_as_markdown() -> str:
+    """The matrix as a README table, so the documentation is generated from the rules."""
+    roles = list(Role)
+    header = "| operation | " + " | ".join(role.value for role in roles) + " |"
+    rule = "|---" * (len(roles) + 1) + "|"
+    lines = [header, rule]
+    for operation in Operation:
+        cells = [(scope_for(role, operation) or "—") for role in roles]
+        lines.append(f"| {operation.value} | " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""Assembling the pieces the bot runs on: database, keys, clock and services.
+
+``run``, ``demo``, the CLI commands and the tests all build their runtime
+here, so they exercise the same wiring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.services.areas import AreaService
+from bot.services.deps import ServiceDeps
+from bot.services.enrolment import EnrolmentService
+from bot.services.invites import InviteService
+from config import Settings
+from storage.crypto import KeyRing
+from storage.db import create_engine, create_session_factory
+from storage.keyfile import load_key_ring
+from storage.vault import Vault
+
+
+@dataclass
+class Services:
+    areas: AreaService
+    invites: InviteService
+    enrolment: EnrolmentService
+
+
+def build_services(deps: ServiceDeps) -> Services:
+    return Services(
+        areas=AreaService(deps),
+        invites=InviteService(deps),
+        enrolment=EnrolmentService(deps),
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    vault: Vault
+    clock: Clock
+    services: Services = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deps = ServiceDeps(
+            sessions=self.sessions,
+            vault=self.vault,
+            clock=self.clock,
+            invite_ttl=timedelta(hours=self.settings.invite_ttl_hours),
+            default_timezone=self.settings.timezone,
+        )
+        self.services = build_services(self.deps)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def open_runtime(
+    settings: Settings, *, clock: Clock | None = None, key_ring: KeyRing | None = None
+) -> Runtime:
+    engine = create_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=create_session_factory(engine),
+        vault=Vault(key_ring or load_key_ring(settings.key_file)),
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,1 @@
+"""Use cases, one module per capability. They know nothing of Telegram."""

@@ -1,0 +1,215 @@
+"""Enrolment by invite code, and recognising enrolled people on every update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.actor import Actor
+from bot.invites import LOCKOUT_WINDOW, hash_code, is_locked_out, looks_like_code
+from bot.services.deps import ServiceDeps
+from storage.audit import append_event
+from storage.crypto import FieldContext
+from storage.models import Agency, Area, Invite, InviteAttempt, Person
+
+# Writing last_active_at on every message would make every update a write.
+LAST_ACTIVE_RESOLUTION = timedelta(minutes=5)
+MAX_NAME_LENGTH = 128
+
+
+class Redemption(StrEnum):
+    ENROLLED = "enrolled"
+    ALREADY_ENROLLED = "already_enrolled"
+    NOT_VALID = "not_valid"
+    LOCKED_OUT = "locked_out"
+
+
+@dataclass(frozen=True)
+class RedemptionResult:
+    outcome: Redemption
+    actor: Actor | None = None
+    agency_name: str | None = None
+
+
+def name_context(person_id: int) -> FieldContext:
+    return FieldContext("people", "display_name", person_id)
+
+
+class EnrolmentService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+
+    async def identify(self, telegram_user_id: int) -> Actor | None:
+        """The active person behind a Telegram account, or None for anyone else."""
+        async with self._deps.sessions.begin() as session:
+            row = (
+                await session.execute(
+                    select(Person, Area.name)
+                    .join(Area, Area.id == Person.area_id)
+                    .where(
+                        Person.telegram_user_id == telegram_user_id,
+                        Person.deactivated_at.is_(None),
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            person, area_name = row
+            now = self._deps.clock.now()
+            if person.last_active_at is None or now - person.last_active_at > LAST_ACTIVE_RESOLUTION:
+                person.last_active_at = now
+            name = await self._open_name(session, person)
+            return Actor(
+                person_id=person.id,
+                telegram_user_id=person.telegram_user_id,
+                role=person.role,
+                area_id=person.area_id,
+                agency_id=person.agency_id,
+                display_name=name,
+                area_name=area_name,
+            )
+
+    async def _open_name(self, session: AsyncSession, person: Person) -> str:
+        if person.data_key_id is None or person.display_name_sealed is None:
+            return "colleague"
+        return await self._deps.vault.open(
+            session, person.data_key_id, name_context(person.id), person.display_name_sealed
+        )
+
+    async def redeem(
+        self, telegram_user_id: int, display_name: str, code: str
+    ) -> RedemptionResult:
+        """Enrol the person an invite was meant for; every attempt is recorded and audited."""
+        now = self._deps.clock.now()
+        display_name = " ".join(display_name.split())[:MAX_NAME_LENGTH] or "colleague"
+        async with self._deps.sessions.begin() as session:
+            failures = await session.scalar(
+                select(func.count())
+                .select_from(InviteAttempt)
+                .where(
+                    InviteAttempt.telegram_user_id == telegram_user_id,
+                    InviteAttempt.succeeded.is_(False),
+                    InviteAttempt.attempted_at > now - LOCKOUT_WINDOW,
+                )
+            )
+            if is_locked_out(int(failures or 0)):
+                await append_event(
+                    session,
+                    at=now,
+                    actor_label="telegram:unknown",
+                    action="invite.redeem",
+                    outcome="locked_out",
+                )
+                return RedemptionResult(Redemption.LOCKED_OUT)
+
+            existing = await session.scalar(
+                select(Person).where(Person.telegram_user_id == telegram_user_id)
+            )
+            if existing is not None and existing.deactivated_at is None:
+                # Do not consume the code: it may be meant for a colleague.
+                actor = await self._actor_for(session, existing)
+                return RedemptionResult(Redemption.ALREADY_ENROLLED, actor)
+
+            invite = None
+            if looks_like_code(code):
+                invite = await session.scalar(
+                    select(Invite).where(Invite.code_hash == hash_code(code))
+                )
+            claimed = False
+            if invite is not None:
+                result = await session.execute(
+                    update(Invite)
+                    .where(
+                        Invite.id == invite.id,
+                        Invite.redeemed_at.is_(None),
+                        Invite.revoked_at.is_(None),
+                        Invite.expires_at > now,
+                    )
+                    .values(redeemed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                claimed = getattr(result, "rowcount", 0) == 1
+            session.add(
+                InviteAttempt(telegram_user_id=telegram_user_id, attempted_at=now, succeeded=claimed)
+            )
+            if not claimed or invite is None:
+                await append_event(
+                    session,
+                    at=now,
+                    area_id=invite.area_id if invite else None,
+                    actor_label="telegram:unknown",
+                    action="invite.redeem",
+                    subject=f"invite:{invite.id}" if invite else None,
+                    outcome="refused",
+                    details={"reason": "unknown code" if invite is None else "used/expired/revoked"},
+                )
+                return RedemptionResult(Redemption.NOT_VALID)
+
+            person = existing
+            if person is None:
+                person = Person(
+                    area_id=invite.area_id,
+                    agency_id=invite.agency_id,
+                    role=invite.role,
+                    telegram_user_id=telegram_user_id,
+                    enrolled_at=now,
+                    enrolled_via_invite_id=invite.id,
+                    last_active_at=now,
+                )
+                session.add(person)
+                await session.flush()
+            else:
+                # A former member who was invited again starts afresh with the new role.
+                person.area_id = invite.area_id
+                person.agency_id = invite.agency_id
+                person.role = invite.role
+                person.enrolled_at = now
+                person.enrolled_via_invite_id = invite.id
+                person.deactivated_at = None
+                person.deactivated_by_id = None
+                person.last_active_at = now
+            data_key_id = await self._deps.vault.create_data_key(session, "person")
+            await session.flush()
+            person.data_key_id = data_key_id
+            person.display_name_sealed = await self._deps.vault.seal(
+                session, data_key_id, name_context(person.id), display_name
+            )
+            await session.execute(
+                update(Invite)
+                .where(Invite.id == invite.id)
+                .values(redeemed_by_id=person.id)
+                .execution_options(synchronize_session=False)
+            )
+            await append_event(
+                session,
+                at=now,
+                area_id=invite.area_id,
+                actor_person_id=person.id,
+                actor_label="person",
+                action="person.enrolled",
+                subject=f"person:{person.id}",
+                details={"role": invite.role.value, "invite": invite.id},
+            )
+            actor = await self._actor_for(session, person)
+            agency_name = None
+            if person.agency_id is not None:
+                agency = await session.get(Agency, person.agency_id)
+                agency_name = agency.name if agency else None
+            return RedemptionResult(Redemption.ENROLLED, actor, agency_name)
+
+    async def _actor_for(self, session: AsyncSession, person: Person) -> Actor:
+        area = await session.get(Area, person.area_id)
+        assert area is not None
+        return Actor(
+            person_id=person.id,
+            telegram_user_id=person.telegram_user_id,
+            role=person.role,
+            area_id=person.area_id,
+            agency_id=person.agency_id,
+            display_name=await self._open_name(session, person),
+            area_name=area.name,
+        )

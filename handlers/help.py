@@ -1,0 +1,19 @@
+"""/help: the commands this person's role may use, and nothing else."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import texts
+from bot.context import MaracContext
+from bot.permissions import commands_for
+from handlers.replies import set_menu_for
+
+
+async def help_command(update: Update, context: MaracContext) -> None:
+    actor, chat = context.actor, update.effective_chat
+    if actor is None or chat is None:
+        return
+    commands = [(c.name, c.description) for c in commands_for(actor.role)]
+    await set_menu_for(context.bot, chat.id, actor.role)
+    await chat.send_message(texts.help_text(actor.role, commands))

@@ -1,0 +1,110 @@
+"""Loading and creating the key file that holds the key-encryption keys.
+
+The file is JSON, readable by its owner only (0600): a leaked database without
+it reveals nothing sensitive. The same JSON may instead come from the
+MARAC_KEYS environment variable (e.g. injected by a secrets manager).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storage.crypto import KEY_BYTES, CryptoError, KeyEncryptionKey, KeyRing
+
+
+class KeyFileError(Exception):
+    """The key material is missing, unreadable or unsafe; message is safe to print."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def new_key_id(now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d")
+    return f"kek-{stamp}-{secrets.token_hex(3)}"
+
+
+def new_key_document() -> dict[str, Any]:
+    key_id = new_key_id()
+    return {
+        "version": 1,
+        "active": key_id,
+        "keks": [{"id": key_id, "key": _b64(secrets.token_bytes(KEY_BYTES))}],
+        "blind_index_key": _b64(secrets.token_bytes(KEY_BYTES)),
+    }
+
+
+def create_key_file(path: Path) -> bool:
+    """Create a fresh key file if none exists; return whether one was created.
+
+    Never overwrites: losing the old key would make every stored case unreadable.
+    """
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = json.dumps(new_key_document(), indent=2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(document)
+    os.chmod(path, 0o600)
+    return True
+
+
+def write_key_document(path: Path, document: dict[str, Any]) -> None:
+    """Replace the key file atomically, keeping it 0600 (used by key rotation)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(document, indent=2))
+    os.replace(tmp, path)
+
+
+def read_key_document(path: Path) -> dict[str, Any]:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise KeyFileError(
+            f"Key file {path} does not exist: run 'marac-bot init' or set MARAC_KEY_FILE."
+        ) from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(f"Key file {path} is readable by others: run 'chmod 600 {path}'.")
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise KeyFileError(f"Key file {path} is not valid JSON.") from exc
+    if not isinstance(loaded, dict):
+        raise KeyFileError(f"Key file {path} is not a JSON object.")
+    return loaded
+
+
+def key_ring_from_document(document: dict[str, Any], origin: str) -> KeyRing:
+    try:
+        keks = [
+            KeyEncryptionKey(entry["id"], base64.b64decode(entry["key"], validate=True))
+            for entry in document["keks"]
+        ]
+        blind = base64.b64decode(document["blind_index_key"], validate=True)
+        return KeyRing(keks, document["active"], blind)
+    except (KeyError, TypeError, ValueError, CryptoError) as exc:
+        raise KeyFileError(f"Key material in {origin} is incomplete or malformed.") from exc
+
+
+def load_key_ring(path: Path, environ: dict[str, str] | None = None) -> KeyRing:
+    """Keys from MARAC_KEYS when set, otherwise from the key file."""
+    env = os.environ if environ is None else environ
+    inline = env.get("MARAC_KEYS")
+    if inline:
+        try:
+            document = json.loads(inline)
+        except json.JSONDecodeError as exc:
+            raise KeyFileError("MARAC_KEYS is not valid JSON.") from exc
+        return key_ring_from_document(document, "MARAC_KEYS")
+    return key_ring_from_document(read_key_document(path), str(path))

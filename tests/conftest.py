@@ -1,0 +1,139 @@
+"""Shared fixtures: every storage and end-to-end test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is used whenever it answers at MARAC_TEST_POSTGRES_URL (default: the
+local server). When MARAC_REQUIRE_POSTGRES=1 (as in CI) an unreachable server
+fails the run instead of skipping those tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+
+from bot.clock import ManualClock
+from bot.runtime import Runtime, open_runtime
+from config import Settings
+from storage.crypto import KeyRing
+from storage.keyfile import key_ring_from_document, new_key_document
+from storage.migrate import upgrade
+
+ADMIN_URL = os.environ.get("MARAC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+T = TypeVar("T")
+TEST_DATABASE = f"marac_test_{os.getpid()}"
+_pg_state: dict[str, bool] = {}
+
+
+def _run_outside_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Session fixtures may be set up while a test's event loop runs; use a thread of our own."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _postgres_reachable() -> bool:
+    if "ok" not in _pg_state:
+
+        async def probe() -> bool:
+            try:
+                connection = await asyncpg.connect(ADMIN_URL, timeout=3)
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                return False
+            await connection.close()
+            return True
+
+        _pg_state["ok"] = _run_outside_loop(probe())
+    return _pg_state["ok"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: storage detail that only exists on SQLite")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> str:
+    """A throwaway database for this test run, dropped at the end."""
+    if not _postgres_reachable():
+        if os.environ.get("MARAC_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required but not reachable at {ADMIN_URL}")
+        pytest.skip("PostgreSQL not reachable; set MARAC_REQUIRE_POSTGRES=1 to make this fail")
+
+    async def create() -> None:
+        connection = await asyncpg.connect(ADMIN_URL)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}"')
+        await connection.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+        await connection.close()
+
+    _run_outside_loop(create())
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{TEST_DATABASE}".replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def _reset_postgres(url: str) -> None:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/marac.db"
+    url = str(request.getfixturevalue("postgres_database"))
+    await _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def key_ring() -> KeyRing:
+    return key_ring_from_document(new_key_document(), "test")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        key_file=tmp_path / "keys.json",
+        telegram_token="123456:TEST-standin-token-abcdefghijklmnopqrstuv",  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings, key_ring: KeyRing, clock: ManualClock) -> AsyncIterator[Runtime]:
+    rt = open_runtime(settings, clock=clock, key_ring=key_ring)
+    await upgrade(rt.engine)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _pg_state.get("ok"):
+        return
+
+    async def drop() -> None:
+        try:
+            connection = await asyncpg.connect(ADMIN_URL)
+            await connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
+            await connection.close()
+        except (OSError, asyncpg.PostgresError):
+            pass
+
+    _run_outside_loop(drop())
