@@ -9,19 +9,25 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     PersistenceInput,
     TypeHandler,
+    filters,
 )
 
 from bot.context import BotData, MaracContext
+from bot.jobs import schedule_jobs
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
+from handlers import agencies, audit, invites, people
 from handlers.errors import on_error
 from handlers.guard import GUARD_GROUP, guard
 from handlers.help import help_command
-from handlers.start import start
+from handlers.stale_buttons import refuse_unrecognised
+from handlers.start import not_understood, start
 from storage.persistence import DatabasePersistence
 
 MaracApplication = Application[Any, MaracContext, dict[str, Any], dict[str, Any], BotData, Any]
@@ -29,7 +35,9 @@ MaracApplication = Application[Any, MaracContext, dict[str, Any], dict[str, Any]
 
 async def _post_init(application: MaracApplication) -> None:
     """Strangers see only /start and /help in the default command menu."""
-    public = [BotCommand(c.name, c.description) for c in COMMANDS if c.operation is Operation.USE_BOT]
+    public = [
+        BotCommand(c.name, c.description) for c in COMMANDS if c.operation is Operation.USE_BOT
+    ]
     await application.bot.set_my_commands(public)
 
 
@@ -54,8 +62,9 @@ def build_application(
         .persistence(
             DatabasePersistence(
                 runtime.sessions,
+                # user_data holds only ids and choices between steps, never case content.
                 store_data=PersistenceInput(
-                    bot_data=False, chat_data=False, user_data=False, callback_data=False
+                    bot_data=False, chat_data=False, user_data=True, callback_data=False
                 ),
             )
         )
@@ -69,11 +78,17 @@ def build_application(
     application: MaracApplication = builder.build()
     application.bot_data.runtime = runtime
     register_handlers(application)
+    schedule_jobs(application, settings.job_interval_seconds)
     return application
 
 
 def register_handlers(application: MaracApplication) -> None:
+    """Order matters within group 0: the first handler that matches an update wins."""
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
+    for module in (agencies, invites, people, audit):
+        application.add_handlers(module.build_handlers())
+    application.add_handler(CallbackQueryHandler(refuse_unrecognised))
+    application.add_handler(MessageHandler(filters.ALL, not_understood))
     application.add_error_handler(on_error)

@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot import texts
+from storage.models import AgencyKind, Role
+
+AGENCY_ROLES = frozenset({Role.AGENCY_REP, Role.PERPETRATOR_REP})
+
 CODE_BYTES = 24  # 192 bits: guessing is hopeless even before the lockout
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_FAILED_ATTEMPTS = 5
@@ -59,3 +64,14 @@ def invite_state(invite: InviteFacts, now: datetime) -> InviteState:
 
 def is_locked_out(failed_attempts_in_window: int) -> bool:
     return failed_attempts_in_window >= MAX_FAILED_ATTEMPTS
+
+
+def role_agency_problem(role: Role, agency_kind: AgencyKind | None) -> str | None:
+    """Agency reps belong to an agency (perpetrator reps to a perpetrator service); others don't."""
+    if role in AGENCY_ROLES and agency_kind is None:
+        return texts.INVITE_NEEDS_AGENCY
+    if role not in AGENCY_ROLES and agency_kind is not None:
+        return texts.INVITE_ROLE_HAS_NO_AGENCY
+    if role is Role.PERPETRATOR_REP and agency_kind is not AgencyKind.PERPETRATOR_SERVICE:
+        return texts.PERPETRATOR_REP_NEEDS_SERVICE
+    return None

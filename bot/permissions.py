@@ -107,6 +107,10 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("start", "Open your menu", Operation.USE_BOT),
     Command("help", "What you can do here", Operation.USE_BOT),
+    Command("agencies", "Agencies and information-sharing agreements", Operation.MANAGE_AGENCIES),
+    Command("invite", "Invite someone, or see and revoke open invites", Operation.INVITE_PEOPLE),
+    Command("people", "Who is enrolled; deactivate a leaver", Operation.VIEW_PEOPLE),
+    Command("audit", "Latest events in the audit trail", Operation.VIEW_AUDIT),
 )
 
 

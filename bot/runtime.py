@@ -12,10 +12,14 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.services.agencies import AgencyService
 from bot.services.areas import AreaService
+from bot.services.audit_trail import AuditTrailService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
 from bot.services.invites import InviteService
+from bot.services.people import PeopleService
+from bot.services.sensitive_messages import SensitiveMessageService
 from config import Settings
 from storage.crypto import KeyRing
 from storage.db import create_engine, create_session_factory
@@ -28,13 +32,23 @@ class Services:
     areas: AreaService
     invites: InviteService
     enrolment: EnrolmentService
+    agencies: AgencyService
+    people: PeopleService
+    audit: AuditTrailService
+    sensitive_messages: SensitiveMessageService
 
 
-def build_services(deps: ServiceDeps) -> Services:
+def build_services(deps: ServiceDeps, settings: Settings) -> Services:
     return Services(
         areas=AreaService(deps),
         invites=InviteService(deps),
         enrolment=EnrolmentService(deps),
+        agencies=AgencyService(deps),
+        people=PeopleService(deps),
+        audit=AuditTrailService(deps),
+        sensitive_messages=SensitiveMessageService(
+            deps, timedelta(minutes=settings.sensitive_message_ttl_minutes)
+        ),
     )
 
 
@@ -55,7 +69,7 @@ class Runtime:
             invite_ttl=timedelta(hours=self.settings.invite_ttl_hours),
             default_timezone=self.settings.timezone,
         )
-        self.services = build_services(self.deps)
+        self.services = build_services(self.deps, self.settings)
 
     async def close(self) -> None:
         await self.engine.dispose()

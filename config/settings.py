@@ -31,12 +31,14 @@ class Settings(BaseModel):
     telegram_token: SecretStr | None = None
     telegram_base_url: str | None = None
     bot_username: str | None = None
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)  # may hold a password
     key_file: Path = Path("marac-keys.json")
     timezone: str = "Europe/London"
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     sensitive_message_ttl_minutes: int = Field(default=15, ge=1, le=47 * 60)
     log_level: str = "INFO"
+    # How often the housekeeping job looks for due work (message deletion, reminders).
+    job_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("telegram_token")
     @classmethod
@@ -59,7 +61,9 @@ class Settings(BaseModel):
     def _database_url_shape(cls, value: str) -> str:
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
-        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+        if not (
+            value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")
+        ):
             raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
         return value
 
@@ -68,7 +72,7 @@ class Settings(BaseModel):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError("is not a known IANA time zone such as Europe/London") from exc
         return value
 

@@ -1,22 +1,62 @@
-"""Small helpers for replying the same way from every handler."""
+"""Helpers every handler uses to answer, refuse and show sensitive content the same way."""
 
 from __future__ import annotations
 
-from telegram import BotCommand, BotCommandScopeChat, Update
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
-from bot.permissions import commands_for
+from bot import texts
+from bot.context import MaracContext
+from bot.permissions import PermissionDenied, commands_for
+from bot.services.errors import NotFound, ServiceError
 from storage.models import Role
 
+Callback = Callable[[Update, MaracContext], Awaitable[Any]]
 
-async def reply(update: Update, text: str) -> None:
-    """Answer in the chat the update came from, whether it was a message or a button press."""
+
+async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Reply where the person is: as a new message, after acknowledging a pressed button."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    if update.effective_chat is not None:
+        await update.effective_chat.send_message(text, reply_markup=markup)
+
+
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the pressed message's text and buttons, or send a new message for a command."""
     query = update.callback_query
-    if query is not None:
-        await query.answer()
+    if query is None or query.message is None or not query.message.is_accessible:
+        await answer(update, text, markup)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+async def send_sensitive(
+    update: Update,
+    context: MaracContext,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Protected from forwarding and saving, and deleted by the bot after its time."""
     chat = update.effective_chat
-    if chat is not None:
-        await chat.send_message(text)
+    if chat is None:
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    message = await context.bot.send_message(
+        chat.id, text, reply_markup=markup, protect_content=True
+    )
+    await context.runtime.services.sensitive_messages.record(chat.id, message.message_id)
 
 
 async def refuse_button(update: Update, text: str) -> None:
@@ -26,7 +66,42 @@ async def refuse_button(update: Update, text: str) -> None:
         return
     await query.answer(text, show_alert=True)
     if query.message is not None and query.message.is_accessible:
-        await query.edit_message_reply_markup(reply_markup=None)
+        try:
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest:
+            pass  # already without buttons, or too old to edit: nothing more to take away
+
+
+def guarded(callback: Callback) -> Callback:
+    """Turn a service's refusal into a polite answer (and an audit event for permissions)."""
+
+    @functools.wraps(callback)
+    async def wrapper(update: Update, context: MaracContext) -> Any:
+        try:
+            return await callback(update, context)
+        except PermissionDenied as denied:
+            await context.runtime.services.audit.record_refusal(
+                action="permission.denied", actor=context.actor, reason=denied.operation.name
+            )
+            if update.callback_query is not None:
+                await refuse_button(update, texts.NOT_ALLOWED)
+            else:
+                await answer(update, texts.NOT_ALLOWED)
+        except ServiceError as error:
+            if isinstance(error, NotFound):
+                # Someone else's ids or a stale button: worth a line in the audit trail.
+                await context.runtime.services.audit.record_refusal(
+                    action="button.refused" if update.callback_query else "request.refused",
+                    actor=context.actor,
+                    reason=type(error).__name__,
+                )
+            if update.callback_query is not None:
+                await refuse_button(update, error.user_message)
+            else:
+                await answer(update, error.user_message)
+        return None
+
+    return wrapper
 
 
 async def set_menu_for(bot: ExtBot[None], chat_id: int, role: Role | None) -> None:

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts
+from bot.actor import Actor
 from bot.context import MaracContext
+from bot.permissions import Operation, may
 from bot.services.enrolment import Redemption
 from handlers.replies import set_menu_for
+
+MENU: tuple[tuple[str, Operation, str], ...] = (
+    ("Agencies", Operation.MANAGE_AGENCIES, "ag:list"),
+    ("Invite someone", Operation.INVITE_PEOPLE, "inv:menu"),
+    ("People", Operation.VIEW_PEOPLE, "ppl:list"),
+    ("Audit trail", Operation.VIEW_AUDIT, "aud:latest"),
+)
+
+
+def home_keyboard(actor: Actor) -> InlineKeyboardMarkup | None:
+    buttons = [
+        InlineKeyboardButton(label, callback_data=data)
+        for label, operation, data in MENU
+        if may(actor, operation)
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def send_home(update: Update, context: MaracContext, actor: Actor) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await set_menu_for(context.bot, chat.id, actor.role)
+    await chat.send_message(
+        texts.home(actor.display_name, actor.role, actor.area_name),
+        reply_markup=home_keyboard(actor),
+    )
 
 
 async def start(update: Update, context: MaracContext) -> None:
@@ -21,8 +50,7 @@ async def start(update: Update, context: MaracContext) -> None:
         if actor is None:
             await chat.send_message(texts.NEUTRAL_UNKNOWN)
             return
-        await set_menu_for(context.bot, chat.id, actor.role)
-        await chat.send_message(texts.home(actor.display_name, actor.role, actor.area_name))
+        await send_home(update, context, actor)
         return
 
     result = await enrolment.redeem(user.id, user.full_name, code)
@@ -32,11 +60,15 @@ async def start(update: Update, context: MaracContext) -> None:
         await chat.send_message(texts.INVITE_NOT_VALID)
     elif result.actor is not None:
         actor = result.actor
-        await set_menu_for(context.bot, chat.id, actor.role)
         if result.outcome is Redemption.ALREADY_ENROLLED:
             await chat.send_message(texts.ALREADY_ENROLLED)
-            await chat.send_message(texts.home(actor.display_name, actor.role, actor.area_name))
         else:
             await chat.send_message(
                 texts.welcome(actor.display_name, actor.role, actor.area_name, result.agency_name)
             )
+        await send_home(update, context, actor)
+
+
+async def not_understood(update: Update, context: MaracContext) -> None:
+    if update.effective_chat is not None and update.message is not None:
+        await update.effective_chat.send_message(texts.NOT_UNDERSTOOD)

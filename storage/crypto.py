@@ -53,6 +53,8 @@ def seal(data_key: bytes, plaintext: str, context: FieldContext) -> bytes:
 
 
 def open_sealed(data_key: bytes, sealed: bytes, context: FieldContext) -> str:
+    if len(data_key) != KEY_BYTES:
+        raise CryptoError("a data key must be 32 bytes")
     if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[0] != FORMAT_VERSION:
         raise CryptoError(f"sealed value for {context.table}.{context.column} is malformed")
     nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
@@ -102,6 +104,8 @@ class KeyRing:
         return list(self._keks)
 
     def wrap(self, data_key: bytes, data_key_id: str) -> tuple[str, bytes]:
+        if len(data_key) != KEY_BYTES:
+            raise CryptoError("a data key must be 32 bytes")
         kek = self._keks[self.active_key_id]
         context = FieldContext("data_keys", "wrapped", data_key_id)
         nonce = os.urandom(NONCE_BYTES)
@@ -112,6 +116,8 @@ class KeyRing:
         kek = self._keks.get(key_id)
         if kek is None:
             raise CryptoError(f"data key {data_key_id} is wrapped by unknown key {key_id}")
+        if len(wrapped) != 1 + NONCE_BYTES + KEY_BYTES + 16 or wrapped[0] != FORMAT_VERSION:
+            raise CryptoError(f"data key {data_key_id} is malformed")
         context = FieldContext("data_keys", "wrapped", data_key_id)
         nonce, body = wrapped[1 : 1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES :]
         try:
@@ -126,8 +132,12 @@ class KeyRing:
         return hmac.new(self._blind_index_key, message, hashlib.sha256).hexdigest()
 
 
+# Letters NFKD does not decompose, and apostrophes phones type instead of "'".
+_FOLD = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "æ": "ae", "œ": "oe", "’": "'", "‘": "'"})
+
+
 def normalise_identifier(value: str) -> str:
-    """Case, accents and spacing must not stop a match ("Zoë  O'Neil" == "zoe o'neil")."""
-    decomposed = unicodedata.normalize("NFKD", value)
+    """Case, accents and spacing must not stop a match ("Zoë  O’Neil" == "zoe o'neil")."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold().translate(_FOLD))
     without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(without_marks.casefold().split())

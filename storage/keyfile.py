@@ -74,11 +74,17 @@ def read_key_document(path: Path) -> dict[str, Any]:
         raise KeyFileError(
             f"Key file {path} does not exist: run 'marac-bot init' or set MARAC_KEY_FILE."
         ) from exc
+    except OSError as exc:
+        raise KeyFileError(f"Key file {path} cannot be read: {exc.strerror}.") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"Key file {path} is readable by others: run 'chmod 600 {path}'.")
     try:
-        loaded = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"Key file {path} cannot be read: {exc.strerror}.") from exc
+    try:
+        loaded = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise KeyFileError(f"Key file {path} is not valid JSON.") from exc
     if not isinstance(loaded, dict):
         raise KeyFileError(f"Key file {path} is not a JSON object.")

@@ -97,6 +97,8 @@ class Agency(Base):
     kind: Mapped[AgencyKind] = mapped_column(_enum(AgencyKind))
     isa_signed_on: Mapped[date | None] = mapped_column(Date(), default=None)
     isa_review_on: Mapped[date | None] = mapped_column(Date(), default=None)
+    # The review date a reminder was last sent for, so each review is reminded once.
+    isa_reminded_for: Mapped[date | None] = mapped_column(Date(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
 

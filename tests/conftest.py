@@ -115,7 +115,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def runtime(settings: Settings, key_ring: KeyRing, clock: ManualClock) -> AsyncIterator[Runtime]:
+async def runtime(
+    settings: Settings, key_ring: KeyRing, clock: ManualClock
+) -> AsyncIterator[Runtime]:
     rt = open_runtime(settings, clock=clock, key_ring=key_ring)
     await upgrade(rt.engine)
     try:

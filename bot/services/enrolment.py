@@ -60,7 +60,10 @@ class EnrolmentService:
                 return None
             person, area_name = row
             now = self._deps.clock.now()
-            if person.last_active_at is None or now - person.last_active_at > LAST_ACTIVE_RESOLUTION:
+            if (
+                person.last_active_at is None
+                or now - person.last_active_at > LAST_ACTIVE_RESOLUTION
+            ):
                 person.last_active_at = now
             name = await self._open_name(session, person)
             return Actor(
@@ -80,9 +83,7 @@ class EnrolmentService:
             session, person.data_key_id, name_context(person.id), person.display_name_sealed
         )
 
-    async def redeem(
-        self, telegram_user_id: int, display_name: str, code: str
-    ) -> RedemptionResult:
+    async def redeem(self, telegram_user_id: int, display_name: str, code: str) -> RedemptionResult:
         """Enrol the person an invite was meant for; every attempt is recorded and audited."""
         now = self._deps.clock.now()
         display_name = " ".join(display_name.split())[:MAX_NAME_LENGTH] or "colleague"
@@ -134,7 +135,9 @@ class EnrolmentService:
                 )
                 claimed = getattr(result, "rowcount", 0) == 1
             session.add(
-                InviteAttempt(telegram_user_id=telegram_user_id, attempted_at=now, succeeded=claimed)
+                InviteAttempt(
+                    telegram_user_id=telegram_user_id, attempted_at=now, succeeded=claimed
+                )
             )
             if not claimed or invite is None:
                 await append_event(
@@ -145,7 +148,9 @@ class EnrolmentService:
                     action="invite.redeem",
                     subject=f"invite:{invite.id}" if invite else None,
                     outcome="refused",
-                    details={"reason": "unknown code" if invite is None else "used/expired/revoked"},
+                    details={
+                        "reason": "unknown code" if invite is None else "used/expired/revoked"
+                    },
                 )
                 return RedemptionResult(Redemption.NOT_VALID)
 

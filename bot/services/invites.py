@@ -7,12 +7,30 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot import texts
 from bot.actor import Actor
-from bot.invites import generate_code, hash_code
+from bot.invites import (
+    InviteFacts,
+    InviteState,
+    generate_code,
+    hash_code,
+    invite_state,
+    role_agency_problem,
+)
 from bot.permissions import Operation, authorise
 from bot.services.deps import ServiceDeps
+from bot.services.errors import NotFound, ServiceError
 from storage.audit import append_event
 from storage.models import Agency, Area, Invite, Role
+
+
+@dataclass(frozen=True)
+class OpenInvite:
+    id: int
+    role: Role
+    agency_name: str | None
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -44,11 +62,13 @@ class InviteService:
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             if await session.get(Area, area_id) is None:
-                raise ValueError("That area does not exist.")
-            if agency_id is not None:
-                agency = await session.get(Agency, agency_id)
-                if agency is None or agency.area_id != area_id:
-                    raise ValueError("That agency is not part of this area.")
+                raise NotFound(texts.AREA_NOT_FOUND)
+            agency = await session.get(Agency, agency_id) if agency_id is not None else None
+            if agency_id is not None and (agency is None or agency.area_id != area_id):
+                raise NotFound(texts.AGENCY_NOT_FOUND)
+            problem = role_agency_problem(role, agency.kind if agency else None)
+            if problem is not None:
+                raise ServiceError(problem)
             invite = Invite(
                 area_id=area_id,
                 agency_id=agency_id,
@@ -72,17 +92,76 @@ class InviteService:
             )
             return IssuedInvite(invite.id, code, role, area_id, agency_id, invite.expires_at)
 
-    async def open_invites_for(self, area_id: int) -> list[Invite]:
+    async def list_open(self, actor: Actor) -> list[OpenInvite]:
+        authorise(actor, Operation.INVITE_PEOPLE, area_id=actor.area_id)
         async with self._deps.sessions() as session:
             now = self._deps.clock.now()
-            rows = await session.scalars(
-                select(Invite)
+            rows = await session.execute(
+                select(Invite, Agency.name)
+                .outerjoin(Agency, Agency.id == Invite.agency_id)
                 .where(
-                    Invite.area_id == area_id,
+                    Invite.area_id == actor.area_id,
                     Invite.redeemed_at.is_(None),
                     Invite.revoked_at.is_(None),
                     Invite.expires_at > now,
                 )
                 .order_by(Invite.created_at)
             )
-            return list(rows)
+            return [
+                OpenInvite(
+                    invite.id, invite.role, agency_name, invite.created_at, invite.expires_at
+                )
+                for invite, agency_name in rows.all()
+            ]
+
+    async def revoke(self, actor: Actor, invite_id: int) -> None:
+        authorise(actor, Operation.INVITE_PEOPLE, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            invite = await session.get(Invite, invite_id, with_for_update=True)
+            if invite is None or invite.area_id != actor.area_id:
+                raise NotFound(texts.INVITE_NOT_FOUND)
+            state = invite_state(
+                InviteFacts(invite.expires_at, invite.redeemed_at, invite.revoked_at), now
+            )
+            if state is not InviteState.OPEN:
+                raise ServiceError(texts.invite_no_longer_open(state.value))
+            invite.revoked_at = now
+            invite.revoked_by_id = actor.person_id
+            await append_event(
+                session,
+                at=now,
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="invite.revoked",
+                subject=f"invite:{invite.id}",
+            )
+
+    async def revoke_operator_invites(self, area_id: int, role: Role) -> int:
+        """Retire earlier command-line invites so only the newest link printed by init works."""
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            rows = list(
+                await session.scalars(
+                    select(Invite).where(
+                        Invite.area_id == area_id,
+                        Invite.role == role,
+                        Invite.created_by_id.is_(None),
+                        Invite.redeemed_at.is_(None),
+                        Invite.revoked_at.is_(None),
+                    )
+                )
+            )
+            for invite in rows:
+                invite.revoked_at = now
+                await append_event(
+                    session,
+                    at=now,
+                    area_id=area_id,
+                    actor_label="cli",
+                    action="invite.revoked",
+                    subject=f"invite:{invite.id}",
+                    details={"reason": "superseded by a new init invite"},
+                )
+            return len(rows)

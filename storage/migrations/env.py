@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import storage.models  # noqa: F401  (registers the tables)
+import storage.models
 import storage.persistence  # noqa: F401
 from storage.base import Base
 

@@ -33,7 +33,9 @@ async def test_sealed_value_round_trips_and_refuses_another_row(runtime: Runtime
         context = FieldContext("people", "display_name", 1)
         assert await fresh_vault.open(session, key_id, context, sealed) == "Zoë"
         with pytest.raises(CryptoError):
-            await fresh_vault.open(session, key_id, FieldContext("people", "display_name", 2), sealed)
+            await fresh_vault.open(
+                session, key_id, FieldContext("people", "display_name", 2), sealed
+            )
 
 
 async def test_destroyed_data_key_makes_values_unreadable(runtime: Runtime) -> None:
@@ -65,9 +67,7 @@ async def test_audit_chain_detects_edit_and_deletion(runtime: Runtime, clock: Ma
         report = await verify_chain(session)
         assert report.first_broken_seq == 3
     async with runtime.sessions.begin() as session:
-        await session.execute(
-            update(AuditEvent).where(AuditEvent.seq == 3).values(outcome="ok")
-        )
+        await session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(outcome="ok"))
         await session.execute(text("DELETE FROM audit_events WHERE seq = 5"))
     async with runtime.sessions() as session:
         report = await verify_chain(session)
@@ -103,7 +103,7 @@ async def test_enrolment_is_single_use_and_expires(runtime: Runtime, clock: Manu
     assert first.actor.role is Role.COORDINATOR and first.actor.display_name == "Priya Shah"
     assert (await enrolment.redeem(1002, "Someone Else", code)).outcome is Redemption.NOT_VALID
 
-    _, late_code = await _area_and_code(runtime, Role.AGENCY_REP)
+    _, late_code = await _area_and_code(runtime, Role.CHAIR)
     clock.advance(timedelta(hours=72, seconds=1))
     assert (await enrolment.redeem(1003, "Late", late_code)).outcome is Redemption.NOT_VALID
     assert await enrolment.identify(1003) is None
@@ -113,7 +113,7 @@ async def test_enrolled_person_keeps_code_for_colleague(runtime: Runtime) -> Non
     enrolment = runtime.services.enrolment
     _, code = await _area_and_code(runtime)
     await enrolment.redeem(1001, "Priya Shah", code)
-    _, second = await _area_and_code(runtime, Role.AGENCY_REP)
+    _, second = await _area_and_code(runtime, Role.CHAIR)
     again = await enrolment.redeem(1001, "Priya Shah", second)
     assert again.outcome is Redemption.ALREADY_ENROLLED
     assert (await enrolment.redeem(2002, "Colleague", second)).outcome is Redemption.ENROLLED
@@ -169,8 +169,10 @@ async def test_raw_sqlite_file_holds_no_name_or_sealed_plaintext(
             session, key_id, FieldContext("cases", "summary", 1), "Victim Jane Doe at 12 Elm Road"
         )
         await session.execute(
-            text("INSERT INTO bot_state(kind, name, key, value, updated_at) "
-                 "VALUES ('test', 'sealed', '1', :v, '2026-11-26 09:00:00')"),
+            text(
+                "INSERT INTO bot_state(kind, name, key, value, updated_at) "
+                "VALUES ('test', 'sealed', '1', :v, '2026-11-26 09:00:00')"
+            ),
             {"v": sealed.hex()},
         )
     await runtime.engine.dispose()  # checkpoint the WAL into the main file
@@ -178,3 +180,20 @@ async def test_raw_sqlite_file_holds_no_name_or_sealed_plaintext(
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     for secret in (b"Priya", b"Shah", b"Jane Doe", b"Elm Road", code.encode()):
         assert secret not in raw
+
+
+async def test_migrations_match_the_models(runtime: Runtime) -> None:
+    """A model change without a migration would break production; autogenerate must find nothing."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.engine import Connection
+
+    from storage.base import Base
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with runtime.engine.connect() as connection:
+        differences = await connection.run_sync(diff)
+    assert differences == []

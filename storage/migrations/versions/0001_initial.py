@@ -135,6 +135,7 @@ def upgrade() -> None:
         ),
         sa.Column("isa_signed_on", sa.Date(), nullable=True),
         sa.Column("isa_review_on", sa.Date(), nullable=True),
+        sa.Column("isa_reminded_for", sa.Date(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("created_by_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(["area_id"], ["areas.id"], name=op.f("fk_agencies_area_id_areas")),

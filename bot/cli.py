@@ -1,0 +1,210 @@
+"""The ``marac-bot`` command: init, migrate, run, demo, audit verify.
+
+Operator mistakes (a missing token, an unsafe key file, an unreachable
+database) end with one line naming what to fix, never a traceback, and never
+a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from bot.invites import deep_link
+from bot.logging_setup import configure_logging
+from bot.runtime import open_runtime
+from config import Settings, SettingsError, load_settings
+from storage.audit import verify_chain
+from storage.db import is_database_unavailable
+from storage.keyfile import KeyFileError, create_key_file
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.models import Role
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CliError(Exception):
+    """A problem the operator can fix; the message is the whole report."""
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    if settings.telegram_token is None:
+        return None
+    from telegram import Bot
+
+    kwargs: dict[str, Any] = {}
+    if settings.telegram_base_url:
+        kwargs["base_url"] = f"{settings.telegram_base_url}/bot"
+    try:
+        async with Bot(settings.token(), **kwargs) as bot:
+            return bot.username
+    except Exception:  # the link is a convenience; the code alone still works
+        return None
+
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if not os.environ.get("MARAC_KEYS") and create_key_file(settings.key_file):
+        print(f"Created key file {settings.key_file} (permissions 0600). Back it up separately.")
+    runtime = open_runtime(settings)
+    try:
+        await upgrade(runtime.engine)
+        area = await runtime.services.areas.ensure_area(args.area, args.timezone)
+        print(
+            f"Area '{area.name}' {'created' if area.created else 'already exists'} "
+            f"(case reference prefix {area.code})."
+        )
+        if area.active_coordinators:
+            print(
+                f"It has {area.active_coordinators} active coordinator(s): "
+                "they invite everyone else with /invite in the bot."
+            )
+            return 0
+        await runtime.services.invites.revoke_operator_invites(area.id, Role.COORDINATOR)
+        issued = await runtime.services.invites.issue(None, area_id=area.id, role=Role.COORDINATOR)
+        username = await _bot_username(settings)
+        expires = issued.expires_at.strftime("%d %b %Y %H:%M UTC")
+        print(f"One-time invite for the first coordinator (works once, until {expires}):")
+        if username:
+            print(f"  {deep_link(username, issued.code)}")
+        else:
+            print(f"  In a private chat with the bot, send: /start {issued.code}")
+            print("  (set MARAC_BOT_USERNAME or MARAC_TELEGRAM_TOKEN to get a t.me link instead)")
+        print("Running init again replaces this link with a new one.")
+        return 0
+    finally:
+        await runtime.close()
+
+
+async def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from storage.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        before = await current_revision(engine)
+        await upgrade(engine)
+        after = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    print(f"Database schema: {before or 'empty'} -> {after}")
+    return 0
+
+
+async def _check_schema(settings: Settings) -> None:
+    from storage.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        revision = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    if revision != head_revision():
+        raise CliError(
+            "The database schema is not up to date: run 'marac-bot migrate' (or 'marac-bot init')."
+        )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    settings.token()
+    asyncio.run(_check_schema(settings))
+    from bot.application import build_application
+
+    runtime = open_runtime(settings)
+    application = build_application(runtime)
+    where = settings.telegram_base_url or "Telegram"
+    logging.getLogger("marac").info("starting long polling against %s", where)
+    try:
+        application.run_polling(drop_pending_updates=False, close_loop=False)
+    finally:
+        asyncio.run(runtime.close())
+    return 0
+
+
+async def cmd_audit_verify(args: argparse.Namespace) -> int:
+    settings = _settings()
+    runtime = open_runtime(settings)
+    try:
+        async with runtime.sessions() as session:
+            report = await verify_chain(session)
+    finally:
+        await runtime.close()
+    if report.intact:
+        print(f"Audit log intact: {report.events_checked} events, every link verified.")
+        return 0
+    print(
+        f"Audit log BROKEN at event {report.first_broken_seq}: {report.reason}. "
+        f"{report.events_checked} events before it are intact."
+    )
+    return EXIT_FAILED
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(verbose=args.verbose))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="marac-bot",
+        description="Coordinate MARAC referrals, meetings and actions on Telegram.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create the database, key file and an area")
+    init.add_argument("--area", required=True, help='the MARAC area, e.g. "Northamptonshire"')
+    init.add_argument("--timezone", default=None, help="IANA time zone (default Europe/London)")
+    init.set_defaults(handler=cmd_init)
+    sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
+    sub.add_parser("run", help="run the bot (long polling)").set_defaults(handler=cmd_run)
+    demo = sub.add_parser("demo", help="play the MARAC cycle against a local stand-in")
+    demo.add_argument("--verbose", action="store_true", help="also show the bot's log")
+    demo.set_defaults(handler=cmd_demo)
+    audit = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain").set_defaults(
+        handler=cmd_audit_verify
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.handler
+    configure_logging(os.environ.get("MARAC_LOG_LEVEL", "INFO"))
+    try:
+        result = handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        assert isinstance(result, int)
+        return result
+    except (SettingsError, KeyFileError, CliError) as exc:
+        print(f"marac-bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            print(
+                "marac-bot: the database could not be reached; check MARAC_DATABASE_URL.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        raise
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Housekeeping that runs on PTB's JobQueue: deleting expired sensitive messages, ISA reminders.
+
+The job asks the services what is due by the injected clock, so tests move the
+clock and let the job run, instead of sleeping for fifteen minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot import texts
+from bot.dates import format_uk_date
+
+if TYPE_CHECKING:
+    from bot.context import MaracContext
+
+log = logging.getLogger("marac.jobs")
+
+
+async def delete_expired_messages(context: MaracContext) -> int:
+    service = context.runtime.services.sensitive_messages
+    due = await service.due()
+    done: list[int] = []
+    for message in due:
+        try:
+            await context.bot.delete_message(message.chat_id, message.message_id)
+            done.append(message.id)
+        except (BadRequest, Forbidden):
+            done.append(message.id)  # already deleted by the person, or the chat is gone
+        except TelegramError as error:
+            log.warning("could not delete a message yet, will retry: %s", type(error).__name__)
+    await service.mark_deleted(done)
+    return len(done)
+
+
+async def send_isa_reminders(context: MaracContext) -> int:
+    reminders = await context.runtime.services.agencies.take_due_isa_reminders()
+    today = context.runtime.clock.now().date()
+    sent = 0
+    for reminder in reminders:
+        text = texts.isa_review_reminder(
+            reminder.agency_name, format_uk_date(reminder.review_on), reminder.review_on < today
+        )
+        for chat_id in reminder.coordinator_chat_ids:
+            try:
+                await context.bot.send_message(chat_id, text)
+                sent += 1
+            except TelegramError as error:
+                log.warning("ISA reminder not delivered: %s", type(error).__name__)
+    return sent
+
+
+async def housekeeping(context: MaracContext) -> None:
+    await delete_expired_messages(context)
+    await send_isa_reminders(context)
+
+
+def schedule_jobs(application: Any, interval_seconds: float) -> None:
+    application.job_queue.run_repeating(
+        housekeeping,
+        interval=interval_seconds,
+        first=min(interval_seconds, 5.0),
+        name="housekeeping",
+        job_kwargs={"misfire_grace_time": int(max(interval_seconds, 30)), "coalesce": True},
+    )

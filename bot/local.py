@@ -1,0 +1,18 @@
+"""Running the real bot against the local Bot API stand-in (demo and end-to-end tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.application import MaracApplication, build_application
+from bot.runtime import Runtime
+from bot.sandbox import BotApiStandIn, running_application
+
+
+@asynccontextmanager
+async def running_bot(runtime: Runtime, server: BotApiStandIn) -> AsyncIterator[MaracApplication]:
+    """The same Application ``marac-bot run`` builds, polling the stand-in over HTTP."""
+    application = build_application(runtime, token=server.token, base_url=server.url)
+    async with running_application(application, poll_timeout=1):
+        yield application

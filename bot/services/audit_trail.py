@@ -1,0 +1,102 @@
+"""Reading the audit trail, and recording refusals that happen outside other services."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from bot.actor import Actor
+from bot.permissions import Operation, authorise
+from bot.services.deps import ServiceDeps
+from bot.services.enrolment import name_context
+from storage.audit import Scalar, append_event
+from storage.models import AuditEvent, Person
+
+MAX_LINES = 50
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    seq: int
+    at: datetime
+    who: str
+    action: str
+    subject: str | None
+    outcome: str
+    details: dict[str, Scalar]
+
+
+class AuditTrailService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+
+    async def latest(
+        self, actor: Actor, *, subject: str | None = None, limit: int = 20
+    ) -> list[AuditLine]:
+        """The newest events of the actor's own area, optionally about one thing only."""
+        authorise(actor, Operation.VIEW_AUDIT, area_id=actor.area_id)
+        query = select(AuditEvent).where(AuditEvent.area_id == actor.area_id)
+        if subject is not None:
+            query = query.where(
+                or_(AuditEvent.subject == subject, AuditEvent.subject.like(f"{subject}/%"))
+            )
+        query = query.order_by(AuditEvent.seq.desc()).limit(min(limit, MAX_LINES))
+        async with self._deps.sessions.begin() as session:
+            events = list(await session.scalars(query))
+            names: dict[int, str] = {}
+            for event in events:
+                pid = event.actor_person_id
+                if pid is None or pid in names:
+                    continue
+                person = await session.get(Person, pid)
+                names[pid] = "(erased)"
+                if person and person.data_key_id and person.display_name_sealed:
+                    names[pid] = await self._deps.vault.open(
+                        session, person.data_key_id, name_context(pid), person.display_name_sealed
+                    )
+            await append_event(
+                session,
+                at=self._deps.clock.now(),
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="audit.viewed",
+                subject=subject,
+            )
+        return [
+            AuditLine(
+                e.seq,
+                e.at,
+                names.get(e.actor_person_id, e.actor_label) if e.actor_person_id else e.actor_label,
+                e.action,
+                e.subject,
+                e.outcome,
+                json.loads(e.details),
+            )
+            for e in events
+        ]
+
+    async def record_refusal(
+        self,
+        *,
+        action: str,
+        actor: Actor | None = None,
+        reason: str,
+        subject: str | None = None,
+    ) -> None:
+        """Refused requests (forged buttons, strangers, no permission) belong in the trail too."""
+        async with self._deps.sessions.begin() as session:
+            await append_event(
+                session,
+                at=self._deps.clock.now(),
+                area_id=actor.area_id if actor else None,
+                actor_person_id=actor.person_id if actor else None,
+                actor_label="person" if actor else "telegram:unknown",
+                action=action,
+                subject=subject,
+                outcome="refused",
+                details={"reason": reason[:120]},
+            )

@@ -1,0 +1,121 @@
+"""Who is enrolled in an area, and taking access away from leavers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.actor import Actor
+from bot.permissions import Operation, Scope, authorise, scope_for
+from bot.services.deps import ServiceDeps
+from bot.services.enrolment import name_context
+from bot.services.errors import NotFound, ServiceError
+from storage.audit import append_event
+from storage.models import Agency, Person, Role
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: int
+    name: str
+    role: Role
+    agency_name: str | None
+    last_active_at: datetime | None
+    active: bool
+    telegram_user_id: int
+
+
+class PeopleService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+
+    async def list(self, actor: Actor) -> list[PersonView]:
+        """Active people; an agency-scoped role sees only colleagues in its own agency."""
+        authorise(actor, Operation.VIEW_PEOPLE, area_id=actor.area_id, agency_id=actor.agency_id)
+        query = (
+            select(Person, Agency.name)
+            .outerjoin(Agency, Agency.id == Person.agency_id)
+            .where(Person.area_id == actor.area_id, Person.deactivated_at.is_(None))
+        )
+        if scope_for(actor.role, Operation.VIEW_PEOPLE) is Scope.AGENCY:
+            query = query.where(Person.agency_id == actor.agency_id)
+        async with self._deps.sessions() as session:
+            rows = (await session.execute(query)).all()
+            views = [await self._view(session, person, agency) for person, agency in rows]
+        return sorted(views, key=lambda v: (v.agency_name or "", v.role.value, v.name.lower()))
+
+    async def get(self, actor: Actor, person_id: int) -> PersonView:
+        authorise(actor, Operation.MANAGE_PEOPLE, area_id=actor.area_id)
+        async with self._deps.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Person, Agency.name)
+                    .outerjoin(Agency, Agency.id == Person.agency_id)
+                    .where(Person.id == person_id, Person.area_id == actor.area_id)
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotFound(texts.PERSON_NOT_FOUND)
+            return await self._view(session, row[0], row[1])
+
+    async def deactivate(self, actor: Actor, person_id: int) -> PersonView:
+        """Access ends at once: their next message or button press is refused."""
+        authorise(actor, Operation.MANAGE_PEOPLE, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            person = await session.get(Person, person_id, with_for_update=True)
+            if person is None or person.area_id != actor.area_id:
+                raise NotFound(texts.PERSON_NOT_FOUND)
+            if person.deactivated_at is not None:
+                raise ServiceError(texts.PERSON_ALREADY_DEACTIVATED)
+            if person.id == actor.person_id:
+                raise ServiceError(texts.CANNOT_DEACTIVATE_SELF)
+            if person.role is Role.COORDINATOR:
+                others = await session.scalar(
+                    select(func.count())
+                    .select_from(Person)
+                    .where(
+                        Person.area_id == actor.area_id,
+                        Person.role == Role.COORDINATOR,
+                        Person.deactivated_at.is_(None),
+                        Person.id != person.id,
+                    )
+                )
+                if not others:
+                    raise ServiceError(texts.LAST_COORDINATOR)
+            person.deactivated_at = now
+            person.deactivated_by_id = actor.person_id
+            await append_event(
+                session,
+                at=now,
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="person.deactivated",
+                subject=f"person:{person.id}",
+                details={"role": person.role.value},
+            )
+            agency = await session.get(Agency, person.agency_id) if person.agency_id else None
+            return await self._view(session, person, agency.name if agency else None)
+
+    async def _view(
+        self, session: AsyncSession, person: Person, agency_name: str | None
+    ) -> PersonView:
+        name = texts.NAME_ERASED
+        if person.data_key_id and person.display_name_sealed:
+            name = await self._deps.vault.open(
+                session, person.data_key_id, name_context(person.id), person.display_name_sealed
+            )
+        return PersonView(
+            person.id,
+            name,
+            person.role,
+            agency_name,
+            person.last_active_at,
+            person.deactivated_at is None,
+            person.telegram_user_id,
+        )

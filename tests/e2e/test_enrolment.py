@@ -1,0 +1,113 @@
+"""Enrolment end to end: /start with a code, strangers, groups, /help and restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot import texts
+from bot.clock import ManualClock
+from bot.local import running_bot
+from bot.runtime import Runtime
+from bot.sandbox import BotApiStandIn, Driver
+from storage.models import Role
+from tests.e2e.conftest import Area
+
+
+async def test_coordinator_enrols_with_invite_and_sees_menu(
+    app: object, area: Area, driver: Driver
+) -> None:
+    priya = driver.user(501, "Priya", last_name="Shah", role="coordinator")
+    code = await area.code()
+    welcome, home = await priya.send_and_wait(f"/start {code}", count=2)
+    assert "Welcome, Priya Shah" in (welcome.text or "")
+    assert "MARAC coordinator for Northamptonshire" in (welcome.text or "")
+    assert home.find_button("Agencies") is not None
+    assert home.find_button("Invite someone") is not None
+    names = [name for name, _ in driver.commands_for(priya.chat_id)]
+    assert names[:2] == ["start", "help"] and "invite" in names and "audit" in names
+
+    (help_reply,) = await priya.send_and_wait("/help")
+    assert "/invite" in (help_reply.text or "") and "/agencies" in (help_reply.text or "")
+
+
+async def test_used_code_does_not_work_twice(app: object, area: Area, driver: Driver) -> None:
+    code = await area.code()
+    await driver.user(501, "Priya").send_and_wait(f"/start {code}", count=2)
+    (reply,) = await driver.user(502, "Mallory").send_and_wait(f"/start {code}")
+    assert reply.text == texts.INVITE_NOT_VALID
+    (reply,) = await driver.user(502, "Mallory").send_and_wait("/help")
+    assert reply.text == texts.NEUTRAL_UNKNOWN
+
+
+async def test_expired_code_is_refused(
+    app: object, area: Area, driver: Driver, clock: ManualClock
+) -> None:
+    code = await area.code()
+    clock.advance(timedelta(hours=72, minutes=1))
+    (reply,) = await driver.user(503, "Late").send_and_wait(f"/start {code}")
+    assert reply.text == texts.INVITE_NOT_VALID
+
+
+async def test_stranger_gets_neutral_answer_to_anything(app: object, driver: Driver) -> None:
+    stranger = driver.user(999, "Curious")
+    for text in ("/start", "hello, who are you?", "/agencies", "/audit"):
+        (reply,) = await stranger.send_and_wait(text)
+        assert reply.text == texts.NEUTRAL_UNKNOWN
+        assert not reply.buttons
+
+
+async def test_group_chat_reveals_nothing(app: object, area: Area, driver: Driver) -> None:
+    priya = await area.enrol(501, "Priya", "Shah")
+    before = len(driver.bot_messages(-100))
+    await priya.send_in_group(-100, "/start", title="MARAC chat")
+    replies = await driver.wait_for_bot_messages(-100, after=before)
+    assert replies[0].text == texts.GROUP_CHAT_REFUSAL
+    asked = await priya.send_in_group(-100, "/people")
+    (reply,) = await driver.wait_for_bot_messages(-100, after=asked.message_id)
+    assert reply.text == texts.GROUP_CHAT_REFUSAL
+
+
+async def test_restart_between_messages_keeps_enrolment(
+    runtime: Runtime, server: BotApiStandIn, area: Area, driver: Driver
+) -> None:
+    code = await area.code()
+    priya = driver.user(501, "Priya", last_name="Shah")
+    async with running_bot(runtime, server):
+        await priya.send_and_wait(f"/start {code}", count=2)
+    async with running_bot(runtime, server):
+        (reply,) = await priya.send_and_wait("/help")
+    assert "/invite" in (reply.text or "")
+
+
+async def test_message_sent_while_bot_is_down_is_answered_after_restart(
+    runtime: Runtime, server: BotApiStandIn, area: Area, driver: Driver
+) -> None:
+    priya = await _enrolled(runtime, server, area, driver)
+    sent = await priya.send("/help")  # nobody is polling right now
+    async with running_bot(runtime, server):
+        (reply,) = await driver.wait_for_bot_messages(priya.chat_id, after=sent.message_id)
+    assert "/invite" in (reply.text or "")
+
+
+async def _enrolled(runtime: Runtime, server: BotApiStandIn, area: Area, driver: Driver) -> object:
+    async with running_bot(runtime, server):
+        return await area.enrol(501, "Priya", "Shah", Role.COORDINATOR)
+
+
+async def test_database_outage_gets_calm_answer_and_loses_nothing(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    priya = await area.enrol(501, "Priya", "Shah")
+    real = runtime.services.enrolment.identify
+
+    async def unavailable(telegram_user_id: int) -> None:
+        raise ConnectionRefusedError("database down")
+
+    runtime.services.enrolment.identify = unavailable  # type: ignore[method-assign]
+    try:
+        (reply,) = await priya.send_and_wait("/help")
+    finally:
+        runtime.services.enrolment.identify = real  # type: ignore[method-assign]
+    assert reply.text == texts.SERVICE_BUSY
+    (reply,) = await priya.send_and_wait("/help")
+    assert "/invite" in (reply.text or "")

@@ -1,0 +1,188 @@
+"""The permission matrix and the checks built on it."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from bot.actor import Actor
+from bot.permissions import (
+    COMMANDS,
+    MATRIX,
+    Operation,
+    PermissionDenied,
+    Scope,
+    authorise,
+    commands_for,
+    is_allowed,
+    matrix_as_markdown,
+    may,
+    scope_for,
+)
+from storage.models import Role
+
+AREA = 10
+OTHER_AREA = 11
+AGENCY = 100
+OTHER_AGENCY = 101
+
+AGENCY_SCOPED = {Role.AGENCY_REP, Role.PERPETRATOR_REP}
+
+
+def actor(role: Role, *, area_id: int = AREA, agency_id: int | None = AGENCY) -> Actor:
+    return Actor(
+        person_id=1,
+        telegram_user_id=999,
+        role=role,
+        area_id=area_id,
+        agency_id=agency_id,
+        display_name="Test Person",
+        area_name="Testshire",
+    )
+
+
+ALL_PAIRS = list(itertools.product(Role, Operation))
+
+
+def test_every_role_has_a_row_in_the_matrix() -> None:
+    assert set(MATRIX) == set(Role)
+
+
+def test_expected_grants() -> None:
+    # Spelled out so that a change to the matrix is a deliberate, reviewed change.
+    granted = {role: set(ops) for role, ops in MATRIX.items()}
+    assert granted[Role.COORDINATOR] == set(Operation)
+    assert granted[Role.CHAIR] == {Operation.USE_BOT, Operation.VIEW_PEOPLE}
+    assert granted[Role.AGENCY_REP] == {Operation.USE_BOT, Operation.VIEW_PEOPLE}
+    assert granted[Role.PERPETRATOR_REP] == {Operation.USE_BOT, Operation.VIEW_PEOPLE}
+    assert granted[Role.GOVERNANCE] == {Operation.USE_BOT}
+    for role in AGENCY_SCOPED:
+        assert set(MATRIX[role].values()) == {Scope.AGENCY}
+
+
+@pytest.mark.parametrize(("role", "operation"), ALL_PAIRS, ids=lambda v: getattr(v, "name", v))
+def test_is_allowed_matches_the_matrix_in_own_area_and_agency(
+    role: Role, operation: Operation
+) -> None:
+    expected = operation in MATRIX[role]
+    assert is_allowed(actor(role), operation, area_id=AREA, agency_id=AGENCY) is expected
+    assert may(actor(role), operation) is expected
+    assert (scope_for(role, operation) is not None) is expected
+
+
+@pytest.mark.parametrize(("role", "operation"), ALL_PAIRS, ids=lambda v: getattr(v, "name", v))
+def test_nothing_crosses_areas(role: Role, operation: Operation) -> None:
+    someone = actor(role)
+    assert is_allowed(someone, operation, area_id=OTHER_AREA, agency_id=AGENCY) is False
+    assert is_allowed(someone, operation, area_id=OTHER_AREA, agency_id=None) is False
+    with pytest.raises(PermissionDenied):
+        authorise(someone, operation, area_id=OTHER_AREA, agency_id=AGENCY)
+
+
+@pytest.mark.parametrize(("role", "operation"), ALL_PAIRS, ids=lambda v: getattr(v, "name", v))
+def test_agency_scope_stays_within_the_own_agency(role: Role, operation: Operation) -> None:
+    scope = scope_for(role, operation)
+    someone = actor(role)
+    other_agency = is_allowed(someone, operation, area_id=AREA, agency_id=OTHER_AGENCY)
+    area_level = is_allowed(someone, operation, area_id=AREA, agency_id=None)
+    if scope is Scope.AGENCY:
+        assert other_agency is False
+        assert area_level is False
+    elif scope is Scope.AREA:
+        assert other_agency is True
+        assert area_level is True
+    else:
+        assert other_agency is False
+        assert area_level is False
+
+
+@pytest.mark.parametrize("role", sorted(AGENCY_SCOPED))
+def test_agency_scoped_actor_without_an_agency_gets_nothing(role: Role) -> None:
+    # A rep whose agency is unknown must not match "belongs to no agency".
+    someone = actor(role, agency_id=None)
+    for operation in Operation:
+        assert is_allowed(someone, operation, area_id=AREA, agency_id=None) is False
+        assert is_allowed(someone, operation, area_id=AREA, agency_id=AGENCY) is False
+
+
+def test_area_scoped_roles_reach_every_agency_in_their_area() -> None:
+    coordinator = actor(Role.COORDINATOR, agency_id=None)
+    for operation in Operation:
+        for agency_id in (None, AGENCY, OTHER_AGENCY):
+            assert is_allowed(coordinator, operation, area_id=AREA, agency_id=agency_id)
+
+
+def test_governance_has_nothing_but_use_bot() -> None:
+    governance = actor(Role.GOVERNANCE)
+    for operation in Operation:
+        allowed = is_allowed(governance, operation, area_id=AREA, agency_id=AGENCY)
+        assert allowed is (operation is Operation.USE_BOT), operation
+
+
+@pytest.mark.parametrize(("role", "operation"), ALL_PAIRS, ids=lambda v: getattr(v, "name", v))
+def test_authorise_raises_exactly_when_not_allowed(role: Role, operation: Operation) -> None:
+    someone = actor(role)
+    if operation in MATRIX[role]:
+        authorise(someone, operation, area_id=AREA, agency_id=AGENCY)
+    else:
+        with pytest.raises(PermissionDenied) as caught:
+            authorise(someone, operation, area_id=AREA, agency_id=AGENCY)
+        assert caught.value.operation is operation
+        assert operation.name in str(caught.value)
+
+
+def test_permission_denied_message_carries_nothing_personal() -> None:
+    someone = actor(Role.GOVERNANCE)
+    with pytest.raises(PermissionDenied) as caught:
+        authorise(someone, Operation.VIEW_AUDIT, area_id=AREA)
+    assert "Test Person" not in str(caught.value)
+    assert "Testshire" not in str(caught.value)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_commands_for_lists_only_commands_the_role_may_use(role: Role) -> None:
+    listed = commands_for(role)
+    expected = [command for command in COMMANDS if command.operation in MATRIX[role]]
+    assert listed == expected
+    for command in listed:
+        assert command.operation in MATRIX[role]
+
+
+def test_commands_for_hides_commands_of_operations_a_role_lacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One command per operation, independent of what COMMANDS holds today.
+    from bot import permissions
+
+    one_each = tuple(
+        permissions.Command(operation.name.lower(), operation.value, operation)
+        for operation in Operation
+    )
+    monkeypatch.setattr(permissions, "COMMANDS", one_each)
+    assert [c.name for c in commands_for(Role.COORDINATOR)] == [c.name for c in one_each]
+    assert [c.name for c in commands_for(Role.GOVERNANCE)] == ["use_bot"]
+    for role in (Role.CHAIR, Role.AGENCY_REP, Role.PERPETRATOR_REP):
+        assert [c.name for c in commands_for(role)] == ["use_bot", "view_people"]
+
+
+def test_real_commands_for_governance_only_use_the_bot() -> None:
+    listed = commands_for(Role.GOVERNANCE)
+    assert {command.name for command in listed} >= {"start", "help"}
+    assert {command.operation for command in listed} == {Operation.USE_BOT}
+
+
+def test_matrix_as_markdown_has_a_row_per_operation_and_a_column_per_role() -> None:
+    lines = matrix_as_markdown().splitlines()
+    header, rule, *rows = lines
+    header_cells = [cell.strip() for cell in header.strip("|").split("|")]
+    assert header_cells == ["operation", *[role.value for role in Role]]
+    assert rule.count("---") == len(Role) + 1
+    assert len(rows) == len(Operation)
+    for operation, row in zip(Operation, rows, strict=True):
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert len(cells) == len(Role) + 1
+        assert cells[0] == operation.value
+        for role, cell in zip(Role, cells[1:], strict=True):
+            scope = MATRIX[role].get(operation)
+            assert cell == (scope.value if scope else "—")

@@ -1,0 +1,234 @@
+"""Settings: defaults, validation messages an operator can act on, and no leaked secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import Settings, SettingsError, load_settings
+from config.settings import DEFAULT_DATABASE_URL
+
+GOOD_TOKEN = "123456789:AAFakeTokenForTests_abcdefghijklmnopq"
+
+
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "marac.toml"
+    path.write_text(text)
+    return path
+
+
+def error_for(environ: dict[str, str], config_file: Path | None = None) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ, config_file)
+    message = str(caught.value)
+    assert "\n" not in message, "the error should be one line"
+    return message
+
+
+def test_defaults_with_an_empty_environment() -> None:
+    settings = load_settings({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.database_url.startswith("sqlite+aiosqlite://")
+    assert settings.timezone == "Europe/London"
+    assert settings.telegram_token is None
+    assert settings.invite_ttl_hours == 72
+    assert settings.log_level == "INFO"
+
+
+def test_load_settings_ignores_the_real_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MARAC_TIMEZONE", "Not/AZone")
+    assert load_settings({}).timezone == "Europe/London"
+
+
+def test_environment_values_are_used() -> None:
+    settings = load_settings(
+        {
+            "MARAC_TELEGRAM_TOKEN": GOOD_TOKEN,
+            "MARAC_TIMEZONE": "America/New_York",
+            "MARAC_INVITE_TTL_HOURS": "24",
+            "MARAC_LOG_LEVEL": "debug",
+            "MARAC_KEY_FILE": "/etc/marac/keys.json",
+            "UNRELATED": "ignored",
+        }
+    )
+    assert settings.token() == GOOD_TOKEN
+    assert settings.timezone == "America/New_York"
+    assert settings.invite_ttl_hours == 24
+    assert settings.log_level == "DEBUG"
+    assert settings.key_file == Path("/etc/marac/keys.json")
+
+
+@pytest.mark.parametrize(
+    "bad_token",
+    [
+        "not-a-token",
+        "123456:short",
+        "abc:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+        "123456 ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij",
+        "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefgh!j",
+        "",
+    ],
+    ids=["words", "short-secret", "letters-id", "no-colon", "bad-char", "empty"],
+)
+def test_malformed_token_names_the_setting_and_hides_the_value(bad_token: str) -> None:
+    message = error_for({"MARAC_TELEGRAM_TOKEN": bad_token})
+    assert "MARAC_TELEGRAM_TOKEN" in message
+    if bad_token:
+        assert bad_token not in message
+        assert bad_token.split(":")[-1] not in message
+
+
+def test_malformed_token_from_the_config_file_is_not_echoed(tmp_path: Path) -> None:
+    secretish = "123456:this token has spaces in it oops"
+    path = write_toml(tmp_path, f'[marac]\ntelegram_token = "{secretish}"\n')
+    message = error_for({}, path)
+    assert "MARAC_TELEGRAM_TOKEN" in message
+    assert secretish not in message
+    assert "oops" not in message
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "europe/london", "../etc/passwd", ""])
+def test_unknown_time_zone_is_reported(zone: str) -> None:
+    message = error_for({"MARAC_TIMEZONE": zone})
+    assert "MARAC_TIMEZONE" in message
+    if zone:
+        assert zone not in message
+
+
+def test_time_zone_region_without_a_city_is_reported() -> None:
+    message = error_for({"MARAC_TIMEZONE": "Europe"})
+    assert "MARAC_TIMEZONE" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://user:hunter2@db/marac",
+        "sqlite:///marac.db",
+        "marac.db",
+        "postgresql+psycopg://user:hunter2@db/marac",
+    ],
+)
+def test_bad_database_url_is_reported_without_the_password(url: str) -> None:
+    message = error_for({"MARAC_DATABASE_URL": url})
+    assert "MARAC_DATABASE_URL" in message
+    assert "hunter2" not in message
+    assert url not in message
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://marac@db:5432/marac", "postgresql+asyncpg://marac@db:5432/marac"),
+        ("postgres://marac@db/marac", "postgresql+asyncpg://marac@db/marac"),
+        ("postgresql+asyncpg://marac@db/marac", "postgresql+asyncpg://marac@db/marac"),
+        ("sqlite+aiosqlite:///tmp/x.db", "sqlite+aiosqlite:///tmp/x.db"),
+    ],
+)
+def test_database_url_is_made_async(given: str, expected: str) -> None:
+    assert load_settings({"MARAC_DATABASE_URL": given}).database_url == expected
+
+
+def test_toml_values_load_and_environment_overrides_them(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path,
+        "[marac]\n"
+        'timezone = "Europe/Paris"\n'
+        "invite_ttl_hours = 48\n"
+        'database_url = "postgresql://file@db/marac"\n',
+    )
+    from_file = load_settings({}, path)
+    assert from_file.timezone == "Europe/Paris"
+    assert from_file.invite_ttl_hours == 48
+    assert from_file.database_url == "postgresql+asyncpg://file@db/marac"
+
+    overridden = load_settings({"MARAC_TIMEZONE": "Asia/Tokyo"}, path)
+    assert overridden.timezone == "Asia/Tokyo"
+    assert overridden.invite_ttl_hours == 48  # untouched values still come from the file
+
+
+def test_toml_without_a_marac_table_is_read_at_top_level(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, 'timezone = "Europe/Dublin"\n')
+    assert load_settings({}, path).timezone == "Europe/Dublin"
+
+
+def test_marac_config_variable_points_at_the_file(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[marac]\ntimezone = "Europe/Berlin"\n')
+    assert load_settings({"MARAC_CONFIG": str(path)}).timezone == "Europe/Berlin"
+
+
+def test_unknown_key_in_toml_is_reported(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[marac]\ntimezone = "Europe/London"\ntime_zone = "UTC"\n')
+    message = error_for({}, path)
+    assert "time_zone" in message
+    assert "Unknown setting" in message
+
+
+def test_missing_config_file_is_reported(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.toml"
+    message = error_for({}, missing)
+    assert str(missing) in message
+    assert "does not exist" in message
+    message = error_for({"MARAC_CONFIG": str(missing)})
+    assert str(missing) in message
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, "[marac]\ntimezone = \n")
+    message = error_for({}, path)
+    assert str(path) in message
+    assert "TOML" in message
+
+
+def test_marac_that_is_not_a_table_is_reported(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, 'marac = "yes"\n')
+    assert "[marac]" in error_for({}, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MARAC_INVITE_TTL_HOURS", "0"),
+        ("MARAC_INVITE_TTL_HOURS", "lots"),
+        ("MARAC_INVITE_TTL_HOURS", "721"),
+        ("MARAC_SENSITIVE_MESSAGE_TTL_MINUTES", "0"),
+        ("MARAC_LOG_LEVEL", "CHATTY"),
+        ("MARAC_TELEGRAM_BASE_URL", "ftp://example.org"),
+    ],
+)
+def test_other_bad_values_name_their_setting(name: str, value: str) -> None:
+    message = error_for({name: value})
+    assert message.startswith(name)
+
+
+def test_empty_base_url_means_none_and_trailing_slash_is_dropped() -> None:
+    assert load_settings({"MARAC_TELEGRAM_BASE_URL": ""}).telegram_base_url is None
+    settings = load_settings({"MARAC_TELEGRAM_BASE_URL": "http://127.0.0.1:8081/"})
+    assert settings.telegram_base_url == "http://127.0.0.1:8081"
+
+
+def test_token_without_a_token_names_the_setting() -> None:
+    settings = load_settings({})
+    with pytest.raises(SettingsError) as caught:
+        settings.token()
+    assert "MARAC_TELEGRAM_TOKEN" in str(caught.value)
+
+
+def test_token_is_not_shown_in_repr_or_str() -> None:
+    settings = load_settings({"MARAC_TELEGRAM_TOKEN": GOOD_TOKEN})
+    secret_part = GOOD_TOKEN.split(":")[1]
+    for rendered in (repr(settings), str(settings), repr(settings.model_dump())):
+        assert GOOD_TOKEN not in rendered
+        assert secret_part not in rendered
+    assert settings.token() == GOOD_TOKEN
+
+
+def test_settings_are_frozen_and_reject_unknown_fields() -> None:
+    settings = load_settings({})
+    with pytest.raises(Exception):  # noqa: B017 - pydantic's ValidationError on frozen models
+        settings.timezone = "UTC"  # type: ignore[misc]
+    with pytest.raises(Exception):  # noqa: B017
+        Settings(unknown_field=1)  # type: ignore[call-arg]
