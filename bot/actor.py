@@ -16,3 +16,9 @@ class Actor:
     agency_id: int | None
     display_name: str
     area_name: str
+    agency_name: str | None = None
+
+    @property
+    def where(self) -> str:
+        """ "Sunflower IDVA Service, Northamptonshire", or just the area for area-wide roles."""
+        return f"{self.agency_name}, {self.area_name}" if self.agency_name else self.area_name

@@ -74,7 +74,8 @@ def build_application(
     if base:
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # Stays within Telegram's limits (30 messages a second overall) and retries RetryAfter.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application: MaracApplication = builder.build()
     application.bot_data.runtime = runtime
     register_handlers(application)

@@ -155,6 +155,7 @@ async def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
+    configure_logging("INFO" if args.verbose else "WARNING")
     return asyncio.run(run_demo(verbose=args.verbose))
 
 

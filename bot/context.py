@@ -33,3 +33,11 @@ class MaracContext(CallbackContext[ExtBot[None], dict[str, Any], dict[str, Any],
     @property
     def runtime(self) -> Runtime:
         return self.bot_data.runtime
+
+    @property
+    def steps(self) -> dict[str, Any]:
+        """Choices carried between the steps of a conversation (ids only, never case content)."""
+        data = self.user_data
+        if data is None:
+            raise RuntimeError("conversation steps need a user")
+        return data

@@ -42,16 +42,15 @@ SERVICE_BUSY = (
 )
 
 
-def welcome(display_name: str, role: Role, area_name: str, agency_name: str | None) -> str:
-    where = f"{agency_name}, {area_name}" if agency_name else area_name
+def welcome(display_name: str, role: Role, where: str) -> str:
     return (
         f"Welcome, {display_name}. You are now enrolled as {ROLE_NAMES[role]} for {where}.\n"
         "Send /help at any time to see what you can do."
     )
 
 
-def home(display_name: str, role: Role, area_name: str) -> str:
-    return f"Hello, {display_name}. You are signed in as {ROLE_NAMES[role]} for {area_name}."
+def home(display_name: str, role: Role, where: str) -> str:
+    return f"Hello, {display_name}. You are signed in as {ROLE_NAMES[role]} for {where}."
 
 
 def help_text(role: Role, commands: list[tuple[str, str]]) -> str:
@@ -181,7 +180,7 @@ ROLE_BUTTONS = {
 
 def invite_issued(role: str, where: str, link: str, expires: str) -> str:
     return (
-        f"Invite for a {role} ({where}). It works once, until {expires}.\n\n{link}\n\n"
+        f"Invite for the role {role} ({where}). It works once, until {expires}.\n\n{link}\n\n"
         "Send it to them privately (for example by secure email). "
         "When they open it, they are enrolled and you will see them under /people."
     )

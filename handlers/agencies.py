@@ -35,7 +35,7 @@ def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
 
 async def list_agencies(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    agencies = await context.runtime.services.agencies.list(context.actor)
+    agencies = await context.runtime.services.agencies.list_for(context.actor)
     rows = [[_button(a.name, "open", a.id)] for a in agencies]
     rows.append([_button("Add agency", "new")])
     await show(update, texts.agency_list([a.name for a in agencies]), InlineKeyboardMarkup(rows))
@@ -73,14 +73,14 @@ async def kind_chosen(update: Update, context: MaracContext) -> int:
     if callback is None or not 0 <= callback.id() < len(KINDS):
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return ConversationHandler.END
-    context.user_data["agency_kind"] = KINDS[callback.id()].value
+    context.steps["agency_kind"] = KINDS[callback.id()].value
     await show(update, texts.ASK_AGENCY_NAME)
     return ASK_NAME
 
 
 async def name_received(update: Update, context: MaracContext) -> int:
     assert context.actor is not None and update.message is not None
-    kind = AgencyKind(context.user_data.get("agency_kind", AgencyKind.OTHER.value))
+    kind = AgencyKind(context.steps.get("agency_kind", AgencyKind.OTHER.value))
     try:
         agency = await context.runtime.services.agencies.add(
             context.actor, update.message.text or "", kind
@@ -88,7 +88,7 @@ async def name_received(update: Update, context: MaracContext) -> int:
     except ServiceError as error:
         await answer(update, error.user_message)
         return ASK_NAME
-    context.user_data.pop("agency_kind", None)
+    context.steps.pop("agency_kind", None)
     await answer(update, texts.agency_added(agency.name))
     await list_agencies(update, context)
     return ConversationHandler.END
@@ -99,7 +99,7 @@ async def rename_start(update: Update, context: MaracContext) -> int:
     callback = parse(update.callback_query.data if update.callback_query else None)
     assert callback is not None
     agency = await context.runtime.services.agencies.get(context.actor, callback.id())
-    context.user_data["agency_id"] = agency.id
+    context.steps["agency_id"] = agency.id
     await show(update, f"Renaming {agency.name}. {texts.ASK_AGENCY_NEW_NAME}")
     return ASK_NEW_NAME
 
@@ -108,12 +108,12 @@ async def new_name_received(update: Update, context: MaracContext) -> int:
     assert context.actor is not None and update.message is not None
     try:
         agency = await context.runtime.services.agencies.rename(
-            context.actor, int(context.user_data["agency_id"]), update.message.text or ""
+            context.actor, int(context.steps["agency_id"]), update.message.text or ""
         )
     except ServiceError as error:
         await answer(update, error.user_message)
         return ConversationHandler.END if isinstance(error, NotFound) else ASK_NEW_NAME
-    context.user_data.pop("agency_id", None)
+    context.steps.pop("agency_id", None)
     await answer(update, texts.agency_renamed(agency.name))
     return ConversationHandler.END
 
@@ -123,7 +123,7 @@ async def agreement_start(update: Update, context: MaracContext) -> int:
     callback = parse(update.callback_query.data if update.callback_query else None)
     assert callback is not None
     agency = await context.runtime.services.agencies.get(context.actor, callback.id())
-    context.user_data["agency_id"] = agency.id
+    context.steps["agency_id"] = agency.id
     await show(update, f"{agency.name}. {texts.ASK_ISA_SIGNED}")
     return ASK_SIGNED
 
@@ -135,7 +135,7 @@ async def signed_received(update: Update, context: MaracContext) -> int:
     except DateInputError as error:
         await answer(update, str(error))
         return ASK_SIGNED
-    context.user_data["isa_signed"] = signed.isoformat()
+    context.steps["isa_signed"] = signed.isoformat()
     await answer(update, texts.ASK_ISA_REVIEW)
     return ASK_REVIEW
 
@@ -146,8 +146,8 @@ async def review_received(update: Update, context: MaracContext) -> int:
         review = parse_uk_date(update.message.text or "")
         agency = await context.runtime.services.agencies.set_agreement(
             context.actor,
-            int(context.user_data["agency_id"]),
-            date.fromisoformat(str(context.user_data["isa_signed"])),
+            int(context.steps["agency_id"]),
+            date.fromisoformat(str(context.steps["isa_signed"])),
             review,
         )
     except DateInputError as error:
@@ -157,14 +157,14 @@ async def review_received(update: Update, context: MaracContext) -> int:
         await answer(update, error.user_message)
         return ConversationHandler.END
     for key in ("agency_id", "isa_signed"):
-        context.user_data.pop(key, None)
+        context.steps.pop(key, None)
     await answer(update, texts.agreement_recorded(agency.name, format_uk_date(review)))
     return ConversationHandler.END
 
 
 async def cancel(update: Update, context: MaracContext) -> int:
     for key in ("agency_kind", "agency_id", "isa_signed"):
-        context.user_data.pop(key, None)
+        context.steps.pop(key, None)
     await answer(update, texts.CANCELLED)
     return ConversationHandler.END
 

@@ -46,7 +46,7 @@ async def role_chosen(update: Update, context: MaracContext) -> None:
     if role not in AGENCY_ROLES:
         await _issue(update, context, role, None)
         return
-    agencies = await context.runtime.services.agencies.list(context.actor)
+    agencies = await context.runtime.services.agencies.list_for(context.actor)
     if role is Role.PERPETRATOR_REP:
         agencies = [a for a in agencies if a.kind is AgencyKind.PERPETRATOR_SERVICE]
     if not agencies:

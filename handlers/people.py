@@ -31,7 +31,7 @@ def _pressed(update: Update) -> Callback:
 async def list_people(update: Update, context: MaracContext) -> None:
     actor = context.actor
     assert actor is not None
-    people = await context.runtime.services.people.list(actor)
+    people = await context.runtime.services.people.list_for(actor)
     if not people:
         await show(update, texts.NOBODY_ENROLLED)
         return

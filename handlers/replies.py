@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Update
@@ -16,7 +17,7 @@ from bot.permissions import PermissionDenied, commands_for
 from bot.services.errors import NotFound, ServiceError
 from storage.models import Role
 
-Callback = Callable[[Update, MaracContext], Awaitable[Any]]
+Callback = Callable[[Update, MaracContext], Coroutine[Any, Any, Any]]
 
 
 async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -66,10 +67,9 @@ async def refuse_button(update: Update, text: str) -> None:
         return
     await query.answer(text, show_alert=True)
     if query.message is not None and query.message.is_accessible:
-        try:
+        # Already without buttons, or too old to edit: nothing more to take away.
+        with contextlib.suppress(BadRequest):
             await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest:
-            pass  # already without buttons, or too old to edit: nothing more to take away
 
 
 def guarded(callback: Callback) -> Callback:

@@ -34,7 +34,7 @@ async def send_home(update: Update, context: MaracContext, actor: Actor) -> None
     assert chat is not None
     await set_menu_for(context.bot, chat.id, actor.role)
     await chat.send_message(
-        texts.home(actor.display_name, actor.role, actor.area_name),
+        texts.home(actor.display_name, actor.role, actor.where),
         reply_markup=home_keyboard(actor),
     )
 
@@ -63,9 +63,7 @@ async def start(update: Update, context: MaracContext) -> None:
         if result.outcome is Redemption.ALREADY_ENROLLED:
             await chat.send_message(texts.ALREADY_ENROLLED)
         else:
-            await chat.send_message(
-                texts.welcome(actor.display_name, actor.role, actor.area_name, result.agency_name)
-            )
+            await chat.send_message(texts.welcome(actor.display_name, actor.role, actor.where))
         await send_home(update, context, actor)
 
 

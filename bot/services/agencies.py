@@ -60,7 +60,7 @@ class AgencyService:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
 
-    async def list(self, actor: Actor) -> list[AgencyView]:
+    async def list_for(self, actor: Actor) -> list[AgencyView]:
         authorise(actor, Operation.MANAGE_AGENCIES, area_id=actor.area_id)
         async with self._deps.sessions() as session:
             counts = (

@@ -32,7 +32,6 @@ class Redemption(StrEnum):
 class RedemptionResult:
     outcome: Redemption
     actor: Actor | None = None
-    agency_name: str | None = None
 
 
 def name_context(person_id: int) -> FieldContext:
@@ -48,8 +47,9 @@ class EnrolmentService:
         async with self._deps.sessions.begin() as session:
             row = (
                 await session.execute(
-                    select(Person, Area.name)
+                    select(Person, Area.name, Agency.name)
                     .join(Area, Area.id == Person.area_id)
+                    .outerjoin(Agency, Agency.id == Person.agency_id)
                     .where(
                         Person.telegram_user_id == telegram_user_id,
                         Person.deactivated_at.is_(None),
@@ -58,7 +58,7 @@ class EnrolmentService:
             ).one_or_none()
             if row is None:
                 return None
-            person, area_name = row
+            person, area_name, agency_name = row
             now = self._deps.clock.now()
             if (
                 person.last_active_at is None
@@ -74,6 +74,7 @@ class EnrolmentService:
                 agency_id=person.agency_id,
                 display_name=name,
                 area_name=area_name,
+                agency_name=agency_name,
             )
 
     async def _open_name(self, session: AsyncSession, person: Person) -> str:
@@ -200,15 +201,12 @@ class EnrolmentService:
                 details={"role": invite.role.value, "invite": invite.id},
             )
             actor = await self._actor_for(session, person)
-            agency_name = None
-            if person.agency_id is not None:
-                agency = await session.get(Agency, person.agency_id)
-                agency_name = agency.name if agency else None
-            return RedemptionResult(Redemption.ENROLLED, actor, agency_name)
+            return RedemptionResult(Redemption.ENROLLED, actor)
 
     async def _actor_for(self, session: AsyncSession, person: Person) -> Actor:
         area = await session.get(Area, person.area_id)
         assert area is not None
+        agency = await session.get(Agency, person.agency_id) if person.agency_id else None
         return Actor(
             person_id=person.id,
             telegram_user_id=person.telegram_user_id,
@@ -217,4 +215,5 @@ class EnrolmentService:
             agency_id=person.agency_id,
             display_name=await self._open_name(session, person),
             area_name=area.name,
+            agency_name=agency.name if agency else None,
         )

@@ -33,7 +33,7 @@ class PeopleService:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
 
-    async def list(self, actor: Actor) -> list[PersonView]:
+    async def list_for(self, actor: Actor) -> list[PersonView]:
         """Active people; an agency-scoped role sees only colleagues in its own agency."""
         authorise(actor, Operation.VIEW_PEOPLE, area_id=actor.area_id, agency_id=actor.agency_id)
         query = (
@@ -43,9 +43,18 @@ class PeopleService:
         )
         if scope_for(actor.role, Operation.VIEW_PEOPLE) is Scope.AGENCY:
             query = query.where(Person.agency_id == actor.agency_id)
-        async with self._deps.sessions() as session:
+        async with self._deps.sessions.begin() as session:
             rows = (await session.execute(query)).all()
             views = [await self._view(session, person, agency) for person, agency in rows]
+            await append_event(
+                session,
+                at=self._deps.clock.now(),
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="people.viewed",
+                details={"count": len(views)},
+            )
         return sorted(views, key=lambda v: (v.agency_name or "", v.role.value, v.name.lower()))
 
     async def get(self, actor: Actor, person_id: int) -> PersonView:
