@@ -28,7 +28,7 @@ from handlers.guard import GUARD_GROUP, guard
 from handlers.help import help_command
 from handlers.stale_buttons import refuse_unrecognised
 from handlers.start import not_understood, start
-from storage.persistence import DatabasePersistence
+from storage.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
 
 MaracApplication = Application[Any, MaracContext, dict[str, Any], dict[str, Any], BotData, Any]
 
@@ -92,4 +92,6 @@ def register_handlers(application: MaracApplication) -> None:
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))
     application.add_handler(MessageHandler(filters.ALL, not_understood))
+    # Save conversation steps after every update, so a crash loses at most the current one.
+    application.add_handler(write_through_handler(), group=WRITE_THROUGH_GROUP)
     application.add_error_handler(on_error)

@@ -35,6 +35,10 @@ async def guard(update: Update, context: MaracContext) -> None:
         return  # /start itself deals with invite codes and strangers.
     actor = await context.runtime.services.enrolment.identify(user.id)
     if actor is None:
+        await context.runtime.services.audit.record_refusal(
+            action="access.refused",
+            reason="button press" if update.callback_query else "message",
+        )
         if update.callback_query is not None:
             await refuse_button(update, texts.NO_LONGER_HAS_ACCESS)
         else:

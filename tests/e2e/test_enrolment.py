@@ -111,3 +111,41 @@ async def test_database_outage_gets_calm_answer_and_loses_nothing(
     assert reply.text == texts.SERVICE_BUSY
     (reply,) = await priya.send_and_wait("/help")
     assert "/invite" in (reply.text or "")
+
+
+async def test_telegram_rate_limit_is_waited_out_and_the_reply_arrives(
+    app: object, area: Area, driver: Driver, server: BotApiStandIn
+) -> None:
+    priya = await area.enrol(501, "Priya", "Shah")
+    server.inject_failure("sendMessage", status=429, retry_after=1, times=1)
+    (reply,) = await priya.send_and_wait("/help", timeout=10)
+    assert "/invite" in (reply.text or "")
+    assert any(e.status == 429 for e in server.errors)
+
+
+async def test_telegram_server_error_gets_an_apology_not_silence(
+    app: object, area: Area, driver: Driver, server: BotApiStandIn
+) -> None:
+    priya = await area.enrol(501, "Priya", "Shah")
+    server.inject_failure("sendMessage", status=500, description="Internal Server Error")
+    (reply,) = await priya.send_and_wait("/help")
+    assert reply.text == texts.SOMETHING_WENT_WRONG
+    (reply,) = await priya.send_and_wait("/help")
+    assert "/invite" in (reply.text or "")
+
+
+async def test_stranger_messages_are_audited_as_refusals(
+    app: object, driver: Driver, runtime: Runtime
+) -> None:
+    from sqlalchemy import func, select
+
+    from storage.models import AuditEvent
+
+    await driver.user(999, "Curious").send_and_wait("hello")
+    async with runtime.sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "access.refused", AuditEvent.outcome == "refused")
+        )
+    assert count == 1

@@ -218,3 +218,20 @@ async def test_agreement_review_reminder_goes_to_coordinators_once(
     (reply,) = await priya.send_and_wait("/help")  # no second reminder arrived meanwhile
     assert reply.text is not None and reply.text.startswith("As MARAC coordinator")
     assert date.today() is not None
+
+
+async def test_restart_in_the_middle_of_adding_an_agency_loses_nothing(
+    runtime: Runtime, server: object, area: Area, driver: Driver
+) -> None:
+    from bot.local import running_bot
+    from bot.sandbox import BotApiStandIn
+
+    assert isinstance(server, BotApiStandIn)
+    async with running_bot(runtime, server):
+        priya = await area.enrol(501, "Priya", "Shah")
+        await priya.send_and_wait("/agencies")
+        await priya.press_and_wait("Add agency", expect_edit=True)
+        await priya.press_and_wait("Probation", expect_edit=True)
+    async with running_bot(runtime, server):
+        added, _ = await priya.send_and_wait("Probation Service East Midlands", count=2)
+    assert added.text == texts.agency_added("Probation Service East Midlands")

@@ -1,0 +1,97 @@
+"""The operator's commands: init, migrate, run's start-up checks, audit verify."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+TOKEN = "123456:TEST-standin-token-abcdefghijklmnopqrstuv"
+
+
+@pytest.fixture
+def operator_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("MARAC_") and name not in {"MARAC_REQUIRE_POSTGRES"}:
+            monkeypatch.delenv(name)
+    key_file = tmp_path / "keys.json"
+    monkeypatch.setenv("MARAC_DATABASE_URL", database_url)
+    monkeypatch.setenv("MARAC_KEY_FILE", str(key_file))
+    monkeypatch.setenv("MARAC_BOT_USERNAME", "northants_marac_bot")
+    return key_file
+
+
+def test_init_creates_key_area_and_single_use_link_and_is_safe_to_rerun(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--area", "Northamptonshire"]) == 0
+    first = capsys.readouterr().out
+    assert stat.S_IMODE(operator_env.stat().st_mode) == 0o600
+    key_before = operator_env.read_bytes()
+    link = re.search(r"https://t\.me/northants_marac_bot\?start=([A-Za-z0-9_-]+)", first)
+    assert link, first
+    assert "created" in first
+
+    assert main(["init", "--area", "northamptonshire"]) == 0
+    second = capsys.readouterr().out
+    assert "already exists" in second
+    assert operator_env.read_bytes() == key_before  # never overwritten
+    new_link = re.search(r"start=([A-Za-z0-9_-]+)", second)
+    assert new_link and new_link.group(1) != link.group(1)
+
+    assert main(["audit", "verify"]) == 0
+    assert "Audit log intact" in capsys.readouterr().out
+
+
+def test_run_without_token_stops_with_one_line(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "MARAC_TELEGRAM_TOKEN" in err
+
+
+def test_malformed_token_is_named_but_never_printed(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MARAC_TELEGRAM_TOKEN", "secret-looking-but-wrong")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "MARAC_TELEGRAM_TOKEN" in err and "secret-looking" not in err
+
+
+def test_run_refuses_a_database_that_was_never_migrated(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MARAC_TELEGRAM_TOKEN", TOKEN)
+    assert main(["run"]) == 2
+    assert "marac-bot migrate" in capsys.readouterr().err
+
+
+def test_unsafe_key_file_is_refused(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--area", "Northamptonshire"]) == 0
+    operator_env.chmod(0o644)
+    assert main(["audit", "verify"]) == 2
+    assert "chmod 600" in capsys.readouterr().err
+
+
+def test_migrate_reports_the_revision(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    assert "empty -> 0001" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert "0001 -> 0001" in capsys.readouterr().out
+
+
+def test_unreachable_database_is_one_clear_line(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MARAC_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert main(["migrate"]) == 1
+    assert "could not be reached" in capsys.readouterr().err
