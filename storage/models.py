@@ -122,6 +122,10 @@ class Person(Base):
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     deactivated_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    # Gets urgent-case alerts, in and out of hours, alongside the coordinators.
+    on_call: Mapped[bool] = mapped_column(Boolean(), default=False)
+    # Set when Telegram says this person blocked the bot; cleared when they write again.
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     @property
     def active(self) -> bool:
@@ -204,3 +208,163 @@ class SensitiveMessage(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delete_after: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Criterion(enum.StrEnum):
+    """The four SafeLives routes to MARAC."""
+
+    VISIBLE_HIGH_RISK = "visible_high_risk"
+    PROFESSIONAL_JUDGEMENT = "professional_judgement"
+    POTENTIAL_ESCALATION = "potential_escalation"
+    REPEAT = "repeat"
+
+
+class AreaPolicy(Base):
+    """Per-area thresholds and routes; created with defaults the first time they are needed."""
+
+    __tablename__ = "area_policies"
+
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    dash_threshold: Mapped[int] = mapped_column(Integer(), default=14)
+    escalation_threshold: Mapped[int] = mapped_column(Integer(), default=3)
+    repeat_window_days: Mapped[int] = mapped_column(Integer(), default=365)
+    draft_ttl_days: Mapped[int] = mapped_column(Integer(), default=7)
+    out_of_hours_route: Mapped[str] = mapped_column(
+        String(300), default="the police on 999 if anyone is in immediate danger"
+    )
+
+
+class CaseCounter(Base):
+    """The last case number used per area and year, for references like NOR-2026-0042."""
+
+    __tablename__ = "case_counters"
+
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer(), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer(), default=0)
+
+
+class Case(Base):
+    """A referral to MARAC. Identifying content is sealed; what statistics need is coded.
+
+    The coded columns (score, criterion, counts, equality flags) carry no name, date
+    of birth or address, so the quarterly figures can be computed without opening a case.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_victim_index", "area_id", "victim_index"),
+        Index("ix_cases_perpetrator_index", "area_id", "perpetrator_index"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    data_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("data_keys.id", ondelete="SET NULL"), default=None
+    )
+    referred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    referred_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    referring_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), default=None)
+    criterion: Mapped[Criterion] = mapped_column(_enum(Criterion))
+    dash_yes: Mapped[int] = mapped_column(Integer())
+    dash_not_known: Mapped[int] = mapped_column(Integer())
+    police_incidents_12m: Mapped[int | None] = mapped_column(Integer(), default=None)
+    urgent: Mapped[bool] = mapped_column(Boolean(), default=False)
+    consent_given: Mapped[bool] = mapped_column(Boolean())
+    children_count: Mapped[int] = mapped_column(Integer(), default=0)
+    victim_gender: Mapped[str | None] = mapped_column(String(16), default=None)
+    victim_lgbt: Mapped[bool | None] = mapped_column(Boolean(), default=None)
+    victim_disabled: Mapped[bool | None] = mapped_column(Boolean(), default=None)
+    victim_minoritised: Mapped[bool | None] = mapped_column(Boolean(), default=None)
+    victim_aged_16_17: Mapped[bool] = mapped_column(Boolean(), default=False)
+    perpetrator_under_18: Mapped[bool | None] = mapped_column(Boolean(), default=None)
+    victim_index: Mapped[str] = mapped_column(String(64))
+    perpetrator_index: Mapped[str | None] = mapped_column(String(64), default=None)
+    repeat_of_case_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    victim_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    perpetrator_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    safety_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    risk_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    household_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    summary_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+
+
+class CaseEvent(Base):
+    """One step in a case's life (submitted, accepted, declined, repeat confirmed, ...).
+
+    The case's status is read from its latest triage step; nothing is overwritten.
+    """
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    related_case_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+
+
+class CaseExclusion(Base):
+    """Someone who must never receive anything about this case."""
+
+    __tablename__ = "case_exclusions"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    added_by_id: Mapped[int] = mapped_column(BigInteger())
+
+
+class ReferralDraft(Base):
+    """A half-written referral, sealed after every step so nothing is lost or readable."""
+
+    __tablename__ = "referral_drafts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), unique=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    data_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("data_keys.id", ondelete="SET NULL"), default=None
+    )
+    payload_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class OutboxMessage(Base):
+    """A notification or reminder waiting to be sent, written with the event that causes it.
+
+    Text carries case references, never names. ``dedupe_key`` makes the same
+    reminder impossible to queue twice; ``claimed_until`` is a lease so two
+    dispatchers never send one row both.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "cancelled_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    area_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    chat_id: Mapped[int] = mapped_column(BigInteger())
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text())
+    buttons: Mapped[str | None] = mapped_column(Text(), default=None)
+    urgent: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    attempts: Mapped[int] = mapped_column(Integer(), default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
