@@ -20,9 +20,10 @@ from telegram.ext import (
 
 from bot.context import BotData, MaracContext
 from bot.jobs import schedule_jobs
+from bot.logging_setup import quiet_libraries
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
-from handlers import agencies, audit, invites, people
+from handlers import agencies, audit, cases, invites, people, referral
 from handlers.errors import on_error
 from handlers.guard import GUARD_GROUP, guard
 from handlers.help import help_command
@@ -54,6 +55,7 @@ def build_application(
     environment, or the local stand-in; it defaults to the settings.
     """
     settings = runtime.settings
+    quiet_libraries()
     base = base_url or settings.telegram_base_url
     builder = (
         ApplicationBuilder()
@@ -88,10 +90,10 @@ def register_handlers(application: MaracApplication) -> None:
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
-    for module in (agencies, invites, people, audit):
+    for module in (referral, cases, agencies, invites, people, audit):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))
     application.add_handler(MessageHandler(filters.ALL, not_understood))
     # Save conversation steps after every update, so a crash loses at most the current one.
-    application.add_handler(write_through_handler(), group=WRITE_THROUGH_GROUP)
+    application.add_handler(write_through_handler(), group=WRITE_THROUGH_GROUP)  # type: ignore[arg-type]
     application.add_error_handler(on_error)

@@ -13,6 +13,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import texts
 from bot.dates import format_uk_date
+from bot.logging_setup import describe
 
 if TYPE_CHECKING:
     from bot.context import MaracContext
@@ -54,8 +55,20 @@ async def send_isa_reminders(context: MaracContext) -> int:
 
 
 async def housekeeping(context: MaracContext) -> None:
-    await delete_expired_messages(context)
-    await send_isa_reminders(context)
+    """Each part runs even if another fails, so one fault never stops reminders or erasure."""
+    from bot.dispatcher import dispatch_due
+
+    services = context.runtime.services
+    for part in (
+        lambda: dispatch_due(context.bot, services.outbox),
+        lambda: delete_expired_messages(context),
+        lambda: send_isa_reminders(context),
+        services.referrals.erase_expired_drafts,
+    ):
+        try:
+            await part()
+        except Exception as error:  # logged without data; the next run tries again
+            log.error("housekeeping step failed: %s", describe(error))
 
 
 def schedule_jobs(application: Any, interval_seconds: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 
 TOKEN_IN_TEXT = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
 
@@ -22,6 +23,26 @@ class RedactTokens(logging.Filter):
         return True
 
 
+# Libraries that log request URLs (with the token), SQL parameters or whole updates (with
+# message text) at DEBUG or INFO. They never go below these levels, whatever MARAC_LOG_LEVEL says.
+LIBRARY_FLOORS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "aiohttp.access": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "asyncpg": logging.WARNING,
+    "sqlalchemy": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "alembic": logging.WARNING,
+    "telegram": logging.INFO,
+}
+
+
+def quiet_libraries() -> None:
+    for name, floor in LIBRARY_FLOORS.items():
+        logging.getLogger(name).setLevel(floor)
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RedactTokens())
@@ -29,5 +50,11 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if level.upper() in logging._nameToLevel else "INFO")
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
+
+
+def describe(error: BaseException) -> str:
+    """The error's type and where it happened: never its message, which may hold case data."""
+    frames = traceback.extract_tb(error.__traceback__)[-4:]
+    where = " <- ".join(f"{f.name}@{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames)
+    return f"{type(error).__module__}.{type(error).__qualname__} at {where or 'unknown'}"

@@ -22,6 +22,9 @@ class Operation(StrEnum):
     VIEW_PEOPLE = "see who is enrolled"
     MANAGE_PEOPLE = "deactivate people"
     VIEW_AUDIT = "read the audit trail"
+    REFER_CASE = "refer a case (DASH checklist)"
+    TRIAGE_CASES = "triage referrals; manage who must not receive a case"
+    VIEW_CASES = "open case cards"
 
 
 class Scope(StrEnum):
@@ -37,14 +40,20 @@ MATRIX: dict[Role, dict[Operation, Scope]] = {
         Operation.VIEW_PEOPLE: Scope.AREA,
         Operation.MANAGE_PEOPLE: Scope.AREA,
         Operation.VIEW_AUDIT: Scope.AREA,
+        Operation.REFER_CASE: Scope.AREA,
+        Operation.TRIAGE_CASES: Scope.AREA,
+        Operation.VIEW_CASES: Scope.AREA,
     },
     Role.CHAIR: {
         Operation.USE_BOT: Scope.AREA,
         Operation.VIEW_PEOPLE: Scope.AREA,
+        Operation.VIEW_CASES: Scope.AREA,
     },
     Role.AGENCY_REP: {
         Operation.USE_BOT: Scope.AGENCY,
         Operation.VIEW_PEOPLE: Scope.AGENCY,
+        Operation.REFER_CASE: Scope.AGENCY,
+        Operation.VIEW_CASES: Scope.AGENCY,
     },
     Role.PERPETRATOR_REP: {
         Operation.USE_BOT: Scope.AGENCY,
@@ -111,6 +120,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("invite", "Invite someone, or see and revoke open invites", Operation.INVITE_PEOPLE),
     Command("people", "Who is enrolled; deactivate a leaver", Operation.VIEW_PEOPLE),
     Command("audit", "Latest events in the audit trail", Operation.VIEW_AUDIT),
+    Command("refer", "Refer a case to MARAC (DASH checklist)", Operation.REFER_CASE),
+    Command("case", "Open a case card: /case NOR-2026-0001", Operation.VIEW_CASES),
+    Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 
 

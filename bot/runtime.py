@@ -15,10 +15,13 @@ from bot.clock import Clock, SystemClock
 from bot.services.agencies import AgencyService
 from bot.services.areas import AreaService
 from bot.services.audit_trail import AuditTrailService
+from bot.services.cases import CaseService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
 from bot.services.invites import InviteService
+from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
+from bot.services.referrals import ReferralService
 from bot.services.sensitive_messages import SensitiveMessageService
 from config import Settings
 from storage.crypto import KeyRing
@@ -36,6 +39,9 @@ class Services:
     people: PeopleService
     audit: AuditTrailService
     sensitive_messages: SensitiveMessageService
+    referrals: ReferralService
+    cases: CaseService
+    outbox: OutboxService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -49,6 +55,9 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         sensitive_messages=SensitiveMessageService(
             deps, timedelta(minutes=settings.sensitive_message_ttl_minutes)
         ),
+        referrals=ReferralService(deps),
+        cases=CaseService(deps),
+        outbox=OutboxService(deps),
     )
 
 

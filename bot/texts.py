@@ -225,3 +225,338 @@ AUDIT_SUBJECT_FORMAT = (
     "such as person:4 or a case reference."
 )
 NOT_UNDERSTOOD = "Sorry, I did not understand that. Send /help to see what you can do."
+
+# --- Referrals -----------------------------------------------------------------------------
+
+CRITERION_NAMES: dict[str, str] = {
+    "visible_high_risk": "Visible high risk (DASH)",
+    "professional_judgement": "Professional judgement",
+    "potential_escalation": "Potential escalation",
+    "repeat": "Repeat referral",
+}
+REFERRAL_PROMPTS: dict[str, str] = {
+    "safe_contact": "New referral. First, safety. Is it safe to contact the victim?",
+    "safe_details": (
+        "How can the victim be contacted safely? Give a safe number, safe times, and anyone "
+        "who must not be told. Send 'none' if there is nothing to add."
+    ),
+    "unsafe_details": (
+        "Why is it not safe, and who must not be told about this referral? "
+        "Send 'none' if there is nothing to add."
+    ),
+    "victim_aware": "Does the victim know about this referral?",
+    "consent": "Has the victim consented to the referral?",
+    "consent_reason": (
+        "Sharing without consent must have a reason. Why are you referring without consent "
+        "(for example, risk of serious harm to the victim or children)?"
+    ),
+    "dash_mode": (
+        "The DASH risk checklist has 24 questions. Answer them here one by one, or, if you "
+        "already have a completed checklist, type the numbers answered yes and not known."
+    ),
+    "dash_quick": (
+        "Type the question numbers answered yes, then those not known, for example:\n"
+        "yes 1 3 5-9 14, not known 20\n"
+        "Every question you do not list counts as no."
+    ),
+    "judgement_reason": "Please explain your professional judgement in a few sentences.",
+    "victim_name": "Now the victim. What is their full name?",
+    "victim_dob": "What is the victim's date of birth? For example 14/03/1990.",
+    "victim_aliases": "Any other names the victim uses? Send 'none' if not.",
+    "victim_address": "The victim's address (kept encrypted). Send 'none' if not known.",
+    "victim_gender": "The victim's gender:",
+    "victim_lgbt": "Does the victim identify as LGBT+? (for the quarterly return)",
+    "victim_disabled": "Does the victim have a disability? (for the quarterly return)",
+    "victim_minoritised": (
+        "Is the victim from a Black or minoritised ethnic group? (for the quarterly return)"
+    ),
+    "perp_name": (
+        "Now the person causing harm. What is their full name? Send 'unknown' if not known."
+    ),
+    "perp_dob": "Their date of birth? Send 'unknown' if not known.",
+    "relationship": "Their relationship to the victim:",
+    "children": (
+        "How many children live in the household, and their ages? For example '2: 4, 7', "
+        "or '0' for none."
+    ),
+    "summary": "Briefly describe your concerns (kept encrypted, up to 3,000 characters).",
+    "review": "Please check the referral before you submit it.",
+    "urgent": (
+        "Does this case need an urgent response before the next MARAC meeting? "
+        "If anyone is in immediate danger, call 999 now: this bot is not an emergency service."
+    ),
+}
+DASH_CONFIRM_INTRO = "Please check the checklist as I have read it:"
+VICTIM_UNDER_16 = (
+    "MARAC is for victims aged 16 and over. For a younger person, please follow your "
+    "child safeguarding procedures. Check the date of birth, or send /cancel."
+)
+USE_THE_BUTTONS = "Please answer with one of the buttons under the question."
+REVIEW_USE_BUTTONS = "Please use the buttons under the summary to submit or discard the referral."
+STALE_QUESTION = "That question has already been answered. Please answer the latest question."
+DRAFT_SAVED_CANCEL = "Your draft is saved. Send /refer to continue it, or to discard it."
+DRAFT_DISCARDED = "The draft has been discarded and erased."
+NO_DRAFT = "There is no draft referral. Send /refer to start one."
+REFERRAL_NEEDS_REPEAT_MATCH = (
+    "No referral of this victim in the last 12 months was found in this area, so this cannot "
+    "go as a repeat. Please choose another criterion."
+)
+
+
+def dash_prompt(number: int, question: str, yes_so_far: int) -> str:
+    return f"DASH question {number} of 24 (yes so far: {yes_so_far})\n{question}"
+
+
+def criterion_prompt(yes: int, threshold: int) -> str:
+    if yes >= threshold:
+        return (
+            f"The checklist has {yes} yes answers, at or above the area's threshold of "
+            f"{threshold}: this is a visible high-risk referral."
+        )
+    return (
+        f"The checklist has {yes} yes answers, below the area's threshold of {threshold}. "
+        "On what grounds are you referring?"
+    )
+
+
+def police_incidents_prompt(threshold: int) -> str:
+    return (
+        "How many police-reported incidents in the last 12 months? "
+        f"(This area's threshold for potential escalation is {threshold}.) Type a number."
+    )
+
+
+def resume_draft(saved_at: str) -> str:
+    return f"You have a draft referral from {saved_at}. Continue it, or discard it and start again?"
+
+
+def new_referral(
+    reference: str, criterion: str, yes: int, referrer_agency: str, repeat_of: str | None
+) -> str:
+    lines = [
+        f"New referral {reference} from {referrer_agency}: {criterion}, DASH {yes} of 24 yes.",
+        "It is waiting for triage.",
+    ]
+    if repeat_of:
+        lines.append(f"Possible repeat of {repeat_of}: please confirm or reject the match.")
+    lines.append(f"Send /case {reference} to read it.")
+    return "\n".join(lines)
+
+
+def urgent_alert(reference: str, reasons: tuple[str, ...], out_of_hours_route: str) -> str:
+    return (
+        f"URGENT referral {reference}: {', '.join(reasons)}.\n"
+        f"This bot is not an emergency service. Out of hours, contact {out_of_hours_route}.\n"
+        f"Send /case {reference} to read it."
+    )
+
+
+def referral_submitted(reference: str, urgent: bool, repeat_of: str | None) -> str:
+    lines = [f"Thank you. Your referral is {reference}. The MARAC coordinator has been told."]
+    if urgent:
+        lines.append("It is marked urgent: the coordinator and on-call contacts were alerted now.")
+    if repeat_of:
+        lines.append(f"It may be a repeat of {repeat_of}; the coordinator will confirm.")
+    lines.append("Your draft has been erased from the bot.")
+    return "\n".join(lines)
+
+
+CASE_NOT_FOUND = (
+    "There is no case with that reference that you can open. Check the reference, "
+    "for example /case NOR-2026-0001."
+)
+CANNOT_EXCLUDE_SELF = "You cannot put yourself on the must-not-receive list."
+STATUS_NAMES: dict[str, str] = {
+    "submitted": "awaiting triage",
+    "info_requested": "more information requested",
+    "accepted": "accepted for MARAC",
+    "declined": "declined",
+}
+
+
+def already_triaged(reference: str, status: str, who: str) -> str:
+    return f"{reference} was already {STATUS_NAMES.get(status, status)} by {who}. Nothing changed."
+
+
+def repeat_already_decided(other: str, decision: str) -> str:
+    return f"The match with {other} was already {decision}. Nothing changed."
+
+
+def triage_outcome(reference: str, step: str) -> str:
+    return {
+        "accepted": (
+            f"Your referral {reference} has been accepted. It will be listed for the next "
+            "MARAC meeting, and you will be asked for research before it."
+        ),
+        "info_requested": (
+            f"The MARAC coordinator needs more information on {reference}. "
+            f"Send /case {reference} to read the request."
+        ),
+        "declined": (
+            f"Your referral {reference} was not accepted for MARAC. "
+            f"Send /case {reference} to read the reason."
+        ),
+    }[step]
+
+
+RELATIONSHIP_NAMES = {
+    "partner": "partner",
+    "ex_partner": "ex-partner",
+    "family": "family member",
+    "other": "other",
+}
+
+
+def _yes_no(value: object) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return "not known" if value is None else str(value)
+
+
+def referral_review(payload: dict[str, object], yes: int, not_known: int) -> str:
+    """The whole referral read back before submitting (a protected, self-deleting message)."""
+    children = payload.get("children_count", 0)
+    ages = payload.get("children_ages")
+    listed = ", ".join(str(a) for a in ages) if isinstance(ages, list) else ""
+    child_text = f"{children}" + (f" (ages {listed})" if listed else "")
+    criterion = CRITERION_NAMES.get(str(payload.get("criterion")), "")
+    lines = [
+        "Please check the referral before you submit it.",
+        f"Safe to contact: {_yes_no(payload.get('safe_to_contact'))}; "
+        f"victim aware: {_yes_no(payload.get('victim_aware'))}; "
+        f"consent: {_yes_no(payload.get('consent'))}",
+        f"DASH: {yes} yes, {not_known} not known, of 24",
+        f"Criterion: {criterion}",
+        f"Victim: {payload.get('victim_name')}, born {payload.get('victim_dob')}",
+        f"Person causing harm: {payload.get('perp_name') or 'not known'} "
+        f"({RELATIONSHIP_NAMES.get(str(payload.get('relationship')), 'relationship not given')})",
+        f"Children in the household: {child_text}",
+        f"Urgent: {_yes_no(payload.get('urgent'))}",
+        f"Concerns: {payload.get('summary')}",
+    ]
+    return "\n".join(lines)
+
+
+def case_card(
+    *,
+    reference: str,
+    status: str,
+    criterion: str,
+    dash_yes: int,
+    dash_not_known: int,
+    referred_on: str,
+    referring_agency: str,
+    urgent: bool,
+    children: int,
+    repeat_of: str | None,
+    possible_repeats: list[str],
+    history: list[str],
+    details: list[str] | None,
+    excluded: list[str],
+) -> str:
+    lines = [
+        f"Case {reference}" + (" — URGENT" if urgent else ""),
+        f"Status: {STATUS_NAMES.get(status, status)}",
+        f"Criterion: {CRITERION_NAMES.get(criterion, criterion)}; DASH {dash_yes} yes, "
+        f"{dash_not_known} not known",
+        f"Referred {referred_on} by {referring_agency}; children in household: {children}",
+    ]
+    if repeat_of:
+        lines.append(f"Repeat of {repeat_of}")
+    for other in possible_repeats:
+        lines.append(f"Possible repeat of {other} (not yet confirmed)")
+    if details:
+        lines += ["", *details]
+    if excluded:
+        lines.append("Must not receive: " + ", ".join(excluded))
+    lines += ["", "History:", *history]
+    return "\n".join(lines)
+
+
+STEP_NAMES = {
+    "submitted": "referred",
+    "info_requested": "more information requested",
+    "accepted": "accepted",
+    "declined": "declined",
+    "repeat_suggested": "possible repeat found",
+    "repeat_confirmed": "repeat confirmed",
+    "repeat_rejected": "repeat match rejected",
+    "urgent_alerted": "urgent alert sent",
+    "person_excluded": "someone added to must-not-receive",
+}
+ASK_INFO_NOTE = (
+    "What information do you need from the referrer? It is stored encrypted and shown to them "
+    "in the case card. Send /cancel to stop."
+)
+ASK_DECLINE_REASON = (
+    "Why is this referral declined? The referrer will see the reason. Send /cancel to stop."
+)
+CHOOSE_PERSON_TO_EXCLUDE = (
+    "Who must not receive anything about this case (for example someone related to the "
+    "person causing harm)?"
+)
+
+
+def case_accepted(reference: str) -> str:
+    return f"{reference} accepted. The referrer has been told."
+
+
+def case_info_requested(reference: str) -> str:
+    return f"Request sent: the referrer of {reference} has been asked for more information."
+
+
+def case_declined(reference: str) -> str:
+    return f"{reference} declined. The referrer has been told and can read your reason."
+
+
+def repeat_decided(reference: str, other: str, confirmed: bool) -> str:
+    if confirmed:
+        return f"{reference} is recorded as a repeat of {other}."
+    return f"Noted: {reference} is not the same victim as {other}."
+
+
+def person_excluded(name: str, reference: str) -> str:
+    return f"{name} will not receive anything about {reference}."
+
+
+def case_details(
+    victim: dict[str, object],
+    perpetrator: dict[str, object],
+    safety: dict[str, object],
+    household: dict[str, object],
+    summary: str,
+    judgement_reason: str | None,
+    notes: list[str],
+) -> list[str]:
+    lines = [
+        f"Victim: {victim.get('name')}, born {victim.get('dob')}",
+        f"Other names: {victim.get('aliases') or 'none'}; "
+        f"address: {victim.get('address') or 'not given'}",
+        f"Person causing harm: {perpetrator.get('name') or 'not known'}"
+        + (f", born {perpetrator.get('dob')}" if perpetrator.get("dob") else ""),
+        f"Relationship: {RELATIONSHIP_NAMES.get(str(household.get('relationship')), 'not given')}",
+        f"Safe to contact: {_yes_no(safety.get('safe_to_contact'))}. "
+        f"Safety notes: {safety.get('safe_details') or 'none'}",
+        f"Consent: {_yes_no(safety.get('consent'))}"
+        + (
+            f" — shared without consent because: {safety.get('consent_reason')}"
+            if safety.get("consent") is False
+            else ""
+        ),
+        f"Concerns: {summary}",
+    ]
+    if judgement_reason:
+        lines.append(f"Professional judgement: {judgement_reason}")
+    lines += notes
+    return lines
+
+
+ON_CALL_NOTE = "On-call contact: receives urgent-case alerts at any hour."
+
+
+def on_call_changed(name: str, on_call: bool) -> str:
+    if on_call:
+        return f"{name} is now an on-call contact and will receive urgent-case alerts at any hour."
+    return f"{name} will no longer receive urgent-case alerts."

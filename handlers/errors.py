@@ -7,22 +7,16 @@ update, because either could carry a name or a case detail.
 from __future__ import annotations
 
 import logging
-import traceback
 
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import texts
 from bot.context import MaracContext
+from bot.logging_setup import describe
 from storage.db import is_database_unavailable
 
 log = logging.getLogger("marac.errors")
-
-
-def describe(error: BaseException) -> str:
-    frames = traceback.extract_tb(error.__traceback__)[-4:]
-    where = " <- ".join(f"{f.name}@{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames)
-    return f"{type(error).__module__}.{type(error).__qualname__} at {where or 'unknown'}"
 
 
 async def on_error(update: object, context: MaracContext) -> None:

@@ -60,8 +60,24 @@ async def open_person(update: Update, context: MaracContext) -> None:
         person.agency_name or context.actor.area_name,
         local_day(context, person.last_active_at),
     )
-    keyboard = InlineKeyboardMarkup([[_button("Deactivate", "off", person.id)]])
+    on_call = (
+        _button("Stop urgent alerts", "calloff", person.id)
+        if person.on_call
+        else _button("Make on-call contact", "callon", person.id)
+    )
+    keyboard = InlineKeyboardMarkup([[on_call], [_button("Deactivate", "off", person.id)]])
+    if person.on_call:
+        card += "\n" + texts.ON_CALL_NOTE
     await show(update, card, keyboard)
+
+
+async def toggle_on_call(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    callback = _pressed(update)
+    person = await context.runtime.services.people.set_on_call(
+        context.actor, callback.id(), callback.action == "callon"
+    )
+    await show(update, texts.on_call_changed(person.name, person.on_call))
 
 
 async def confirm_deactivate(update: Update, context: MaracContext) -> None:
@@ -92,4 +108,6 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CallbackQueryHandler(guarded(confirm_deactivate), pattern=pattern(AREA, "off")),
         CallbackQueryHandler(guarded(keep), pattern=pattern(AREA, "keep")),
         CallbackQueryHandler(guarded(deactivate), pattern=pattern(AREA, "offy")),
+        CallbackQueryHandler(guarded(toggle_on_call), pattern=pattern(AREA, "callon")),
+        CallbackQueryHandler(guarded(toggle_on_call), pattern=pattern(AREA, "calloff")),
     ]

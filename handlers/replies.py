@@ -20,10 +20,16 @@ from storage.models import Role
 Callback = Callable[[Update, MaracContext], Coroutine[Any, Any, Any]]
 
 
+async def acknowledge(update: Update) -> None:
+    """Stop the button's spinner; a second acknowledgement of one press is harmless."""
+    if update.callback_query is not None:
+        with contextlib.suppress(BadRequest):
+            await update.callback_query.answer()
+
+
 async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Reply where the person is: as a new message, after acknowledging a pressed button."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
+    await acknowledge(update)
     if update.effective_chat is not None:
         await update.effective_chat.send_message(text, reply_markup=markup)
 
@@ -34,7 +40,7 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
     if query is None or query.message is None or not query.message.is_accessible:
         await answer(update, text, markup)
         return
-    await query.answer()
+    await acknowledge(update)
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except BadRequest as exc:
@@ -52,8 +58,7 @@ async def send_sensitive(
     chat = update.effective_chat
     if chat is None:
         return
-    if update.callback_query is not None:
-        await update.callback_query.answer()
+    await acknowledge(update)
     message = await context.bot.send_message(
         chat.id, text, reply_markup=markup, protect_content=True
     )

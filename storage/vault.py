@@ -38,6 +38,8 @@ class Vault:
                 created_at=datetime.now(UTC),
             )
         )
+        # Written at once: rows that point at it may be flushed in any order after this.
+        await session.flush()
         self._remember(data_key_id, data_key)
         return data_key_id
 

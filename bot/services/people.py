@@ -27,6 +27,7 @@ class PersonView:
     last_active_at: datetime | None
     active: bool
     telegram_user_id: int
+    on_call: bool = False
 
 
 class PeopleService:
@@ -111,6 +112,26 @@ class PeopleService:
             agency = await session.get(Agency, person.agency_id) if person.agency_id else None
             return await self._view(session, person, agency.name if agency else None)
 
+    async def set_on_call(self, actor: Actor, person_id: int, on_call: bool) -> PersonView:
+        """On-call contacts get urgent-case alerts at any hour, alongside the coordinators."""
+        authorise(actor, Operation.MANAGE_PEOPLE, area_id=actor.area_id)
+        async with self._deps.sessions.begin() as session:
+            person = await session.get(Person, person_id)
+            if person is None or person.area_id != actor.area_id or person.deactivated_at:
+                raise NotFound(texts.PERSON_NOT_FOUND)
+            person.on_call = on_call
+            await append_event(
+                session,
+                at=self._deps.clock.now(),
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="person.on_call_set" if on_call else "person.on_call_cleared",
+                subject=f"person:{person.id}",
+            )
+            agency = await session.get(Agency, person.agency_id) if person.agency_id else None
+            return await self._view(session, person, agency.name if agency else None)
+
     async def _view(
         self, session: AsyncSession, person: Person, agency_name: str | None
     ) -> PersonView:
@@ -127,4 +148,5 @@ class PeopleService:
             person.last_active_at,
             person.deactivated_at is None,
             person.telegram_user_id,
+            person.on_call,
         )

@@ -26,6 +26,7 @@ from bot.services.errors import NotFound
 from bot.services.invites import IssuedInvite
 from bot.services.people import PersonView
 from storage.models import Agency, AgencyKind, AuditEvent, Invite, Person, Role
+from tests.service_scenarios import refer
 
 AREA_1 = "Northamptonshire"
 AREA_2 = "Leicestershire"
@@ -50,6 +51,8 @@ class World:
     area2_actors: dict[Role, Actor]
     open_invite1: int  # an open invite in area 1
     open_invite2: int  # an open invite in area 2
+    case_id: int  # a referral made by the police rep in area 1
+    case_reference: str
 
     def everyone(self) -> list[Actor]:
         return [
@@ -133,6 +136,7 @@ async def build_world(runtime: Runtime) -> World:
             agency_id=area2_agency.id,
         ),
     }
+    referral = await refer(runtime, actors[Role.AGENCY_REP])
     open1 = await services.invites.issue(None, area_id=area1, role=Role.CHAIR)
     open2 = await services.invites.issue(None, area_id=area2, role=Role.CHAIR)
     return World(
@@ -148,6 +152,8 @@ async def build_world(runtime: Runtime) -> World:
         area2_actors=area2_actors,
         open_invite1=open1.invite_id,
         open_invite2=open2.invite_id,
+        case_id=referral.case_id,
+        case_reference=referral.reference,
     )
 
 
@@ -333,7 +339,49 @@ async def verify_audit(cell: Cell, lines: list[Any]) -> None:
     assert {"area.created", "agency.added", "person.enrolled", "invite.issued"} <= actions
 
 
+async def verify_draft(cell: Cell, state: Any) -> None:
+    draft = await cell.runtime.services.referrals.current_draft(cell.actor)
+    assert draft is not None and draft.payload["step"] == "safe_contact"
+
+
+async def verify_accepted(cell: Cell, reference: str) -> None:
+    assert reference == cell.world.case_reference
+    card = await cell.runtime.services.cases.card(cell.actor, reference)
+    assert card.status.value == "accepted"
+
+
+async def verify_card(cell: Cell, card: Any) -> None:
+    assert card.reference == cell.world.case_reference
+    sees_names = cell.actor.role in (Role.COORDINATOR, Role.CHAIR) or (
+        cell.actor.person_id == cell.world.actors[Role.AGENCY_REP].person_id
+    )
+    assert (card.identifying is not None) == sees_names
+    if sees_names:
+        assert card.identifying.victim["name"] == "Jane Doe"
+
+
 CALLS: dict[Operation, list[ServiceCall]] = {
+    Operation.REFER_CASE: [
+        ServiceCall(
+            "referrals.start",
+            lambda c: c.runtime.services.referrals.start(c.actor),
+            verify_draft,
+        ),
+    ],
+    Operation.TRIAGE_CASES: [
+        ServiceCall(
+            "cases.accept",
+            lambda c: c.runtime.services.cases.accept(c.actor, c.world.case_id),
+            verify_accepted,
+        ),
+    ],
+    Operation.VIEW_CASES: [
+        ServiceCall(
+            "cases.card",
+            lambda c: c.runtime.services.cases.card(c.actor, c.world.case_reference),
+            verify_card,
+        ),
+    ],
     Operation.USE_BOT: [
         ServiceCall(
             "enrolment.identify",
@@ -413,19 +461,21 @@ CALLS: dict[Operation, list[ServiceCall]] = {
     ],
 }
 
-CELLS = [(role, operation) for role in Role for operation in Operation]
+
+def cell_param(role: Role, operation: Operation) -> Any:
+    return pytest.param(role, operation, id=f"{role.value}-{operation.name}")
 
 
-def test_every_operation_has_service_calls() -> None:
-    assert set(CALLS) == set(Operation)
+CELLS = [cell_param(role, operation) for role in Role for operation in Operation]
+
+
+def test_the_table_matches_the_matrix() -> None:
     assert set(MATRIX) == set(Role)
+    assert set(CALLS) == set(Operation)  # a new operation needs its service calls here
+    assert all(CALLS.values())
 
 
-@pytest.mark.parametrize(
-    ("role", "operation"),
-    CELLS,
-    ids=[f"{role.value}-{operation.name}" for role, operation in CELLS],
-)
+@pytest.mark.parametrize(("role", "operation"), CELLS)
 async def test_matrix_cell(runtime: Runtime, role: Role, operation: Operation) -> None:
     world = await build_world(runtime)
     cell = Cell(runtime, world, world.actors[role])
@@ -502,23 +552,31 @@ async def assert_untouched(runtime: Runtime, world: World) -> None:
         assert invite in {i.id for i in still_open}
 
 
-@pytest.mark.parametrize("name", list(CROSS_AREA_CALLS))
-async def test_coordinator_cannot_reach_into_another_area(runtime: Runtime, name: str) -> None:
+async def test_coordinator_cannot_reach_into_another_area(runtime: Runtime) -> None:
+    """Each call on another area's id is NotFound, worded as for a missing id, and changes nothing.
+
+    All the calls are refusals, so they share one world; the message names the failing call.
+    """
     world = await build_world(runtime)
-    call = CROSS_AREA_CALLS[name]
     before = await snapshot(runtime)
-    for coordinator, targets in (
-        (world.actors[Role.COORDINATOR], targets_in_area2(world)),
-        (world.area2_actors[Role.COORDINATOR], targets_in_area1(world)),
-    ):
-        with pytest.raises(NotFound) as refused:
-            await call(runtime, coordinator, targets)
-        assert await snapshot(runtime) == before
-        # Another area's thing looks exactly like one that does not exist.
-        with pytest.raises(NotFound) as absent:
-            await call(runtime, coordinator, MISSING)
-        assert refused.value.user_message == absent.value.user_message
-        assert await snapshot(runtime) == before
+    for name, call in CROSS_AREA_CALLS.items():
+        for coordinator, targets in (
+            (world.actors[Role.COORDINATOR], targets_in_area2(world)),
+            (world.area2_actors[Role.COORDINATOR], targets_in_area1(world)),
+        ):
+            where = f"{name} by the coordinator of area {coordinator.area_id}"
+            try:
+                await call(runtime, coordinator, targets)
+            except NotFound as refused:
+                cross_message = refused.user_message
+            else:
+                pytest.fail(f"{where} reached into the other area")
+            assert await snapshot(runtime) == before, f"{where} changed data"
+            # Another area's thing looks exactly like one that does not exist.
+            with pytest.raises(NotFound) as absent:
+                await call(runtime, coordinator, MISSING)
+            assert cross_message == absent.value.user_message, where
+            assert await snapshot(runtime) == before, where
     await assert_untouched(runtime, world)
 
 

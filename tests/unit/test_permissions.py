@@ -53,8 +53,13 @@ def test_expected_grants() -> None:
     # Spelled out so that a change to the matrix is a deliberate, reviewed change.
     granted = {role: set(ops) for role, ops in MATRIX.items()}
     assert granted[Role.COORDINATOR] == set(Operation)
-    assert granted[Role.CHAIR] == {Operation.USE_BOT, Operation.VIEW_PEOPLE}
-    assert granted[Role.AGENCY_REP] == {Operation.USE_BOT, Operation.VIEW_PEOPLE}
+    assert granted[Role.CHAIR] == {Operation.USE_BOT, Operation.VIEW_PEOPLE, Operation.VIEW_CASES}
+    assert granted[Role.AGENCY_REP] == {
+        Operation.USE_BOT,
+        Operation.VIEW_PEOPLE,
+        Operation.REFER_CASE,
+        Operation.VIEW_CASES,
+    }
     assert granted[Role.PERPETRATOR_REP] == {Operation.USE_BOT, Operation.VIEW_PEOPLE}
     assert granted[Role.GOVERNANCE] == {Operation.USE_BOT}
     for role in AGENCY_SCOPED:
@@ -162,8 +167,14 @@ def test_commands_for_hides_commands_of_operations_a_role_lacks(
     monkeypatch.setattr(permissions, "COMMANDS", one_each)
     assert [c.name for c in commands_for(Role.COORDINATOR)] == [c.name for c in one_each]
     assert [c.name for c in commands_for(Role.GOVERNANCE)] == ["use_bot"]
-    for role in (Role.CHAIR, Role.AGENCY_REP, Role.PERPETRATOR_REP):
-        assert [c.name for c in commands_for(role)] == ["use_bot", "view_people"]
+    assert [c.name for c in commands_for(Role.PERPETRATOR_REP)] == ["use_bot", "view_people"]
+    assert [c.name for c in commands_for(Role.CHAIR)] == ["use_bot", "view_people", "view_cases"]
+    assert [c.name for c in commands_for(Role.AGENCY_REP)] == [
+        "use_bot",
+        "view_people",
+        "refer_case",
+        "view_cases",
+    ]
 
 
 def test_real_commands_for_governance_only_use_the_bot() -> None:

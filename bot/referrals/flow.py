@@ -1,0 +1,316 @@
+"""The steps of a referral as data, and how each answer moves a draft to the next step.
+
+The draft is a plain JSON-ready dict, sealed by the service after every step, so a
+restart, a crash or a person walking away loses nothing. Nothing here touches
+Telegram or the database; handlers render ``prompt()`` and pass answers back.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from bot import texts
+from bot.referrals.criteria import (
+    CriterionChoice,
+    Thresholds,
+    available_criteria,
+    determine_criterion,
+)
+from bot.referrals.dash import DASH_QUESTIONS, Answer, parse_quick_entry, read_back, score
+from bot.referrals.validation import (
+    InputError,
+    age_on,
+    clean_free_text,
+    clean_name,
+    parse_children,
+    parse_count,
+    parse_date_of_birth,
+    parse_date_or_unknown,
+)
+from storage.models import Criterion
+
+Payload = dict[str, Any]
+Option = tuple[str, str]  # (value, label)
+MIN_VICTIM_AGE = 16
+NONE_WORDS = {"none", "no", "n/a", "na", "nothing", "-"}
+
+YES_NO: tuple[Option, ...] = (("yes", "Yes"), ("no", "No"))
+YES_NO_UNKNOWN: tuple[Option, ...] = (("yes", "Yes"), ("no", "No"), ("unknown", "Not known"))
+DASH_OPTIONS: tuple[Option, ...] = (
+    (Answer.YES.value, "Yes"),
+    (Answer.NO.value, "No"),
+    (Answer.NOT_KNOWN.value, "Not known"),
+)
+CHOICES: dict[str, tuple[Option, ...]] = {
+    "safe_contact": YES_NO,
+    "victim_aware": YES_NO,
+    "consent": YES_NO,
+    "dash_mode": (("one", "Answer one by one"), ("quick", "I have a completed checklist")),
+    "dash_confirm": (("confirm", "That is right"), ("again", "Type it again")),
+    "victim_gender": (
+        ("female", "Female"),
+        ("male", "Male"),
+        ("other", "Other"),
+        ("unknown", "Not known"),
+    ),
+    "victim_lgbt": YES_NO_UNKNOWN,
+    "victim_disabled": YES_NO_UNKNOWN,
+    "victim_minoritised": YES_NO_UNKNOWN,
+    "relationship": (
+        ("partner", "Partner"),
+        ("ex_partner", "Ex-partner"),
+        ("family", "Family member"),
+        ("other", "Other"),
+    ),
+    "urgent": (("yes", "Yes, urgent"), ("no", "No")),
+    "review": (("submit", "Submit referral"), ("discard", "Discard draft")),
+}
+
+SAFETY = ["safe_contact", "safe_details", "victim_aware", "consent", "consent_reason"]
+DASH = ["dash_mode", *[f"dash:{q.number}" for q in DASH_QUESTIONS], "dash_quick", "dash_confirm"]
+CRITERION = ["criterion", "judgement_reason", "police_incidents"]
+WHO = [
+    "victim_name",
+    "victim_dob",
+    "victim_aliases",
+    "victim_address",
+    "victim_gender",
+    "victim_lgbt",
+    "victim_disabled",
+    "victim_minoritised",
+    "perp_name",
+    "perp_dob",
+    "relationship",
+    "children",
+]
+ORDER: list[str] = [*SAFETY, *DASH, *CRITERION, *WHO, "summary", "urgent", "review"]
+FIRST_STEP = ORDER[0]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    key: str
+    number: int
+    text: str
+    options: tuple[Option, ...]
+    can_go_back: bool
+
+
+def step_number(key: str) -> int:
+    return ORDER.index(key)
+
+
+def new_payload() -> Payload:
+    return {"step": FIRST_STEP, "history": [], "dash": {}}
+
+
+def _applies(key: str, payload: Payload) -> bool:
+    if key == "consent_reason":
+        return payload.get("consent") is False
+    if key.startswith("dash:"):
+        return payload.get("dash_mode") == "one"
+    if key in ("dash_quick", "dash_confirm"):
+        return payload.get("dash_mode") == "quick"
+    if key == "judgement_reason":
+        return payload.get("criterion") == Criterion.PROFESSIONAL_JUDGEMENT.value
+    if key == "police_incidents":
+        return payload.get("criterion") == Criterion.POTENTIAL_ESCALATION.value
+    return True
+
+
+def _next_key(key: str, payload: Payload) -> str:
+    for candidate in ORDER[ORDER.index(key) + 1 :]:
+        if _applies(candidate, payload):
+            return candidate
+    return "review"
+
+
+def dash_answers(payload: Payload) -> dict[int, Answer]:
+    return {int(n): Answer(a) for n, a in payload.get("dash", {}).items()}
+
+
+def yes_count(payload: Payload) -> int:
+    return score(dash_answers(payload))
+
+
+def options_for(key: str, payload: Payload, thresholds: Thresholds) -> tuple[Option, ...]:
+    if key.startswith("dash:"):
+        return DASH_OPTIONS
+    if key == "criterion":
+        return tuple(
+            (c.value, texts.CRITERION_NAMES[c.value])
+            for c in available_criteria(yes_count(payload), thresholds)
+        )
+    return CHOICES.get(key, ())
+
+
+def prompt(payload: Payload, thresholds: Thresholds) -> Prompt:
+    key = str(payload["step"])
+    if key.startswith("dash:"):
+        number = int(key.split(":")[1])
+        question = DASH_QUESTIONS[number - 1]
+        text = texts.dash_prompt(number, question.question, yes_count(payload))
+    elif key == "dash_confirm":
+        text = (
+            texts.DASH_CONFIRM_INTRO
+            + "\n"
+            + read_back({int(n): Answer(a) for n, a in payload.get("dash_pending", {}).items()})
+        )
+    elif key == "criterion":
+        text = texts.criterion_prompt(yes_count(payload), thresholds.dash)
+    elif key == "police_incidents":
+        text = texts.police_incidents_prompt(thresholds.escalation)
+    elif key == "safe_details":
+        text = texts.REFERRAL_PROMPTS[
+            "safe_details" if payload.get("safe_to_contact") else "unsafe_details"
+        ]
+    else:
+        text = texts.REFERRAL_PROMPTS[key]
+    return Prompt(
+        key,
+        step_number(key),
+        text,
+        options_for(key, payload, thresholds),
+        bool(payload.get("history")),
+    )
+
+
+def _optional_text(raw: str) -> str | None:
+    cleaned = clean_free_text(raw, max_length=500)
+    return None if cleaned.strip().lower() in NONE_WORDS else cleaned
+
+
+def _tri(raw: str) -> bool | None:
+    return {"yes": True, "no": False}.get(raw)
+
+
+Parser = Callable[[Payload, str, date, Thresholds], None]
+
+
+def _store(field: str, convert: Callable[[str], Any]) -> Parser:
+    def parse(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
+        payload[field] = convert(raw)
+
+    return parse
+
+
+def _victim_dob(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
+    dob = parse_date_of_birth(raw, today)
+    if age_on(dob, today) < MIN_VICTIM_AGE:
+        raise InputError(texts.VICTIM_UNDER_16)
+    payload["victim_dob"] = dob.isoformat()
+
+
+def _perp_dob(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
+    dob = parse_date_or_unknown(raw, today)
+    payload["perp_dob"] = dob.isoformat() if dob else None
+
+
+def _children(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
+    count, ages = parse_children(raw)
+    payload["children_count"], payload["children_ages"] = count, ages
+
+
+def _quick(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
+    answers = parse_quick_entry(raw)
+    payload["dash_pending"] = {str(n): a.value for n, a in answers.items()}
+
+
+def _perp_name(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
+    lowered = raw.strip().lower()
+    payload["perp_name"] = None if lowered in {"unknown", "not known"} else clean_name(raw)
+
+
+def _judgement(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
+    """Checked now with the very rule used at submission, so it cannot fail later."""
+    reason = clean_free_text(raw)
+    determine_criterion(
+        0, CriterionChoice(Criterion.PROFESSIONAL_JUDGEMENT, judgement_reason=reason), thresholds
+    )
+    payload["judgement_reason"] = reason
+
+
+TEXT_STEPS: dict[str, Parser] = {
+    "safe_details": _store("safe_details", _optional_text),
+    "consent_reason": _store("consent_reason", lambda raw: clean_free_text(raw, min_length=10)),
+    "dash_quick": _quick,
+    "judgement_reason": _store("judgement_reason", lambda raw: clean_free_text(raw, min_length=10)),
+    "police_incidents": _store("police_incidents", lambda raw: parse_count(raw, maximum=200)),
+    "victim_name": _store("victim_name", clean_name),
+    "victim_dob": _victim_dob,
+    "victim_aliases": _store("victim_aliases", _optional_text),
+    "victim_address": _store("victim_address", _optional_text),
+    "perp_name": _perp_name,
+    "perp_dob": _perp_dob,
+    "children": _children,
+    "summary": _store("summary", clean_free_text),
+}
+
+CHOICE_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "safe_contact": ("safe_to_contact", lambda v: v == "yes"),
+    "victim_aware": ("victim_aware", lambda v: v == "yes"),
+    "consent": ("consent", lambda v: v == "yes"),
+    "dash_mode": ("dash_mode", str),
+    "criterion": ("criterion", str),
+    "victim_gender": ("victim_gender", str),
+    "victim_lgbt": ("victim_lgbt", _tri),
+    "victim_disabled": ("victim_disabled", _tri),
+    "victim_minoritised": ("victim_minoritised", _tri),
+    "relationship": ("relationship", str),
+    "urgent": ("urgent", lambda v: v == "yes"),
+}
+
+
+def kind_of(key: str) -> Literal["choice", "text"]:
+    return "text" if key in TEXT_STEPS else "choice"
+
+
+def answer(payload: Payload, raw: str, *, today: date, thresholds: Thresholds) -> Payload:
+    """Apply the person's answer to the current step; InputError leaves the draft unchanged."""
+    updated = copy.deepcopy(payload)
+    key = str(updated["step"])
+    if key == "review":
+        raise InputError(texts.REVIEW_USE_BUTTONS)
+    if kind_of(key) == "text":
+        TEXT_STEPS[key](updated, raw, today, thresholds)
+    else:
+        values = [value for value, _ in options_for(key, updated, thresholds)]
+        if raw not in values:
+            raise InputError(texts.USE_THE_BUTTONS)
+        if key.startswith("dash:"):
+            updated["dash"][key.split(":")[1]] = raw
+        elif key == "dash_confirm":
+            if raw == "again":
+                updated["step"] = "dash_quick"
+                return updated
+            updated["dash"] = updated.pop("dash_pending", {})
+        else:
+            field, convert = CHOICE_FIELDS[key]
+            updated[field] = convert(raw)
+    if key == "dash_mode":
+        updated["dash"] = {}
+    updated["history"] = [*updated.get("history", []), key]
+    updated["step"] = _next_key(key, updated)
+    return updated
+
+
+def back(payload: Payload) -> Payload:
+    """Return to the previous question; its answer stays until it is given again."""
+    updated = copy.deepcopy(payload)
+    history: list[str] = updated.get("history", [])
+    if history:
+        updated["step"] = history.pop()
+        updated["history"] = history
+    return updated
+
+
+def restart_criterion(payload: Payload) -> Payload:
+    """Send the referrer back to choose another criterion (e.g. no earlier referral found)."""
+    updated = copy.deepcopy(payload)
+    updated["history"] = [*updated.get("history", []), str(updated["step"])]
+    updated["step"] = "criterion"
+    return updated

@@ -1,0 +1,54 @@
+"""A case's triage status, read from its recorded steps rather than stored as one field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class CaseStep(StrEnum):
+    SUBMITTED = "submitted"
+    INFO_REQUESTED = "info_requested"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REPEAT_SUGGESTED = "repeat_suggested"
+    REPEAT_CONFIRMED = "repeat_confirmed"
+    REPEAT_REJECTED = "repeat_rejected"
+    URGENT_ALERTED = "urgent_alerted"
+    PERSON_EXCLUDED = "person_excluded"
+
+
+TRIAGE_STEPS = frozenset(
+    {CaseStep.SUBMITTED, CaseStep.INFO_REQUESTED, CaseStep.ACCEPTED, CaseStep.DECLINED}
+)
+OPEN_FOR_TRIAGE = frozenset({CaseStep.SUBMITTED, CaseStep.INFO_REQUESTED})
+
+
+def triage_status(steps: Iterable[str]) -> CaseStep:
+    """The latest triage step; every case starts as submitted."""
+    status = CaseStep.SUBMITTED
+    for step in steps:
+        if step in TRIAGE_STEPS:
+            status = CaseStep(step)
+    return status
+
+
+def can_triage(status: CaseStep) -> bool:
+    return status in OPEN_FOR_TRIAGE
+
+
+def repeat_decision(steps: Iterable[tuple[str, int | None]], other_case_id: int) -> str | None:
+    """The latest decision on one suggested match: confirmed, rejected, or None (undecided)."""
+    decision: str | None = None
+    for step, related in steps:
+        if related != other_case_id:
+            continue
+        if step == CaseStep.REPEAT_CONFIRMED:
+            decision = "confirmed"
+        elif step == CaseStep.REPEAT_REJECTED:
+            decision = "rejected"
+    return decision
+
+
+def format_reference(area_code: str, year: int, number: int) -> str:
+    return f"{area_code}-{year}-{number:04d}"

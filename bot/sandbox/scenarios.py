@@ -1,0 +1,55 @@
+"""Scripted scenes played through the driver, shared by the demo and the end-to-end tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.sandbox.driver import SimulatedUser
+from bot.sandbox.server import RecordedMessage
+
+
+@dataclass(frozen=True)
+class Referral:
+    victim: str = "Jane Doe"
+    victim_dob: str = "14/03/1990"
+    perpetrator: str = "John Doe"
+    checklist: str = "yes 1-13 16, not known 20"  # 14 yes: visible high risk, not urgent
+    urgent: bool = False
+    summary: str = "Strangled at the scene last night; he has threatened to take the children."
+
+
+async def press(user: SimulatedUser, label: str) -> RecordedMessage:
+    """Press a button on the latest question and return the next question."""
+    result = await user.press_and_wait(label, count=1, expect_edit=True)
+    return result.new_messages[-1]
+
+
+async def say(user: SimulatedUser, text: str) -> RecordedMessage:
+    return (await user.send_and_wait(text))[-1]
+
+
+async def make_referral(user: SimulatedUser, referral: Referral = Referral()) -> RecordedMessage:
+    """Answer every question; returns the review message (with its Submit button)."""
+    await user.send_and_wait("/refer")
+    await press(user, "Yes")  # safe to contact
+    await say(user, "Mobile 07700 900123 after 6pm; her mother must not be told")
+    await press(user, "Yes")  # aware
+    await press(user, "Yes")  # consent
+    await press(user, "I have a completed checklist")
+    await say(user, referral.checklist)
+    criterion = await press(user, "That is right")
+    await press(user, criterion.buttons[0][0].text)
+    await say(user, referral.victim)
+    await say(user, referral.victim_dob)
+    await say(user, "none")
+    await say(user, "12 Elm Road, Northampton")
+    await press(user, "Female")
+    await press(user, "No")
+    await press(user, "No")
+    await press(user, "Not known")
+    await say(user, referral.perpetrator)
+    await say(user, "01/01/1985")
+    await press(user, "Ex-partner")
+    await say(user, "2: 4, 7")
+    await say(user, referral.summary)
+    return await press(user, "Yes, urgent" if referral.urgent else "No")

@@ -1,0 +1,365 @@
+"""Triage of referrals and the case card: who may see a case, and what they may see.
+
+Identifying details (names, dates of birth, address, summary, safety notes) are
+opened only for the coordinator, the chair and the person who referred; an
+agency rep sees only cases their own agency referred, and never identifying
+details of someone else's referral. People on a case's "must not receive" list
+see nothing, as if the case did not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.actor import Actor
+from bot.permissions import Operation, Scope, authorise, scope_for
+from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
+from bot.services.deps import ServiceDeps
+from bot.services.enrolment import name_context
+from bot.services.errors import NotFound, ServiceError
+from bot.services.outbox import enqueue
+from bot.services.referrals import case_context
+from storage.audit import append_event
+from storage.crypto import FieldContext
+from storage.models import Agency, Case, CaseEvent, CaseExclusion, Person, Role
+
+
+@dataclass(frozen=True)
+class Identifying:
+    victim: dict[str, object]
+    perpetrator: dict[str, object]
+    safety: dict[str, object]
+    household: dict[str, object]
+    summary: str
+    judgement_reason: str | None
+    notes: list[tuple[datetime, str, str]]  # (when, step, note) for info requests / declines
+
+
+@dataclass(frozen=True)
+class CaseCard:
+    id: int
+    reference: str
+    status: CaseStep
+    criterion: str
+    dash_yes: int
+    dash_not_known: int
+    referred_at: datetime
+    referring_agency: str
+    urgent: bool
+    children_count: int
+    repeat_of: str | None
+    possible_repeats: list[tuple[int, str]]
+    history: list[tuple[datetime, str, str]]  # (when, step, who)
+    identifying: Identifying | None = None
+    may_triage: bool = False
+    excluded_people: list[str] = field(default_factory=list)
+
+
+class CaseService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+
+    async def card(self, actor: Actor, reference: str) -> CaseCard:
+        authorise(actor, Operation.VIEW_CASES, area_id=actor.area_id, agency_id=actor.agency_id)
+        async with self._deps.sessions.begin() as session:
+            case = await session.scalar(
+                select(Case).where(Case.reference == reference.strip().upper())
+            )
+            case = await self._visible(session, actor, case)
+            card = await self._card(session, actor, case)
+            await append_event(
+                session,
+                at=self._deps.clock.now(),
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="case.viewed",
+                subject=case.reference,
+                details={"identifying": card.identifying is not None},
+            )
+            return card
+
+    async def card_by_id(self, actor: Actor, case_id: int) -> CaseCard:
+        async with self._deps.sessions() as session:
+            case = await session.get(Case, case_id)
+            reference = case.reference if case else ""
+        return await self.card(actor, reference)
+
+    # -- triage --------------------------------------------------------------------------------
+
+    async def accept(self, actor: Actor, case_id: int) -> str:
+        return await self._triage(actor, case_id, CaseStep.ACCEPTED, None)
+
+    async def request_information(self, actor: Actor, case_id: int, note: str) -> str:
+        return await self._triage(actor, case_id, CaseStep.INFO_REQUESTED, note)
+
+    async def decline(self, actor: Actor, case_id: int, reason: str) -> str:
+        return await self._triage(actor, case_id, CaseStep.DECLINED, reason)
+
+    async def _triage(self, actor: Actor, case_id: int, step: CaseStep, note: str | None) -> str:
+        authorise(actor, Operation.TRIAGE_CASES, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            case = await session.get(Case, case_id, with_for_update=True)
+            case = await self._visible(session, actor, case)
+            events = await self._events(session, case.id)
+            status = triage_status(e.kind for e in events)
+            if not can_triage(status):
+                last = next(e for e in reversed(events) if e.kind == status)
+                who = await self._name(session, last.by_person_id)
+                raise ServiceError(texts.already_triaged(case.reference, status.value, who))
+            event = CaseEvent(case_id=case.id, kind=step, at=now, by_person_id=actor.person_id)
+            session.add(event)
+            await session.flush()
+            if note is not None and case.data_key_id:
+                event.note_sealed = await self._deps.vault.seal(
+                    session, case.data_key_id, FieldContext("case_events", "note", event.id), note
+                )
+            await append_event(
+                session,
+                at=now,
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action=f"case.{step.value}",
+                subject=case.reference,
+            )
+            referrer = await session.get(Person, case.referred_by_id)
+            if (
+                referrer is not None
+                and referrer.deactivated_at is None
+                and not await self._excluded(session, case.id, referrer.id)
+            ):
+                await enqueue(
+                    session,
+                    dedupe_key=f"case:{case.id}:{step.value}:{event.id}",
+                    chat_id=referrer.telegram_user_id,
+                    kind=f"triage_{step.value}",
+                    text=texts.triage_outcome(case.reference, step.value),
+                    now=now,
+                    area_id=case.area_id,
+                    person_id=referrer.id,
+                )
+            return case.reference
+
+    async def decide_repeat(
+        self, actor: Actor, case_id: int, other_case_id: int, confirmed: bool
+    ) -> str:
+        """The referrer or a coordinator confirms or rejects a suggested repeat match."""
+        authorise(actor, Operation.VIEW_CASES, area_id=actor.area_id, agency_id=actor.agency_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            case = await session.get(Case, case_id, with_for_update=True)
+            case = await self._visible(session, actor, case)
+            if actor.role is not Role.COORDINATOR and case.referred_by_id != actor.person_id:
+                raise NotFound(texts.CASE_NOT_FOUND)
+            events = await self._events(session, case.id)
+            suggested = any(
+                e.kind == CaseStep.REPEAT_SUGGESTED and e.related_case_id == other_case_id
+                for e in events
+            )
+            other = await session.get(Case, other_case_id)
+            if not suggested or other is None:
+                raise NotFound(texts.CASE_NOT_FOUND)
+            decided = repeat_decision(((e.kind, e.related_case_id) for e in events), other_case_id)
+            if decided is not None:
+                raise ServiceError(texts.repeat_already_decided(other.reference, decided))
+            step = CaseStep.REPEAT_CONFIRMED if confirmed else CaseStep.REPEAT_REJECTED
+            session.add(
+                CaseEvent(
+                    case_id=case.id,
+                    kind=step,
+                    at=now,
+                    by_person_id=actor.person_id,
+                    related_case_id=other_case_id,
+                )
+            )
+            if confirmed:
+                case.repeat_of_case_id = other_case_id
+            await append_event(
+                session,
+                at=now,
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action=f"case.{step.value}",
+                subject=case.reference,
+                details={"other": other.reference},
+            )
+            return other.reference
+
+    async def exclude(self, actor: Actor, case_id: int, person_id: int) -> str:
+        """Put someone on the case's "must not receive" list (e.g. related to the perpetrator)."""
+        authorise(actor, Operation.TRIAGE_CASES, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            case = await self._visible(session, actor, await session.get(Case, case_id))
+            person = await session.get(Person, person_id)
+            if person is None or person.area_id != actor.area_id:
+                raise NotFound(texts.PERSON_NOT_FOUND)
+            if person.id == actor.person_id:
+                raise ServiceError(texts.CANNOT_EXCLUDE_SELF)
+            if not await self._excluded(session, case.id, person.id):
+                session.add(
+                    CaseExclusion(
+                        case_id=case.id,
+                        person_id=person.id,
+                        added_at=now,
+                        added_by_id=actor.person_id,
+                    )
+                )
+                session.add(
+                    CaseEvent(
+                        case_id=case.id,
+                        kind=CaseStep.PERSON_EXCLUDED,
+                        at=now,
+                        by_person_id=actor.person_id,
+                    )
+                )
+                await append_event(
+                    session,
+                    at=now,
+                    area_id=actor.area_id,
+                    actor_person_id=actor.person_id,
+                    actor_label="person",
+                    action="case.person_excluded",
+                    subject=case.reference,
+                    details={"person": person.id},
+                )
+            return case.reference
+
+    async def excluded_person_ids(self, case_id: int) -> set[int]:
+        async with self._deps.sessions() as session:
+            rows = await session.scalars(
+                select(CaseExclusion.person_id).where(CaseExclusion.case_id == case_id)
+            )
+            return set(rows)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _visible(self, session: AsyncSession, actor: Actor, case: Case | None) -> Case:
+        """The case, if this person may see it at all; otherwise it does not exist for them."""
+        if case is None or case.area_id != actor.area_id:
+            raise NotFound(texts.CASE_NOT_FOUND)
+        if await self._excluded(session, case.id, actor.person_id):
+            raise NotFound(texts.CASE_NOT_FOUND)
+        if scope_for(actor.role, Operation.VIEW_CASES) is Scope.AGENCY and (
+            actor.agency_id is None or case.referring_agency_id != actor.agency_id
+        ):
+            raise NotFound(texts.CASE_NOT_FOUND)
+        return case
+
+    async def _excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
+        return (
+            await session.scalar(
+                select(CaseExclusion.person_id).where(
+                    CaseExclusion.case_id == case_id, CaseExclusion.person_id == person_id
+                )
+            )
+        ) is not None
+
+    async def _events(self, session: AsyncSession, case_id: int) -> list[CaseEvent]:
+        rows = await session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        )
+        return list(rows)
+
+    async def _name(self, session: AsyncSession, person_id: int | None) -> str:
+        if person_id is None:
+            return "the system"
+        person = await session.get(Person, person_id)
+        if person is None or not person.data_key_id or not person.display_name_sealed:
+            return texts.NAME_ERASED
+        return await self._deps.vault.open(
+            session, person.data_key_id, name_context(person.id), person.display_name_sealed
+        )
+
+    async def _card(self, session: AsyncSession, actor: Actor, case: Case) -> CaseCard:
+        events = await self._events(session, case.id)
+        agency = (
+            await session.get(Agency, case.referring_agency_id)
+            if case.referring_agency_id
+            else None
+        )
+        repeat_of = (
+            await session.get(Case, case.repeat_of_case_id) if case.repeat_of_case_id else None
+        )
+        possible: list[tuple[int, str]] = []
+        pairs = [(e.kind, e.related_case_id) for e in events]
+        for event in events:
+            related = event.related_case_id
+            suggested = event.kind == CaseStep.REPEAT_SUGGESTED and related is not None
+            if suggested and related is not None and repeat_decision(pairs, related) is None:
+                other = await session.get(Case, related)
+                if other is not None:
+                    possible.append((other.id, other.reference))
+        history = [(e.at, e.kind, await self._name(session, e.by_person_id)) for e in events]
+        sees_details = actor.role in (Role.COORDINATOR, Role.CHAIR) or (
+            case.referred_by_id == actor.person_id
+        )
+        identifying = await self._identifying(session, case, events) if sees_details else None
+        excluded: list[str] = []
+        if actor.role is Role.COORDINATOR:
+            rows = await session.scalars(
+                select(CaseExclusion.person_id).where(CaseExclusion.case_id == case.id)
+            )
+            excluded = [await self._name(session, pid) for pid in rows]
+        return CaseCard(
+            id=case.id,
+            reference=case.reference,
+            status=triage_status(e.kind for e in events),
+            criterion=case.criterion.value,
+            dash_yes=case.dash_yes,
+            dash_not_known=case.dash_not_known,
+            referred_at=case.referred_at,
+            referring_agency=agency.name if agency else actor.area_name,
+            urgent=case.urgent,
+            children_count=case.children_count,
+            repeat_of=repeat_of.reference if repeat_of else None,
+            possible_repeats=possible,
+            history=history,
+            identifying=identifying,
+            may_triage=actor.role is Role.COORDINATOR,
+            excluded_people=excluded,
+        )
+
+    async def _identifying(
+        self, session: AsyncSession, case: Case, events: list[CaseEvent]
+    ) -> Identifying | None:
+        if case.data_key_id is None:
+            return None
+        vault = self._deps.vault
+
+        async def opened(column: str) -> str:
+            sealed = getattr(case, column)
+            assert case.data_key_id is not None and sealed is not None
+            return await vault.open(
+                session, case.data_key_id, case_context(case.id, column), sealed
+            )
+
+        risk = json.loads(await opened("risk_sealed"))
+        notes: list[tuple[datetime, str, str]] = []
+        for event in events:
+            if event.note_sealed is not None:
+                note = await vault.open(
+                    session,
+                    case.data_key_id,
+                    FieldContext("case_events", "note", event.id),
+                    event.note_sealed,
+                )
+                notes.append((event.at, event.kind, note))
+        return Identifying(
+            victim=json.loads(await opened("victim_sealed")),
+            perpetrator=json.loads(await opened("perpetrator_sealed")),
+            safety=json.loads(await opened("safety_sealed")),
+            household=json.loads(await opened("household_sealed")),
+            summary=await opened("summary_sealed"),
+            judgement_reason=risk.get("judgement_reason"),
+            notes=notes,
+        )

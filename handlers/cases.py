@@ -1,0 +1,240 @@
+"""/case: the case card; triage buttons, repeat matches and the must-not-receive list."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import texts
+from bot.callbacks import Callback, button_data, parse, pattern
+from bot.context import MaracContext
+from bot.referrals.status import can_triage
+from bot.referrals.validation import InputError, clean_free_text
+from bot.services.cases import CaseCard
+from handlers.formatting import local_day, local_time
+from handlers.jobs_trigger import dispatch_soon
+from handlers.replies import answer, guarded, send_sensitive, show
+
+REFERENCE = re.compile(r"^[A-Za-z]{3}\d?-\d{4}-\d{4}$")
+ASK_NOTE = 0
+
+
+def _pressed(update: Update) -> Callback:
+    callback = parse(update.callback_query.data if update.callback_query else None)
+    assert callback is not None
+    return callback
+
+
+def _render(context: MaracContext, card: CaseCard) -> str:
+    details = None
+    if card.identifying is not None:
+        info = card.identifying
+        notes = [
+            f"{texts.STEP_NAMES.get(step, step).capitalize()} ({local_time(context, at)}): {note}"
+            for at, step, note in info.notes
+        ]
+        details = texts.case_details(
+            info.victim,
+            info.perpetrator,
+            info.safety,
+            info.household,
+            info.summary,
+            info.judgement_reason,
+            notes,
+        )
+    history = [
+        f"• {local_time(context, at)} {texts.STEP_NAMES.get(step, step)} ({who})"
+        for at, step, who in card.history
+    ]
+    return texts.case_card(
+        reference=card.reference,
+        status=card.status.value,
+        criterion=card.criterion,
+        dash_yes=card.dash_yes,
+        dash_not_known=card.dash_not_known,
+        referred_on=local_day(context, card.referred_at),
+        referring_agency=card.referring_agency,
+        urgent=card.urgent,
+        children=card.children_count,
+        repeat_of=card.repeat_of,
+        possible_repeats=[ref for _, ref in card.possible_repeats],
+        history=history,
+        details=details,
+        excluded=card.excluded_people,
+    )
+
+
+def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMarkup | None:
+    rows: list[list[InlineKeyboardButton]] = []
+    if card.may_triage and can_triage(card.status):
+        rows.append(
+            [
+                InlineKeyboardButton("Accept", callback_data=button_data("tri", "acc", card.id)),
+                InlineKeyboardButton(
+                    "Ask for information", callback_data=button_data("tri", "info", card.id)
+                ),
+            ]
+        )
+        rows.append(
+            [InlineKeyboardButton("Decline", callback_data=button_data("tri", "dec", card.id))]
+        )
+    if actor_may_decide_repeat:
+        for other_id, reference in card.possible_repeats:
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        f"Confirm repeat of {reference}",
+                        callback_data=button_data("rep", "yes", card.id, other_id),
+                    ),
+                    InlineKeyboardButton(
+                        "Not the same person",
+                        callback_data=button_data("rep", "no", card.id, other_id),
+                    ),
+                ]
+            )
+    if card.may_triage:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    "Must not receive…", callback_data=button_data("cas", "exc", card.id)
+                )
+            ]
+        )
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def show_case(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    reference = context.args[0] if context.args else ""
+    if not REFERENCE.match(reference):
+        await answer(update, texts.CASE_NOT_FOUND)
+        return
+    card = await context.runtime.services.cases.card(context.actor, reference)
+    may_decide = card.identifying is not None and (card.may_triage or card.possible_repeats != [])
+    await send_sensitive(update, context, _render(context, card), _keyboard(card, may_decide))
+
+
+async def accept(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    reference = await context.runtime.services.cases.accept(context.actor, _pressed(update).id())
+    await show(update, texts.case_accepted(reference))
+    dispatch_soon(context)
+
+
+async def ask_note(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
+    callback = _pressed(update)
+    card = await context.runtime.services.cases.card_by_id(context.actor, callback.id())
+    if not (card.may_triage and can_triage(card.status)):
+        await show(update, texts.already_triaged(card.reference, card.status.value, "a colleague"))
+        return ConversationHandler.END
+    context.steps["triage"] = {"case": card.id, "action": callback.action}
+    prompt = texts.ASK_INFO_NOTE if callback.action == "info" else texts.ASK_DECLINE_REASON
+    await show(update, f"{card.reference}: {prompt}")
+    return ASK_NOTE
+
+
+async def note_received(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    pending = context.steps.get("triage") or {}
+    try:
+        note = clean_free_text(update.message.text or "", max_length=1000, min_length=5)
+    except InputError as problem:
+        await answer(update, str(problem))
+        return ASK_NOTE
+    cases = context.runtime.services.cases
+    if pending.get("action") == "info":
+        reference = await cases.request_information(context.actor, int(pending["case"]), note)
+        await answer(update, texts.case_info_requested(reference))
+    else:
+        reference = await cases.decline(context.actor, int(pending["case"]), note)
+        await answer(update, texts.case_declined(reference))
+    context.steps.pop("triage", None)
+    dispatch_soon(context)
+    return ConversationHandler.END
+
+
+async def cancel_note(update: Update, context: MaracContext) -> int:
+    context.steps.pop("triage", None)
+    await answer(update, texts.CANCELLED)
+    return ConversationHandler.END
+
+
+async def decide_repeat(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    callback = _pressed(update)
+    if len(callback.ids) != 2:
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return
+    confirmed = callback.action == "yes"
+    cases = context.runtime.services.cases
+    other = await cases.decide_repeat(context.actor, callback.id(0), callback.id(1), confirmed)
+    card = await cases.card_by_id(context.actor, callback.id(0))
+    await answer(update, texts.repeat_decided(card.reference, other, confirmed))
+
+
+async def choose_exclusion(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    case_id = _pressed(update).id()
+    card = await context.runtime.services.cases.card_by_id(context.actor, case_id)
+    people = await context.runtime.services.people.list_for(context.actor)
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"{p.name} ({p.agency_name or texts.ROLE_NAMES[p.role]})"[:60],
+                callback_data=button_data("cas", "exy", card.id, p.id),
+            )
+        ]
+        for p in people
+        if p.id != context.actor.person_id and p.name not in card.excluded_people
+    ]
+    await send_sensitive(
+        update,
+        context,
+        f"{card.reference}: {texts.CHOOSE_PERSON_TO_EXCLUDE}",
+        InlineKeyboardMarkup(rows[:40]) if rows else None,
+    )
+
+
+async def exclude(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    callback = _pressed(update)
+    if len(callback.ids) != 2:
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return
+    services = context.runtime.services
+    reference = await services.cases.exclude(context.actor, callback.id(0), callback.id(1))
+    person = await services.people.get(context.actor, callback.id(1))
+    await show(update, texts.person_excluded(person.name, reference))
+
+
+def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
+    text = filters.TEXT & ~filters.COMMAND
+    notes: ConversationHandler[MaracContext] = ConversationHandler(
+        entry_points=[
+            CallbackQueryHandler(guarded(ask_note), pattern=pattern("tri", "info")),
+            CallbackQueryHandler(guarded(ask_note), pattern=pattern("tri", "dec")),
+        ],
+        states={ASK_NOTE: [MessageHandler(text, guarded(note_received))]},
+        fallbacks=[CommandHandler("cancel", cancel_note)],
+        name="triage",
+        persistent=True,
+        allow_reentry=True,
+    )
+    return [
+        notes,
+        CommandHandler("case", guarded(show_case)),
+        CallbackQueryHandler(guarded(accept), pattern=pattern("tri", "acc")),
+        CallbackQueryHandler(guarded(decide_repeat), pattern=pattern("rep")),
+        CallbackQueryHandler(guarded(choose_exclusion), pattern=pattern("cas", "exc")),
+        CallbackQueryHandler(guarded(exclude), pattern=pattern("cas", "exy")),
+    ]
