@@ -15,13 +15,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from bot.clock import ManualClock
 from bot.local import running_bot
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
+from bot.sandbox.scenarios import make_referral
 from config import Settings
 from storage.audit import verify_chain
 from storage.keyfile import create_key_file
@@ -29,6 +32,7 @@ from storage.migrate import upgrade
 from storage.models import Role
 
 LINK_CODE = re.compile(r"start=([A-Za-z0-9_-]+)")
+REFERENCE = re.compile(r"\b([A-Z]{3}\d?-\d{4}-\d{4})\b")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Demo:
             idva=driver.user(7003, "Jo", last_name="Evans", role="IDVA"),
         )
         self.scenes = 0
+        self.reference = ""
 
     async def scene(self, title: str, play: Callable[[], Awaitable[None]]) -> None:
         self.scenes += 1
@@ -100,6 +105,28 @@ class Demo:
         await self.invite("Agency rep", "Northamptonshire Police", self.cast.police)
         await self.invite("Agency rep", "Sunflower IDVA Service", self.cast.idva)
 
+    async def referral(self) -> None:
+        """Sam refers with the checklist he completed at the scene; Priya triages it."""
+        sam, priya = self.cast.police, self.cast.coordinator
+        await make_referral(sam)
+        result = await sam.press_and_wait("Submit referral", expect_edit=True)
+        reference = REFERENCE.search(result.message.text or "")
+        if reference is None:
+            raise RuntimeError("the referral was not given a reference")
+        self.reference = reference.group(1)
+        await self.driver.wait_for(
+            lambda: any(
+                f"New referral {self.reference}" in (m.text or "") for m in priya.bot_messages()
+            ),
+            description="the coordinator's triage notice",
+        )
+        await priya.press_and_wait("Accept", expect_edit=True)
+        await self.driver.wait_for(
+            lambda: any("has been accepted" in (m.text or "") for m in sam.bot_messages()),
+            description="the referrer to hear the case was accepted",
+        )
+        await self.cast.idva.send_and_wait(f"/case {self.reference}")
+
     async def people_and_audit(self) -> None:
         priya = self.cast.coordinator
         await priya.send_and_wait("/people")
@@ -109,6 +136,14 @@ class Demo:
             m for m in reversed(priya.bot_messages()) if (m.text or "").startswith("Enrolled")
         )
         await self.driver.wait_for(lambda: people_list.deleted, description="list deleted")
+
+
+def demo_start() -> datetime:
+    london = ZoneInfo("Europe/London")
+    day = datetime.now(london).date()
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, clock_time(9, 30), london).astimezone(UTC)
 
 
 async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
@@ -122,7 +157,8 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
             job_interval_seconds=0.2,
         )
         create_key_file(settings.key_file)
-        clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+        # A weekday morning, so nothing waits for the end of the quiet hours (20:00-07:00).
+        clock = ManualClock(demo_start())
         runtime = open_runtime(settings, clock=clock)
         try:
             await upgrade(runtime.engine)
@@ -147,6 +183,10 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
                 await demo.scene(
                     "Who is enrolled; permissions; the list disappears after 15 minutes",
                     demo.people_and_audit,
+                )
+                await demo.scene(
+                    "The police officer refers a high-risk case; the coordinator accepts it",
+                    demo.referral,
                 )
             async with runtime.sessions() as session:
                 report = await verify_chain(session)

@@ -39,8 +39,10 @@ LIBRARY_FLOORS = {
 
 
 def quiet_libraries() -> None:
+    """Raise libraries to their floor; never lower them below the level chosen for the root."""
+    root_level = logging.getLogger().getEffectiveLevel()
     for name, floor in LIBRARY_FLOORS.items():
-        logging.getLogger(name).setLevel(floor)
+        logging.getLogger(name).setLevel(max(floor, root_level))
 
 
 def configure_logging(level: str = "INFO") -> None:

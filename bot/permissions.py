@@ -121,7 +121,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("people", "Who is enrolled; deactivate a leaver", Operation.VIEW_PEOPLE),
     Command("audit", "Latest events in the audit trail", Operation.VIEW_AUDIT),
     Command("refer", "Refer a case to MARAC (DASH checklist)", Operation.REFER_CASE),
-    Command("case", "Open a case card: /case NOR-2026-0001", Operation.VIEW_CASES),
+    Command("case", "Open a case card by its reference", Operation.VIEW_CASES),
     Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 

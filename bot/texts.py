@@ -7,6 +7,8 @@ a protected case message.
 
 from __future__ import annotations
 
+from datetime import date
+
 from storage.models import Role
 
 ROLE_NAMES: dict[Role, str] = {
@@ -407,6 +409,14 @@ RELATIONSHIP_NAMES = {
 }
 
 
+def _uk_date(value: object) -> str:
+    """Dates are kept as ISO text in drafts and sealed records; people read 14 Mar 1990."""
+    try:
+        return date.fromisoformat(str(value)).strftime("%d %b %Y").lstrip("0")
+    except ValueError:
+        return "not known"
+
+
 def _yes_no(value: object) -> str:
     if value is True:
         return "yes"
@@ -429,7 +439,7 @@ def referral_review(payload: dict[str, object], yes: int, not_known: int) -> str
         f"consent: {_yes_no(payload.get('consent'))}",
         f"DASH: {yes} yes, {not_known} not known, of 24",
         f"Criterion: {criterion}",
-        f"Victim: {payload.get('victim_name')}, born {payload.get('victim_dob')}",
+        f"Victim: {payload.get('victim_name')}, born {_uk_date(payload.get('victim_dob'))}",
         f"Person causing harm: {payload.get('perp_name') or 'not known'} "
         f"({RELATIONSHIP_NAMES.get(str(payload.get('relationship')), 'relationship not given')})",
         f"Children in the household: {child_text}",
@@ -531,11 +541,11 @@ def case_details(
     notes: list[str],
 ) -> list[str]:
     lines = [
-        f"Victim: {victim.get('name')}, born {victim.get('dob')}",
+        f"Victim: {victim.get('name')}, born {_uk_date(victim.get('dob'))}",
         f"Other names: {victim.get('aliases') or 'none'}; "
         f"address: {victim.get('address') or 'not given'}",
         f"Person causing harm: {perpetrator.get('name') or 'not known'}"
-        + (f", born {perpetrator.get('dob')}" if perpetrator.get("dob") else ""),
+        + (f", born {_uk_date(perpetrator.get('dob'))}" if perpetrator.get("dob") else ""),
         f"Relationship: {RELATIONSHIP_NAMES.get(str(household.get('relationship')), 'not given')}",
         f"Safe to contact: {_yes_no(safety.get('safe_to_contact'))}. "
         f"Safety notes: {safety.get('safe_details') or 'none'}",

@@ -8,7 +8,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
 from bot.context import MaracContext
-from handlers.replies import refuse_button
+from handlers.replies import refuse_button, start_update
 
 GUARD_GROUP = -10
 
@@ -19,6 +19,7 @@ def _is_start_command(update: Update) -> bool:
 
 
 async def guard(update: Update, context: MaracContext) -> None:
+    start_update()
     chat = update.effective_chat
     user = update.effective_user
     if chat is None or user is None or user.is_bot:

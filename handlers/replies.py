@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Update
@@ -20,11 +21,22 @@ from storage.models import Role
 Callback = Callable[[Update, MaracContext], Coroutine[Any, Any, Any]]
 
 
+# The press being handled now that has already been answered; reset by the guard per update.
+_acknowledged: ContextVar[str | None] = ContextVar("acknowledged_press", default=None)
+
+
+def start_update() -> None:
+    _acknowledged.set(None)
+
+
 async def acknowledge(update: Update) -> None:
-    """Stop the button's spinner; a second acknowledgement of one press is harmless."""
-    if update.callback_query is not None:
-        with contextlib.suppress(BadRequest):
-            await update.callback_query.answer()
+    """Stop the button's spinner, once per press, however many helpers reply to it."""
+    query = update.callback_query
+    if query is None or _acknowledged.get() == query.id:
+        return
+    _acknowledged.set(query.id)
+    with contextlib.suppress(BadRequest):
+        await query.answer()
 
 
 async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -70,7 +82,13 @@ async def refuse_button(update: Update, text: str) -> None:
     query = update.callback_query
     if query is None:
         return
-    await query.answer(text, show_alert=True)
+    if _acknowledged.get() == query.id:
+        # Already answered (the refusal came mid-way): say it in the chat instead.
+        if update.effective_chat is not None:
+            await update.effective_chat.send_message(text)
+    else:
+        _acknowledged.set(query.id)
+        await query.answer(text, show_alert=True)
     if query.message is not None and query.message.is_accessible:
         # Already without buttons, or too old to edit: nothing more to take away.
         with contextlib.suppress(BadRequest):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from sqlalchemy import event
@@ -58,6 +59,10 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether a failure means the database could not be reached (worth "try again shortly")."""
-    if isinstance(error, PoolTimeout | OperationalError | InterfaceError | OSError):
+    # ConnectionError covers refused and reset connections, gaierror an unknown host name;
+    # plain OSError would also catch unrelated time-outs and file errors.
+    if isinstance(error, PoolTimeout | OperationalError | InterfaceError | ConnectionError):
+        return True
+    if isinstance(error, socket.gaierror):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
