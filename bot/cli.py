@@ -152,6 +152,37 @@ async def cmd_audit_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+async def cmd_policy(args: argparse.Namespace) -> int:
+    settings = _settings()
+    changes: dict[str, int | str] = {
+        name: value
+        for name, value in (
+            ("dash_threshold", args.dash_threshold),
+            ("escalation_threshold", args.escalation_threshold),
+            ("repeat_window_days", args.repeat_window_days),
+            ("draft_ttl_days", args.draft_days),
+            ("out_of_hours_route", args.out_of_hours),
+        )
+        if value is not None
+    }
+    runtime = open_runtime(settings)
+    try:
+        try:
+            policy = await runtime.services.policies.update(args.area, changes)
+        except ValueError as problem:
+            raise CliError(str(problem)) from problem
+    finally:
+        await runtime.close()
+    print(
+        f"{policy.area_name}: visible high risk at {policy.dash_threshold}+ DASH yes answers; "
+        f"potential escalation at {policy.escalation_threshold}+ police incidents in 12 months; "
+        f"repeats within {policy.repeat_window_days} days; drafts erased after "
+        f"{policy.draft_ttl_days} days; urgent alerts name the out-of-hours route: "
+        f"{policy.out_of_hours_route}"
+    )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -169,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--area", required=True, help='the MARAC area, e.g. "Northamptonshire"')
     init.add_argument("--timezone", default=None, help="IANA time zone (default Europe/London)")
     init.set_defaults(handler=cmd_init)
+    policy = sub.add_parser("policy", help="show or set an area's referral thresholds")
+    policy.add_argument("--area", required=True)
+    policy.add_argument("--dash-threshold", type=int, help="DASH yes answers for visible high risk")
+    policy.add_argument("--escalation-threshold", type=int, help="police incidents in 12 months")
+    policy.add_argument("--repeat-window-days", type=int, help="a repeat within this many days")
+    policy.add_argument("--draft-days", type=int, help="erase unfinished referrals after")
+    policy.add_argument("--out-of-hours", help="named in urgent alerts, e.g. the EDT number")
+    policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
     sub.add_parser("run", help="run the bot (long polling)").set_defaults(handler=cmd_run)
     demo = sub.add_parser("demo", help="play the MARAC cycle against a local stand-in")

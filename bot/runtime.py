@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.services.agencies import AgencyService
-from bot.services.areas import AreaService
+from bot.services.areas import AreaService, PolicyService
 from bot.services.audit_trail import AuditTrailService
 from bot.services.cases import CaseService
 from bot.services.deps import ServiceDeps
@@ -42,6 +42,7 @@ class Services:
     referrals: ReferralService
     cases: CaseService
     outbox: OutboxService
+    policies: PolicyService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -58,6 +59,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         referrals=ReferralService(deps),
         cases=CaseService(deps),
         outbox=OutboxService(deps),
+        policies=PolicyService(deps),
     )
 
 

@@ -69,3 +69,68 @@ class AreaService:
                 )
             )
             return AreaSummary(area.id, area.name, area.code, created, int(coordinators or 0))
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    area_name: str
+    dash_threshold: int
+    escalation_threshold: int
+    repeat_window_days: int
+    draft_ttl_days: int
+    out_of_hours_route: str
+
+
+POLICY_LIMITS = {
+    "dash_threshold": (1, 24),
+    "escalation_threshold": (1, 50),
+    "repeat_window_days": (30, 3 * 365),
+    "draft_ttl_days": (1, 30),
+}
+
+
+class PolicyService:
+    """The steering group's local thresholds, set by an operator with ``marac-bot policy``."""
+
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+
+    async def update(self, area_name: str, changes: dict[str, int | str]) -> PolicyView:
+        from bot.services.referrals import area_policy
+
+        for name, value in changes.items():
+            if name in POLICY_LIMITS:
+                low, high = POLICY_LIMITS[name]
+                if not isinstance(value, int) or not low <= value <= high:
+                    raise ValueError(f"{name.replace('_', '-')} must be between {low} and {high}.")
+            elif name == "out_of_hours_route":
+                if not isinstance(value, str) or not 5 <= len(value.strip()) <= 300:
+                    raise ValueError("out-of-hours must be 5 to 300 characters.")
+            else:
+                raise ValueError(f"unknown policy setting {name}")
+        async with self._deps.sessions.begin() as session:
+            area = await session.scalar(
+                select(Area).where(func.lower(Area.name) == " ".join(area_name.split()).lower())
+            )
+            if area is None:
+                raise ValueError(f"There is no area called {area_name}: run 'marac-bot init'.")
+            policy = await area_policy(session, area.id)
+            for name, value in changes.items():
+                setattr(policy, name, value.strip() if isinstance(value, str) else value)
+            if changes:
+                await append_event(
+                    session,
+                    at=self._deps.clock.now(),
+                    area_id=area.id,
+                    actor_label="cli",
+                    action="area.policy_changed",
+                    details={k: v for k, v in changes.items() if k in POLICY_LIMITS},
+                )
+            return PolicyView(
+                area.name,
+                policy.dash_threshold,
+                policy.escalation_threshold,
+                policy.repeat_window_days,
+                policy.draft_ttl_days,
+                policy.out_of_hours_route,
+            )

@@ -219,3 +219,28 @@ async def test_no_victim_name_in_database_file_or_logs(
     for secret in ("Zenobia", "Quartermaine", "Barnaby", "Smythe", "Elm Road", "07700"):
         assert secret.encode() not in raw
         assert secret not in caplog.text
+
+
+async def test_person_on_must_not_receive_list_cannot_see_or_hear_of_the_case(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    priya, sam, _ = await cast(runtime, area)
+    await make_referral(sam)
+    reference = await submit(sam)
+    await wait_for_text(driver, priya, f"New referral {reference}")
+    (card,) = await priya.send_and_wait(f"/case {reference}")
+    chooser = await priya.press_and_wait("Must not receive…", message=card, count=1)
+    picker = chooser.new_messages[-1]
+    done = await priya.press_and_wait(
+        "Sam Okafor (Northamptonshire Police)", message=picker, expect_edit=True
+    )
+    assert done.message.text == texts.person_excluded("Sam Okafor", reference)
+
+    (reply,) = await sam.send_and_wait(f"/case {reference}")
+    assert reply.text == texts.CASE_NOT_FOUND
+    before = len(sam.bot_messages())
+    await priya.press_and_wait("Accept", message=card, expect_edit=True)
+    await priya.send_and_wait("/help")
+    (check,) = await sam.send_and_wait("/help")  # the acceptance notice never comes
+    assert check.text is not None and check.text.startswith("As agency representative")
+    assert all(reference not in (m.text or "") for m in sam.bot_messages()[before:])

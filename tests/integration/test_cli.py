@@ -98,3 +98,31 @@ def test_unreachable_database_is_one_clear_line(
     monkeypatch.setenv("MARAC_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     assert main(["migrate"]) == 1
     assert "could not be reached" in capsys.readouterr().err
+
+
+def test_policy_shows_and_changes_thresholds(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", "--area", "Northamptonshire"]) == 0
+    capsys.readouterr()
+    assert main(["policy", "--area", "Northamptonshire"]) == 0
+    assert "visible high risk at 14+" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "policy",
+                "--area",
+                "Northamptonshire",
+                "--escalation-threshold",
+                "4",
+                "--out-of-hours",
+                "the Emergency Duty Team on 0300 126 1000",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "potential escalation at 4+" in out and "Emergency Duty Team" in out
+    assert main(["policy", "--area", "Northamptonshire", "--dash-threshold", "30"]) == 2
+    assert "between 1 and 24" in capsys.readouterr().err
+    assert main(["policy", "--area", "Nowhere"]) == 2
