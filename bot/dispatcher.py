@@ -5,8 +5,8 @@ Each run claims a batch, then for each row: re-confirms it is still ours
 decides what happens next:
 
 * flood control (429) and network trouble say nothing about the message: it is
-  tried again later, and the rest of the batch is handed back untouched rather
-  than run into the same wall, each send waiting out its own timeout;
+  tried again later, and the rest of the batch is handed back untouched (no
+  attempt counted) rather than have every remaining send hit the same wall;
 * "blocked by the user" / "chat not found" will not change by retrying: the
   recipient is marked unreachable and the coordinators are told;
 * any other refusal of the message itself (400) fails it at once, with an audit
