@@ -65,6 +65,8 @@ class EnrolmentService:
                 or now - person.last_active_at > LAST_ACTIVE_RESOLUTION
             ):
                 person.last_active_at = now
+            if person.unreachable_since is not None:
+                person.unreachable_since = None  # they wrote to us, so they can be reached again
             name = await self._open_name(session, person)
             return Actor(
                 person_id=person.id,
