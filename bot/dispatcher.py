@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
@@ -107,12 +107,25 @@ async def _deliver(
     now = outbox.clock.now
     try:
         async with asyncio.timeout(send_timeout):
-            sent = await bot.send_message(
-                message.chat_id,
-                message.text,
-                reply_markup=keyboard(message.buttons),
-                protect_content=False,
+            document = (
+                await outbox.render_attachment(message.attachment) if message.attachment else None
             )
+            if document is not None:
+                filename, content = document
+                sent = await bot.send_document(
+                    message.chat_id,
+                    InputFile(content, filename=filename),
+                    caption=message.text,
+                    reply_markup=keyboard(message.buttons),
+                    protect_content=False,
+                )
+            else:
+                sent = await bot.send_message(
+                    message.chat_id,
+                    message.text,
+                    reply_markup=keyboard(message.buttons),
+                    protect_content=False,
+                )
     except RetryAfter as error:
         kept = await outbox.mark_retry(
             message.id, _describe(error), now() + retry_after_delay(error)

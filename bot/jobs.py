@@ -64,6 +64,8 @@ async def housekeeping(context: MaracContext) -> None:
         lambda: delete_expired_messages(context),
         lambda: send_isa_reminders(context),
         services.referrals.erase_expired_drafts,
+        services.meetings.publish_due,
+        services.meetings.queue_morning_digests,
     ):
         try:
             await part()

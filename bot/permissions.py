@@ -25,6 +25,9 @@ class Operation(StrEnum):
     REFER_CASE = "refer a case (DASH checklist)"
     TRIAGE_CASES = "triage referrals; manage who must not receive a case"
     VIEW_CASES = "open case cards"
+    MANAGE_MEETINGS = "schedule, move and cancel meetings; build and publish agendas"
+    VIEW_MEETINGS = "see meetings and agendas (references only)"
+    RETURN_RESEARCH = "return research and confirm attendance for their agency"
 
 
 class Scope(StrEnum):
@@ -43,21 +46,28 @@ MATRIX: dict[Role, dict[Operation, Scope]] = {
         Operation.REFER_CASE: Scope.AREA,
         Operation.TRIAGE_CASES: Scope.AREA,
         Operation.VIEW_CASES: Scope.AREA,
+        Operation.MANAGE_MEETINGS: Scope.AREA,
+        Operation.VIEW_MEETINGS: Scope.AREA,
     },
     Role.CHAIR: {
         Operation.USE_BOT: Scope.AREA,
         Operation.VIEW_PEOPLE: Scope.AREA,
         Operation.VIEW_CASES: Scope.AREA,
+        Operation.VIEW_MEETINGS: Scope.AREA,
     },
     Role.AGENCY_REP: {
         Operation.USE_BOT: Scope.AGENCY,
         Operation.VIEW_PEOPLE: Scope.AGENCY,
         Operation.REFER_CASE: Scope.AGENCY,
         Operation.VIEW_CASES: Scope.AGENCY,
+        Operation.VIEW_MEETINGS: Scope.AGENCY,
+        Operation.RETURN_RESEARCH: Scope.AGENCY,
     },
     Role.PERPETRATOR_REP: {
         Operation.USE_BOT: Scope.AGENCY,
         Operation.VIEW_PEOPLE: Scope.AGENCY,
+        Operation.VIEW_MEETINGS: Scope.AGENCY,
+        Operation.RETURN_RESEARCH: Scope.AGENCY,
     },
     Role.GOVERNANCE: {
         Operation.USE_BOT: Scope.AREA,
@@ -122,6 +132,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("audit", "Latest events in the audit trail", Operation.VIEW_AUDIT),
     Command("refer", "Refer a case to MARAC (DASH checklist)", Operation.REFER_CASE),
     Command("case", "Open a case card by its reference", Operation.VIEW_CASES),
+    Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
     Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 

@@ -19,6 +19,7 @@ from bot.services.cases import CaseService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
 from bot.services.invites import InviteService
+from bot.services.meetings import MeetingService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.referrals import ReferralService
@@ -43,6 +44,7 @@ class Services:
     cases: CaseService
     outbox: OutboxService
     policies: PolicyService
+    meetings: MeetingService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -60,6 +62,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         cases=CaseService(deps),
         outbox=OutboxService(deps),
         policies=PolicyService(deps),
+        meetings=MeetingService(deps),
     )
 
 
@@ -79,8 +82,12 @@ class Runtime:
             clock=self.clock,
             invite_ttl=timedelta(hours=self.settings.invite_ttl_hours),
             default_timezone=self.settings.timezone,
+            morning_digest=self.settings.morning_digest,
         )
         self.services = build_services(self.deps, self.settings)
+        self.services.outbox.register_attachment(
+            "meeting_ics", self.services.meetings.calendar_file
+        )
 
     async def close(self) -> None:
         await self.engine.dispose()

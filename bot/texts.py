@@ -509,10 +509,6 @@ CHOOSE_PERSON_TO_EXCLUDE = (
 )
 
 
-def case_accepted(reference: str) -> str:
-    return f"{reference} accepted. The referrer has been told."
-
-
 def case_info_requested(reference: str) -> str:
     return f"Request sent: the referrer of {reference} has been asked for more information."
 
@@ -570,3 +566,166 @@ def on_call_changed(name: str, on_call: bool) -> str:
     if on_call:
         return f"{name} is now an on-call contact and will receive urgent-case alerts at any hour."
     return f"{name} will no longer receive urgent-case alerts."
+
+
+# --- Meetings ------------------------------------------------------------------------------
+
+MEETING_NOT_FOUND = "That meeting is not scheduled any more. Send /meetings to see the list."
+MEETING_IN_PAST = "That time has already passed. Please choose a later date or time."
+MEETING_ALREADY_STARTED = "That meeting has already started, so attendance can no longer change."
+AGENDA_ALREADY_PUBLISHED = "This agenda has already been published. Nothing else to do."
+AGENDA_NOT_PUBLISHED = "The agenda has not been published yet, so research is not open."
+AGENDA_ITEM_NOT_FOUND = "That case is no longer on this agenda. Send /meetings for the latest."
+CASE_ALREADY_ON_THAT_MEETING = "The case is already listed for that meeting."
+CALENDAR_DESCRIPTION = (
+    "MARAC meeting. The agenda and case references are in the MARAC bot; case details are "
+    "never put in calendar invitations."
+)
+NO_MEETINGS = "No meetings are scheduled."
+ASK_MEETING_DATE = "New meeting. What is the date of the first meeting? For example 08/12/2026."
+ASK_MEETING_TIME = "What time does it start? For example 10:00."
+ASK_MEETING_REPEAT = "How often does it repeat?"
+ASK_MEETING_LOCATION = (
+    "Where is it held? Send the room or the video link (kept encrypted), or 'none'."
+)
+ASK_MOVE_DATE = "Moving the meeting. What is the new date? For example 15/12/2026."
+ASK_MOVE_TIME = "And the new start time? For example 10:00."
+ASK_RESEARCH_NOTE = (
+    "What does your agency know? Keep it short and factual; it is stored encrypted and shared "
+    "only at the MARAC. Send /cancel to stop."
+)
+ASK_APOLOGIES_REASON = "Please give a short reason for the apologies (for the minutes)."
+REPEAT_BUTTONS = {
+    "one_off": "Once only",
+    "fortnightly": "Every 2 weeks",
+    "four_weekly": "Every 4 weeks",
+    "monthly_nth_weekday": "Monthly, same weekday",
+}
+ATTENDANCE_NAMES = {
+    "attending": "attending",
+    "deputy": "sending a deputy",
+    "apologies": "apologies",
+}
+
+
+def meetings_scheduled(description: str, first: str, count: int) -> str:
+    return (
+        f"Scheduled {description}: {count} meeting(s), the first on {first}. "
+        "Accepted cases are listed automatically until each agenda's cut-off. "
+        "Everyone is invited when the agenda is published."
+    )
+
+
+def meeting_line(when: str, listed: int, capacity: int, published: bool) -> str:
+    state = "agenda published" if published else "agenda open"
+    warning = " — OVER CAPACITY" if listed > capacity else ""
+    return f"• {when}: {listed} of {capacity} cases, {state}{warning}"
+
+
+def meeting_moved(when: str) -> str:
+    return f"The MARAC meeting has moved to {when}. The updated calendar invitation is attached."
+
+
+def meeting_cancelled(when: str) -> str:
+    return (
+        f"The MARAC meeting on {when} is cancelled. Its cases move to the next meeting. "
+        "The attached file removes it from your calendar."
+    )
+
+
+def meeting_invitation(when: str) -> str:
+    return (
+        f"You are invited to the MARAC meeting on {when}. "
+        "Open the attached file to add it to your calendar."
+    )
+
+
+def research_request(when: str, references: list[str], deadline: str) -> str:
+    if not references:
+        return f"The agenda for the MARAC on {when} is published. There are no cases listed yet."
+    return (
+        f"Research for the MARAC on {when}: {len(references)} case(s). Please return what your "
+        f"agency knows about each by {deadline}. Press a case to answer."
+    )
+
+
+def attendance_request(when: str) -> str:
+    return f"Will your agency attend the MARAC on {when}?"
+
+
+def attendance_chase(when: str) -> str:
+    return f"Reminder: please confirm whether your agency will attend the MARAC on {when}."
+
+
+def research_due(when: str, deadline: str) -> str:
+    return (
+        f"Reminder: research for the MARAC on {when} is due by {deadline}. "
+        "Cases not yet answered are in the research message above."
+    )
+
+
+def meeting_reminder(when: str, soon: bool) -> str:
+    if soon:
+        return f"The MARAC meeting starts in two hours ({when})."
+    return f"Reminder: the MARAC meeting is on {when}. Send /meetings for the agenda."
+
+
+def research_options(reference: str, when: str) -> str:
+    return f"{reference} (MARAC on {when}): what does your agency know?"
+
+
+def research_recorded(reference: str, nothing_known: bool) -> str:
+    if nothing_known:
+        return f"Recorded: nothing known about {reference}. Thank you."
+    return f"Recorded your information on {reference}. You can add more at any time."
+
+
+def attendance_recorded(when: str, status: str) -> str:
+    return f"Recorded for the MARAC on {when}: {ATTENDANCE_NAMES[status]}. Thank you."
+
+
+def case_listed(reference: str, when: str | None, over: bool, suggestion: str | None) -> str:
+    if when is None:
+        return (
+            f"{reference} accepted. No meeting is open for it yet: it will be listed when you "
+            "schedule one with /meetings. The referrer has been told."
+        )
+    text = f"{reference} accepted and listed for the MARAC on {when}. The referrer has been told."
+    if over:
+        text += " That meeting is over its capacity"
+        text += f"; the next with room is {suggestion}." if suggestion else "."
+    return text
+
+
+def digest_meeting(when: str, outstanding: int, silent: list[str]) -> str:
+    attendance = f"no attendance reply from {', '.join(silent)}" if silent else "all replied"
+    return f"MARAC {when}: {outstanding} research answer(s) outstanding; {attendance}."
+
+
+def morning_digest(area: str, awaiting_triage: int, meetings: list[str]) -> str:
+    lines = [f"Good morning. {area} today:", f"Referrals awaiting triage: {awaiting_triage}"]
+    lines += meetings or ["No published agenda in the next two meetings."]
+    return "\n".join(lines)
+
+
+def agenda_text(
+    when: str,
+    location: str | None,
+    listed: int,
+    capacity: int,
+    published: bool,
+    lines: list[str],
+    grid: list[str],
+    roll: list[str],
+) -> str:
+    head = [f"MARAC meeting {when}", f"Where: {location or 'not given'}"]
+    head.append(
+        f"Cases: {listed} of {capacity}" + (" — OVER CAPACITY" if listed > capacity else "")
+    )
+    head.append("Agenda published" if published else "Agenda not yet published")
+    body = head + ["", "Agenda:"] + (lines or ["(no cases yet)"])
+    if grid:
+        body += ["", "Research returned (agencies):", *grid]
+    if roll:
+        body += ["", "Attendance:", *roll]
+    return "\n".join(body)

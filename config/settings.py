@@ -37,6 +37,8 @@ class Settings(BaseModel):
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     sensitive_message_ttl_minutes: int = Field(default=15, ge=1, le=47 * 60)
     log_level: str = "INFO"
+    # Coordinators get a summary at 08:00 local on working days.
+    morning_digest: bool = True
     # How often the housekeeping job looks for due work (message deletion, reminders).
     job_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
 

@@ -125,8 +125,17 @@ async def show_case(update: Update, context: MaracContext) -> None:
 
 async def accept(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    reference = await context.runtime.services.cases.accept(context.actor, _pressed(update).id())
-    await show(update, texts.case_accepted(reference))
+    reference, listing = await context.runtime.services.cases.accept(
+        context.actor, _pressed(update).id()
+    )
+    when = local_time(context, listing.starts_at) if listing and listing.starts_at else None
+    suggestion = (
+        local_time(context, listing.suggestion_starts_at)
+        if listing and listing.suggestion_starts_at
+        else None
+    )
+    over = bool(listing and listing.over_capacity)
+    await show(update, texts.case_listed(reference, when, over, suggestion))
     dispatch_soon(context)
 
 

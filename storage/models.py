@@ -357,6 +357,8 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text())
     buttons: Mapped[str | None] = mapped_column(Text(), default=None)
+    # A file built at send time from current data, e.g. "meeting_ics:12" (the calendar invite).
+    attachment: Mapped[str | None] = mapped_column(String(60), default=None)
     urgent: Mapped[bool] = mapped_column(Boolean(), default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -368,3 +370,95 @@ class OutboxMessage(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class MeetingSeries(Base):
+    """How an area's MARAC repeats; its meetings are materialised a few months ahead."""
+
+    __tablename__ = "meeting_series"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    repeat: Mapped[str] = mapped_column(String(24))
+    nth: Mapped[int | None] = mapped_column(Integer(), default=None)
+    first_date: Mapped[date] = mapped_column(Date())
+    start_time: Mapped[str] = mapped_column(String(5))  # local "HH:MM" in the area's zone
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int] = mapped_column(BigInteger())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Meeting(Base):
+    """One MARAC meeting. Its place or video link is sealed; moves keep the calendar UID."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (Index("ix_meetings_area_start", "area_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_series.id"), default=None)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_minutes: Mapped[int] = mapped_column(Integer(), default=180)
+    capacity: Mapped[int] = mapped_column(Integer(), default=20)
+    chair_person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    data_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("data_keys.id", ondelete="SET NULL"), default=None
+    )
+    location_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    calendar_uid: Mapped[str] = mapped_column(String(80), unique=True)
+    calendar_sequence: Mapped[int] = mapped_column(Integer(), default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int] = mapped_column(BigInteger())
+    moved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    moved_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    published_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancelled_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+
+
+class AgendaItem(Base):
+    """A case listed for a meeting; moving it elsewhere closes this row and opens another."""
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (Index("ix_agenda_items_meeting", "meeting_id", "removed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer())
+    emergency: Mapped[bool] = mapped_column(Boolean(), default=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    added_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    removed_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+
+
+class ResearchReturn(Base):
+    """What one agency knows about one listed case; several notes are allowed."""
+
+    __tablename__ = "research_returns"
+    __table_args__ = (Index("ix_research_returns_item", "agenda_item_id", "agency_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id", ondelete="CASCADE"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    outcome: Mapped[str] = mapped_column(String(16))  # nothing_known | information
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    by_person_id: Mapped[int] = mapped_column(BigInteger())
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AttendanceReply(Base):
+    """An agency's answer to a meeting invitation; the latest reply counts, all are kept."""
+
+    __tablename__ = "attendance_replies"
+    __table_args__ = (Index("ix_attendance_meeting_agency", "meeting_id", "agency_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    status: Mapped[str] = mapped_column(String(16))  # attending | deputy | apologies
+    reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    by_person_id: Mapped[int] = mapped_column(BigInteger())
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

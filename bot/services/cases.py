@@ -23,6 +23,7 @@ from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_s
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import name_context
 from bot.services.errors import NotFound, ServiceError
+from bot.services.meetings import Listing, list_case
 from bot.services.outbox import enqueue
 from bot.services.referrals import case_context
 from storage.audit import append_event
@@ -93,8 +94,11 @@ class CaseService:
 
     # -- triage --------------------------------------------------------------------------------
 
-    async def accept(self, actor: Actor, case_id: int) -> str:
-        return await self._triage(actor, case_id, CaseStep.ACCEPTED, None)
+    async def accept(self, actor: Actor, case_id: int) -> tuple[str, Listing | None]:
+        """Accepted cases go straight onto the next meeting whose cut-off has not passed."""
+        listing: list[Listing] = []
+        reference = await self._triage(actor, case_id, CaseStep.ACCEPTED, None, listing)
+        return reference, listing[0] if listing else None
 
     async def request_information(self, actor: Actor, case_id: int, note: str) -> str:
         return await self._triage(actor, case_id, CaseStep.INFO_REQUESTED, note)
@@ -102,7 +106,14 @@ class CaseService:
     async def decline(self, actor: Actor, case_id: int, reason: str) -> str:
         return await self._triage(actor, case_id, CaseStep.DECLINED, reason)
 
-    async def _triage(self, actor: Actor, case_id: int, step: CaseStep, note: str | None) -> str:
+    async def _triage(
+        self,
+        actor: Actor,
+        case_id: int,
+        step: CaseStep,
+        note: str | None,
+        listing: list[Listing] | None = None,
+    ) -> str:
         authorise(actor, Operation.TRIAGE_CASES, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
@@ -130,6 +141,9 @@ class CaseService:
                 action=f"case.{step.value}",
                 subject=case.reference,
             )
+            if step is CaseStep.ACCEPTED and listing is not None:
+                await session.flush()
+                listing.append(await list_case(session, case, now, actor.person_id))
             referrer = await session.get(Person, case.referred_by_id)
             if (
                 referrer is not None

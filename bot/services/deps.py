@@ -18,3 +18,4 @@ class ServiceDeps:
     clock: Clock
     invite_ttl: timedelta = timedelta(hours=72)
     default_timezone: str = "Europe/London"
+    morning_digest: bool = True

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -69,6 +69,9 @@ class Hold(enum.Enum):
     LOST = "lost"  # cancelled, sent or claimed by another dispatcher meanwhile: leave it
 
 
+AttachmentRenderer = Callable[[int], Awaitable[tuple[str, bytes] | None]]
+
+
 @dataclass(frozen=True)
 class ClaimedMessage:
     """A row this dispatcher holds until ``claimed_until``, the lease that also fences it."""
@@ -80,6 +83,7 @@ class ClaimedMessage:
     buttons: Buttons | None
     urgent: bool
     attempts: int
+    attachment: str | None
     area_id: int | None
     person_id: int | None
     claimed_until: datetime
@@ -146,6 +150,7 @@ async def enqueue(
     urgent: bool = False,
     expires_at: datetime | None = None,
     timezone: str = "Europe/London",
+    attachment: str | None = None,
 ) -> bool:
     """Queue a message in the caller's transaction; False if its key is already queued or sent.
 
@@ -171,6 +176,7 @@ async def enqueue(
         "kind": kind,
         "text": text,
         "buttons": _check_buttons(buttons),
+        "attachment": attachment,
         "urgent": urgent,
         "created_at": now,
         "due_at": next_sendable(due_at or now, timezone, urgent=urgent),
@@ -233,6 +239,19 @@ class OutboxService:
     def __init__(self, deps: ServiceDeps, *, max_attempts: int = MAX_ATTEMPTS) -> None:
         self._deps = deps
         self.max_attempts = max_attempts
+        self._renderers: dict[str, AttachmentRenderer] = {}
+
+    def register_attachment(self, kind: str, renderer: AttachmentRenderer) -> None:
+        """Files are built when sent, so a moved meeting's invite always carries its new time."""
+        self._renderers[kind] = renderer
+
+    async def render_attachment(self, reference: str) -> tuple[str, bytes] | None:
+        """(filename, content) for "kind:id", or None when the thing no longer exists."""
+        kind, _, raw_id = reference.partition(":")
+        renderer = self._renderers.get(kind)
+        if renderer is None or not raw_id.isdigit():
+            return None
+        return await renderer(int(raw_id))
 
     @property
     def clock(self) -> Clock:
@@ -287,6 +306,7 @@ class OutboxService:
                         OutboxMessage.kind,
                         OutboxMessage.text,
                         OutboxMessage.buttons,
+                        OutboxMessage.attachment,
                         OutboxMessage.urgent,
                         OutboxMessage.attempts,
                         OutboxMessage.area_id,
@@ -305,6 +325,7 @@ class OutboxService:
                 buttons=_load_buttons(row.buttons),
                 urgent=row.urgent,
                 attempts=row.attempts,
+                attachment=row.attachment,
                 area_id=row.area_id,
                 person_id=row.person_id,
                 claimed_until=until,

@@ -71,7 +71,7 @@ async def test_full_referral_triage_and_case_card(
     assert card.protect_content and "Jane Doe" in (card.text or "")
     assert "awaiting triage" in (card.text or "")
     done = await priya.press_and_wait("Accept", message=card, expect_edit=True)
-    assert done.message.text == texts.case_accepted(reference)
+    assert done.message.text == texts.case_listed(reference, None, False, None)
     assert "has been accepted" in await wait_for_text(driver, sam, f"{reference} has been accepted")
 
     # A second press (a colleague, or a stale card) is refused and says who did it.

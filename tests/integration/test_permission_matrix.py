@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.actor import Actor
+from bot.meetings.recurrence import Repeat
 from bot.permissions import MATRIX, Operation, PermissionDenied, Scope, scope_for
 from bot.runtime import Runtime
 from bot.services.agencies import AgencyView
@@ -53,6 +54,7 @@ class World:
     open_invite2: int  # an open invite in area 2
     case_id: int  # a referral made by the police rep in area 1
     case_reference: str
+    meeting_id: int  # a one-off meeting in area 1
 
     def everyone(self) -> list[Actor]:
         return [
@@ -137,6 +139,9 @@ async def build_world(runtime: Runtime) -> World:
         ),
     }
     referral = await refer(runtime, actors[Role.AGENCY_REP])
+    (meeting,) = await services.meetings.create(
+        coordinator1, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
+    )
     open1 = await services.invites.issue(None, area_id=area1, role=Role.CHAIR)
     open2 = await services.invites.issue(None, area_id=area2, role=Role.CHAIR)
     return World(
@@ -154,6 +159,7 @@ async def build_world(runtime: Runtime) -> World:
         open_invite2=open2.invite_id,
         case_id=referral.case_id,
         case_reference=referral.reference,
+        meeting_id=meeting.id,
     )
 
 
@@ -344,8 +350,10 @@ async def verify_draft(cell: Cell, state: Any) -> None:
     assert draft is not None and draft.payload["step"] == "safe_contact"
 
 
-async def verify_accepted(cell: Cell, reference: str) -> None:
+async def verify_accepted(cell: Cell, result: Any) -> None:
+    reference, listing = result
     assert reference == cell.world.case_reference
+    assert listing.meeting_id == cell.world.meeting_id  # listed for the next open meeting
     card = await cell.runtime.services.cases.card(cell.actor, reference)
     assert card.status.value == "accepted"
 
@@ -360,7 +368,47 @@ async def verify_card(cell: Cell, card: Any) -> None:
         assert card.identifying.victim["name"] == "Jane Doe"
 
 
+async def verify_scheduled(cell: Cell, meetings: Any) -> None:
+    (meeting,) = meetings
+    upcoming = await cell.runtime.services.meetings.upcoming(cell.actor)
+    assert meeting.id in [m.id for m in upcoming]
+
+
+async def verify_upcoming(cell: Cell, meetings: Any) -> None:
+    assert [m.id for m in meetings] == [cell.world.meeting_id]
+
+
+async def verify_attendance(cell: Cell, when: str) -> None:
+    detail = await cell.runtime.services.meetings.detail(cell.actor, cell.world.meeting_id)
+    assert detail.attendance[cell.actor.agency_id] == "attending"  # type: ignore[index]
+
+
 CALLS: dict[Operation, list[ServiceCall]] = {
+    Operation.MANAGE_MEETINGS: [
+        ServiceCall(
+            "meetings.create",
+            lambda c: c.runtime.services.meetings.create(
+                c.actor, first_date=date(2026, 12, 17), start=time(10), repeat=Repeat.ONE_OFF
+            ),
+            verify_scheduled,
+        ),
+    ],
+    Operation.VIEW_MEETINGS: [
+        ServiceCall(
+            "meetings.upcoming",
+            lambda c: c.runtime.services.meetings.upcoming(c.actor),
+            verify_upcoming,
+        ),
+    ],
+    Operation.RETURN_RESEARCH: [
+        ServiceCall(
+            "meetings.reply_attendance",
+            lambda c: c.runtime.services.meetings.reply_attendance(
+                c.actor, c.world.meeting_id, "attending"
+            ),
+            verify_attendance,
+        ),
+    ],
     Operation.REFER_CASE: [
         ServiceCall(
             "referrals.start",

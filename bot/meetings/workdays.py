@@ -1,0 +1,99 @@
+"""Working-day arithmetic for MARAC deadlines, on England's bank holidays.
+
+MARAC deadlines are set in working days ("research back two working days before the
+meeting", "minutes within three working days") because agencies are closed at weekends
+and on bank holidays; counting calendar days would give a deadline nobody is at work to
+meet. Areas also close on days of their own (a council shutdown between Christmas and
+New Year), so every function takes ``extra_closures``.
+
+The bank holidays come from the ``holidays`` package for England (``GB``/``ENG``), which
+includes the substitute days when Christmas, Boxing Day or New Year's Day fall at a
+weekend, and one-off days such as the 2023 coronation. Wales shares England's list;
+Scotland and Northern Ireland differ and are not covered here.
+
+Pure functions only; the holiday table is computed per year and cached because it is
+a fixed fact about that year.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import holidays
+
+NO_CLOSURES: frozenset[date] = frozenset()
+_ONE_DAY = timedelta(days=1)
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
+
+
+def _require_date(day: date) -> None:
+    # A datetime is a date to Python, but its day depends on the zone it is read in, and
+    # it never equals a holiday date, so it would silently count as a working day.
+    if isinstance(day, datetime):
+        raise TypeError("pass the local date, not a datetime")
+
+
+def is_bank_holiday(day: date) -> bool:
+    """Whether ``day`` is an English bank holiday (weekend-dated ones included)."""
+    _require_date(day)
+    return day in _bank_holidays(day.year)
+
+
+def is_working_day(day: date, extra_closures: frozenset[date] = NO_CLOSURES) -> bool:
+    """Monday to Friday, not an English bank holiday, and not one of the area's closures."""
+    _require_date(day)
+    return day.weekday() < 5 and not is_bank_holiday(day) and day not in extra_closures
+
+
+def add_working_days(day: date, n: int, extra_closures: frozenset[date] = NO_CLOSURES) -> date:
+    """The nth working day after ``day``, not counting ``day`` itself (``day`` when n is 0).
+
+    ``day`` need not be a working day: a referral made on a Saturday is two working days
+    from the Tuesday.
+    """
+    return _step(day, n, _ONE_DAY, extra_closures)
+
+
+def subtract_working_days(day: date, n: int, extra_closures: frozenset[date] = NO_CLOSURES) -> date:
+    """The nth working day before ``day``, not counting ``day`` itself (``day`` when n is 0)."""
+    return _step(day, n, -_ONE_DAY, extra_closures)
+
+
+def _step(day: date, n: int, direction: timedelta, extra_closures: frozenset[date]) -> date:
+    _require_date(day)
+    if n < 0:
+        raise ValueError("n must not be negative; use the other function to go the other way")
+    current = day
+    remaining = n
+    while remaining:
+        current += direction
+        if is_working_day(current, extra_closures):
+            remaining -= 1
+    return current
+
+
+def working_days_between(
+    start: date, end: date, extra_closures: frozenset[date] = NO_CLOSURES
+) -> int:
+    """How many working days after ``start`` up to and including ``end``.
+
+    Counted this way so that it inverts the arithmetic above:
+    ``working_days_between(d, add_working_days(d, n)) == n``. When ``end`` is before
+    ``start`` the count is negative, so "how late is this?" needs no special case.
+    """
+    _require_date(start)
+    _require_date(end)
+    if end < start:
+        return -working_days_between(end, start, extra_closures)
+    count = 0
+    current = start
+    while current < end:
+        current += _ONE_DAY
+        if is_working_day(current, extra_closures):
+            count += 1
+    return count

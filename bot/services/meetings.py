@@ -1,0 +1,997 @@
+"""MARAC meetings: schedules, agendas, research, attendance, reminders and calendar invites.
+
+A case accepted at triage goes onto the first meeting whose cut-off has not
+passed. Publishing an agenda (by the coordinator, or automatically at the
+cut-off) asks every agency for research on each listed case and for attendance,
+sends each invitee a calendar invite, and queues the reminders; moving or
+cancelling a meeting replaces or cancels those reminders in the same
+transaction. Agendas show references, never names.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.actor import Actor
+from bot.meetings.agenda_rules import MeetingSlot, cutoff, place_case, research_deadline
+from bot.meetings.calendar_file import meeting_ics
+from bot.meetings.recurrence import Repeat, Series, local_to_utc, occurrences
+from bot.meetings.workdays import is_working_day, subtract_working_days
+from bot.permissions import Operation, Scope, authorise, scope_for
+from bot.referrals.status import CaseStep, triage_status
+from bot.services.deps import ServiceDeps
+from bot.services.errors import NotFound, ServiceError
+from bot.services.outbox import cancel as cancel_outbox
+from bot.services.outbox import enqueue
+from storage.audit import append_event
+from storage.crypto import FieldContext
+from storage.models import (
+    Agency,
+    AgendaItem,
+    Area,
+    AttendanceReply,
+    Case,
+    CaseEvent,
+    CaseExclusion,
+    Meeting,
+    MeetingSeries,
+    Person,
+    ResearchReturn,
+    Role,
+)
+
+MEETINGS_AHEAD = 6  # meetings of a series kept scheduled at any time
+ATTENDANCE = ("attending", "deputy", "apologies")
+REP_ROLES = (Role.AGENCY_REP, Role.PERPETRATOR_REP)
+DIGEST_HOUR = 8
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    id: int
+    starts_at: datetime
+    timezone: str
+    capacity: int
+    listed: int
+    published: bool
+    cancelled: bool
+    cutoff: datetime
+    research_deadline: datetime
+
+
+@dataclass(frozen=True)
+class AgendaLine:
+    item_id: int
+    case_id: int
+    reference: str
+    criterion: str
+    dash_yes: int
+    repeat: bool
+    referring_agency: str
+    emergency: bool
+    returned_by: frozenset[int]
+
+
+@dataclass(frozen=True)
+class MeetingDetail:
+    meeting: MeetingView
+    location: str | None
+    agenda: list[AgendaLine]
+    agencies: list[tuple[int, str]]
+    attendance: dict[int, str]
+    may_manage: bool
+    my_agency_id: int | None
+    next_meeting_id: int | None = None
+    research_notes: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Listing:
+    meeting_id: int | None
+    starts_at: datetime | None
+    over_capacity: bool
+    suggestion_starts_at: datetime | None
+
+
+def location_context(meeting_id: int) -> FieldContext:
+    return FieldContext("meetings", "location", meeting_id)
+
+
+def research_context(return_id: int) -> FieldContext:
+    return FieldContext("research_returns", "note", return_id)
+
+
+async def _area(session: AsyncSession, area_id: int) -> Area:
+    area = await session.get(Area, area_id)
+    assert area is not None
+    return area
+
+
+async def _slots(session: AsyncSession, area_id: int, now: datetime) -> list[MeetingSlot]:
+    area = await _area(session, area_id)
+    listed = (
+        select(AgendaItem.meeting_id, func.count().label("n"))
+        .where(AgendaItem.removed_at.is_(None))
+        .group_by(AgendaItem.meeting_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Meeting, func.coalesce(listed.c.n, 0))
+        .outerjoin(listed, listed.c.meeting_id == Meeting.id)
+        .where(
+            Meeting.area_id == area_id,
+            Meeting.cancelled_at.is_(None),
+            Meeting.starts_at > now,
+        )
+        .order_by(Meeting.starts_at)
+    )
+    return [
+        MeetingSlot(m.id, m.starts_at, area.timezone, m.capacity, int(n)) for m, n in rows.all()
+    ]
+
+
+async def list_case(
+    session: AsyncSession, case: Case, now: datetime, by_person_id: int | None
+) -> Listing:
+    """Put an accepted case on the next open meeting, in the caller's transaction."""
+    slots = await _slots(session, case.area_id, now)
+    placement = place_case(slots, now)
+    if placement.meeting_id is None:
+        return Listing(None, None, False, None)
+    position = await session.scalar(
+        select(func.coalesce(func.max(AgendaItem.position), 0)).where(
+            AgendaItem.meeting_id == placement.meeting_id, AgendaItem.removed_at.is_(None)
+        )
+    )
+    session.add(
+        AgendaItem(
+            meeting_id=placement.meeting_id,
+            case_id=case.id,
+            position=int(position or 0) + 1,
+            added_at=now,
+            added_by_id=by_person_id,
+        )
+    )
+    starts = {slot.meeting_id: slot.starts_at for slot in slots}
+    return Listing(
+        placement.meeting_id,
+        starts[placement.meeting_id],
+        placement.over_capacity,
+        starts.get(placement.suggestion) if placement.suggestion else None,
+    )
+
+
+class MeetingService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        actor: Actor,
+        *,
+        first_date: date,
+        start: time,
+        repeat: Repeat,
+        nth: int | None = None,
+        location: str | None = None,
+        capacity: int = 20,
+    ) -> list[MeetingView]:
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            area = await _area(session, actor.area_id)
+            series = Series(first_date, start, area.timezone, repeat, nth)
+            day_before = datetime.combine(first_date - timedelta(days=1), time(23, 59))
+            after = day_before.replace(tzinfo=ZoneInfo(area.timezone))
+            count = 1 if repeat is Repeat.ONE_OFF else MEETINGS_AHEAD
+            starts = occurrences(series, after=after, count=count)
+            row = MeetingSeries(
+                area_id=area.id,
+                repeat=repeat.value,
+                nth=nth,
+                first_date=first_date,
+                start_time=start.strftime("%H:%M"),
+                created_at=now,
+                created_by_id=actor.person_id,
+            )
+            session.add(row)
+            await session.flush()
+            meetings = [
+                await self._new_meeting(session, actor, row.id, moment, location, capacity)
+                for moment in starts
+            ]
+            await append_event(
+                session,
+                at=now,
+                area_id=area.id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="meeting.scheduled",
+                subject=f"series:{row.id}",
+                details={"repeat": repeat.value, "meetings": len(meetings)},
+            )
+            await self._list_waiting_cases(session, area.id, now, actor.person_id)
+            return [await self._view(session, m, area) for m in meetings]
+
+    async def _new_meeting(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        series_id: int | None,
+        starts_at: datetime,
+        location: str | None,
+        capacity: int,
+    ) -> Meeting:
+        meeting = Meeting(
+            area_id=actor.area_id,
+            series_id=series_id,
+            starts_at=starts_at,
+            capacity=capacity,
+            calendar_uid=f"{secrets.token_hex(12)}@marac-bot",
+            created_at=self._deps.clock.now(),
+            created_by_id=actor.person_id,
+        )
+        session.add(meeting)
+        await session.flush()
+        if location:
+            meeting.data_key_id = await self._deps.vault.create_data_key(session, "meeting")
+            meeting.location_sealed = await self._deps.vault.seal(
+                session, meeting.data_key_id, location_context(meeting.id), location
+            )
+        return meeting
+
+    async def _list_waiting_cases(
+        self, session: AsyncSession, area_id: int, now: datetime, by: int | None
+    ) -> None:
+        """Accepted cases that had no meeting to go to are listed as soon as one exists."""
+        listed = select(AgendaItem.case_id).where(AgendaItem.removed_at.is_(None))
+        accepted = select(CaseEvent.case_id).where(CaseEvent.kind == CaseStep.ACCEPTED)
+        waiting = await session.scalars(
+            select(Case)
+            .where(Case.area_id == area_id, Case.id.in_(accepted), Case.id.not_in(listed))
+            .order_by(Case.referred_at)
+        )
+        for case in waiting:
+            steps = await session.scalars(
+                select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+            )
+            if triage_status(steps) is CaseStep.ACCEPTED:
+                await list_case(session, case, now, by)
+
+    async def upcoming(self, actor: Actor, limit: int = 8) -> list[MeetingView]:
+        authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions() as session:
+            area = await _area(session, actor.area_id)
+            meetings = await session.scalars(
+                select(Meeting)
+                .where(
+                    Meeting.area_id == actor.area_id,
+                    Meeting.cancelled_at.is_(None),
+                    Meeting.starts_at > now - timedelta(hours=4),
+                )
+                .order_by(Meeting.starts_at)
+                .limit(limit)
+            )
+            return [await self._view(session, m, area) for m in meetings]
+
+    async def move(self, actor: Actor, meeting_id: int, day: date, start: time) -> MeetingView:
+        """Everyone invited is told, with an updated calendar invite (same UID, next sequence)."""
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            meeting = await self._meeting(session, actor, meeting_id, lock=True)
+            area = await _area(session, actor.area_id)
+            new_start = local_to_utc(day, start, area.timezone)
+            if new_start <= now:
+                raise ServiceError(texts.MEETING_IN_PAST)
+            meeting.starts_at = new_start
+            meeting.calendar_sequence += 1
+            meeting.moved_at = now
+            meeting.moved_by_id = actor.person_id
+            await cancel_outbox(session, dedupe_key_prefix=f"meeting:{meeting.id}:", now=now)
+            await append_event(
+                session,
+                at=now,
+                area_id=area.id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="meeting.moved",
+                subject=f"meeting:{meeting.id}",
+            )
+            view = await self._view(session, meeting, area)
+            text = texts.meeting_moved(self._when(view))
+            await self._tell_invitees(session, meeting, area, "moved", text, ics=True)
+            if meeting.published_at is not None:
+                await self._queue_reminders(session, meeting, area)
+            return view
+
+    async def cancel(self, actor: Actor, meeting_id: int) -> MeetingView:
+        """Cancelled meetings send no more reminders; their cases go to the next meeting."""
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            meeting = await self._meeting(session, actor, meeting_id, lock=True)
+            area = await _area(session, actor.area_id)
+            meeting.cancelled_at = now
+            meeting.cancelled_by_id = actor.person_id
+            meeting.calendar_sequence += 1
+            await cancel_outbox(session, dedupe_key_prefix=f"meeting:{meeting.id}:", now=now)
+            items = list(
+                await session.scalars(
+                    select(AgendaItem).where(
+                        AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None)
+                    )
+                )
+            )
+            for item in items:
+                item.removed_at, item.removed_by_id = now, actor.person_id
+            await session.flush()
+            for item in items:
+                case = await session.get(Case, item.case_id)
+                if case is not None:
+                    await list_case(session, case, now, actor.person_id)
+            await append_event(
+                session,
+                at=now,
+                area_id=area.id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="meeting.cancelled",
+                subject=f"meeting:{meeting.id}",
+                details={"cases_moved": len(items)},
+            )
+            view = await self._view(session, meeting, area)
+            text = texts.meeting_cancelled(self._when(view))
+            await self._tell_invitees(session, meeting, area, "cancelled", text, ics=True)
+            return view
+
+    # -- agenda ---------------------------------------------------------------------------------
+
+    async def detail(self, actor: Actor, meeting_id: int) -> MeetingDetail:
+        authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
+        async with self._deps.sessions.begin() as session:
+            meeting = await self._meeting(session, actor, meeting_id)
+            area = await _area(session, actor.area_id)
+            view = await self._view(session, meeting, area)
+            rows = await session.execute(
+                select(AgendaItem, Case, Agency.name)
+                .join(Case, Case.id == AgendaItem.case_id)
+                .outerjoin(Agency, Agency.id == Case.referring_agency_id)
+                .where(AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None))
+                .order_by(AgendaItem.emergency.desc(), AgendaItem.position)
+            )
+            excluded = set(
+                await session.scalars(
+                    select(CaseExclusion.case_id).where(CaseExclusion.person_id == actor.person_id)
+                )
+            )
+            agenda = []
+            for item, case, agency_name in rows.all():
+                if case.id in excluded:
+                    continue
+                returned = await session.scalars(
+                    select(ResearchReturn.agency_id).where(ResearchReturn.agenda_item_id == item.id)
+                )
+                agenda.append(
+                    AgendaLine(
+                        item.id,
+                        case.id,
+                        case.reference,
+                        case.criterion.value,
+                        case.dash_yes,
+                        case.repeat_of_case_id is not None,
+                        agency_name or area.name,
+                        item.emergency,
+                        frozenset(returned),
+                    )
+                )
+            agencies = [
+                (a.id, a.name)
+                for a in await session.scalars(
+                    select(Agency).where(Agency.area_id == area.id).order_by(Agency.name)
+                )
+            ]
+            attendance = await self._attendance(session, meeting.id)
+            location = None
+            if meeting.location_sealed is not None and meeting.data_key_id:
+                location = await self._deps.vault.open(
+                    session,
+                    meeting.data_key_id,
+                    location_context(meeting.id),
+                    meeting.location_sealed,
+                )
+            slots = await _slots(session, area.id, meeting.starts_at)
+            return MeetingDetail(
+                meeting=view,
+                location=location,
+                agenda=agenda,
+                agencies=agencies,
+                attendance=attendance,
+                may_manage=scope_for(actor.role, Operation.MANAGE_MEETINGS) is not None,
+                my_agency_id=actor.agency_id,
+                next_meeting_id=slots[0].meeting_id if slots else None,
+            )
+
+    async def move_case(self, actor: Actor, item_id: int, to_meeting_id: int) -> str:
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            item = await self._item(session, actor, item_id)
+            target = await self._meeting(session, actor, to_meeting_id)
+            if target.id == item.meeting_id:
+                raise ServiceError(texts.CASE_ALREADY_ON_THAT_MEETING)
+            item.removed_at, item.removed_by_id = now, actor.person_id
+            position = await session.scalar(
+                select(func.coalesce(func.max(AgendaItem.position), 0)).where(
+                    AgendaItem.meeting_id == target.id, AgendaItem.removed_at.is_(None)
+                )
+            )
+            session.add(
+                AgendaItem(
+                    meeting_id=target.id,
+                    case_id=item.case_id,
+                    position=int(position or 0) + 1,
+                    emergency=item.emergency,
+                    added_at=now,
+                    added_by_id=actor.person_id,
+                )
+            )
+            case = await session.get(Case, item.case_id)
+            assert case is not None
+            await append_event(
+                session,
+                at=now,
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="agenda.case_moved",
+                subject=case.reference,
+                details={"from": item.meeting_id, "to": target.id},
+            )
+            return case.reference
+
+    async def mark_emergency(self, actor: Actor, item_id: int) -> str:
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        async with self._deps.sessions.begin() as session:
+            item = await self._item(session, actor, item_id)
+            item.emergency = True
+            case = await session.get(Case, item.case_id)
+            assert case is not None
+            await append_event(
+                session,
+                at=self._deps.clock.now(),
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="agenda.emergency",
+                subject=case.reference,
+            )
+            return case.reference
+
+    async def publish(self, actor: Actor | None, meeting_id: int, area_id: int) -> MeetingView:
+        """Ask every agency for research and attendance; send invites; queue the reminders."""
+        if actor is not None:
+            authorise(actor, Operation.MANAGE_MEETINGS, area_id=area_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            meeting = await session.get(Meeting, meeting_id, with_for_update=True)
+            if meeting is None or meeting.area_id != area_id or meeting.cancelled_at:
+                raise NotFound(texts.MEETING_NOT_FOUND)
+            area = await _area(session, area_id)
+            if meeting.published_at is not None:
+                raise ServiceError(texts.AGENDA_ALREADY_PUBLISHED)
+            meeting.published_at = now
+            meeting.published_by_id = actor.person_id if actor else None
+            view = await self._view(session, meeting, area)
+            items = await self._items_with_refs(session, meeting.id)
+            reps = await self._reps(session, area.id)
+            deadline = self._local(view.research_deadline, area.timezone)
+            when = self._when(view)
+            for person in reps:
+                visible = [
+                    (item_id, ref)
+                    for item_id, ref, case_id in items
+                    if not await self._is_excluded(session, case_id, person.id)
+                ]
+                buttons = [[(f"Research {ref}", f"mtg:res:{item_id}")] for item_id, ref in visible]
+                await enqueue(
+                    session,
+                    dedupe_key=f"meeting:{meeting.id}:research:{person.id}",
+                    chat_id=person.telegram_user_id,
+                    kind="research_request",
+                    text=texts.research_request(when, [ref for _, ref in visible], deadline),
+                    now=now,
+                    area_id=area.id,
+                    person_id=person.id,
+                    buttons=buttons[:40] or None,
+                    timezone=area.timezone,
+                )
+                await enqueue(
+                    session,
+                    dedupe_key=f"meeting:{meeting.id}:attendance:{person.id}",
+                    chat_id=person.telegram_user_id,
+                    kind="attendance_request",
+                    text=texts.attendance_request(when),
+                    now=now,
+                    area_id=area.id,
+                    person_id=person.id,
+                    buttons=[
+                        [
+                            ("Attending", f"mtg:att:{meeting.id}:0"),
+                            ("Sending a deputy", f"mtg:att:{meeting.id}:1"),
+                        ],
+                        [("Apologies", f"mtg:att:{meeting.id}:2")],
+                    ],
+                    timezone=area.timezone,
+                )
+            await self._tell_invitees(
+                session, meeting, area, "invitation", texts.meeting_invitation(when), ics=True
+            )
+            await self._queue_reminders(session, meeting, area)
+            await append_event(
+                session,
+                at=now,
+                area_id=area.id,
+                actor_person_id=actor.person_id if actor else None,
+                actor_label="person" if actor else "system",
+                action="agenda.published",
+                subject=f"meeting:{meeting.id}",
+                details={"cases": len(items), "agency_reps": len(reps)},
+            )
+            return view
+
+    async def publish_due(self) -> int:
+        """Agendas nobody published are published automatically at their cut-off."""
+        now = self._deps.clock.now()
+        async with self._deps.sessions() as session:
+            candidates = list(
+                (
+                    await session.execute(
+                        select(Meeting.id, Meeting.area_id, Meeting.starts_at, Area.timezone)
+                        .join(Area, Area.id == Meeting.area_id)
+                        .where(
+                            Meeting.published_at.is_(None),
+                            Meeting.cancelled_at.is_(None),
+                            Meeting.starts_at > now,
+                        )
+                    )
+                ).all()
+            )
+        published = 0
+        for meeting_id, area_id, starts_at, timezone in candidates:
+            if cutoff(starts_at, timezone) <= now:
+                try:
+                    await self.publish(None, meeting_id, area_id)
+                    published += 1
+                except ServiceError:
+                    continue  # published or cancelled meanwhile by someone else
+        return published
+
+    # -- research and attendance ----------------------------------------------------------------
+
+    async def research_item(self, actor: Actor, item_id: int) -> tuple[str, str]:
+        """(case reference, meeting date) of an item this rep may research."""
+        authorise(
+            actor, Operation.RETURN_RESEARCH, area_id=actor.area_id, agency_id=actor.agency_id
+        )
+        async with self._deps.sessions() as session:
+            _, case, meeting = await self._researchable(session, actor, item_id)
+            area = await _area(session, actor.area_id)
+            view = await self._view(session, meeting, area)
+            return case.reference, self._when(view)
+
+    async def record_research(
+        self, actor: Actor, item_id: int, outcome: str, note: str | None
+    ) -> str:
+        authorise(
+            actor, Operation.RETURN_RESEARCH, area_id=actor.area_id, agency_id=actor.agency_id
+        )
+        if outcome not in ("nothing_known", "information"):
+            raise ServiceError(texts.BUTTON_NOT_RECOGNISED)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            item, case, meeting = await self._researchable(session, actor, item_id)
+            assert actor.agency_id is not None
+            row = ResearchReturn(
+                agenda_item_id=item.id,
+                agency_id=actor.agency_id,
+                outcome=outcome,
+                by_person_id=actor.person_id,
+                at=now,
+            )
+            session.add(row)
+            await session.flush()
+            if note and case.data_key_id:
+                row.note_sealed = await self._deps.vault.seal(
+                    session, case.data_key_id, research_context(row.id), note
+                )
+            await append_event(
+                session,
+                at=now,
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action=f"research.{outcome}",
+                subject=case.reference,
+                details={"meeting": meeting.id, "agency": actor.agency_id},
+            )
+            if await self._agency_done(session, meeting.id, actor.agency_id):
+                reps = await session.scalars(
+                    select(Person.id).where(
+                        Person.agency_id == actor.agency_id, Person.deactivated_at.is_(None)
+                    )
+                )
+                for person_id in reps:
+                    await cancel_outbox(
+                        session,
+                        dedupe_key_prefix=f"meeting:{meeting.id}:research_due:{person_id}",
+                        now=now,
+                    )
+            return case.reference
+
+    async def reply_attendance(
+        self, actor: Actor, meeting_id: int, status: str, reason: str | None = None
+    ) -> str:
+        authorise(
+            actor, Operation.RETURN_RESEARCH, area_id=actor.area_id, agency_id=actor.agency_id
+        )
+        if status not in ATTENDANCE:
+            raise ServiceError(texts.BUTTON_NOT_RECOGNISED)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            meeting = await self._meeting(session, actor, meeting_id)
+            if meeting.starts_at <= now:
+                raise ServiceError(texts.MEETING_ALREADY_STARTED)
+            assert actor.agency_id is not None
+            session.add(
+                AttendanceReply(
+                    meeting_id=meeting.id,
+                    agency_id=actor.agency_id,
+                    status=status,
+                    reason=(reason or "")[:200] or None,
+                    by_person_id=actor.person_id,
+                    at=now,
+                )
+            )
+            reps = await session.scalars(
+                select(Person.id).where(
+                    Person.agency_id == actor.agency_id, Person.deactivated_at.is_(None)
+                )
+            )
+            for person_id in reps:
+                await cancel_outbox(
+                    session,
+                    dedupe_key_prefix=f"meeting:{meeting.id}:attendance_chase:{person_id}",
+                    now=now,
+                )
+            await append_event(
+                session,
+                at=now,
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action=f"attendance.{status}",
+                subject=f"meeting:{meeting.id}",
+            )
+            area = await _area(session, actor.area_id)
+            return self._when(await self._view(session, meeting, area))
+
+    # -- digest and calendar ---------------------------------------------------------------------
+
+    async def queue_morning_digests(self) -> int:
+        """08:00 local on working days: what each coordinator still has to chase."""
+        if not self._deps.morning_digest:
+            return 0
+        now = self._deps.clock.now()
+        queued = 0
+        async with self._deps.sessions.begin() as session:
+            for area in await session.scalars(select(Area)):
+                local = now.astimezone(ZoneInfo(area.timezone))
+                if local.hour < DIGEST_HOUR or not is_working_day(local.date()):
+                    continue
+                summary = await self._digest(session, area, now)
+                coordinators = await session.scalars(
+                    select(Person).where(
+                        Person.area_id == area.id,
+                        Person.role == Role.COORDINATOR,
+                        Person.deactivated_at.is_(None),
+                    )
+                )
+                for person in coordinators:
+                    queued += await enqueue(
+                        session,
+                        dedupe_key=f"digest:{area.id}:{local.date().isoformat()}:{person.id}",
+                        chat_id=person.telegram_user_id,
+                        kind="digest",
+                        text=summary,
+                        now=now,
+                        area_id=area.id,
+                        person_id=person.id,
+                        timezone=area.timezone,
+                        expires_at=now + timedelta(hours=10),
+                    )
+        return queued
+
+    async def calendar_file(self, meeting_id: int) -> tuple[str, bytes] | None:
+        async with self._deps.sessions() as session:
+            meeting = await session.get(Meeting, meeting_id)
+            if meeting is None:
+                return None
+            area = await _area(session, meeting.area_id)
+            location = None
+            if meeting.location_sealed is not None and meeting.data_key_id:
+                location = await self._deps.vault.open(
+                    session,
+                    meeting.data_key_id,
+                    location_context(meeting.id),
+                    meeting.location_sealed,
+                )
+            content = meeting_ics(
+                uid=meeting.calendar_uid,
+                sequence=meeting.calendar_sequence,
+                starts_at=meeting.starts_at,
+                duration=timedelta(minutes=meeting.duration_minutes),
+                timezone=area.timezone,
+                summary=f"MARAC meeting, {area.name}",
+                location=location,
+                description=texts.CALENDAR_DESCRIPTION,
+                cancelled=meeting.cancelled_at is not None,
+                now=self._deps.clock.now(),
+            )
+            return f"marac-{meeting.starts_at.strftime('%Y-%m-%d')}.ics", content
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _digest(self, session: AsyncSession, area: Area, now: datetime) -> str:
+        cases = list(await session.scalars(select(Case.id).where(Case.area_id == area.id)))
+        awaiting = 0
+        for case_id in cases:
+            steps = await session.scalars(
+                select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+            )
+            if triage_status(steps) in (CaseStep.SUBMITTED, CaseStep.INFO_REQUESTED):
+                awaiting += 1
+        lines: list[str] = []
+        agencies = list(await session.scalars(select(Agency).where(Agency.area_id == area.id)))
+        for slot in (await _slots(session, area.id, now))[:2]:
+            meeting = await session.get(Meeting, slot.meeting_id)
+            if meeting is None or meeting.published_at is None:
+                continue
+            view = await self._view(session, meeting, area)
+            outstanding = 0
+            for item_id, _, _ in await self._items_with_refs(session, meeting.id):
+                done = set(
+                    await session.scalars(
+                        select(ResearchReturn.agency_id).where(
+                            ResearchReturn.agenda_item_id == item_id
+                        )
+                    )
+                )
+                outstanding += sum(1 for a in agencies if a.id not in done)
+            replied = await self._attendance(session, meeting.id)
+            silent = [a.name for a in agencies if a.id not in replied]
+            lines.append(texts.digest_meeting(self._when(view), outstanding, silent))
+        return texts.morning_digest(area.name, awaiting, lines)
+
+    async def _queue_reminders(self, session: AsyncSession, meeting: Meeting, area: Area) -> None:
+        now = self._deps.clock.now()
+        view = await self._view(session, meeting, area)
+        when = self._when(view)
+        zone = ZoneInfo(area.timezone)
+        deadline_local = view.research_deadline.astimezone(zone)
+        chase_day = subtract_working_days(deadline_local.date(), 1)
+        research_due_at = datetime.combine(chase_day, time(9, 0), zone)
+        for person in await self._reps(session, area.id):
+            await enqueue(
+                session,
+                dedupe_key=f"meeting:{meeting.id}:research_due:{person.id}",
+                chat_id=person.telegram_user_id,
+                kind="research_due",
+                text=texts.research_due(when, self._local(view.research_deadline, area.timezone)),
+                now=now,
+                due_at=max(research_due_at, now),
+                expires_at=view.research_deadline,
+                area_id=area.id,
+                person_id=person.id,
+                timezone=area.timezone,
+            )
+            await enqueue(
+                session,
+                dedupe_key=f"meeting:{meeting.id}:attendance_chase:{person.id}",
+                chat_id=person.telegram_user_id,
+                kind="attendance_chase",
+                text=texts.attendance_chase(when),
+                now=now,
+                due_at=max(research_due_at, now),
+                expires_at=meeting.starts_at,
+                area_id=area.id,
+                person_id=person.id,
+                buttons=[
+                    [
+                        ("Attending", f"mtg:att:{meeting.id}:0"),
+                        ("Sending a deputy", f"mtg:att:{meeting.id}:1"),
+                    ],
+                    [("Apologies", f"mtg:att:{meeting.id}:2")],
+                ],
+                timezone=area.timezone,
+            )
+        for person in await self._invitees(session, area.id):
+            for label, before in (("2days", timedelta(days=2)), ("2hours", timedelta(hours=2))):
+                await enqueue(
+                    session,
+                    dedupe_key=f"meeting:{meeting.id}:reminder_{label}:{person.id}",
+                    chat_id=person.telegram_user_id,
+                    kind=f"meeting_reminder_{label}",
+                    text=texts.meeting_reminder(when, label == "2hours"),
+                    now=now,
+                    due_at=max(meeting.starts_at - before, now),
+                    expires_at=meeting.starts_at,
+                    area_id=area.id,
+                    person_id=person.id,
+                    timezone=area.timezone,
+                    # The two-hour reminder is on the day itself, inside working hours.
+                    urgent=label == "2hours",
+                )
+
+    async def _tell_invitees(
+        self,
+        session: AsyncSession,
+        meeting: Meeting,
+        area: Area,
+        kind: str,
+        text: str,
+        *,
+        ics: bool,
+    ) -> None:
+        now = self._deps.clock.now()
+        for person in await self._invitees(session, area.id):
+            await enqueue(
+                session,
+                dedupe_key=f"meeting:{meeting.id}:{kind}:{meeting.calendar_sequence}:{person.id}",
+                chat_id=person.telegram_user_id,
+                kind=f"meeting_{kind}",
+                text=text,
+                now=now,
+                area_id=area.id,
+                person_id=person.id,
+                timezone=area.timezone,
+                attachment=f"meeting_ics:{meeting.id}" if ics else None,
+                urgent=kind == "cancelled",
+            )
+
+    async def _reps(self, session: AsyncSession, area_id: int) -> list[Person]:
+        return list(
+            await session.scalars(
+                select(Person)
+                .where(
+                    Person.area_id == area_id,
+                    Person.role.in_(REP_ROLES),
+                    Person.agency_id.is_not(None),
+                    Person.deactivated_at.is_(None),
+                )
+                .order_by(Person.id)
+            )
+        )
+
+    async def _invitees(self, session: AsyncSession, area_id: int) -> list[Person]:
+        return list(
+            await session.scalars(
+                select(Person)
+                .where(
+                    Person.area_id == area_id,
+                    Person.role.in_((Role.COORDINATOR, Role.CHAIR, *REP_ROLES)),
+                    Person.deactivated_at.is_(None),
+                )
+                .order_by(Person.id)
+            )
+        )
+
+    async def _items_with_refs(
+        self, session: AsyncSession, meeting_id: int
+    ) -> list[tuple[int, str, int]]:
+        rows = await session.execute(
+            select(AgendaItem.id, Case.reference, Case.id)
+            .join(Case, Case.id == AgendaItem.case_id)
+            .where(AgendaItem.meeting_id == meeting_id, AgendaItem.removed_at.is_(None))
+            .order_by(AgendaItem.emergency.desc(), AgendaItem.position)
+        )
+        return [(int(i), str(r), int(c)) for i, r, c in rows.all()]
+
+    async def _is_excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
+        found = await session.scalar(
+            select(CaseExclusion.person_id).where(
+                CaseExclusion.case_id == case_id, CaseExclusion.person_id == person_id
+            )
+        )
+        return found is not None
+
+    async def _agency_done(self, session: AsyncSession, meeting_id: int, agency_id: int) -> bool:
+        items = await self._items_with_refs(session, meeting_id)
+        for item_id, _, _ in items:
+            found = await session.scalar(
+                select(ResearchReturn.id).where(
+                    ResearchReturn.agenda_item_id == item_id, ResearchReturn.agency_id == agency_id
+                )
+            )
+            if found is None:
+                return False
+        return True
+
+    async def _attendance(self, session: AsyncSession, meeting_id: int) -> dict[int, str]:
+        latest: dict[int, str] = {}
+        replies = await session.scalars(
+            select(AttendanceReply)
+            .where(AttendanceReply.meeting_id == meeting_id)
+            .order_by(AttendanceReply.id)
+        )
+        for reply in replies:
+            latest[reply.agency_id] = reply.status
+        return latest
+
+    async def _meeting(
+        self, session: AsyncSession, actor: Actor, meeting_id: int, *, lock: bool = False
+    ) -> Meeting:
+        meeting = await session.get(Meeting, meeting_id, with_for_update=lock)
+        if meeting is None or meeting.area_id != actor.area_id or meeting.cancelled_at:
+            raise NotFound(texts.MEETING_NOT_FOUND)
+        return meeting
+
+    async def _item(self, session: AsyncSession, actor: Actor, item_id: int) -> AgendaItem:
+        item = await session.get(AgendaItem, item_id, with_for_update=True)
+        if item is None or item.removed_at is not None:
+            raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
+        await self._meeting(session, actor, item.meeting_id)
+        return item
+
+    async def _researchable(
+        self, session: AsyncSession, actor: Actor, item_id: int
+    ) -> tuple[AgendaItem, Case, Meeting]:
+        item = await session.get(AgendaItem, item_id)
+        if item is None or item.removed_at is not None:
+            raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
+        meeting = await self._meeting(session, actor, item.meeting_id)
+        case = await session.get(Case, item.case_id)
+        if case is None or await self._is_excluded(session, case.id, actor.person_id):
+            raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
+        if scope_for(actor.role, Operation.RETURN_RESEARCH) is not Scope.AGENCY:
+            raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
+        if meeting.published_at is None:
+            raise ServiceError(texts.AGENDA_NOT_PUBLISHED)
+        return item, case, meeting
+
+    async def _view(self, session: AsyncSession, meeting: Meeting, area: Area) -> MeetingView:
+        listed = await session.scalar(
+            select(func.count())
+            .select_from(AgendaItem)
+            .where(AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None))
+        )
+        return MeetingView(
+            id=meeting.id,
+            starts_at=meeting.starts_at,
+            timezone=area.timezone,
+            capacity=meeting.capacity,
+            listed=int(listed or 0),
+            published=meeting.published_at is not None,
+            cancelled=meeting.cancelled_at is not None,
+            cutoff=cutoff(meeting.starts_at, area.timezone),
+            research_deadline=research_deadline(meeting.starts_at, area.timezone),
+        )
+
+    def _when(self, view: MeetingView) -> str:
+        return self._local(view.starts_at, view.timezone)
+
+    @staticmethod
+    def _local(moment: datetime, timezone: str) -> str:
+        return (
+            moment.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M").replace(" 0", " ")
+        )
