@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 MONTHS = {
     name: number
@@ -62,3 +63,9 @@ def parse_uk_date(text: str) -> date:
 
 def format_uk_date(value: date | datetime) -> str:
     return value.strftime("%d %b %Y").lstrip("0")
+
+
+def format_local(moment: datetime, timezone: str) -> str:
+    """A moment on the area's clock, the way a UK reader scans it: "Thu 10 Dec 2026 10:00"."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M}"

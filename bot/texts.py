@@ -729,3 +729,33 @@ def agenda_text(
     if roll:
         body += ["", "Attendance:", *roll]
     return "\n".join(body)
+
+
+CONFIRM_CANCEL_MEETING = (
+    "Cancel this meeting? Everyone invited is told, and its cases move to the next meeting."
+)
+CHANGE_AGENDA_ITEM = "What should happen to this case?"
+NO_LATER_MEETING = "There is no later meeting to move it to. Schedule one with /meetings first."
+
+
+def meeting_cancelled_done(when: str) -> str:
+    return f"The meeting on {when} is cancelled. Everyone invited has been told."
+
+
+def agenda_published(when: str, cases: int) -> str:
+    return (
+        f"Agenda for {when} published with {cases} case(s). Every agency has been asked for "
+        "research and attendance, and everyone invited gets a calendar invitation."
+    )
+
+
+def case_moved(reference: str, when: str) -> str:
+    return f"{reference} moved to the meeting on {when}."
+
+
+def case_marked_emergency(reference: str) -> str:
+    return f"{reference} is marked urgent and heads the agenda."
+
+
+def meeting_moved_done(when: str) -> str:
+    return f"The meeting is now on {when}. Everyone invited has been told, with a new invitation."

@@ -6,11 +6,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.context import MaracContext
+from bot.dates import format_local
 
 
 def local_time(context: MaracContext, moment: datetime) -> str:
-    zone = ZoneInfo(context.runtime.settings.timezone)
-    return moment.astimezone(zone).strftime("%d %b %Y %H:%M").lstrip("0")
+    return format_local(moment, context.runtime.settings.timezone)
 
 
 def local_day(context: MaracContext, moment: datetime | None) -> str:

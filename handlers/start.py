@@ -16,6 +16,7 @@ MENU: tuple[tuple[str, Operation, str], ...] = (
     ("Invite someone", Operation.INVITE_PEOPLE, "inv:menu"),
     ("People", Operation.VIEW_PEOPLE, "ppl:list"),
     ("Audit trail", Operation.VIEW_AUDIT, "aud:latest"),
+    ("Meetings", Operation.VIEW_MEETINGS, "mtg:list"),
 )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.actor import Actor
+from bot.dates import format_local
 from bot.meetings.agenda_rules import MeetingSlot, cutoff, place_case, research_deadline
 from bot.meetings.calendar_file import meeting_ics
 from bot.meetings.recurrence import Repeat, Series, local_to_utc, occurrences
@@ -459,6 +460,13 @@ class MeetingService:
                 details={"from": item.meeting_id, "to": target.id},
             )
             return case.reference
+
+    async def item_meeting(self, actor: Actor, item_id: int) -> MeetingView:
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        async with self._deps.sessions() as session:
+            item = await self._item(session, actor, item_id)
+            meeting = await self._meeting(session, actor, item.meeting_id)
+            return await self._view(session, meeting, await _area(session, actor.area_id))
 
     async def mark_emergency(self, actor: Actor, item_id: int) -> str:
         authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
@@ -992,6 +1000,4 @@ class MeetingService:
 
     @staticmethod
     def _local(moment: datetime, timezone: str) -> str:
-        return (
-            moment.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M").replace(" 0", " ")
-        )
+        return format_local(moment, timezone)

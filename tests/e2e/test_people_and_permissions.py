@@ -55,7 +55,7 @@ async def test_invite_enrol_act_deactivate_refused(
     sam = driver.user(601, "Sam", last_name="Okafor", role="police")
     welcome, home = await sam.send_and_wait(f"/start {code}", count=2)
     assert "agency representative for Northamptonshire Police" in (welcome.text or "")
-    assert [b.text for row in home.buttons for b in row] == ["People"]
+    assert [b.text for row in home.buttons for b in row] == ["People", "Meetings"]
     (refused,) = await sam.send_and_wait("/agencies")
     assert refused.text == texts.NOT_ALLOWED
 

@@ -1,0 +1,438 @@
+"""/meetings: schedule meetings, read agendas, publish them; return research; confirm attendance."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import texts
+from bot.callbacks import Callback, button_data, parse, pattern
+from bot.context import MaracContext
+from bot.meetings.recurrence import (
+    MeetingInputError,
+    Repeat,
+    Series,
+    describe,
+    parse_meeting_date,
+    parse_start_time,
+)
+from bot.permissions import Operation, may
+from bot.referrals.validation import InputError, clean_free_text
+from bot.services.meetings import ATTENDANCE, MeetingDetail
+from handlers.formatting import local_time
+from handlers.jobs_trigger import dispatch_soon
+from handlers.replies import answer, guarded, send_sensitive, show
+
+AREA = "mtg"
+REPEATS = list(Repeat)
+NEW_DATE, NEW_TIME, NEW_LOCATION, MOVE_DATE, MOVE_TIME, RESEARCH_NOTE, APOLOGIES = range(7)
+
+
+def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
+
+
+def _pressed(update: Update) -> Callback:
+    callback = parse(update.callback_query.data if update.callback_query else None)
+    assert callback is not None
+    return callback
+
+
+def _today(context: MaracContext) -> date:
+    zone = ZoneInfo(context.runtime.settings.timezone)
+    return context.runtime.clock.now().astimezone(zone).date()
+
+
+async def list_meetings(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    meetings = await context.runtime.services.meetings.upcoming(context.actor)
+    lines = [
+        texts.meeting_line(local_time(context, m.starts_at), m.listed, m.capacity, m.published)
+        for m in meetings
+    ]
+    rows = [
+        [_button(f"{local_time(context, m.starts_at)} ({m.listed}/{m.capacity})", "open", m.id)]
+        for m in meetings
+    ]
+    if may(context.actor, Operation.MANAGE_MEETINGS):
+        rows.append([_button("New meeting", "new")])
+    text = "Upcoming MARAC meetings:\n" + "\n".join(lines) if lines else texts.NO_MEETINGS
+    await show(update, text, InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
+    meeting = detail.meeting
+    lines = [
+        f"{i}. {line.reference}{' — EMERGENCY' if line.emergency else ''}: "
+        f"{texts.CRITERION_NAMES.get(line.criterion, line.criterion)}, DASH {line.dash_yes}"
+        f"{', repeat' if line.repeat else ''}; from {line.referring_agency}"
+        for i, line in enumerate(detail.agenda, start=1)
+    ]
+    grid: list[str] = []
+    roll: list[str] = []
+    if meeting.published:
+        for line in detail.agenda:
+            missing = [name for aid, name in detail.agencies if aid not in line.returned_by]
+            grid.append(
+                f"{line.reference}: {len(detail.agencies) - len(missing)} of "
+                f"{len(detail.agencies)}" + (f" (waiting: {', '.join(missing)})" if missing else "")
+            )
+        roll = [
+            f"{name}: {texts.ATTENDANCE_NAMES.get(detail.attendance.get(aid, ''), 'no reply')}"
+            for aid, name in detail.agencies
+        ]
+    return texts.agenda_text(
+        local_time(context, meeting.starts_at),
+        detail.location,
+        meeting.listed,
+        meeting.capacity,
+        meeting.published,
+        lines,
+        grid,
+        roll,
+    )
+
+
+async def open_meeting(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    detail = await context.runtime.services.meetings.detail(context.actor, _pressed(update).id())
+    meeting = detail.meeting
+    rows: list[list[InlineKeyboardButton]] = []
+    if detail.may_manage:
+        if not meeting.published:
+            rows.append([_button("Publish agenda", "pub", meeting.id)])
+        rows.append(
+            [_button("Move meeting", "move", meeting.id), _button("Cancel", "cancel", meeting.id)]
+        )
+        for line in detail.agenda:
+            rows.append([_button(f"Change {line.reference}", "item", line.item_id)])
+    elif meeting.published and detail.my_agency_id is not None:
+        for line in detail.agenda:
+            if detail.my_agency_id not in line.returned_by:
+                rows.append([_button(f"Research {line.reference}", "res", line.item_id)])
+    await send_sensitive(
+        update, context, _agenda(context, detail), InlineKeyboardMarkup(rows) if rows else None
+    )
+
+
+# -- scheduling --------------------------------------------------------------------------------
+
+
+async def new_meeting(update: Update, context: MaracContext) -> int:
+    context.steps["meeting"] = {}
+    await show(update, texts.ASK_MEETING_DATE)
+    return NEW_DATE
+
+
+async def new_date(update: Update, context: MaracContext) -> int:
+    assert update.message is not None
+    try:
+        day = parse_meeting_date(update.message.text or "", _today(context))
+    except MeetingInputError as problem:
+        await answer(update, str(problem))
+        return NEW_DATE
+    context.steps["meeting"] = {"date": day.isoformat()}
+    await answer(update, texts.ASK_MEETING_TIME)
+    return NEW_TIME
+
+
+async def new_time(update: Update, context: MaracContext) -> int:
+    assert update.message is not None
+    try:
+        start = parse_start_time(update.message.text or "")
+    except MeetingInputError as problem:
+        await answer(update, str(problem))
+        return NEW_TIME
+    context.steps["meeting"]["time"] = start.strftime("%H:%M")
+    rows = [[_button(texts.REPEAT_BUTTONS[r.value], "rep", i)] for i, r in enumerate(REPEATS)]
+    await answer(update, texts.ASK_MEETING_REPEAT, InlineKeyboardMarkup(rows))
+    return NEW_TIME
+
+
+def _nth(day: date) -> int:
+    """Which weekday of its month a date is; the 5th is called "last"."""
+    nth = (day.day - 1) // 7 + 1
+    return -1 if nth == 5 else nth
+
+
+async def repeat_chosen(update: Update, context: MaracContext) -> int:
+    index = _pressed(update).id()
+    pending = context.steps.get("meeting") or {}
+    if not 0 <= index < len(REPEATS) or "time" not in pending:
+        await show(update, texts.BUTTON_NOT_RECOGNISED)
+        return ConversationHandler.END
+    repeat = REPEATS[index]
+    day = date.fromisoformat(pending["date"])
+    nth = _nth(day) if repeat is Repeat.MONTHLY_NTH_WEEKDAY else None
+    try:
+        series = Series(
+            day, time.fromisoformat(pending["time"]), context.runtime.settings.timezone, repeat, nth
+        )
+    except MeetingInputError as problem:
+        await show(update, str(problem))
+        return NEW_TIME
+    pending.update(repeat=repeat.value, nth=nth)
+    context.steps["meeting"] = pending
+    await show(update, f"{describe(series).capitalize()}. {texts.ASK_MEETING_LOCATION}")
+    return NEW_LOCATION
+
+
+async def new_location(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    pending = context.steps.get("meeting") or {}
+    if "repeat" not in pending:
+        await answer(update, texts.ASK_MEETING_REPEAT)
+        return NEW_TIME
+    raw = (update.message.text or "").strip()
+    try:
+        location = (
+            None if raw.lower() in ("none", "no", "-") else clean_free_text(raw, max_length=300)
+        )
+    except InputError as problem:
+        await answer(update, str(problem))
+        return NEW_LOCATION
+    day = date.fromisoformat(pending["date"])
+    start = time.fromisoformat(pending["time"])
+    repeat = Repeat(pending["repeat"])
+    meetings = await context.runtime.services.meetings.create(
+        context.actor,
+        first_date=day,
+        start=start,
+        repeat=repeat,
+        nth=pending.get("nth"),
+        location=location,
+    )
+    series = Series(day, start, context.runtime.settings.timezone, repeat, pending.get("nth"))
+    context.steps.pop("meeting", None)
+    await answer(
+        update,
+        texts.meetings_scheduled(
+            describe(series), local_time(context, meetings[0].starts_at), len(meetings)
+        ),
+    )
+    await list_meetings(update, context)
+    return ConversationHandler.END
+
+
+async def move_start(update: Update, context: MaracContext) -> int:
+    context.steps["move"] = {"meeting": _pressed(update).id()}
+    await show(update, texts.ASK_MOVE_DATE)
+    return MOVE_DATE
+
+
+async def move_date(update: Update, context: MaracContext) -> int:
+    assert update.message is not None
+    try:
+        day = parse_meeting_date(update.message.text or "", _today(context))
+    except MeetingInputError as problem:
+        await answer(update, str(problem))
+        return MOVE_DATE
+    context.steps["move"]["date"] = day.isoformat()
+    await answer(update, texts.ASK_MOVE_TIME)
+    return MOVE_TIME
+
+
+async def move_time(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    try:
+        start = parse_start_time(update.message.text or "")
+    except MeetingInputError as problem:
+        await answer(update, str(problem))
+        return MOVE_TIME
+    pending = context.steps.pop("move", {})
+    view = await context.runtime.services.meetings.move(
+        context.actor, int(pending["meeting"]), date.fromisoformat(pending["date"]), start
+    )
+    await answer(update, texts.meeting_moved_done(local_time(context, view.starts_at)))
+    dispatch_soon(context)
+    return ConversationHandler.END
+
+
+async def confirm_cancel(update: Update, context: MaracContext) -> None:
+    meeting_id = _pressed(update).id()
+    keyboard = InlineKeyboardMarkup(
+        [[_button("Yes, cancel it", "cancely", meeting_id), _button("Keep it", "open", meeting_id)]]
+    )
+    await show(update, texts.CONFIRM_CANCEL_MEETING, keyboard)
+
+
+async def cancel_meeting(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    view = await context.runtime.services.meetings.cancel(context.actor, _pressed(update).id())
+    await show(update, texts.meeting_cancelled_done(local_time(context, view.starts_at)))
+    dispatch_soon(context)
+
+
+async def publish(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    view = await context.runtime.services.meetings.publish(
+        context.actor, _pressed(update).id(), context.actor.area_id
+    )
+    await show(update, texts.agenda_published(local_time(context, view.starts_at), view.listed))
+    dispatch_soon(context)
+
+
+async def change_item(update: Update, context: MaracContext) -> None:
+    item_id = _pressed(update).id()
+    keyboard = InlineKeyboardMarkup(
+        [
+            [_button("Move to the next meeting", "mvnext", item_id)],
+            [_button("Urgent — emergency listing", "emerg", item_id)],
+        ]
+    )
+    await show(update, texts.CHANGE_AGENDA_ITEM, keyboard)
+
+
+async def move_to_next(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    meetings = context.runtime.services.meetings
+    item_id = _pressed(update).id()
+    upcoming = await meetings.upcoming(context.actor)
+    current = await meetings.item_meeting(context.actor, item_id)
+    later = [m for m in upcoming if m.starts_at > current.starts_at]
+    if not later:
+        await show(update, texts.NO_LATER_MEETING)
+        return
+    reference = await meetings.move_case(context.actor, item_id, later[0].id)
+    await show(update, texts.case_moved(reference, local_time(context, later[0].starts_at)))
+
+
+async def emergency(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    reference = await context.runtime.services.meetings.mark_emergency(
+        context.actor, _pressed(update).id()
+    )
+    await show(update, texts.case_marked_emergency(reference))
+
+
+# -- research and attendance -------------------------------------------------------------------
+
+
+async def research_options(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    item_id = _pressed(update).id()
+    reference, when = await context.runtime.services.meetings.research_item(context.actor, item_id)
+    keyboard = InlineKeyboardMarkup(
+        [[_button("Nothing known", "none", item_id), _button("Add information", "info", item_id)]]
+    )
+    await answer(update, texts.research_options(reference, when), keyboard)
+
+
+async def nothing_known(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    reference = await context.runtime.services.meetings.record_research(
+        context.actor, _pressed(update).id(), "nothing_known", None
+    )
+    await show(update, texts.research_recorded(reference, True))
+
+
+async def information_start(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
+    item_id = _pressed(update).id()
+    reference, _ = await context.runtime.services.meetings.research_item(context.actor, item_id)
+    context.steps["research"] = {"item": item_id}
+    await show(update, f"{reference}: {texts.ASK_RESEARCH_NOTE}")
+    return RESEARCH_NOTE
+
+
+async def information_note(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    try:
+        note = clean_free_text(update.message.text or "", max_length=2000, min_length=3)
+    except InputError as problem:
+        await answer(update, str(problem))
+        return RESEARCH_NOTE
+    pending = context.steps.pop("research", {})
+    reference = await context.runtime.services.meetings.record_research(
+        context.actor, int(pending.get("item", 0)), "information", note
+    )
+    await answer(update, texts.research_recorded(reference, False))
+    return ConversationHandler.END
+
+
+async def attendance(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
+    callback = _pressed(update)
+    if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(ATTENDANCE):
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return ConversationHandler.END
+    status = ATTENDANCE[callback.id(1)]
+    if status == "apologies":
+        context.steps["apologies"] = {"meeting": callback.id(0)}
+        await answer(update, texts.ASK_APOLOGIES_REASON)
+        return APOLOGIES
+    when = await context.runtime.services.meetings.reply_attendance(
+        context.actor, callback.id(0), status
+    )
+    await show(update, texts.attendance_recorded(when, status))
+    return ConversationHandler.END
+
+
+async def apologies_reason(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    pending = context.steps.pop("apologies", {})
+    reason = (update.message.text or "").strip()[:200]
+    when = await context.runtime.services.meetings.reply_attendance(
+        context.actor, int(pending.get("meeting", 0)), "apologies", reason
+    )
+    await answer(update, texts.attendance_recorded(when, "apologies"))
+    return ConversationHandler.END
+
+
+async def stop(update: Update, context: MaracContext) -> int:
+    for key in ("meeting", "move", "research", "apologies"):
+        context.steps.pop(key, None)
+    await answer(update, texts.CANCELLED)
+    return ConversationHandler.END
+
+
+def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
+    text = filters.TEXT & ~filters.COMMAND
+    conversation: ConversationHandler[MaracContext] = ConversationHandler(
+        entry_points=[
+            CallbackQueryHandler(guarded(new_meeting), pattern=pattern(AREA, "new")),
+            CallbackQueryHandler(guarded(move_start), pattern=pattern(AREA, "move")),
+            CallbackQueryHandler(guarded(information_start), pattern=pattern(AREA, "info")),
+            CallbackQueryHandler(guarded(attendance), pattern=pattern(AREA, "att")),
+        ],
+        states={
+            NEW_DATE: [MessageHandler(text, guarded(new_date))],
+            NEW_TIME: [
+                MessageHandler(text, guarded(new_time)),
+                CallbackQueryHandler(guarded(repeat_chosen), pattern=pattern(AREA, "rep")),
+            ],
+            NEW_LOCATION: [MessageHandler(text, guarded(new_location))],
+            MOVE_DATE: [MessageHandler(text, guarded(move_date))],
+            MOVE_TIME: [MessageHandler(text, guarded(move_time))],
+            RESEARCH_NOTE: [MessageHandler(text, guarded(information_note))],
+            APOLOGIES: [MessageHandler(text, guarded(apologies_reason))],
+        },
+        fallbacks=[CommandHandler("cancel", stop)],
+        name="meetings",
+        persistent=True,
+        allow_reentry=True,
+    )
+    return [
+        conversation,
+        CommandHandler("meetings", guarded(list_meetings)),
+        CallbackQueryHandler(guarded(list_meetings), pattern=pattern(AREA, "list")),
+        CallbackQueryHandler(guarded(open_meeting), pattern=pattern(AREA, "open")),
+        CallbackQueryHandler(guarded(confirm_cancel), pattern=pattern(AREA, "cancel")),
+        CallbackQueryHandler(guarded(cancel_meeting), pattern=pattern(AREA, "cancely")),
+        CallbackQueryHandler(guarded(publish), pattern=pattern(AREA, "pub")),
+        CallbackQueryHandler(guarded(change_item), pattern=pattern(AREA, "item")),
+        CallbackQueryHandler(guarded(move_to_next), pattern=pattern(AREA, "mvnext")),
+        CallbackQueryHandler(guarded(emergency), pattern=pattern(AREA, "emerg")),
+        CallbackQueryHandler(guarded(research_options), pattern=pattern(AREA, "res")),
+        CallbackQueryHandler(guarded(nothing_known), pattern=pattern(AREA, "none")),
+    ]
