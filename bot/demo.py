@@ -58,14 +58,23 @@ class Demo:
             idva=driver.user(7003, "Jo", last_name="Evans", role="IDVA"),
         )
         self.scenes = 0
+        self._marker = 0
         self.reference = ""
+        self.first_meeting = clock.now().date()
 
     async def scene(self, title: str, play: Callable[[], Awaitable[None]]) -> None:
         self.scenes += 1
-        marker = self.driver.mark()
-        await play()
         self.out.write(f"\n=== Scene {self.scenes}: {title} ===\n")
-        self.out.write(self.driver.transcript_since(marker) + "\n")
+        self._marker = self.driver.mark()
+        await play()
+        self.flush()
+
+    def flush(self) -> None:
+        """Print what happened since the last flush, so notes interleave in order."""
+        text = self.driver.transcript_since(self._marker)
+        if text:
+            self.out.write(text + "\n")
+        self._marker = self.driver.mark()
 
     async def first_coordinator(self, code: str) -> None:
         priya = self.cast.coordinator
@@ -105,6 +114,67 @@ class Demo:
         await self.invite("Agency rep", "Northamptonshire Police", self.cast.police)
         await self.invite("Agency rep", "Sunflower IDVA Service", self.cast.idva)
 
+    async def schedule(self) -> None:
+        priya = self.cast.coordinator
+        self.first_meeting = (self.clock.now() + timedelta(days=14)).date()
+        await priya.send_and_wait("/meetings")
+        await priya.press_and_wait("New meeting", expect_edit=True)
+        await priya.send_and_wait(self.first_meeting.strftime("%d/%m/%Y"))
+        await priya.send_and_wait("10:00")
+        await priya.press_and_wait("Every 2 weeks", expect_edit=True)
+        await priya.send_and_wait("Video call: https://meet.example.invalid/marac", count=2)
+
+    async def publish_and_research(self) -> None:
+        priya, sam, jo = self.cast.coordinator, self.cast.police, self.cast.idva
+        listing = await priya.send_and_wait("/meetings")
+        opened = await priya.press_and_wait(listing[-1].buttons[0][0].text, count=1)
+        await priya.press_and_wait(
+            "Publish agenda", message=opened.new_messages[-1], expect_edit=True
+        )
+        for rep in (sam, jo):
+            for expected in (
+                "Research for the MARAC",
+                "Will your agency attend",
+                "You are invited",
+            ):
+                await self.driver.wait_for(
+                    lambda rep=rep, expected=expected: any(
+                        expected in (m.text or "") for m in rep.bot_messages()
+                    ),
+                    description=f"{expected!r} for {rep.display_name}",
+                )
+        await sam.press_and_wait(f"Research {self.reference}", count=1)
+        await sam.press_and_wait("Add information", expect_edit=True)
+        await sam.send_and_wait("Two call-outs in October; he is on bail not to contact her.")
+        await jo.press_and_wait(f"Research {self.reference}", count=1)
+        await jo.press_and_wait("Add information", expect_edit=True)
+        await jo.send_and_wait("Engaged with IDVA since June; safety plan in place; wants a move.")
+        await sam.press_and_wait("Attending", expect_edit=True)
+        await jo.press_and_wait("Attending", expect_edit=True)
+        listing = await priya.send_and_wait("/meetings")
+        await priya.press_and_wait(listing[-1].buttons[0][0].text, count=1)
+
+    async def reminders(self) -> None:
+        """Time moves on (the clock is injected): the reminders fire when they are due."""
+        sam, priya = self.cast.police, self.cast.coordinator
+        start = datetime.combine(self.first_meeting, clock_time(10), ZoneInfo("Europe/London"))
+        for moment, text in (
+            (start - timedelta(days=2), "Reminder: the MARAC meeting is on"),
+            (start - timedelta(hours=2), "starts in two hours"),
+        ):
+            self.clock.set(moment.astimezone(UTC) + timedelta(seconds=1))
+            self.flush()
+            self.out.write(f"[the clock moves to {moment:%a %d %b %H:%M}]\n")
+            await self.driver.wait_for(
+                lambda text=text: any(text in (m.text or "") for m in sam.bot_messages()),
+                description=f"the reminder {text!r}",
+            )
+            if text.startswith("Reminder"):
+                await self.driver.wait_for(
+                    lambda: any("Good morning" in (m.text or "") for m in priya.bot_messages()),
+                    description="the coordinator's morning digest",
+                )
+
     async def referral(self) -> None:
         """Sam refers with the checklist he completed at the scene; Priya triages it."""
         sam, priya = self.cast.police, self.cast.coordinator
@@ -126,6 +196,10 @@ class Demo:
             description="the referrer to hear the case was accepted",
         )
         await self.cast.idva.send_and_wait(f"/case {self.reference}")
+        await self.driver.wait_for(
+            lambda: any("listed for the MARAC" in (m.text or "") for m in priya.bot_messages()),
+            description="the case listed on the agenda",
+        )
 
     async def people_and_audit(self) -> None:
         priya = self.cast.coordinator
@@ -143,7 +217,7 @@ def demo_start() -> datetime:
     day = datetime.now(london).date()
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    return datetime.combine(day, clock_time(9, 30), london).astimezone(UTC)
+    return datetime.combine(day, clock_time(7, 30), london).astimezone(UTC)
 
 
 async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
@@ -157,7 +231,7 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
             job_interval_seconds=0.2,
         )
         create_key_file(settings.key_file)
-        # A weekday morning, so nothing waits for the end of the quiet hours (20:00-07:00).
+        # 07:30 on a weekday: after the quiet hours (20:00-07:00), before the 08:00 digest.
         clock = ManualClock(demo_start())
         runtime = open_runtime(settings, clock=clock)
         try:
@@ -184,10 +258,17 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
                     "Who is enrolled; permissions; the list disappears after 15 minutes",
                     demo.people_and_audit,
                 )
+                await demo.scene("The coordinator schedules fortnightly meetings", demo.schedule)
                 await demo.scene(
-                    "The police officer refers a high-risk case; the coordinator accepts it",
+                    "The police officer refers a high-risk case; the coordinator accepts it "
+                    "and it is listed for the next meeting",
                     demo.referral,
                 )
+                await demo.scene(
+                    "The agenda is published; agencies return research and confirm attendance",
+                    demo.publish_and_research,
+                )
+                await demo.scene("Reminders arrive as the meeting approaches", demo.reminders)
             async with runtime.sessions() as session:
                 report = await verify_chain(session)
         finally:

@@ -34,7 +34,9 @@ async def cast(runtime: Runtime, area: Area) -> tuple[SimulatedUser, SimulatedUs
     return priya, sam, nia
 
 
-async def schedule(priya: SimulatedUser, day: str = "10/12/2026", repeat: str = "Every 2 weeks") -> None:
+async def schedule(
+    priya: SimulatedUser, day: str = "10/12/2026", repeat: str = "Every 2 weeks"
+) -> None:
     await priya.send_and_wait("/meetings")
     await priya.press_and_wait("New meeting", expect_edit=True)
     await priya.send_and_wait(day)
