@@ -3,7 +3,7 @@ calendar invitations, reminders at the right simulated times, moving and cancell
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import icalendar
 
