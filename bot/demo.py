@@ -69,6 +69,12 @@ class Demo:
         await play()
         self.flush()
 
+    async def wait_for_text(self, user: SimulatedUser, fragment: str) -> None:
+        def arrived() -> bool:
+            return any(fragment in (m.text or "") for m in user.bot_messages())
+
+        await self.driver.wait_for(arrived, description=f"{fragment!r} for {user.display_name}")
+
     def flush(self) -> None:
         """Print what happened since the last flush, so notes interleave in order."""
         text = self.driver.transcript_since(self._marker)
@@ -137,12 +143,7 @@ class Demo:
                 "Will your agency attend",
                 "You are invited",
             ):
-                await self.driver.wait_for(
-                    lambda rep=rep, expected=expected: any(
-                        expected in (m.text or "") for m in rep.bot_messages()
-                    ),
-                    description=f"{expected!r} for {rep.display_name}",
-                )
+                await self.wait_for_text(rep, expected)
         await sam.press_and_wait(f"Research {self.reference}", count=1)
         await sam.press_and_wait("Add information", expect_edit=True)
         await sam.send_and_wait("Two call-outs in October; he is on bail not to contact her.")
@@ -165,15 +166,9 @@ class Demo:
             self.clock.set(moment.astimezone(UTC) + timedelta(seconds=1))
             self.flush()
             self.out.write(f"[the clock moves to {moment:%a %d %b %H:%M}]\n")
-            await self.driver.wait_for(
-                lambda text=text: any(text in (m.text or "") for m in sam.bot_messages()),
-                description=f"the reminder {text!r}",
-            )
+            await self.wait_for_text(sam, text)
             if text.startswith("Reminder"):
-                await self.driver.wait_for(
-                    lambda: any("Good morning" in (m.text or "") for m in priya.bot_messages()),
-                    description="the coordinator's morning digest",
-                )
+                await self.wait_for_text(priya, "Good morning")
 
     async def referral(self) -> None:
         """Sam refers with the checklist he completed at the scene; Priya triages it."""
