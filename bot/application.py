@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -17,6 +18,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.context import BotData, MaracContext
 from bot.jobs import schedule_jobs
@@ -87,6 +89,9 @@ def build_application(
 
 def register_handlers(application: MaracApplication) -> None:
     """Order matters within group 0: the first handler that matches an update wins."""
+    # Our conversations start from buttons and then read typed replies per chat and user,
+    # which is what we want; PTB's per_message advice is for button-only conversations.
+    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -14,7 +13,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot import texts
 from bot.callbacks import button_data, parse, pattern
@@ -171,9 +169,6 @@ async def cancel(update: Update, context: MaracContext) -> int:
 
 def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
     text = filters.TEXT & ~filters.COMMAND
-    # Buttons here open the conversation; the typed replies are tracked per chat and user,
-    # which is what we want, so PTB's per_message advice does not apply.
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
     conversation: ConversationHandler[MaracContext] = ConversationHandler(
         entry_points=[
             CallbackQueryHandler(guarded(kind_chosen), pattern=pattern(AREA, "kind")),
