@@ -20,6 +20,8 @@ from enum import StrEnum
 from typing import assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.dates import MONTHS
+
 EARLIEST_START = time(7, 0)
 LATEST_START = time(20, 0)
 MAX_YEARS_AHEAD = 2
@@ -58,27 +60,7 @@ _MONTH_NAMES = (
 _ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", -1: "last"}
 MONTHLY_WEEKS = frozenset(_ORDINALS)
 
-_MONTHS_BY_WORD = {
-    word: number
-    for number, words in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for word in words
-}
+_MONTHS_BY_WORD = MONTHS
 _WEEKDAYS_BY_WORD = {
     word: number
     for number, words in enumerate(

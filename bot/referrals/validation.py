@@ -13,6 +13,8 @@ import re
 import unicodedata
 from datetime import date
 
+from bot.dates import MONTHS
+
 MAX_TEXT = 3000
 MAX_NAME = 100
 MAX_CHILDREN = 20
@@ -64,27 +66,6 @@ NUMBER_WORDS: dict[str, int] = {
     )
 }
 
-MONTHS: dict[str, int] = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 _DASHES = str.maketrans({"–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-"})

@@ -138,6 +138,16 @@ async def _slots(session: AsyncSession, area_id: int, now: datetime) -> list[Mee
     ]
 
 
+async def _next_position(session: AsyncSession, meeting_id: int) -> int:
+    """New cases join the end of the agenda; emergencies are sorted to the top when shown."""
+    last = await session.scalar(
+        select(func.coalesce(func.max(AgendaItem.position), 0)).where(
+            AgendaItem.meeting_id == meeting_id, AgendaItem.removed_at.is_(None)
+        )
+    )
+    return int(last or 0) + 1
+
+
 async def list_case(
     session: AsyncSession, case: Case, now: datetime, by_person_id: int | None
 ) -> Listing:
@@ -146,16 +156,11 @@ async def list_case(
     placement = place_case(slots, now)
     if placement.meeting_id is None:
         return Listing(None, None, False, None)
-    position = await session.scalar(
-        select(func.coalesce(func.max(AgendaItem.position), 0)).where(
-            AgendaItem.meeting_id == placement.meeting_id, AgendaItem.removed_at.is_(None)
-        )
-    )
     session.add(
         AgendaItem(
             meeting_id=placement.meeting_id,
             case_id=case.id,
-            position=int(position or 0) + 1,
+            position=await _next_position(session, placement.meeting_id),
             added_at=now,
             added_by_id=by_person_id,
         )
@@ -432,16 +437,11 @@ class MeetingService:
             if target.id == item.meeting_id:
                 raise ServiceError(texts.CASE_ALREADY_ON_THAT_MEETING)
             item.removed_at, item.removed_by_id = now, actor.person_id
-            position = await session.scalar(
-                select(func.coalesce(func.max(AgendaItem.position), 0)).where(
-                    AgendaItem.meeting_id == target.id, AgendaItem.removed_at.is_(None)
-                )
-            )
             session.add(
                 AgendaItem(
                     meeting_id=target.id,
                     case_id=item.case_id,
-                    position=int(position or 0) + 1,
+                    position=await _next_position(session, target.id),
                     emergency=item.emergency,
                     added_at=now,
                     added_by_id=actor.person_id,
