@@ -83,7 +83,7 @@ def build_application(
     application: MaracApplication = builder.build()
     application.bot_data.runtime = runtime
     register_handlers(application)
-    schedule_jobs(application, settings.job_interval_seconds)
+    schedule_jobs(application, settings.job_interval_seconds, settings.timezone)
     return application
 
 

@@ -162,6 +162,11 @@ async def cmd_policy(args: argparse.Namespace) -> int:
             ("repeat_window_days", args.repeat_window_days),
             ("draft_ttl_days", args.draft_days),
             ("out_of_hours_route", args.out_of_hours),
+            ("agenda_cutoff_days", args.cutoff_days),
+            ("research_days", args.research_days),
+            ("reminder_days_before", args.reminder_days),
+            ("reminder_hours_before", args.reminder_hours),
+            ("meeting_capacity", args.capacity),
         )
         if value is not None
     }
@@ -178,7 +183,11 @@ async def cmd_policy(args: argparse.Namespace) -> int:
         f"potential escalation at {policy.escalation_threshold}+ police incidents in 12 months; "
         f"repeats within {policy.repeat_window_days} days; drafts erased after "
         f"{policy.draft_ttl_days} days; urgent alerts name the out-of-hours route: "
-        f"{policy.out_of_hours_route}"
+        f"{policy.out_of_hours_route}.\n"
+        f"Agendas close {policy.agenda_cutoff_days} working days before a meeting; research is "
+        f"due {policy.research_days} working days before; reminders go "
+        f"{policy.reminder_days_before} days and {policy.reminder_hours_before} hours before; "
+        f"{policy.meeting_capacity} cases fit a meeting."
     )
     return 0
 
@@ -207,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--repeat-window-days", type=int, help="a repeat within this many days")
     policy.add_argument("--draft-days", type=int, help="erase unfinished referrals after")
     policy.add_argument("--out-of-hours", help="named in urgent alerts, e.g. the EDT number")
+    policy.add_argument("--cutoff-days", type=int, help="agenda closes N working days before")
+    policy.add_argument("--research-days", type=int, help="research due N working days before")
+    policy.add_argument("--reminder-days", type=int, help="meeting reminder N days before")
+    policy.add_argument("--reminder-hours", type=int, help="meeting reminder N hours before")
+    policy.add_argument("--capacity", type=int, help="cases per meeting before a warning")
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
     sub.add_parser("run", help="run the bot (long polling)").set_defaults(handler=cmd_run)

@@ -161,7 +161,7 @@ class Demo:
         start = datetime.combine(self.first_meeting, clock_time(10), ZoneInfo("Europe/London"))
         for moment, text in (
             (start - timedelta(days=2), "Reminder: the MARAC meeting is on"),
-            (start - timedelta(hours=2), "starts in two hours"),
+            (start - timedelta(hours=2), "starts in 2 hours"),
         ):
             self.clock.set(moment.astimezone(UTC) + timedelta(seconds=1))
             self.flush()

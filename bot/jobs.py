@@ -7,7 +7,9 @@ clock and let the job run, instead of sleeping for fifteen minutes.
 from __future__ import annotations
 
 import logging
+from datetime import time
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -73,11 +75,27 @@ async def housekeeping(context: MaracContext) -> None:
             log.error("housekeeping step failed: %s", describe(error))
 
 
-def schedule_jobs(application: Any, interval_seconds: float) -> None:
+async def morning_digest(context: MaracContext) -> None:
+    """The 08:00 cron run; housekeeping also catches up after a restart (the key stops twins)."""
+    from bot.dispatcher import dispatch_due
+
+    services = context.runtime.services
+    if await services.meetings.queue_morning_digests():
+        await dispatch_due(context.bot, services.outbox)
+
+
+def schedule_jobs(application: Any, interval_seconds: float, timezone: str) -> None:
     application.job_queue.run_repeating(
         housekeeping,
         interval=interval_seconds,
         first=min(interval_seconds, 5.0),
         name="housekeeping",
         job_kwargs={"misfire_grace_time": int(max(interval_seconds, 30)), "coalesce": True},
+    )
+    application.job_queue.run_daily(
+        morning_digest,
+        time=time(8, 0, tzinfo=ZoneInfo(timezone)),
+        days=(0, 1, 2, 3, 4),
+        name="morning-digest",
+        job_kwargs={"misfire_grace_time": 3600, "coalesce": True},
     )

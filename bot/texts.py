@@ -664,9 +664,9 @@ def research_due(when: str, deadline: str) -> str:
     )
 
 
-def meeting_reminder(when: str, soon: bool) -> str:
-    if soon:
-        return f"The MARAC meeting starts in two hours ({when})."
+def meeting_reminder(when: str, hours: int | None) -> str:
+    if hours is not None:
+        return f"The MARAC meeting starts in {hours} hour{'s' if hours != 1 else ''} ({when})."
     return f"Reminder: the MARAC meeting is on {when}. Send /meetings for the agenda."
 
 
@@ -759,3 +759,19 @@ def case_marked_emergency(reference: str) -> str:
 
 def meeting_moved_done(when: str) -> str:
     return f"The meeting is now on {when}. Everyone invited has been told, with a new invitation."
+
+
+NOTHING_KNOWN = "nothing known"
+
+
+def research_line(agency: str, when: str, note: str) -> str:
+    return f"Research from {agency} ({when}): {note}"
+
+
+ASK_MEETING_CHAIR = "Who chairs it?"
+CHAIR_CHOSEN = "Chair noted."
+CHAIR_LATER = "No chair recorded for these meetings."
+
+
+def case_moved_up(reference: str, position: int) -> str:
+    return f"{reference} is now number {position} on the agenda."

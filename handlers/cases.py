@@ -42,6 +42,10 @@ def _render(context: MaracContext, card: CaseCard) -> str:
             f"{texts.STEP_NAMES.get(step, step).capitalize()} ({local_time(context, at)}): {note}"
             for at, step, note in info.notes
         ]
+        notes += [
+            texts.research_line(agency, local_time(context, at), note)
+            for at, agency, note in info.research
+        ]
         details = texts.case_details(
             info.victim,
             info.perpetrator,

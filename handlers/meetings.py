@@ -32,10 +32,13 @@ from bot.services.meetings import ATTENDANCE, MeetingDetail
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
+from storage.models import Role
 
 AREA = "mtg"
 REPEATS = list(Repeat)
-NEW_DATE, NEW_TIME, NEW_LOCATION, MOVE_DATE, MOVE_TIME, RESEARCH_NOTE, APOLOGIES = range(7)
+NEW_DATE, NEW_TIME, NEW_LOCATION, MOVE_DATE, MOVE_TIME, RESEARCH_NOTE, APOLOGIES, NEW_CHAIR = range(
+    8
+)
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
@@ -201,6 +204,30 @@ async def new_location(update: Update, context: MaracContext) -> int:
     except InputError as problem:
         await answer(update, str(problem))
         return NEW_LOCATION
+    pending["location"] = location
+    context.steps["meeting"] = pending
+    people = await context.runtime.services.people.list_for(context.actor)
+    chairs = [p for p in people if p.role is Role.CHAIR]
+    if not chairs:
+        return await _create(update, context, None)
+    rows = [[_button(p.name[:60], "chair", p.id)] for p in chairs]
+    rows.append([_button("Decide later", "chair", 0)])
+    await answer(update, texts.ASK_MEETING_CHAIR, InlineKeyboardMarkup(rows))
+    return NEW_CHAIR
+
+
+async def chair_chosen(update: Update, context: MaracContext) -> int:
+    chair = _pressed(update).id()
+    await show(update, texts.CHAIR_CHOSEN if chair else texts.CHAIR_LATER)
+    return await _create(update, context, chair or None)
+
+
+async def _create(update: Update, context: MaracContext, chair_id: int | None) -> int:
+    assert context.actor is not None
+    pending = context.steps.pop("meeting", None) or {}
+    if "repeat" not in pending:
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return ConversationHandler.END
     day = date.fromisoformat(pending["date"])
     start = time.fromisoformat(pending["time"])
     repeat = Repeat(pending["repeat"])
@@ -210,16 +237,12 @@ async def new_location(update: Update, context: MaracContext) -> int:
         start=start,
         repeat=repeat,
         nth=pending.get("nth"),
-        location=location,
+        location=pending.get("location"),
+        chair_person_id=chair_id,
     )
     series = Series(day, start, context.runtime.settings.timezone, repeat, pending.get("nth"))
-    context.steps.pop("meeting", None)
-    await answer(
-        update,
-        texts.meetings_scheduled(
-            describe(series), local_time(context, meetings[0].starts_at), len(meetings)
-        ),
-    )
+    first = local_time(context, meetings[0].starts_at)
+    await answer(update, texts.meetings_scheduled(describe(series), first, len(meetings)))
     await list_meetings(update, context)
     return ConversationHandler.END
 
@@ -286,6 +309,7 @@ async def change_item(update: Update, context: MaracContext) -> None:
     item_id = _pressed(update).id()
     keyboard = InlineKeyboardMarkup(
         [
+            [_button("Move up the agenda", "up", item_id)],
             [_button("Move to the next meeting", "mvnext", item_id)],
             [_button("Urgent — emergency listing", "emerg", item_id)],
         ]
@@ -305,6 +329,14 @@ async def move_to_next(update: Update, context: MaracContext) -> None:
         return
     reference = await meetings.move_case(context.actor, item_id, later[0].id)
     await show(update, texts.case_moved(reference, local_time(context, later[0].starts_at)))
+
+
+async def move_up(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    reference, position = await context.runtime.services.meetings.move_up(
+        context.actor, _pressed(update).id()
+    )
+    await show(update, texts.case_moved_up(reference, position))
 
 
 async def emergency(update: Update, context: MaracContext) -> None:
@@ -412,6 +444,9 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
                 CallbackQueryHandler(guarded(repeat_chosen), pattern=pattern(AREA, "rep")),
             ],
             NEW_LOCATION: [MessageHandler(text, guarded(new_location))],
+            NEW_CHAIR: [
+                CallbackQueryHandler(guarded(chair_chosen), pattern=pattern(AREA, "chair"))
+            ],
             MOVE_DATE: [MessageHandler(text, guarded(move_date))],
             MOVE_TIME: [MessageHandler(text, guarded(move_time))],
             RESEARCH_NOTE: [MessageHandler(text, guarded(information_note))],
@@ -433,6 +468,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CallbackQueryHandler(guarded(change_item), pattern=pattern(AREA, "item")),
         CallbackQueryHandler(guarded(move_to_next), pattern=pattern(AREA, "mvnext")),
         CallbackQueryHandler(guarded(emergency), pattern=pattern(AREA, "emerg")),
+        CallbackQueryHandler(guarded(move_up), pattern=pattern(AREA, "up")),
         CallbackQueryHandler(guarded(research_options), pattern=pattern(AREA, "res")),
         CallbackQueryHandler(guarded(nothing_known), pattern=pattern(AREA, "none")),
     ]

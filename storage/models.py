@@ -232,6 +232,11 @@ class AreaPolicy(Base):
     out_of_hours_route: Mapped[str] = mapped_column(
         String(300), default="the police on 999 if anyone is in immediate danger"
     )
+    agenda_cutoff_days: Mapped[int] = mapped_column(Integer(), default=5, server_default="5")
+    research_days: Mapped[int] = mapped_column(Integer(), default=2, server_default="2")
+    reminder_days_before: Mapped[int] = mapped_column(Integer(), default=2, server_default="2")
+    reminder_hours_before: Mapped[int] = mapped_column(Integer(), default=2, server_default="2")
+    meeting_capacity: Mapped[int] = mapped_column(Integer(), default=20, server_default="20")
 
 
 class CaseCounter(Base):

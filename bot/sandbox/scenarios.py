@@ -19,8 +19,17 @@ class Referral:
 
 
 async def press(user: SimulatedUser, label: str) -> RecordedMessage:
-    """Press a button on the latest question and return the next question."""
-    result = await user.press_and_wait(label, count=1, expect_edit=True)
+    """Press a button on the latest question and return the next question.
+
+    Waits for the button first: a notification may arrive just before the question does.
+    """
+
+    def question() -> RecordedMessage | None:
+        latest = [m for m in user.bot_messages() if m.buttons]
+        return latest[-1] if latest and latest[-1].find_button(label) else None
+
+    message = await user.driver.wait_for(question, description=f"a question with [{label}]")
+    result = await user.press_and_wait(label, message=message, count=1, expect_edit=True)
     return result.new_messages[-1]
 
 

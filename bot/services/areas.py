@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from bot.services.deps import ServiceDeps
+from bot.services.policy import area_policy
 from storage.audit import append_event
 from storage.models import Area, Person, Role
 
@@ -79,6 +80,11 @@ class PolicyView:
     repeat_window_days: int
     draft_ttl_days: int
     out_of_hours_route: str
+    agenda_cutoff_days: int = 5
+    research_days: int = 2
+    reminder_days_before: int = 2
+    reminder_hours_before: int = 2
+    meeting_capacity: int = 20
 
 
 POLICY_LIMITS = {
@@ -86,6 +92,11 @@ POLICY_LIMITS = {
     "escalation_threshold": (1, 50),
     "repeat_window_days": (30, 3 * 365),
     "draft_ttl_days": (1, 30),
+    "agenda_cutoff_days": (1, 15),
+    "research_days": (1, 10),
+    "reminder_days_before": (1, 14),
+    "reminder_hours_before": (1, 12),
+    "meeting_capacity": (1, 100),
 }
 
 
@@ -96,8 +107,6 @@ class PolicyService:
         self._deps = deps
 
     async def update(self, area_name: str, changes: dict[str, int | str]) -> PolicyView:
-        from bot.services.referrals import area_policy
-
         for name, value in changes.items():
             if name in POLICY_LIMITS:
                 low, high = POLICY_LIMITS[name]
@@ -133,4 +142,9 @@ class PolicyService:
                 policy.repeat_window_days,
                 policy.draft_ttl_days,
                 policy.out_of_hours_route,
+                policy.agenda_cutoff_days,
+                policy.research_days,
+                policy.reminder_days_before,
+                policy.reminder_hours_before,
+                policy.meeting_capacity,
             )

@@ -23,12 +23,21 @@ from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_s
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import name_context
 from bot.services.errors import NotFound, ServiceError
-from bot.services.meetings import Listing, list_case
+from bot.services.meetings import Listing, list_case, research_context
 from bot.services.outbox import enqueue
 from bot.services.referrals import case_context
 from storage.audit import append_event
 from storage.crypto import FieldContext
-from storage.models import Agency, Case, CaseEvent, CaseExclusion, Person, Role
+from storage.models import (
+    Agency,
+    AgendaItem,
+    Case,
+    CaseEvent,
+    CaseExclusion,
+    Person,
+    ResearchReturn,
+    Role,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class Identifying:
     summary: str
     judgement_reason: str | None
     notes: list[tuple[datetime, str, str]]  # (when, step, note) for info requests / declines
+    # (when, agency, note) of agencies' research; only the coordinator and chair see it.
+    research: list[tuple[datetime, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -318,6 +329,8 @@ class CaseService:
             case.referred_by_id == actor.person_id
         )
         identifying = await self._identifying(session, case, events) if sees_details else None
+        if identifying is not None and actor.role in (Role.COORDINATOR, Role.CHAIR):
+            identifying.research.extend(await self._research(session, case))
         excluded: list[str] = []
         if actor.role is Role.COORDINATOR:
             rows = await session.scalars(
@@ -342,6 +355,25 @@ class CaseService:
             may_triage=actor.role is Role.COORDINATOR,
             excluded_people=excluded,
         )
+
+    async def _research(self, session: AsyncSession, case: Case) -> list[tuple[datetime, str, str]]:
+        """What each agency returned for this case, for every meeting it was listed at."""
+        rows = await session.execute(
+            select(ResearchReturn, Agency.name)
+            .join(AgendaItem, AgendaItem.id == ResearchReturn.agenda_item_id)
+            .join(Agency, Agency.id == ResearchReturn.agency_id)
+            .where(AgendaItem.case_id == case.id)
+            .order_by(ResearchReturn.id)
+        )
+        found: list[tuple[datetime, str, str]] = []
+        for row, agency_name in rows.all():
+            note = texts.NOTHING_KNOWN
+            if row.note_sealed is not None and case.data_key_id:
+                note = await self._deps.vault.open(
+                    session, case.data_key_id, research_context(row.id), row.note_sealed
+                )
+            found.append((row.at, agency_name, note))
+        return found
 
     async def _identifying(
         self, session: AsyncSession, case: Case, events: list[CaseEvent]

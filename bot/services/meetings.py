@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.actor import Actor
 from bot.dates import format_local
-from bot.meetings.agenda_rules import MeetingSlot, cutoff, place_case, research_deadline
+from bot.meetings.agenda_rules import (
+    MeetingSlot,
+    cutoff,
+    place_case,
+    reorder,
+    research_deadline,
+)
 from bot.meetings.calendar_file import meeting_ics
 from bot.meetings.recurrence import Repeat, Series, local_to_utc, occurrences
 from bot.meetings.workdays import is_working_day, subtract_working_days
@@ -31,6 +37,7 @@ from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
+from bot.services.policy import area_policy
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
@@ -153,7 +160,8 @@ async def list_case(
 ) -> Listing:
     """Put an accepted case on the next open meeting, in the caller's transaction."""
     slots = await _slots(session, case.area_id, now)
-    placement = place_case(slots, now)
+    policy = await area_policy(session, case.area_id)
+    placement = place_case(slots, now, cutoff_days=policy.agenda_cutoff_days)
     if placement.meeting_id is None:
         return Listing(None, None, False, None)
     session.add(
@@ -189,12 +197,24 @@ class MeetingService:
         repeat: Repeat,
         nth: int | None = None,
         location: str | None = None,
-        capacity: int = 20,
+        capacity: int | None = None,
+        chair_person_id: int | None = None,
     ) -> list[MeetingView]:
         authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             area = await _area(session, actor.area_id)
+            policy = await area_policy(session, area.id)
+            capacity = capacity or policy.meeting_capacity
+            if chair_person_id is not None:
+                chair = await session.get(Person, chair_person_id)
+                if (
+                    chair is None
+                    or chair.area_id != area.id
+                    or chair.deactivated_at is not None
+                    or chair.role not in (Role.CHAIR, Role.COORDINATOR)
+                ):
+                    raise NotFound(texts.PERSON_NOT_FOUND)
             series = Series(first_date, start, area.timezone, repeat, nth)
             day_before = datetime.combine(first_date - timedelta(days=1), time(23, 59))
             after = day_before.replace(tzinfo=ZoneInfo(area.timezone))
@@ -215,6 +235,8 @@ class MeetingService:
                 await self._new_meeting(session, actor, row.id, moment, location, capacity)
                 for moment in starts
             ]
+            for meeting in meetings:
+                meeting.chair_person_id = chair_person_id
             await append_event(
                 session,
                 at=now,
@@ -468,6 +490,37 @@ class MeetingService:
             meeting = await self._meeting(session, actor, item.meeting_id)
             return await self._view(session, meeting, await _area(session, actor.area_id))
 
+    async def move_up(self, actor: Actor, item_id: int) -> tuple[str, int]:
+        """One place earlier on the agenda; returns the case reference and its new position."""
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        async with self._deps.sessions.begin() as session:
+            item = await self._item(session, actor, item_id)
+            items = list(
+                await session.scalars(
+                    select(AgendaItem)
+                    .where(
+                        AgendaItem.meeting_id == item.meeting_id, AgendaItem.removed_at.is_(None)
+                    )
+                    .order_by(AgendaItem.position, AgendaItem.id)
+                )
+            )
+            ids = [i.id for i in items]
+            ordered = reorder(ids, item.id, max(ids.index(item.id) - 1, 0))
+            for position, row in enumerate(sorted(items, key=lambda i: ordered.index(i.id)), 1):
+                row.position = position
+            case = await session.get(Case, item.case_id)
+            assert case is not None
+            await append_event(
+                session,
+                at=self._deps.clock.now(),
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
+                action="agenda.reordered",
+                subject=case.reference,
+            )
+            return case.reference, ordered.index(item.id) + 1
+
     async def mark_emergency(self, actor: Actor, item_id: int) -> str:
         authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
         async with self._deps.sessions.begin() as session:
@@ -577,7 +630,9 @@ class MeetingService:
             )
         published = 0
         for meeting_id, area_id, starts_at, timezone in candidates:
-            if cutoff(starts_at, timezone) <= now:
+            async with self._deps.sessions.begin() as session:
+                days = (await area_policy(session, area_id)).agenda_cutoff_days
+            if cutoff(starts_at, timezone, days) <= now:
                 try:
                     await self.publish(None, meeting_id, area_id)
                     published += 1
@@ -833,22 +888,27 @@ class MeetingService:
                 ],
                 timezone=area.timezone,
             )
+        policy = await area_policy(session, area.id)
+        days, hours = policy.reminder_days_before, policy.reminder_hours_before
         for person in await self._invitees(session, area.id):
-            for label, before in (("2days", timedelta(days=2)), ("2hours", timedelta(hours=2))):
+            for label, before in (
+                ("days", timedelta(days=days)),
+                ("hours", timedelta(hours=hours)),
+            ):
                 await enqueue(
                     session,
                     dedupe_key=f"meeting:{meeting.id}:reminder_{label}:{person.id}",
                     chat_id=person.telegram_user_id,
                     kind=f"meeting_reminder_{label}",
-                    text=texts.meeting_reminder(when, label == "2hours"),
+                    text=texts.meeting_reminder(when, hours if label == "hours" else None),
                     now=now,
                     due_at=max(meeting.starts_at - before, now),
                     expires_at=meeting.starts_at,
                     area_id=area.id,
                     person_id=person.id,
                     timezone=area.timezone,
-                    # The two-hour reminder is on the day itself, inside working hours.
-                    urgent=label == "2hours",
+                    # The last reminder is on the day itself, inside working hours.
+                    urgent=label == "hours",
                 )
 
     async def _tell_invitees(
@@ -978,6 +1038,7 @@ class MeetingService:
         return item, case, meeting
 
     async def _view(self, session: AsyncSession, meeting: Meeting, area: Area) -> MeetingView:
+        policy = await area_policy(session, area.id)
         listed = await session.scalar(
             select(func.count())
             .select_from(AgendaItem)
@@ -991,8 +1052,10 @@ class MeetingService:
             listed=int(listed or 0),
             published=meeting.published_at is not None,
             cancelled=meeting.cancelled_at is not None,
-            cutoff=cutoff(meeting.starts_at, area.timezone),
-            research_deadline=research_deadline(meeting.starts_at, area.timezone),
+            cutoff=cutoff(meeting.starts_at, area.timezone, policy.agenda_cutoff_days),
+            research_deadline=research_deadline(
+                meeting.starts_at, area.timezone, policy.research_days
+            ),
         )
 
     def _when(self, view: MeetingView) -> str:

@@ -29,6 +29,7 @@ from bot.referrals.validation import InputError, age_on
 from bot.services.deps import ServiceDeps
 from bot.services.errors import ServiceError
 from bot.services.outbox import enqueue
+from bot.services.policy import area_policy
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
@@ -76,28 +77,6 @@ def draft_context(draft_id: int) -> FieldContext:
 
 def case_context(case_id: int, column: str) -> FieldContext:
     return FieldContext("cases", column, case_id)
-
-
-async def area_policy(session: AsyncSession, area_id: int) -> AreaPolicy:
-    """The area's thresholds, created with SafeLives' defaults on first use."""
-    policy = await session.get(AreaPolicy, area_id)
-    if policy is None:
-        policy = AreaPolicy(
-            area_id=area_id,
-            dash_threshold=14,
-            escalation_threshold=3,
-            repeat_window_days=365,
-            draft_ttl_days=7,
-            out_of_hours_route="the police on 999 if anyone is in immediate danger",
-        )
-        try:
-            async with session.begin_nested():
-                session.add(policy)
-        except IntegrityError:
-            found = await session.get(AreaPolicy, area_id)
-            assert found is not None
-            policy = found
-    return policy
 
 
 def thresholds_of(policy: AreaPolicy) -> Thresholds:

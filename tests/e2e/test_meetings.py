@@ -106,6 +106,15 @@ async def test_series_agenda_research_attendance_and_reminders(
     (reply,) = await nia.send_and_wait("Clinic day; notes sent in advance")
     assert "apologies" in (reply.text or "")
 
+    (card,) = await priya.send_and_wait(f"/case {reference}")
+    assert "Research from Northamptonshire Police" in (card.text or "")
+    assert "bail conditions not to contact" in (card.text or "")
+    assert "Research from NGH Hospital" in (card.text or "") and "nothing known" in (
+        card.text or ""
+    )
+    (own,) = await sam.send_and_wait(f"/case {reference}")
+    assert "Research from" not in (own.text or "")  # research is for the coordinator and chair
+
     grid = await open_first_meeting(priya)
     assert f"{reference}: 2 of 2" in (grid.text or "")
     assert "Northamptonshire Police: attending" in (grid.text or "")
@@ -114,7 +123,7 @@ async def test_series_agenda_research_attendance_and_reminders(
     clock.set(datetime(2026, 12, 8, 10, 0, 1, tzinfo=UTC))
     await wait_for_text(driver, sam, "Reminder: the MARAC meeting is on Thu 10 Dec 2026 10:00")
     clock.set(datetime(2026, 12, 10, 8, 0, 1, tzinfo=UTC))
-    await wait_for_text(driver, nia, "starts in two hours")
+    await wait_for_text(driver, nia, "starts in 2 hours")
 
 
 async def test_moving_a_meeting_sends_a_new_invitation_with_the_same_uid(
@@ -183,3 +192,27 @@ async def test_agency_rep_sees_references_only_and_cannot_manage(
     assert agenda.find_button("Publish agenda") is None
     query = await nia.press_data(agenda.message_id, "mtg:pub:1")
     assert (await driver.wait_for_answer(query)).text == texts.NOT_ALLOWED
+
+
+async def test_chair_is_chosen_and_cases_can_be_reordered(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    priya, sam, _ = await cast(runtime, area)
+    await area.enrol(701, "Carol", "Chair", Role.CHAIR)
+    await priya.send_and_wait("/meetings")
+    await priya.press_and_wait("New meeting", expect_edit=True)
+    await priya.send_and_wait("10/12/2026")
+    await priya.send_and_wait("10:00")
+    await priya.press_and_wait("Once only", expect_edit=True)
+    (ask,) = await priya.send_and_wait("Room 2")
+    assert ask.text == texts.ASK_MEETING_CHAIR
+    await priya.press_and_wait("Carol Chair", count=1, expect_edit=True)
+    first, _ = await refer_and_accept(driver, priya, sam)
+    second, _ = await refer_and_accept(driver, priya, sam)
+    agenda = await open_first_meeting(priya)
+    assert (agenda.text or "").index(first) < (agenda.text or "").index(second)
+    await priya.press_and_wait(f"Change {second}", message=agenda, expect_edit=True)
+    moved = await priya.press_and_wait("Move up the agenda", message=agenda, expect_edit=True)
+    assert moved.message.text == texts.case_moved_up(second, 1)
+    agenda = await open_first_meeting(priya)
+    assert (agenda.text or "").index(second) < (agenda.text or "").index(first)
