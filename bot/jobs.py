@@ -68,6 +68,7 @@ async def housekeeping(context: MaracContext) -> None:
         services.referrals.erase_expired_drafts,
         services.meetings.publish_due,
         services.meetings.queue_morning_digests,
+        services.actions.chase_overdue,
     ):
         try:
             await part()

@@ -28,6 +28,8 @@ class Operation(StrEnum):
     MANAGE_MEETINGS = "schedule, move and cancel meetings; build and publish agendas"
     VIEW_MEETINGS = "see meetings and agendas (references only)"
     RETURN_RESEARCH = "return research and confirm attendance for their agency"
+    RECORD_ACTIONS = "record action plans, close meetings, produce minutes"
+    WORK_ACTIONS = "accept and complete their agency's actions and perpetrator referrals"
 
 
 class Scope(StrEnum):
@@ -48,12 +50,14 @@ MATRIX: dict[Role, dict[Operation, Scope]] = {
         Operation.VIEW_CASES: Scope.AREA,
         Operation.MANAGE_MEETINGS: Scope.AREA,
         Operation.VIEW_MEETINGS: Scope.AREA,
+        Operation.RECORD_ACTIONS: Scope.AREA,
     },
     Role.CHAIR: {
         Operation.USE_BOT: Scope.AREA,
         Operation.VIEW_PEOPLE: Scope.AREA,
         Operation.VIEW_CASES: Scope.AREA,
         Operation.VIEW_MEETINGS: Scope.AREA,
+        Operation.RECORD_ACTIONS: Scope.AREA,
     },
     Role.AGENCY_REP: {
         Operation.USE_BOT: Scope.AGENCY,
@@ -62,12 +66,14 @@ MATRIX: dict[Role, dict[Operation, Scope]] = {
         Operation.VIEW_CASES: Scope.AGENCY,
         Operation.VIEW_MEETINGS: Scope.AGENCY,
         Operation.RETURN_RESEARCH: Scope.AGENCY,
+        Operation.WORK_ACTIONS: Scope.AGENCY,
     },
     Role.PERPETRATOR_REP: {
         Operation.USE_BOT: Scope.AGENCY,
         Operation.VIEW_PEOPLE: Scope.AGENCY,
         Operation.VIEW_MEETINGS: Scope.AGENCY,
         Operation.RETURN_RESEARCH: Scope.AGENCY,
+        Operation.WORK_ACTIONS: Scope.AGENCY,
     },
     Role.GOVERNANCE: {
         Operation.USE_BOT: Scope.AREA,
@@ -133,6 +139,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("refer", "Refer a case to MARAC (DASH checklist)", Operation.REFER_CASE),
     Command("case", "Open a case card by its reference", Operation.VIEW_CASES),
     Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
+    Command("actions", "Your agency's actions and perpetrator referrals", Operation.WORK_ACTIONS),
+    Command("plan", "Action plans: record, close a meeting, minutes", Operation.RECORD_ACTIONS),
     Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 

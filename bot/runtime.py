@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.services.actions import ActionService
 from bot.services.agencies import AgencyService
 from bot.services.areas import AreaService, PolicyService
 from bot.services.audit_trail import AuditTrailService
@@ -45,6 +46,7 @@ class Services:
     outbox: OutboxService
     policies: PolicyService
     meetings: MeetingService
+    actions: ActionService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -63,6 +65,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         outbox=OutboxService(deps),
         policies=PolicyService(deps),
         meetings=MeetingService(deps),
+        actions=ActionService(deps),
     )
 
 

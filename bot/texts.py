@@ -775,3 +775,138 @@ CHAIR_LATER = "No chair recorded for these meetings."
 
 def case_moved_up(reference: str, position: int) -> str:
     return f"{reference} is now number {position} on the agenda."
+
+
+# --- Actions and perpetrator referrals ------------------------------------------------------
+
+ACTION_ALREADY_SENT = "That action has already been sent to the agency, so it cannot be undone."
+MEETING_ALREADY_CLOSED = "This meeting is already closed and its actions sent."
+NOT_POSSIBLE_NEEDS_REASON = "Please say why it is not possible (what changed)."
+ACTION_NOT_FOUND = "That action is not one of your agency's. Send /actions for your list."
+REFERRAL_NOT_FOUND = "That referral is not one of your service's. Send /actions for your list."
+WAITING_WEEKS_RANGE = "Please give the waiting time as a number of weeks from 0 to 104."
+NO_OPEN_ACTIONS = "Your agency has no open actions."
+ASK_ACTION_LINES = (
+    "Send one action per message, for example:\n"
+    "Police: check bail conditions and visit by 12/12/2026 high\n"
+    "Each is saved as you send it; press Undo under one to take it back. Send /done when "
+    "this case is finished."
+)
+ASK_NOT_POSSIBLE_REASON = "What changed, so that it is not possible? (a short reason)"
+ASK_DONE_NOTE = "Any short outcome note? Send 'none' if not."
+ASK_PERP_REASON = "Please give a short reason (it is shared with the victim's IDVA)."
+CHOOSE_COLLEAGUE = "Who should take this action over?"
+NO_COLLEAGUES = "There is nobody else enrolled in your agency to take it over."
+
+
+def action_refused(message: str, who: str) -> str:
+    return f"{message} (last changed by {who}). Nothing was changed."
+
+
+def action_assigned(reference: str, due: str, high: bool) -> str:
+    priority = " High priority." if high else ""
+    return (
+        f"New MARAC action for your agency on {reference}, due {due}.{priority} "
+        "Send /actions to read it; please accept it or update it with the buttons."
+    )
+
+
+def action_accept_chase(reference: str) -> str:
+    return f"Reminder: please accept or update your agency's MARAC action on {reference}."
+
+
+def action_reassigned_to_you(reference: str) -> str:
+    return f"A colleague has passed you a MARAC action on {reference}. Send /actions to read it."
+
+
+def action_overdue(reference: str, due: str) -> str:
+    return f"Your agency's MARAC action on {reference} was due {due} and is still open."
+
+
+def action_escalated(reference: str, agency: str, due: str) -> str:
+    return (
+        f"Escalation: {agency}'s action on {reference} was due {due} and is over 3 working days "
+        "overdue."
+    )
+
+
+def action_card(reference: str, agency: str, text: str, due: str, state: str, priority: str) -> str:
+    high = ", high priority" if priority == "high" else ""
+    return f"{reference} — {agency}{high}\n{text}\nDue {due}. Status: {state}."
+
+
+def action_saved(number: int, line: str) -> str:
+    return f"Saved action {number}: {line}"
+
+
+def actions_closed(count: int) -> str:
+    return (
+        f"Meeting closed. {count} action(s) sent to the agencies, who are asked to accept them; "
+        "overdue actions are chased daily and escalated to you after 3 working days."
+    )
+
+
+def perpetrator_update(reference: str, service: str, state: str) -> str:
+    return f"Perpetrator referral on {reference} ({service}): now {state.lower()}."
+
+
+def perpetrator_first_contact_chase(reference: str) -> str:
+    return (
+        f"The perpetrator referral on {reference} has had no recorded contact for 10 working "
+        "days. Please update it with /actions."
+    )
+
+
+def perpetrator_stale(reference: str) -> str:
+    return (
+        f"The perpetrator referral on {reference} has not changed for 20 working days. "
+        "Please update it with /actions."
+    )
+
+
+def summary_agency_line(agency: str, open_: int, done: int, not_possible: int, overdue: int) -> str:
+    return f"• {agency}: {open_} open ({overdue} overdue), {done} done, {not_possible} not possible"
+
+
+def summary_service_line(
+    service: str, waiting: int, weeks: int | None, median: float | None
+) -> str:
+    wait = f"{weeks} weeks' wait" if weeks is not None else "waiting time not given"
+    start = f"median {median:.0f} days to start" if median is not None else "none started yet"
+    return f"• {service}: {waiting} waiting to start; {wait}; {start}"
+
+
+MINUTES_SENT = "Here is the action plan, marked RESTRICTED (references only). It is removed later."
+ASK_WAITING_WEEKS = "How many weeks is your service's current waiting time? Type a number."
+
+
+def action_undone(reference: str) -> str:
+    return f"Taken back: that action on {reference} has been removed."
+
+
+def actions_recorded(count: int) -> str:
+    return f"{count} action(s) recorded. They are sent to the agencies when you close the meeting."
+
+
+def open_actions_heading(count: int) -> str:
+    return f"Your agency has {count} open action(s), oldest due first. Press one to update it."
+
+
+def perpetrator_line(reference: str, state: str) -> str:
+    return f"Perpetrator referral {reference}: {state.lower()}"
+
+
+def action_moved(reference: str, state: str) -> str:
+    return f"{reference}: action now {state.lower()}. Thank you."
+
+
+def perpetrator_moved(reference: str, state: str) -> str:
+    return f"{reference}: referral now {state.lower()}. The victim's IDVA has been told."
+
+
+def waiting_recorded(service: str, weeks: int) -> str:
+    return f"Recorded: {service} has a waiting time of {weeks} weeks."
+
+
+def action_button(reference: str, due: str, overdue: bool) -> str:
+    return f"{reference}, due {due}" + (" (overdue)" if overdue else "")

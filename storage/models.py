@@ -101,6 +101,8 @@ class Agency(Base):
     isa_reminded_for: Mapped[date | None] = mapped_column(Date(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    # Perpetrator services record their current waiting time, to show gaps in provision.
+    waiting_weeks: Mapped[int | None] = mapped_column(Integer(), default=None)
 
 
 class Person(Base):
@@ -420,6 +422,8 @@ class Meeting(Base):
     published_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancelled_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    closed_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
 
 
 class AgendaItem(Base):
@@ -467,3 +471,63 @@ class AttendanceReply(Base):
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     by_person_id: Mapped[int] = mapped_column(BigInteger())
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Action(Base):
+    """An action agreed at a MARAC for one agency; what it says is sealed with the case's key.
+
+    Its state is read from its steps (assigned, accepted, done, not possible, reassigned).
+    """
+
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_agency_due", "agency_id", "due_on"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), default=None)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    text_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    due_on: Mapped[date] = mapped_column(Date())
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int] = mapped_column(BigInteger())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class ActionStep(Base):
+    __tablename__ = "action_steps"
+    __table_args__ = (Index("ix_action_steps_action", "action_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    assigned_to_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+
+
+class PerpetratorReferral(Base):
+    """A referral to a perpetrator service, followed step by step until an outcome."""
+
+    __tablename__ = "perpetrator_referrals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    service_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    referred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PerpetratorStep(Base):
+    __tablename__ = "perpetrator_steps"
+    __table_args__ = (Index("ix_perpetrator_steps_referral", "referral_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("perpetrator_referrals.id", ondelete="CASCADE")
+    )
+    state: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)

@@ -1,0 +1,387 @@
+"""/plan (record actions, close a meeting, minutes) and /actions (agencies work their actions)."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import texts
+from bot.actions.entry import parse_action_line, read_back
+from bot.actions.states import ACTION_LABELS, PERP_LABELS, PERP_NEEDS_REASON, ActionState, PerpState
+from bot.callbacks import Callback, button_data, parse, pattern
+from bot.context import MaracContext
+from bot.dates import format_uk_date
+from bot.referrals.validation import InputError, clean_free_text
+from bot.services.actions import ActionView
+from handlers.formatting import local_time
+from handlers.jobs_trigger import dispatch_soon
+from handlers.replies import answer, guarded, send_sensitive, show
+
+AREA = "act"
+PERP_STATES = list(PerpState)
+LINES, DONE_NOTE, NP_REASON, PERP_REASON, WAITING = range(5)
+
+
+def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
+
+
+def _pressed(update: Update) -> Callback:
+    callback = parse(update.callback_query.data if update.callback_query else None)
+    assert callback is not None
+    return callback
+
+
+def _today(context: MaracContext) -> date:
+    zone = ZoneInfo(context.runtime.settings.timezone)
+    return context.runtime.clock.now().astimezone(zone).date()
+
+
+def _card(view: ActionView) -> str:
+    return texts.action_card(
+        view.reference,
+        view.agency,
+        view.text,
+        format_uk_date(view.due_on),
+        ACTION_LABELS[view.state] + (" — OVERDUE" if view.overdue else ""),
+        view.priority,
+    )
+
+
+def _action_buttons(action_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [_button("Accept", "acc", action_id), _button("Done", "done", action_id)],
+            [_button("Not possible", "np", action_id), _button("Reassign", "re", action_id)],
+        ]
+    )
+
+
+# -- /plan: the coordinator and chair ----------------------------------------------------------
+
+
+async def plan(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    service = context.runtime.services.actions
+    agencies, services = await service.summary(context.actor)
+    lines = ["Action plans."]
+    if agencies:
+        lines.append("Actions by agency:")
+        lines += [
+            texts.summary_agency_line(a.agency, a.open, a.done, a.not_possible, a.overdue)
+            for a in agencies
+        ]
+    if services:
+        lines.append("Perpetrator services:")
+        lines += [
+            texts.summary_service_line(
+                s.service, s.waiting_referrals, s.waiting_weeks, s.median_days_to_start
+            )
+            for s in services
+        ]
+    rows: list[list[InlineKeyboardButton]] = []
+    for meeting_id, starts_at, closed, cases in await service.plan_meetings(context.actor):
+        when = local_time(context, starts_at)
+        if not closed:
+            rows += [
+                [_button(f"Actions for {ref} ({when})", "rec", meeting_id, case_id)]
+                for case_id, ref in cases
+            ]
+            rows.append([_button(f"Close {when} and send actions", "close", meeting_id)])
+        rows.append([_button(f"Minutes {when}", "min", meeting_id)])
+    await send_sensitive(
+        update, context, "\n".join(lines), InlineKeyboardMarkup(rows[:40]) if rows else None
+    )
+
+
+async def record_start(update: Update, context: MaracContext) -> int:
+    callback = _pressed(update)
+    if len(callback.ids) != 2:
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return ConversationHandler.END
+    context.steps["plan"] = {"meeting": callback.id(0), "case": callback.id(1), "saved": 0}
+    await answer(update, texts.ASK_ACTION_LINES)
+    return LINES
+
+
+async def action_line(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    pending = context.steps.get("plan") or {}
+    service = context.runtime.services.actions
+    try:
+        draft = parse_action_line(
+            update.message.text or "", await service.agency_names(context.actor), _today(context)
+        )
+    except InputError as problem:
+        await answer(update, str(problem))
+        return LINES
+    view = await service.record(context.actor, int(pending["meeting"]), int(pending["case"]), draft)
+    pending["saved"] = int(pending.get("saved", 0)) + 1
+    context.steps["plan"] = pending
+    line = read_back([draft]).split("\n")[-1].split(". ", 1)[-1]
+    line = line.replace("(usual deadline)", f"(due {format_uk_date(view.due_on)})")
+    await answer(
+        update,
+        texts.action_saved(pending["saved"], line),
+        InlineKeyboardMarkup([[_button("Undo", "undo", view.id)]]),
+    )
+    return LINES
+
+
+async def undo(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    reference = await context.runtime.services.actions.undo(context.actor, _pressed(update).id())
+    await show(update, texts.action_undone(reference))
+
+
+async def lines_done(update: Update, context: MaracContext) -> int:
+    pending = context.steps.pop("plan", None) or {}
+    await answer(update, texts.actions_recorded(int(pending.get("saved", 0))))
+    return ConversationHandler.END
+
+
+async def close_meeting(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    count = await context.runtime.services.actions.close_meeting(
+        context.actor, _pressed(update).id()
+    )
+    await show(update, texts.actions_closed(count))
+    dispatch_soon(context)
+
+
+async def minutes(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None and update.effective_chat is not None
+    filename, content = await context.runtime.services.actions.minutes(
+        context.actor, _pressed(update).id()
+    )
+    await answer(update, texts.MINUTES_SENT)
+    message = await context.bot.send_document(
+        update.effective_chat.id, InputFile(content, filename=filename), protect_content=True
+    )
+    await context.runtime.services.sensitive_messages.record(
+        update.effective_chat.id, message.message_id
+    )
+
+
+# -- /actions: agency reps ---------------------------------------------------------------------
+
+
+async def my_actions(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    service = context.runtime.services.actions
+    views = await service.open_for_agency(context.actor)
+    rows = [
+        [
+            _button(
+                f"{v.reference}, due {format_uk_date(v.due_on)}{' (overdue)' if v.overdue else ''}",
+                "open",
+                v.id,
+            )
+        ]
+        for v in views
+    ]
+    text = texts.open_actions_heading(len(views)) if views else texts.NO_OPEN_ACTIONS
+    referrals = await service.perpetrator_referrals(context.actor)
+    for referral in referrals:
+        text += "\n" + texts.perpetrator_line(referral.reference, PERP_LABELS[referral.state])
+        rows += [
+            [
+                _button(
+                    f"{referral.reference}: {PERP_LABELS[option]}",
+                    "pm",
+                    referral.id,
+                    PERP_STATES.index(option),
+                )
+            ]
+            for option in referral.options
+        ]
+    if referrals:
+        rows.append([_button("Set our waiting time", "wait")])
+    await send_sensitive(update, context, text, InlineKeyboardMarkup(rows[:60]) if rows else None)
+
+
+async def open_action(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    view = await context.runtime.services.actions.get(context.actor, _pressed(update).id())
+    await send_sensitive(update, context, _card(view), _action_buttons(view.id))
+
+
+async def accept(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    view = await context.runtime.services.actions.move(
+        context.actor, _pressed(update).id(), ActionState.ACCEPTED
+    )
+    await show(update, texts.action_moved(view.reference, ACTION_LABELS[view.state]))
+
+
+async def done_start(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
+    view = await context.runtime.services.actions.get(context.actor, _pressed(update).id())
+    context.steps["action"] = {"id": view.id}
+    await answer(update, f"{view.reference}: {texts.ASK_DONE_NOTE}")
+    return DONE_NOTE
+
+
+async def done_note(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    raw = (update.message.text or "").strip()
+    note = None if raw.lower() in ("none", "no", "-") else raw[:500]
+    pending = context.steps.pop("action", {})
+    view = await context.runtime.services.actions.move(
+        context.actor, int(pending.get("id", 0)), ActionState.DONE, note
+    )
+    await answer(update, texts.action_moved(view.reference, ACTION_LABELS[view.state]))
+    return ConversationHandler.END
+
+
+async def not_possible_start(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
+    view = await context.runtime.services.actions.get(context.actor, _pressed(update).id())
+    context.steps["action"] = {"id": view.id}
+    await answer(update, f"{view.reference}: {texts.ASK_NOT_POSSIBLE_REASON}")
+    return NP_REASON
+
+
+async def not_possible_reason(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    try:
+        reason = clean_free_text(update.message.text or "", max_length=500, min_length=3)
+    except InputError as problem:
+        await answer(update, str(problem))
+        return NP_REASON
+    pending = context.steps.pop("action", {})
+    view = await context.runtime.services.actions.move(
+        context.actor, int(pending.get("id", 0)), ActionState.NOT_POSSIBLE, reason
+    )
+    await answer(update, texts.action_moved(view.reference, ACTION_LABELS[view.state]))
+    return ConversationHandler.END
+
+
+async def reassign_start(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    action_id = _pressed(update).id()
+    colleagues = await context.runtime.services.actions.colleagues(context.actor, action_id)
+    if not colleagues:
+        await answer(update, texts.NO_COLLEAGUES)
+        return
+    rows = [[_button(name[:60], "rto", action_id, person_id)] for person_id, name in colleagues]
+    await answer(update, texts.CHOOSE_COLLEAGUE, InlineKeyboardMarkup(rows))
+
+
+async def reassign_to(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    callback = _pressed(update)
+    if len(callback.ids) != 2:
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return
+    view = await context.runtime.services.actions.reassign(
+        context.actor, callback.id(0), callback.id(1)
+    )
+    await show(update, texts.action_moved(view.reference, ACTION_LABELS[view.state]))
+    dispatch_soon(context)
+
+
+async def perpetrator_step(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
+    callback = _pressed(update)
+    if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(PERP_STATES):
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return ConversationHandler.END
+    target = PERP_STATES[callback.id(1)]
+    if target in PERP_NEEDS_REASON:
+        context.steps["perp"] = {"id": callback.id(0), "state": target.value}
+        await answer(update, texts.ASK_PERP_REASON)
+        return PERP_REASON
+    view = await context.runtime.services.actions.move_perpetrator(
+        context.actor, callback.id(0), target
+    )
+    await answer(update, texts.perpetrator_moved(view.reference, PERP_LABELS[view.state]))
+    dispatch_soon(context)
+    return ConversationHandler.END
+
+
+async def perpetrator_reason(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    pending = context.steps.pop("perp", {})
+    view = await context.runtime.services.actions.move_perpetrator(
+        context.actor,
+        int(pending.get("id", 0)),
+        PerpState(pending.get("state", PerpState.ENDED.value)),
+        (update.message.text or "").strip()[:500],
+    )
+    await answer(update, texts.perpetrator_moved(view.reference, PERP_LABELS[view.state]))
+    dispatch_soon(context)
+    return ConversationHandler.END
+
+
+async def waiting_start(update: Update, context: MaracContext) -> int:
+    await answer(update, texts.ASK_WAITING_WEEKS)
+    return WAITING
+
+
+async def waiting_weeks(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None and update.message is not None
+    raw = (update.message.text or "").strip()
+    if not raw.isdigit():
+        await answer(update, texts.WAITING_WEEKS_RANGE)
+        return WAITING
+    name = await context.runtime.services.actions.set_waiting_weeks(context.actor, int(raw))
+    await answer(update, texts.waiting_recorded(name, int(raw)))
+    return ConversationHandler.END
+
+
+async def stop(update: Update, context: MaracContext) -> int:
+    for key in ("plan", "action", "perp"):
+        context.steps.pop(key, None)
+    await answer(update, texts.CANCELLED)
+    return ConversationHandler.END
+
+
+def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
+    text = filters.TEXT & ~filters.COMMAND
+    conversation: ConversationHandler[MaracContext] = ConversationHandler(
+        entry_points=[
+            CallbackQueryHandler(guarded(record_start), pattern=pattern(AREA, "rec")),
+            CallbackQueryHandler(guarded(done_start), pattern=pattern(AREA, "done")),
+            CallbackQueryHandler(guarded(not_possible_start), pattern=pattern(AREA, "np")),
+            CallbackQueryHandler(guarded(perpetrator_step), pattern=pattern(AREA, "pm")),
+            CallbackQueryHandler(guarded(waiting_start), pattern=pattern(AREA, "wait")),
+        ],
+        states={
+            LINES: [
+                MessageHandler(text, guarded(action_line)),
+                CallbackQueryHandler(guarded(undo), pattern=pattern(AREA, "undo")),
+                CommandHandler("done", lines_done),
+            ],
+            DONE_NOTE: [MessageHandler(text, guarded(done_note))],
+            NP_REASON: [MessageHandler(text, guarded(not_possible_reason))],
+            PERP_REASON: [MessageHandler(text, guarded(perpetrator_reason))],
+            WAITING: [MessageHandler(text, guarded(waiting_weeks))],
+        },
+        fallbacks=[CommandHandler("cancel", stop), CommandHandler("done", lines_done)],
+        name="actions",
+        persistent=True,
+        allow_reentry=True,
+    )
+    return [
+        conversation,
+        CommandHandler("plan", guarded(plan)),
+        CommandHandler("actions", guarded(my_actions)),
+        CallbackQueryHandler(guarded(close_meeting), pattern=pattern(AREA, "close")),
+        CallbackQueryHandler(guarded(minutes), pattern=pattern(AREA, "min")),
+        CallbackQueryHandler(guarded(undo), pattern=pattern(AREA, "undo")),
+        CallbackQueryHandler(guarded(open_action), pattern=pattern(AREA, "open")),
+        CallbackQueryHandler(guarded(accept), pattern=pattern(AREA, "acc")),
+        CallbackQueryHandler(guarded(reassign_start), pattern=pattern(AREA, "re")),
+        CallbackQueryHandler(guarded(reassign_to), pattern=pattern(AREA, "rto")),
+    ]
