@@ -910,3 +910,20 @@ def waiting_recorded(service: str, weeks: int) -> str:
 
 def action_button(reference: str, due: str, overdue: bool) -> str:
     return f"{reference}, due {due}" + (" (overdue)" if overdue else "")
+
+
+# -- Serial perpetrators: references only, never names ---------------------------------------
+
+STEP_NAMES["serial_perpetrator"] = "possible serial perpetrator found"
+
+
+def serial_perpetrator_alert(reference: str, others: list[str]) -> str:
+    who = "a different victim" if len(others) == 1 else "victims other than this one"
+    return (
+        f"Possible serial perpetrator: the person causing harm in {reference} also appears in "
+        f"{', '.join(others)} ({who}). Send /case {reference} to see the link."
+    )
+
+
+def serial_links(references: list[str]) -> str:
+    return "Same person causing harm as: " + ", ".join(references)

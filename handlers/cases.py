@@ -1,4 +1,4 @@
-"""/case: the case card; triage buttons, repeat matches and the must-not-receive list."""
+"""/case: the case card; triage buttons, repeat and serial-perpetrator links, must-not-receive."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _render(context: MaracContext, card: CaseCard) -> str:
         f"• {local_time(context, at)} {texts.STEP_NAMES.get(step, step)} ({who})"
         for at, step, who in card.history
     ]
-    return texts.case_card(
+    text = texts.case_card(
         reference=card.reference,
         status=card.status.value,
         criterion=card.criterion,
@@ -75,6 +75,11 @@ def _render(context: MaracContext, card: CaseCard) -> str:
         details=details,
         excluded=card.excluded_people,
     )
+    if card.serial_links:
+        # Right under the case's own links (repeats), before the details and history.
+        head, blank, rest = text.partition("\n\n")
+        text = f"{head}\n{texts.serial_links(card.serial_links)}{blank}{rest}"
+    return text
 
 
 def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMarkup | None:

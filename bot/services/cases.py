@@ -4,7 +4,8 @@ Identifying details (names, dates of birth, address, summary, safety notes) are
 opened only for the coordinator, the chair and the person who referred; an
 agency rep sees only cases their own agency referred, and never identifying
 details of someone else's referral. People on a case's "must not receive" list
-see nothing, as if the case did not exist.
+see nothing, as if the case did not exist. Links to other victims' cases with the
+same person causing harm are shown, by reference, to the coordinator and chair only.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from bot.services.enrolment import name_context
 from bot.services.errors import NotFound, ServiceError
 from bot.services.meetings import Listing, list_case, research_context
 from bot.services.outbox import enqueue
-from bot.services.referrals import case_context
+from bot.services.referrals import (
+    SERIAL_PERPETRATOR,
+    case_context,
+    excluded_from,
+    same_perpetrator_cases,
+)
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
@@ -71,6 +77,9 @@ class CaseCard:
     identifying: Identifying | None = None
     may_triage: bool = False
     excluded_people: list[str] = field(default_factory=list)
+    # References of other victims' cases with the same person causing harm (within 3 years);
+    # only the coordinator and chair see them, and never names.
+    serial_links: list[str] = field(default_factory=list)
 
 
 class CaseService:
@@ -324,7 +333,20 @@ class CaseService:
                 other = await session.get(Case, related)
                 if other is not None:
                     possible.append((other.id, other.reference))
-        history = [(e.at, e.kind, await self._name(session, e.by_person_id)) for e in events]
+        sees_serial = actor.role in (Role.COORDINATOR, Role.CHAIR)
+        serial_links: list[str] = []
+        hidden: set[int] = set()  # other cases this person must not hear of
+        if sees_serial:
+            others = await same_perpetrator_cases(session, case)
+            linked = [e.related_case_id for e in events if e.kind == SERIAL_PERPETRATOR]
+            ids = [o.id for o in others] + [r for r in linked if r is not None]
+            hidden = await excluded_from(session, actor.person_id, ids)
+            serial_links = [o.reference for o in others if o.id not in hidden]
+        history = [
+            (e.at, e.kind, await self._name(session, e.by_person_id))
+            for e in events
+            if e.kind != SERIAL_PERPETRATOR or (sees_serial and e.related_case_id not in hidden)
+        ]
         sees_details = actor.role in (Role.COORDINATOR, Role.CHAIR) or (
             case.referred_by_id == actor.person_id
         )
@@ -354,6 +376,7 @@ class CaseService:
             identifying=identifying,
             may_triage=actor.role is Role.COORDINATOR,
             excluded_people=excluded,
+            serial_links=serial_links,
         )
 
     async def _research(self, session: AsyncSession, case: Case) -> list[tuple[datetime, str, str]]:

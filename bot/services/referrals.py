@@ -1,5 +1,8 @@
 """Referrals: sealed drafts, submission with a case reference, repeat detection, urgent alerts.
 
+A person causing harm who appears in cases of different victims within 3 years
+(matched on a blind index, as repeat victims are) is flagged to the coordinators.
+
 Every step of a draft is sealed under the draft's own data key; on submit the
 answers move into the case's sealed columns and the draft's key is destroyed.
 Notifications go into the outbox in the same transaction, by reference only.
@@ -39,6 +42,7 @@ from storage.models import (
     Case,
     CaseCounter,
     CaseEvent,
+    CaseExclusion,
     Criterion,
     Person,
     ReferralDraft,
@@ -53,6 +57,9 @@ SEALED_CASE_COLUMNS = (
     "household_sealed",
     "summary_sealed",
 )
+# Cases of different victims with the same person causing harm are linked within 3 years.
+SERIAL_WINDOW_DAYS = 1096
+SERIAL_PERPETRATOR = "serial_perpetrator"  # the CaseEvent kind recording such a link
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,43 @@ def case_context(case_id: int, column: str) -> FieldContext:
 
 def thresholds_of(policy: AreaPolicy) -> Thresholds:
     return Thresholds(dash=policy.dash_threshold, escalation=policy.escalation_threshold)
+
+
+async def same_perpetrator_cases(session: AsyncSession, case: Case) -> list[Case]:
+    """Other victims' cases in the area with the same person causing harm, newest first.
+
+    Matched on the perpetrator's blind index (no index, e.g. "unknown", never matches)
+    within 3 years either side of this case's referral; the same victim again is a
+    repeat, not a serial case.
+    """
+    if case.perpetrator_index is None:
+        return []
+    window = timedelta(days=SERIAL_WINDOW_DAYS)
+    rows = await session.scalars(
+        select(Case)
+        .where(
+            Case.area_id == case.area_id,
+            Case.perpetrator_index == case.perpetrator_index,
+            Case.victim_index != case.victim_index,
+            Case.id != case.id,
+            Case.referred_at >= case.referred_at - window,
+            Case.referred_at <= case.referred_at + window,
+        )
+        .order_by(Case.referred_at.desc(), Case.id.desc())
+    )
+    return list(rows)
+
+
+async def excluded_from(session: AsyncSession, person_id: int, case_ids: list[int]) -> set[int]:
+    """Which of these cases the person is on the must-not-receive list of."""
+    if not case_ids:
+        return set()
+    rows = await session.scalars(
+        select(CaseExclusion.case_id).where(
+            CaseExclusion.person_id == person_id, CaseExclusion.case_id.in_(case_ids)
+        )
+    )
+    return set(rows)
 
 
 class ReferralService:
@@ -277,6 +321,16 @@ class ReferralService:
                 )
             if urgency.urgent:
                 session.add(CaseEvent(case_id=case.id, kind=CaseStep.URGENT_ALERTED, at=now))
+            serial = await same_perpetrator_cases(session, case)
+            if serial:
+                session.add(
+                    CaseEvent(
+                        case_id=case.id,
+                        kind=SERIAL_PERPETRATOR,
+                        at=now,
+                        related_case_id=serial[0].id,
+                    )
+                )
             await self._erase_drafts(session, [actor.person_id])
             await append_event(
                 session,
@@ -290,9 +344,11 @@ class ReferralService:
                     "criterion": criterion.value,
                     "urgent": urgency.urgent,
                     "repeat": match is not None,
+                    "serial": bool(serial),
                 },
             )
             await self._notify_submission(session, actor, case, match, urgency.reasons, policy, now)
+            await self._notify_serial(session, case, serial, now)
             return Submitted(
                 case.id, reference, criterion, urgency.urgent, match.reference if match else None
             )
@@ -357,6 +413,31 @@ class ReferralService:
                     person_id=person.id,
                     urgent=True,
                 )
+
+    async def _notify_serial(
+        self, session: AsyncSession, case: Case, others: list[Case], now: datetime
+    ) -> None:
+        """Tell every active coordinator, by reference only, of other victims' cases."""
+        if not others:
+            return
+        recipients = await self._people(session, case.area_id, roles={Role.COORDINATOR})
+        case_ids = [case.id, *(other.id for other in others)]
+        for person in recipients:
+            excluded = await excluded_from(session, person.id, case_ids)
+            visible = [other.reference for other in others if other.id not in excluded]
+            if case.id in excluded or not visible:
+                continue
+            await enqueue(
+                session,
+                dedupe_key=f"case:{case.id}:serial:{person.id}",
+                chat_id=person.telegram_user_id,
+                kind="serial_perpetrator",
+                text=texts.serial_perpetrator_alert(case.reference, visible),
+                now=now,
+                area_id=case.area_id,
+                person_id=person.id,
+                urgent=False,
+            )
 
     async def _people(
         self, session: AsyncSession, area_id: int, *, roles: set[Role], on_call: bool = False

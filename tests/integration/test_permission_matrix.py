@@ -383,7 +383,29 @@ async def verify_attendance(cell: Cell, when: str) -> None:
     assert detail.attendance[cell.actor.agency_id] == "attending"  # type: ignore[index]
 
 
+async def verify_plan_meetings(cell: Cell, meetings: Any) -> None:
+    assert [m[0] for m in meetings] == [cell.world.meeting_id]
+
+
+async def verify_open_actions(cell: Cell, views: Any) -> None:
+    assert views == []  # nothing has been sent to this agency yet
+
+
 CALLS: dict[Operation, list[ServiceCall]] = {
+    Operation.RECORD_ACTIONS: [
+        ServiceCall(
+            "actions.plan_meetings",
+            lambda c: c.runtime.services.actions.plan_meetings(c.actor),
+            verify_plan_meetings,
+        ),
+    ],
+    Operation.WORK_ACTIONS: [
+        ServiceCall(
+            "actions.open_for_agency",
+            lambda c: c.runtime.services.actions.open_for_agency(c.actor),
+            verify_open_actions,
+        ),
+    ],
     Operation.MANAGE_MEETINGS: [
         ServiceCall(
             "meetings.create",

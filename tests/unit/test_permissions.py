@@ -52,12 +52,16 @@ def test_every_role_has_a_row_in_the_matrix() -> None:
 def test_expected_grants() -> None:
     # Spelled out so that a change to the matrix is a deliberate, reviewed change.
     granted = {role: set(ops) for role, ops in MATRIX.items()}
-    assert granted[Role.COORDINATOR] == set(Operation) - {Operation.RETURN_RESEARCH}
+    assert granted[Role.COORDINATOR] == set(Operation) - {
+        Operation.RETURN_RESEARCH,
+        Operation.WORK_ACTIONS,
+    }
     assert granted[Role.CHAIR] == {
         Operation.USE_BOT,
         Operation.VIEW_PEOPLE,
         Operation.VIEW_CASES,
         Operation.VIEW_MEETINGS,
+        Operation.RECORD_ACTIONS,
     }
     assert granted[Role.AGENCY_REP] == {
         Operation.USE_BOT,
@@ -66,12 +70,14 @@ def test_expected_grants() -> None:
         Operation.VIEW_CASES,
         Operation.VIEW_MEETINGS,
         Operation.RETURN_RESEARCH,
+        Operation.WORK_ACTIONS,
     }
     assert granted[Role.PERPETRATOR_REP] == {
         Operation.USE_BOT,
         Operation.VIEW_PEOPLE,
         Operation.VIEW_MEETINGS,
         Operation.RETURN_RESEARCH,
+        Operation.WORK_ACTIONS,
     }
     assert granted[Role.GOVERNANCE] == {Operation.USE_BOT}
     for role in AGENCY_SCOPED:
@@ -181,17 +187,23 @@ def test_commands_for_hides_commands_of_operations_a_role_lacks(
     def names(role: Role) -> list[str]:
         return [c.name for c in commands_for(role)]
 
-    assert names(Role.COORDINATOR) == [
-        c.name for c in one_each if c.operation is not Operation.RETURN_RESEARCH
-    ]
+    agency_only = (Operation.RETURN_RESEARCH, Operation.WORK_ACTIONS)
+    assert names(Role.COORDINATOR) == [c.name for c in one_each if c.operation not in agency_only]
     assert names(Role.GOVERNANCE) == ["use_bot"]
     assert names(Role.PERPETRATOR_REP) == [
         "use_bot",
         "view_people",
         "view_meetings",
         "return_research",
+        "work_actions",
     ]
-    assert names(Role.CHAIR) == ["use_bot", "view_people", "view_cases", "view_meetings"]
+    assert names(Role.CHAIR) == [
+        "use_bot",
+        "view_people",
+        "view_cases",
+        "view_meetings",
+        "record_actions",
+    ]
     assert names(Role.AGENCY_REP) == [
         "use_bot",
         "view_people",
@@ -199,6 +211,7 @@ def test_commands_for_hides_commands_of_operations_a_role_lacks(
         "view_cases",
         "view_meetings",
         "return_research",
+        "work_actions",
     ]
 
 

@@ -1,0 +1,206 @@
+"""Action plans and perpetrator referrals end to end: recorded at the meeting, sent on close,
+accepted, done, not possible, raced, chased and escalated; a perpetrator referral followed to
+completion with the IDVA told at every step; minutes as a RESTRICTED document."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import zipfile
+from datetime import UTC, datetime
+
+from bot import texts
+from bot.clock import ManualClock
+from bot.runtime import Runtime
+from bot.sandbox import Driver, SimulatedUser
+from storage.models import AgencyKind, Role
+from tests.e2e.conftest import Area
+from tests.e2e.test_meetings import _agency, refer_and_accept, schedule
+from tests.e2e.test_referrals import wait_for_text
+
+
+class Cast:
+    def __init__(self, runtime: Runtime, area: Area) -> None:
+        self.runtime, self.area = runtime, area
+
+    async def enrol(self) -> None:
+        police = await _agency(
+            self.runtime, self.area, "Northamptonshire Police", AgencyKind.POLICE
+        )
+        health = await _agency(self.runtime, self.area, "NGH Hospital", AgencyKind.HEALTH)
+        idva = await _agency(self.runtime, self.area, "Sunflower IDVA", AgencyKind.IDVA)
+        drive = await _agency(
+            self.runtime, self.area, "Drive Project", AgencyKind.PERPETRATOR_SERVICE
+        )
+        a = self.area
+        self.priya = await a.enrol(501, "Priya", "Shah")
+        self.sam = await a.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police)
+        self.kim = await a.enrol(603, "Kim", "Lee", Role.AGENCY_REP, police)
+        self.nia = await a.enrol(602, "Nia", "Brown", Role.AGENCY_REP, health)
+        self.jo = await a.enrol(604, "Jo", "Evans", Role.AGENCY_REP, idva)
+        self.pat = await a.enrol(605, "Pat", "Quinn", Role.PERPETRATOR_REP, drive)
+
+
+async def plan_actions(driver: Driver, cast: Cast, reference: str, lines: list[str]) -> None:
+    priya = cast.priya
+    (plan,) = await priya.send_and_wait("/plan")
+    await priya.press_and_wait(
+        f"Actions for {reference} (Thu 10 Dec 2026 10:00)", message=plan, count=1
+    )
+    for line in lines:
+        (saved,) = await priya.send_and_wait(line)
+        assert (saved.text or "").startswith("Saved action"), saved.text
+    (done,) = await priya.send_and_wait("/done")
+    assert done.text == texts.actions_recorded(len(lines))
+
+
+async def close(cast: Cast) -> None:
+    (plan,) = await cast.priya.send_and_wait("/plan")
+    done = await cast.priya.press_and_wait(
+        "Close Thu 10 Dec 2026 10:00 and send actions", message=plan, expect_edit=True
+    )
+    assert "Meeting closed" in (done.message.text or "")
+
+
+async def latest_with(driver: Driver, user: SimulatedUser, fragment: str):  # type: ignore[no-untyped-def]
+    await wait_for_text(driver, user, fragment)
+    return next(m for m in reversed(user.bot_messages()) if fragment in (m.text or ""))
+
+
+async def test_action_plan_confirmed_raced_chased_and_escalated(
+    app: object, runtime: Runtime, area: Area, driver: Driver, clock: ManualClock
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    await plan_actions(
+        driver,
+        cast,
+        reference,
+        [
+            "Police: check bail conditions and visit the victim by 14/12/2026 high",
+            "NGH - GP to review the victim's medication",
+        ],
+    )
+    await close(cast)
+
+    sam_msg = await latest_with(driver, cast.sam, "New MARAC action for your agency")
+    kim_msg = await latest_with(driver, cast.kim, "New MARAC action for your agency")
+    assert "Jane Doe" not in (sam_msg.text or "")
+    # Two police reps press Accept at the same moment: one wins, the other is told.
+    first, second = await asyncio.gather(
+        cast.sam.press_and_wait("Accept", message=sam_msg),
+        cast.kim.press_and_wait("Accept", message=kim_msg),
+    )
+    answers = [first, second]
+    await asyncio.sleep(0)
+    texts_seen = [
+        (m.message.text or "") + " " + " ".join(x.text or "" for x in m.new_messages)
+        for m in answers
+    ]
+    alerts = [a.answer.text for a in answers if a.answer and a.answer.text]
+    assert any("accepted" in t for t in texts_seen)
+    assert any("already accepted" in (t or "") for t in alerts + texts_seen), (alerts, texts_seen)
+
+    nia_msg = await latest_with(driver, cast.nia, "New MARAC action for your agency")
+    await cast.nia.press_and_wait("Not possible", message=nia_msg, count=1)
+    (reply,) = await cast.nia.send_and_wait("Victim moved out of the area; GP changed")
+    assert reply.text == texts.action_moved(reference, "Not possible")
+
+    # Due 14 Dec: chased daily from the next working day at 09:00, escalated after 3.
+    clock.set(datetime(2026, 12, 15, 9, 0, 1, tzinfo=UTC))
+    await wait_for_text(driver, cast.sam, f"action on {reference} was due 14 Dec 2026")
+    assert not any("was due" in (m.text or "") for m in cast.nia.bot_messages())
+    clock.set(datetime(2026, 12, 17, 9, 0, 1, tzinfo=UTC))
+    await wait_for_text(
+        driver, cast.priya, f"Escalation: Northamptonshire Police's action on {reference}"
+    )
+
+    (listing,) = await cast.sam.send_and_wait("/actions")
+    assert "1 open action" in (listing.text or "")
+    opened = await cast.sam.press_and_wait(
+        f"{reference}, due 14 Dec 2026 (overdue)", message=listing, count=1
+    )
+    await cast.sam.press_and_wait("Done", message=opened.new_messages[-1], count=1)
+    (reply,) = await cast.sam.send_and_wait("Visited; bail conditions confirmed with the court")
+    assert reply.text == texts.action_moved(reference, "Done")
+    (listing,) = await cast.sam.send_and_wait("/actions")
+    assert listing.text == texts.NO_OPEN_ACTIONS
+
+    (summary,) = await cast.priya.send_and_wait("/plan")
+    assert "Northamptonshire Police: 0 open (0 overdue), 1 done, 0 not possible" in (
+        summary.text or ""
+    )
+    assert "NGH Hospital: 0 open (0 overdue), 0 done, 1 not possible" in (summary.text or "")
+
+
+async def test_perpetrator_referral_followed_to_completion_with_idva_told(
+    app: object, runtime: Runtime, area: Area, driver: Driver, clock: ManualClock
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    await plan_actions(
+        driver, cast, reference, ["Drive: assess the perpetrator for intensive case management"]
+    )
+    await close(cast)
+    await wait_for_text(driver, cast.pat, "New MARAC action for your agency")
+
+    for step in ("Contact attempted", "Assessed", "Suitable", "Started", "Attending", "Completed"):
+        (listing,) = await cast.pat.send_and_wait("/actions")
+        result = await cast.pat.press_and_wait(f"{reference}: {step}", message=listing, count=1)
+        assert result.new_messages[-1].text == texts.perpetrator_moved(reference, step)
+        await wait_for_text(
+            driver,
+            cast.jo,
+            f"Perpetrator referral on {reference} (Drive Project): now {step.lower()}",
+        )
+    (listing,) = await cast.pat.send_and_wait("/actions")
+    assert f"Perpetrator referral {reference}: completed" in (listing.text or "")
+    assert listing.find_button(f"{reference}: Ended") is None
+
+    (summary,) = await cast.priya.send_and_wait("/plan")
+    assert "Drive Project: 0 waiting to start" in (summary.text or "")
+    assert "median 0 days to start" in (summary.text or "")
+
+
+async def test_stale_perpetrator_referral_is_chased_and_escalated(
+    app: object, runtime: Runtime, area: Area, driver: Driver, clock: ManualClock
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    await plan_actions(driver, cast, reference, ["Drive: assess for the programme"])
+    await close(cast)
+    # No first contact within 10 working days of 26 Nov: chased on Thu 10 Dec.
+    clock.set(datetime(2026, 12, 10, 9, 0, 1, tzinfo=UTC))
+    await wait_for_text(
+        driver, cast.pat, f"perpetrator referral on {reference} has had no recorded contact"
+    )
+    # No change for 20 working days: the service and the coordinator hear of it.
+    clock.set(datetime(2026, 12, 29, 9, 0, 1, tzinfo=UTC))
+    clock.set(datetime(2027, 1, 4, 9, 0, 1, tzinfo=UTC))
+    await wait_for_text(
+        driver, cast.priya, f"perpetrator referral on {reference} has not changed for 20"
+    )
+
+
+async def test_minutes_are_a_restricted_document_with_references_only(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    await plan_actions(driver, cast, reference, ["Police: check bail conditions & <review> risk"])
+    (plan,) = await cast.priya.send_and_wait("/plan")
+    result = await cast.priya.press_and_wait("Minutes Thu 10 Dec 2026 10:00", message=plan, count=2)
+    document = next(m for m in result.new_messages if m.document)
+    assert document.protect_content and document.document is not None
+    archive = zipfile.ZipFile(io.BytesIO(document.document.content))
+    body = archive.read("word/document.xml").decode()
+    assert "RESTRICTED" in body and reference in body and "&amp;" in body
+    assert "Jane Doe" not in body
