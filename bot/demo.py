@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import ManualClock
 from bot.local import running_bot
 from bot.runtime import Runtime, open_runtime
-from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
+from bot.sandbox import BotApiStandIn, Driver, RecordedMessage, SimulatedUser
 from bot.sandbox.scenarios import make_referral
 from config import Settings
 from storage.audit import verify_chain
@@ -43,6 +43,7 @@ class Cast:
     stranger: SimulatedUser
     police: SimulatedUser
     idva: SimulatedUser
+    drive: SimulatedUser
 
 
 class Demo:
@@ -56,6 +57,7 @@ class Demo:
             stranger=driver.user(7666, "Unknown", last_name="Person", role="not enrolled"),
             police=driver.user(7002, "Sam", last_name="Okafor", role="police"),
             idva=driver.user(7003, "Jo", last_name="Evans", role="IDVA"),
+            drive=driver.user(7004, "Pat", last_name="Quinn", role="perpetrator service"),
         )
         self.scenes = 0
         self._marker = 0
@@ -74,6 +76,21 @@ class Demo:
             return any(fragment in (m.text or "") for m in user.bot_messages())
 
         await self.driver.wait_for(arrived, description=f"{fragment!r} for {user.display_name}")
+
+    async def button_starting(
+        self, user: SimulatedUser, prefix: str
+    ) -> tuple[RecordedMessage, str]:
+        """The newest message showing a button whose text starts with ``prefix``."""
+
+        def found() -> tuple[RecordedMessage, str] | None:
+            for message in reversed(user.bot_messages()):
+                for row in message.buttons:
+                    for button in row:
+                        if button.text.startswith(prefix):
+                            return message, button.text
+            return None
+
+        return await self.driver.wait_for(found, description=f"a button {prefix!r}")
 
     def flush(self) -> None:
         """Print what happened since the last flush, so notes interleave in order."""
@@ -100,6 +117,7 @@ class Demo:
     async def agencies(self) -> None:
         await self.add_agency("Police", "Northamptonshire Police")
         await self.add_agency("IDVA service", "Sunflower IDVA Service")
+        await self.add_agency("Perpetrator service", "Drive Project")
         priya = self.cast.coordinator
         await priya.press_and_wait("Northamptonshire Police", expect_edit=True)
         await priya.press_and_wait("Agreement dates", expect_edit=True)
@@ -119,6 +137,7 @@ class Demo:
     async def invites(self) -> None:
         await self.invite("Agency rep", "Northamptonshire Police", self.cast.police)
         await self.invite("Agency rep", "Sunflower IDVA Service", self.cast.idva)
+        await self.invite("Perpetrator-service rep", "Drive Project", self.cast.drive)
 
     async def schedule(self) -> None:
         priya = self.cast.coordinator
@@ -166,9 +185,58 @@ class Demo:
             self.clock.set(moment.astimezone(UTC) + timedelta(seconds=1))
             self.flush()
             self.out.write(f"[the clock moves to {moment:%a %d %b %H:%M}]\n")
-            await self.wait_for_text(sam, text)
+            for person in (sam, priya, self.cast.idva, self.cast.drive):
+                await self.wait_for_text(person, text)
             if text.startswith("Reminder"):
                 await self.wait_for_text(priya, "Good morning")
+        await self.driver.wait_for(
+            lambda: sum("Good morning" in (m.text or "") for m in priya.bot_messages()) >= 2,
+            description="the meeting day's digest",
+        )
+        self.flush()
+        after = start + timedelta(hours=3, minutes=30)
+        self.clock.set(after.astimezone(UTC))
+        self.out.write(f"[the clock moves to {after:%a %d %b %H:%M}: the meeting has ended]\n")
+
+    async def action_plan(self) -> None:
+        """The meeting agrees actions; closing it sends each agency its own, with buttons."""
+        priya, sam, jo = self.cast.coordinator, self.cast.police, self.cast.idva
+        await priya.send_and_wait("/plan")
+        plan, button = await self.button_starting(priya, "Actions for")
+        await priya.press_and_wait(button, message=plan, count=1)
+        for number, line in enumerate(
+            (
+                "Police: check bail conditions and flag the address by 14/12/2026 high",
+                "IDVA: update the safety plan and discuss a sanctuary scheme",
+                "Drive: assess the perpetrator for intensive case management",
+            ),
+            start=1,
+        ):
+            await priya.send(line)
+            await self.wait_for_text(priya, f"Saved action {number}:")
+        await priya.send("/done")
+        await self.wait_for_text(priya, "action(s) recorded")
+        await priya.send_and_wait("/plan")
+        plan, close = await self.button_starting(priya, "Close")
+        await priya.press_and_wait(close, message=plan, expect_edit=True)
+        for rep in (sam, jo, self.cast.drive):
+            await self.wait_for_text(rep, "New MARAC action for your agency")
+        await sam.press_and_wait("Accept", expect_edit=True)
+        await jo.press_and_wait("Accept", expect_edit=True)
+        await sam.send_and_wait("/actions")
+        listing, first = await self.button_starting(sam, self.reference)
+        opened = await sam.press_and_wait(first, message=listing, count=1)
+        await sam.press_and_wait("Done", message=opened.new_messages[-1], count=1)
+        await sam.send_and_wait("Bail conditions confirmed with the court; address flagged.")
+
+    async def perpetrator_referral(self) -> None:
+        pat = self.cast.drive
+        for step in ("Contact attempted", "Assessed", "Suitable", "Started"):
+            await pat.send_and_wait("/actions")
+            listing, button = await self.button_starting(pat, f"{self.reference}: {step}")
+            await pat.press_and_wait(button, message=listing, count=1)
+            await self.wait_for_text(self.cast.idva, f"now {step.lower()}")
+        await self.cast.coordinator.send_and_wait("/plan")
 
     async def referral(self) -> None:
         """Sam refers with the checklist he completed at the scene; Priya triages it."""
@@ -247,8 +315,11 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
                     lambda: demo.first_coordinator(issued.code),
                 )
                 await demo.scene("Someone who is not enrolled writes", demo.stranger_writes)
-                await demo.scene("The coordinator adds two agencies", demo.agencies)
-                await demo.scene("A police officer and an IDVA are invited and enrol", demo.invites)
+                await demo.scene("The coordinator adds the agencies", demo.agencies)
+                await demo.scene(
+                    "A police officer, an IDVA and a perpetrator-service worker are invited and enrol",
+                    demo.invites,
+                )
                 await demo.scene(
                     "Who is enrolled; permissions; the list disappears after 15 minutes",
                     demo.people_and_audit,
@@ -264,6 +335,14 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
                     demo.publish_and_research,
                 )
                 await demo.scene("Reminders arrive as the meeting approaches", demo.reminders)
+                await demo.scene(
+                    "The meeting agrees actions; agencies accept and complete them",
+                    demo.action_plan,
+                )
+                await demo.scene(
+                    "The perpetrator referral is followed step by step; the IDVA is told each time",
+                    demo.perpetrator_referral,
+                )
             async with runtime.sessions() as session:
                 report = await verify_chain(session)
         finally:

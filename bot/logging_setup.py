@@ -32,7 +32,8 @@ LIBRARY_FLOORS = {
     "aiosqlite": logging.WARNING,
     "asyncpg": logging.WARNING,
     "sqlalchemy": logging.WARNING,
-    "apscheduler": logging.WARNING,
+    # "Job skipped: maximum number of running instances" is expected when a run is long.
+    "apscheduler": logging.ERROR,
     "alembic": logging.WARNING,
     "telegram": logging.INFO,
 }
