@@ -317,7 +317,7 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
                 await demo.scene("Someone who is not enrolled writes", demo.stranger_writes)
                 await demo.scene("The coordinator adds the agencies", demo.agencies)
                 await demo.scene(
-                    "A police officer, an IDVA and a perpetrator-service worker are invited and enrol",
+                    "A police officer, an IDVA and a perpetrator-service worker enrol",
                     demo.invites,
                 )
                 await demo.scene(

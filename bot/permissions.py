@@ -141,6 +141,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
     Command("actions", "Your agency's actions and perpetrator referrals", Operation.WORK_ACTIONS),
     Command("plan", "Action plans: record, close a meeting, minutes", Operation.RECORD_ACTIONS),
+    Command("minutes", "A meeting's action plan as a document", Operation.RECORD_ACTIONS),
     Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 

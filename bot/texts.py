@@ -927,3 +927,7 @@ def serial_perpetrator_alert(reference: str, others: list[str]) -> str:
 
 def serial_links(references: list[str]) -> str:
     return "Same person causing harm as: " + ", ".join(references)
+
+
+def outstanding_note(count: int) -> str:
+    return f" — {count} action(s) outstanding from before"

@@ -376,6 +376,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
     return [
         conversation,
         CommandHandler("plan", guarded(plan)),
+        CommandHandler("minutes", guarded(plan)),
         CommandHandler("actions", guarded(my_actions)),
         CallbackQueryHandler(guarded(close_meeting), pattern=pattern(AREA, "close")),
         CallbackQueryHandler(guarded(minutes), pattern=pattern(AREA, "min")),

@@ -79,6 +79,7 @@ def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
         f"{i}. {line.reference}{' — EMERGENCY' if line.emergency else ''}: "
         f"{texts.CRITERION_NAMES.get(line.criterion, line.criterion)}, DASH {line.dash_yes}"
         f"{', repeat' if line.repeat else ''}; from {line.referring_agency}"
+        + (texts.outstanding_note(line.outstanding_actions) if line.outstanding_actions else "")
         for i, line in enumerate(detail.agenda, start=1)
     ]
     grid: list[str] = []

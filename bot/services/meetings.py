@@ -85,6 +85,7 @@ class AgendaLine:
     referring_agency: str
     emergency: bool
     returned_by: frozenset[int]
+    outstanding_actions: int = 0  # open actions from earlier meetings (a returning case)
 
 
 @dataclass(frozen=True)
@@ -421,6 +422,7 @@ class MeetingService:
                         agency_name or area.name,
                         item.emergency,
                         frozenset(returned),
+                        await self._outstanding_actions(session, case.id, meeting.id),
                     )
                 )
             agencies = [
@@ -936,6 +938,31 @@ class MeetingService:
                 attachment=f"meeting_ics:{meeting.id}" if ics else None,
                 urgent=kind == "cancelled",
             )
+
+    async def _outstanding_actions(
+        self, session: AsyncSession, case_id: int, meeting_id: int
+    ) -> int:
+        """Actions from earlier meetings still open: a returning case's unfinished business."""
+        from bot.actions.states import ActionState, action_state, is_open
+        from storage.models import Action, ActionStep
+
+        actions = await session.scalars(
+            select(Action.id).where(
+                Action.case_id == case_id,
+                Action.meeting_id != meeting_id,
+                Action.sent_at.is_not(None),
+            )
+        )
+        count = 0
+        for action_id in list(actions):
+            steps = await session.scalars(
+                select(ActionStep.state)
+                .where(ActionStep.action_id == action_id)
+                .order_by(ActionStep.id)
+            )
+            if is_open(action_state([ActionState(s) for s in steps])):
+                count += 1
+        return count
 
     async def _reps(self, session: AsyncSession, area_id: int) -> list[Person]:
         return list(
