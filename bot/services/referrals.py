@@ -442,7 +442,7 @@ class ReferralService:
     async def _people(
         self, session: AsyncSession, area_id: int, *, roles: set[Role], on_call: bool = False
     ) -> list[Person]:
-        """Active coordinators (plus on-call contacts when asked), never excluded people."""
+        """Active coordinators (plus on-call contacts); a brand-new case has no exclusions yet."""
         query = select(Person).where(Person.area_id == area_id, Person.deactivated_at.is_(None))
         if on_call:
             query = query.where((Person.role.in_(roles)) | (Person.on_call.is_(True)))
