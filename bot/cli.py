@@ -167,6 +167,8 @@ async def cmd_policy(args: argparse.Namespace) -> int:
             ("reminder_days_before", args.reminder_days),
             ("reminder_hours_before", args.reminder_hours),
             ("meeting_capacity", args.capacity),
+            ("adult_female_population", args.adult_women),
+            ("case_retention_years", args.retention_years),
         )
         if value is not None
     }
@@ -187,7 +189,9 @@ async def cmd_policy(args: argparse.Namespace) -> int:
         f"Agendas close {policy.agenda_cutoff_days} working days before a meeting; research is "
         f"due {policy.research_days} working days before; reminders go "
         f"{policy.reminder_days_before} days and {policy.reminder_hours_before} hours before; "
-        f"{policy.meeting_capacity} cases fit a meeting."
+        f"{policy.meeting_capacity} cases fit a meeting.\n"
+        f"Adult women in the area: {policy.adult_female_population or 'not set'}; case data is "
+        f"erased {policy.case_retention_years} years after a case was last heard."
     )
     return 0
 
@@ -221,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--reminder-days", type=int, help="meeting reminder N days before")
     policy.add_argument("--reminder-hours", type=int, help="meeting reminder N hours before")
     policy.add_argument("--capacity", type=int, help="cases per meeting before a warning")
+    policy.add_argument("--adult-women", type=int, help="adult female population, for statistics")
+    policy.add_argument("--retention-years", type=int, help="erase case data N years after")
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
     sub.add_parser("run", help="run the bot (long polling)").set_defaults(handler=cmd_run)

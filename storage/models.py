@@ -239,6 +239,9 @@ class AreaPolicy(Base):
     reminder_days_before: Mapped[int] = mapped_column(Integer(), default=2, server_default="2")
     reminder_hours_before: Mapped[int] = mapped_column(Integer(), default=2, server_default="2")
     meeting_capacity: Mapped[int] = mapped_column(Integer(), default=20, server_default="20")
+    # For "cases per 10,000 adult women" in the statistics (the ONS mid-year estimate).
+    adult_female_population: Mapped[int | None] = mapped_column(Integer(), default=None)
+    case_retention_years: Mapped[int] = mapped_column(Integer(), default=6, server_default="6")
 
 
 class CaseCounter(Base):

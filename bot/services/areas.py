@@ -85,6 +85,8 @@ class PolicyView:
     reminder_days_before: int = 2
     reminder_hours_before: int = 2
     meeting_capacity: int = 20
+    adult_female_population: int | None = None
+    case_retention_years: int = 6
 
 
 POLICY_LIMITS = {
@@ -97,6 +99,8 @@ POLICY_LIMITS = {
     "reminder_days_before": (1, 14),
     "reminder_hours_before": (1, 12),
     "meeting_capacity": (1, 100),
+    "adult_female_population": (1_000, 20_000_000),
+    "case_retention_years": (1, 25),
 }
 
 
@@ -147,4 +151,6 @@ class PolicyService:
                 policy.reminder_days_before,
                 policy.reminder_hours_before,
                 policy.meeting_capacity,
+                policy.adult_female_population,
+                policy.case_retention_years,
             )

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "reminder_days_before": 2,
     "reminder_hours_before": 2,
     "meeting_capacity": 20,
+    "adult_female_population": None,
+    "case_retention_years": 6,
 }
 
 
