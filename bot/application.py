@@ -25,7 +25,17 @@ from bot.jobs import schedule_jobs
 from bot.logging_setup import quiet_libraries
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
-from handlers import actions, agencies, audit, cases, invites, meetings, people, referral
+from handlers import (
+    actions,
+    agencies,
+    audit,
+    cases,
+    invites,
+    meetings,
+    people,
+    referral,
+    statistics,
+)
 from handlers.errors import on_error
 from handlers.guard import GUARD_GROUP, guard
 from handlers.help import help_command
@@ -95,7 +105,17 @@ def register_handlers(application: MaracApplication) -> None:
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
-    for module in (referral, cases, meetings, actions, agencies, invites, people, audit):
+    for module in (
+        referral,
+        cases,
+        meetings,
+        actions,
+        statistics,
+        agencies,
+        invites,
+        people,
+        audit,
+    ):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))
     application.add_handler(MessageHandler(filters.ALL, not_understood))

@@ -30,6 +30,7 @@ class Operation(StrEnum):
     RETURN_RESEARCH = "return research and confirm attendance for their agency"
     RECORD_ACTIONS = "record action plans, close meetings, produce minutes"
     WORK_ACTIONS = "accept and complete their agency's actions and perpetrator referrals"
+    VIEW_STATISTICS = "see statistics and the quarterly return (governance: small numbers hidden)"
 
 
 class Scope(StrEnum):
@@ -51,6 +52,7 @@ MATRIX: dict[Role, dict[Operation, Scope]] = {
         Operation.MANAGE_MEETINGS: Scope.AREA,
         Operation.VIEW_MEETINGS: Scope.AREA,
         Operation.RECORD_ACTIONS: Scope.AREA,
+        Operation.VIEW_STATISTICS: Scope.AREA,
     },
     Role.CHAIR: {
         Operation.USE_BOT: Scope.AREA,
@@ -77,6 +79,7 @@ MATRIX: dict[Role, dict[Operation, Scope]] = {
     },
     Role.GOVERNANCE: {
         Operation.USE_BOT: Scope.AREA,
+        Operation.VIEW_STATISTICS: Scope.AREA,
     },
 }
 
@@ -142,6 +145,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("actions", "Your agency's actions and perpetrator referrals", Operation.WORK_ACTIONS),
     Command("plan", "Action plans: record, close a meeting, minutes", Operation.RECORD_ACTIONS),
     Command("minutes", "A meeting's action plan as a document", Operation.RECORD_ACTIONS),
+    Command("stats", "Statistics: /stats, /stats 2026 Q4", Operation.VIEW_STATISTICS),
     Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 

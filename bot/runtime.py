@@ -25,6 +25,7 @@ from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.referrals import ReferralService
 from bot.services.sensitive_messages import SensitiveMessageService
+from bot.services.statistics import StatisticsService
 from config import Settings
 from storage.crypto import KeyRing
 from storage.db import create_engine, create_session_factory
@@ -47,6 +48,7 @@ class Services:
     policies: PolicyService
     meetings: MeetingService
     actions: ActionService
+    statistics: StatisticsService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -66,6 +68,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         policies=PolicyService(deps),
         meetings=MeetingService(deps),
         actions=ActionService(deps),
+        statistics=StatisticsService(deps),
     )
 
 

@@ -931,3 +931,6 @@ def serial_links(references: list[str]) -> str:
 
 def outstanding_note(count: int) -> str:
     return f" — {count} action(s) outstanding from before"
+
+
+STATS_DOCUMENT = "Here it is, sent privately and protected from forwarding."

@@ -26,6 +26,7 @@ from bot.services.enrolment import Redemption
 from bot.services.errors import NotFound
 from bot.services.invites import IssuedInvite
 from bot.services.people import PersonView
+from bot.stats.figures import quarter
 from storage.models import Agency, AgencyKind, AuditEvent, Invite, Person, Role
 from tests.service_scenarios import refer
 
@@ -391,7 +392,20 @@ async def verify_open_actions(cell: Cell, views: Any) -> None:
     assert views == []  # nothing has been sent to this agency yet
 
 
+async def verify_statistics(cell: Cell, result: Any) -> None:
+    figures, suppressed = result
+    assert suppressed is (cell.actor.role is Role.GOVERNANCE)
+    assert figures.period.label == "2026 Q4"
+
+
 CALLS: dict[Operation, list[ServiceCall]] = {
+    Operation.VIEW_STATISTICS: [
+        ServiceCall(
+            "statistics.figures",
+            lambda c: c.runtime.services.statistics.figures(c.actor, quarter(2026, 4)),
+            verify_statistics,
+        ),
+    ],
     Operation.RECORD_ACTIONS: [
         ServiceCall(
             "actions.plan_meetings",

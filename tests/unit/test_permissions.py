@@ -79,7 +79,7 @@ def test_expected_grants() -> None:
         Operation.RETURN_RESEARCH,
         Operation.WORK_ACTIONS,
     }
-    assert granted[Role.GOVERNANCE] == {Operation.USE_BOT}
+    assert granted[Role.GOVERNANCE] == {Operation.USE_BOT, Operation.VIEW_STATISTICS}
     for role in AGENCY_SCOPED:
         assert set(MATRIX[role].values()) == {Scope.AGENCY}
 
@@ -136,11 +136,11 @@ def test_area_scoped_roles_reach_every_agency_in_their_area() -> None:
             assert is_allowed(coordinator, operation, area_id=AREA, agency_id=agency_id)
 
 
-def test_governance_has_nothing_but_use_bot() -> None:
+def test_governance_has_nothing_but_statistics() -> None:
     governance = actor(Role.GOVERNANCE)
     for operation in Operation:
         allowed = is_allowed(governance, operation, area_id=AREA, agency_id=AGENCY)
-        assert allowed is (operation is Operation.USE_BOT), operation
+        assert allowed is (operation in (Operation.USE_BOT, Operation.VIEW_STATISTICS)), operation
 
 
 @pytest.mark.parametrize(("role", "operation"), ALL_PAIRS, ids=lambda v: getattr(v, "name", v))
@@ -189,7 +189,7 @@ def test_commands_for_hides_commands_of_operations_a_role_lacks(
 
     agency_only = (Operation.RETURN_RESEARCH, Operation.WORK_ACTIONS)
     assert names(Role.COORDINATOR) == [c.name for c in one_each if c.operation not in agency_only]
-    assert names(Role.GOVERNANCE) == ["use_bot"]
+    assert names(Role.GOVERNANCE) == ["use_bot", "view_statistics"]
     assert names(Role.PERPETRATOR_REP) == [
         "use_bot",
         "view_people",
@@ -215,10 +215,13 @@ def test_commands_for_hides_commands_of_operations_a_role_lacks(
     ]
 
 
-def test_real_commands_for_governance_only_use_the_bot() -> None:
+def test_real_commands_for_governance_are_only_help_and_statistics() -> None:
     listed = commands_for(Role.GOVERNANCE)
-    assert {command.name for command in listed} >= {"start", "help"}
-    assert {command.operation for command in listed} == {Operation.USE_BOT}
+    assert {command.name for command in listed} >= {"start", "help", "stats"}
+    assert {command.operation for command in listed} == {
+        Operation.USE_BOT,
+        Operation.VIEW_STATISTICS,
+    }
 
 
 def test_matrix_as_markdown_has_a_row_per_operation_and_a_column_per_role() -> None:

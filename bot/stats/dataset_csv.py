@@ -1,0 +1,78 @@
+"""The quarterly MARAC dataset as a CSV: one row per meeting and a total row.
+
+SafeLives collects the return at meeting level (domain-reference 1.6): meeting dates
+and, per meeting, counts of cases, repeats, children, referrals by agency, victims who
+are Black, Asian or racially minoritised, LGBT+, disabled or male, victims aged 16-17
+and perpetrators aged 17 or under. The columns follow that list in that order. The
+template's exact headings are not in the sources, so the headings use the wording of
+SafeLives' published national measures; a coordinator copies the columns across.
+
+Only counts are written (no percentages), as the return asks, so suppressing it for
+governance users is a matter of the same "<5" rule as in the bot's summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from bot.stats.figures import AGENCY_KIND_LABELS, AGENCY_KINDS, AreaFigures, CaseCounts, suppress
+
+
+def _referral_heading(kind: str) -> str:
+    if kind == "other":
+        return "Referrals from other agencies"
+    label = AGENCY_KIND_LABELS[kind]
+    return f"Referrals from {label if kind == 'idva' else label.lower()}"
+
+
+HEADER: tuple[str, ...] = (
+    "Meeting date",
+    "Number of cases discussed",
+    "Number of repeat cases",
+    "Number of children in the households",
+    *(_referral_heading(kind) for kind in AGENCY_KINDS),
+    "Victims who are Black, Asian or racially minoritised",
+    "Victims who are LGBT+",
+    "Victims with a disability",
+    "Male victims",
+    "Victims aged 16-17",
+    "Perpetrators aged 17 or under",
+)
+
+TOTAL_LABEL = "Total"
+
+
+def _values(counts: CaseCounts) -> list[int]:
+    return [
+        counts.cases_heard,
+        counts.repeat_cases,
+        counts.children,
+        *(counts.referrals_by_agency_kind.get(kind, 0) for kind in AGENCY_KINDS),
+        counts.minoritised,
+        counts.lgbt,
+        counts.disabled,
+        counts.male,
+        counts.aged_16_17,
+        counts.perpetrators_under_18,
+    ]
+
+
+def figures_csv(figures: AreaFigures, *, suppressed: bool) -> bytes:
+    """The return as UTF-8 CSV bytes (no byte-order mark, so other tools read it cleanly).
+
+    Dates are ISO (2026-07-02), which every spreadsheet reads the same whatever its
+    locale. With ``suppressed`` every count from 1 to 4 is written as "<5".
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+
+    def row(first: str, counts: CaseCounts) -> list[str]:
+        shown = [suppress(v) if suppressed else str(v) for v in _values(counts)]
+        return [first, *shown]
+
+    for meeting in figures.meetings:
+        writer.writerow(row(meeting.held_on.isoformat(), meeting))
+    writer.writerow(row(TOTAL_LABEL, figures))
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,612 @@
+"""MARAC figures for a period: the quarterly dataset counts, benchmarks, actions and waits.
+
+SafeLives collects MARAC data quarterly and *at meeting level* (domain-reference 1.6),
+so everything here is counted per meeting first and the period totals are the sums
+of those rows: the summary the bot shows, the CSV return and the chart can then
+never disagree with one another.
+
+Governance users see aggregates only, and a count of one to four people in a small
+area can identify someone. Their views therefore go through ``suppress``; the
+coordinator, who already sees the cases, gets exact figures.
+
+The code is pure (plain records in, plain records out) so that it can be checked
+against hand-counted data sets without a database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TypedDict
+
+from bot.actions.states import median_days
+from bot.dates import format_uk_date
+from bot.referrals.validation import InputError
+
+# The referring-agency kinds, in the order the dataset lists them. Kept here rather than
+# imported from storage so that this module stays free of the database layer; a unit
+# test checks that it still matches ``storage.models.AgencyKind``.
+AGENCY_KINDS: tuple[str, ...] = (
+    "police",
+    "idva",
+    "childrens_social_care",
+    "adult_social_care",
+    "health",
+    "housing",
+    "probation",
+    "education",
+    "mental_health",
+    "substance_misuse",
+    "perpetrator_service",
+    "other",
+)
+
+AGENCY_KIND_LABELS: dict[str, str] = {
+    "police": "Police",
+    "idva": "Idva",
+    "childrens_social_care": "Children's social care",
+    "adult_social_care": "Adult social care",
+    "health": "Health",
+    "housing": "Housing",
+    "probation": "Probation",
+    "education": "Education",
+    "mental_health": "Mental health",
+    "substance_misuse": "Substance misuse",
+    "perpetrator_service": "Perpetrator service",
+    "other": "Other",
+}
+
+# SafeLives' expected volume (reviewing-your-marac-data, domain-reference 1.6).
+BENCHMARK_PER_10K = 40
+# The repeat-rate range is marked [unverified] in domain-reference 1.6: it comes from
+# memory of SafeLives' guide and was not found in the sources. Product text therefore
+# calls it a "guide range" and does not attribute it to SafeLives.
+REPEAT_RATE_BENCHMARK: tuple[float, float] = (0.28, 0.40)
+
+# Counts from 1 to this are shown as "<5" to governance users.
+SMALL_COUNT_MAX = 4
+SUPPRESSED_COUNT = "<5"
+SUPPRESSED_RATE = "suppressed"
+
+# A daily MARAC has about 250 meetings a year; one line each would overrun a Telegram
+# message (4,096 characters), so past this many the summary points to the CSV instead.
+MAX_MEETING_LINES = 16
+
+_OPEN_ACTION_STATES = frozenset({"assigned", "accepted", "reassigned"})
+_ACTION_STATES = _OPEN_ACTION_STATES | {"done", "not_possible"}
+# Perpetrator-referral states in lifecycle order, so that the summary reads in order.
+_PERP_STATE_ORDER: tuple[str, ...] = (
+    "referred",
+    "contact_attempted",
+    "assessed",
+    "suitable",
+    "not_suitable",
+    "started",
+    "attending",
+    "disengaged",
+    "completed",
+    "ended",
+)
+
+
+class PeriodError(InputError):
+    """A period the bot cannot read; ``str()`` is the polite correction to show."""
+
+
+# --- input records ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    case_id: int
+    meeting_id: int | None
+    heard_on: date | None
+    referred_on: date
+    referring_agency_kind: str
+    referring_agency: str
+    repeat: bool
+    children: int
+    victim_gender: str | None
+    victim_lgbt: bool | None
+    victim_disabled: bool | None
+    victim_minoritised: bool | None
+    victim_aged_16_17: bool
+    perpetrator_under_18: bool | None
+
+
+@dataclass(frozen=True)
+class MeetingRecord:
+    meeting_id: int
+    held_on: date
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    agency: str
+    state: str
+    due_on: date
+
+
+@dataclass(frozen=True)
+class PerpRecord:
+    service: str
+    state: str
+    referred_on: date
+    started_on: date | None
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Both ends inclusive, as a quarter "1 Jul to 30 Sep" is read."""
+
+    start: date
+    end: date
+    label: str
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"a period cannot end ({self.end}) before it starts ({self.start})")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.start <= day <= self.end
+
+
+def quarter(year: int, q: int) -> Period:
+    """Calendar quarters (Q1 = January to March), the way the brief asks the dataset to run."""
+    if q not in (1, 2, 3, 4):
+        raise PeriodError(_QUARTER_HELP)
+    start = date(year, 3 * q - 2, 1)
+    end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
+    return Period(start, end - timedelta(days=1), f"{year} Q{q}")
+
+
+def last_12_months(today: date) -> Period:
+    """The 12 months ending today, the rolling window SafeLives publishes its data over."""
+    try:
+        year_ago = today.replace(year=today.year - 1)
+    except ValueError:  # 29 February: a year earlier there is only the 28th.
+        year_ago = date(today.year - 1, 2, 28)
+    return Period(year_ago + timedelta(days=1), today, f"12 months to {format_uk_date(today)}")
+
+
+def _quarter_of(day: date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+_PERIOD_HELP = (
+    "Please give a quarter such as 2026 Q3 (or Q3 2026), "
+    "or send 'last 12 months', 'this quarter' or 'last quarter'."
+)
+_QUARTER_HELP = (
+    "There are four quarters: Q1 is January to March, Q2 April to June, "
+    "Q3 July to September and Q4 October to December."
+)
+_LAST_12 = re.compile(r"(?:(?:last|past|rolling)\s+)?(?:12|twelve)(?:\s+months?)?")
+_YEAR_FIRST = re.compile(r"(\d{4})\s*-?\s*q\s*(\d+)")
+_QUARTER_FIRST = re.compile(r"q\s*(\d+)\s*-?\s*(\d{4})")
+
+
+def parse_period(text: str, today: date) -> Period:
+    """Read the period a person typed after /stats; nothing typed means the last 12 months.
+
+    Refusals never echo the text back; they show forms that will be accepted.
+    A quarter that has not started yet is refused rather than reported as empty,
+    since "no cases" would read as a real (and alarming) figure.
+    """
+    words = " ".join(text.lower().replace("_", " ").split())
+    if words == "" or _LAST_12.fullmatch(words):
+        return last_12_months(today)
+    if words in ("this quarter", "current quarter"):
+        return quarter(*_quarter_of(today))
+    if words in ("last quarter", "previous quarter"):
+        year, q = _quarter_of(today)
+        return quarter(year - 1, 4) if q == 1 else quarter(year, q - 1)
+    if match := _YEAR_FIRST.fullmatch(words):
+        year, q = int(match.group(1)), int(match.group(2))
+    elif match := _QUARTER_FIRST.fullmatch(words):
+        q, year = int(match.group(1)), int(match.group(2))
+    else:
+        raise PeriodError(_PERIOD_HELP)
+    period = quarter(year, q)
+    if period.start > today:
+        this_year, this_q = _quarter_of(today)
+        raise PeriodError(
+            f"{period.label} has not started yet. Please choose a quarter up to "
+            f"{this_year} Q{this_q}, or send 'last 12 months'."
+        )
+    return period
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseCounts:
+    """The dataset's per-meeting counts; shared by a meeting row and the period total."""
+
+    cases_heard: int
+    repeat_cases: int
+    repeat_rate: float | None
+    children: int
+    # Every kind in AGENCY_KINDS is present (zeros included) so that columns line up.
+    referrals_by_agency_kind: dict[str, int]
+    not_from_police_share: float | None
+    male: int
+    lgbt: int
+    disabled: int
+    minoritised: int
+    aged_16_17: int
+    perpetrators_under_18: int
+
+    @property
+    def not_from_police(self) -> int:
+        return self.cases_heard - self.referrals_by_agency_kind.get("police", 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeetingFigures(CaseCounts):
+    meeting_id: int
+    held_on: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class AreaFigures(CaseCounts):
+    period: Period
+    # The day the figures were drawn up: a period still running is counted up to here.
+    as_of: date
+    meetings: list[MeetingFigures]
+    adult_female_population: int | None
+    cases_per_10k_women: float | None
+    # agency -> {"done", "not_possible", "overdue", "open"}; overdue actions are also open.
+    actions_by_agency: dict[str, dict[str, int]]
+    # service -> {state -> referrals made in the period now in that state}
+    perp_by_state: dict[str, dict[str, int]]
+    # service -> referrals made in the period that have started (the median's base)
+    perp_starts: dict[str, int]
+    median_days_to_start: dict[str, float | None]
+    benchmark_per_10k: int = BENCHMARK_PER_10K
+    repeat_rate_benchmark: tuple[float, float] = REPEAT_RATE_BENCHMARK
+
+
+def _share(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+class _CountFields(TypedDict):
+    cases_heard: int
+    repeat_cases: int
+    repeat_rate: float | None
+    children: int
+    referrals_by_agency_kind: dict[str, int]
+    not_from_police_share: float | None
+    male: int
+    lgbt: int
+    disabled: int
+    minoritised: int
+    aged_16_17: int
+    perpetrators_under_18: int
+
+
+def _counts(cases: Sequence[CaseRecord]) -> _CountFields:
+    by_kind = dict.fromkeys(AGENCY_KINDS, 0)
+    for case in cases:
+        # An unknown kind still counts in the total, so the columns still add up to it.
+        kind = case.referring_agency_kind if case.referring_agency_kind in by_kind else "other"
+        by_kind[kind] += 1
+    heard = len(cases)
+    repeats = sum(case.repeat for case in cases)
+    return _CountFields(
+        cases_heard=heard,
+        repeat_cases=repeats,
+        repeat_rate=_share(repeats, heard),
+        children=sum(case.children for case in cases),
+        referrals_by_agency_kind=by_kind,
+        not_from_police_share=_share(heard - by_kind["police"], heard),
+        male=sum(case.victim_gender == "male" for case in cases),
+        # Unknown (None) is not counted as yes: the dataset counts recorded characteristics.
+        lgbt=sum(case.victim_lgbt is True for case in cases),
+        disabled=sum(case.victim_disabled is True for case in cases),
+        minoritised=sum(case.victim_minoritised is True for case in cases),
+        aged_16_17=sum(case.victim_aged_16_17 for case in cases),
+        perpetrators_under_18=sum(case.perpetrator_under_18 is True for case in cases),
+    )
+
+
+def _action_counts(
+    actions: Iterable[ActionRecord], period: Period, cutoff: date
+) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = {}
+    for action in actions:
+        if action.due_on not in period:
+            continue
+        if action.state not in _ACTION_STATES:
+            # A new state added elsewhere must be placed in a column deliberately, not dropped.
+            raise ValueError(f"unknown action state {action.state!r}")
+        tally = result.setdefault(
+            action.agency, {"done": 0, "not_possible": 0, "overdue": 0, "open": 0}
+        )
+        if action.state in _OPEN_ACTION_STATES:
+            tally["open"] += 1
+            if action.due_on < cutoff:
+                tally["overdue"] += 1
+        else:
+            tally[action.state] += 1
+    return dict(sorted(result.items()))
+
+
+def _perp_order(state: str) -> tuple[int, str]:
+    known = state in _PERP_STATE_ORDER
+    return (_PERP_STATE_ORDER.index(state) if known else len(_PERP_STATE_ORDER), state)
+
+
+def compute(
+    period: Period,
+    cases: Iterable[CaseRecord],
+    meetings: Iterable[MeetingRecord],
+    actions: Iterable[ActionRecord],
+    perps: Iterable[PerpRecord],
+    *,
+    adult_female_population: int | None,
+    today: date,
+) -> AreaFigures:
+    """Count a period from all of an area's records; the caller need not pre-filter them.
+
+    What falls in the period:
+    - a case, when it was heard (``heard_on``) in the period, up to today;
+    - a meeting, when it was held in the period up to today, even with no cases heard
+      (a meeting only known through its cases is included with the cases' date);
+    - an action, when it falls due in the period (the only date it carries);
+      it is overdue when still open and due before today, or, for a period that has
+      ended, due on or before the period's last day;
+    - a perpetrator referral, when it was made in the period.
+
+    The volume per 10,000 adult women is annualised over the days counted so far,
+    not the whole period, so that a quarter in progress is not understated.
+    A perpetrator programme recorded as starting before its referral raises ValueError
+    (as in the coordinator's summary), since quietly including it would flatter the wait.
+    """
+    counted_to = min(period.end, today)
+    heard = [
+        case
+        for case in cases
+        if case.meeting_id is not None
+        and case.heard_on is not None
+        and period.start <= case.heard_on <= counted_to
+    ]
+    held: dict[int, date] = {
+        meeting.meeting_id: meeting.held_on
+        for meeting in meetings
+        if period.start <= meeting.held_on <= counted_to
+    }
+    by_meeting: dict[int, list[CaseRecord]] = {}
+    for case in heard:
+        assert case.meeting_id is not None and case.heard_on is not None
+        by_meeting.setdefault(case.meeting_id, []).append(case)
+        held.setdefault(case.meeting_id, case.heard_on)
+    meeting_rows = [
+        MeetingFigures(
+            meeting_id=meeting_id, held_on=held_on, **_counts(by_meeting.get(meeting_id, []))
+        )
+        for meeting_id, held_on in sorted(held.items(), key=lambda item: (item[1], item[0]))
+    ]
+
+    per_10k: float | None = None
+    days_counted = (counted_to - period.start).days + 1
+    if adult_female_population and adult_female_population > 0 and days_counted > 0:
+        annual = len(heard) * 365 / days_counted
+        per_10k = annual / adult_female_population * 10_000
+
+    cutoff = min(period.end + timedelta(days=1), today)
+    perp_list = [perp for perp in perps if perp.referred_on in period]
+    services = sorted({perp.service for perp in perp_list})
+    perp_by_state: dict[str, dict[str, int]] = {}
+    perp_starts: dict[str, int] = {}
+    median_to_start: dict[str, float | None] = {}
+    for service in services:
+        mine = [perp for perp in perp_list if perp.service == service]
+        states = Counter(perp.state for perp in mine)
+        perp_by_state[service] = {s: states[s] for s in sorted(states, key=_perp_order)}
+        perp_starts[service] = sum(perp.started_on is not None for perp in mine)
+        median_to_start[service] = median_days((p.referred_on, p.started_on) for p in mine)
+
+    return AreaFigures(
+        period=period,
+        as_of=today,
+        meetings=meeting_rows,
+        adult_female_population=adult_female_population,
+        cases_per_10k_women=per_10k,
+        actions_by_agency=_action_counts(actions, period, cutoff),
+        perp_by_state=perp_by_state,
+        perp_starts=perp_starts,
+        median_days_to_start=median_to_start,
+        **_counts(heard),
+    )
+
+
+# --- small-number suppression and the bot's summary ------------------------------------------
+
+
+def is_small(value: int) -> bool:
+    """Whether a count is small enough (1 to 4) to risk identifying someone in an area.
+
+    Zero is not suppressed: "nobody" identifies no one, and hiding it would make
+    every empty column look like a hidden one.
+    """
+    return 1 <= value <= SMALL_COUNT_MAX
+
+
+def suppress(value: int) -> str:
+    """A count as governance users may see it: 1 to 4 become "<5", 0 and 5+ stay exact."""
+    if value < 0:
+        raise ValueError(f"a count cannot be negative ({value})")
+    return SUPPRESSED_COUNT if is_small(value) else str(value)
+
+
+def _count(value: int, suppressed: bool) -> str:
+    return suppress(value) if suppressed else str(value)
+
+
+def rate_text(numerator: int, denominator: int, *, suppressed: bool) -> str:
+    """A percentage, withheld when either count behind it is small.
+
+    A rate beside an exact total gives the small count back (3 of 20 is 15%), so it
+    is withheld whenever its numerator or denominator would show as "<5".
+    """
+    if denominator == 0:
+        return "n/a"
+    if suppressed and (is_small(numerator) or is_small(denominator)):
+        return SUPPRESSED_RATE
+    return f"{numerator / denominator:.0%}"
+
+
+def _count_with_share(value: int, total: int, suppressed: bool) -> str:
+    shown = _count(value, suppressed)
+    if value == 0 or (suppressed and is_small(value)):
+        return shown
+    return f"{shown} ({rate_text(value, total, suppressed=suppressed)})"
+
+
+def _uk(day: date) -> str:
+    return format_uk_date(day)
+
+
+def _noun(word: str, shown: str) -> str:
+    return word if shown == "1" else f"{word}s"
+
+
+def band_text(band: tuple[float, float]) -> str:
+    """The repeat-rate band as people write a range: "28–40%", not "28%–40%"."""
+    low, high = band
+    return f"{low * 100:.0f}–{high:.0%}"
+
+
+def _meeting_line(meeting: MeetingFigures, suppressed: bool) -> str:
+    cases = _count(meeting.cases_heard, suppressed)
+    line = f"{_uk(meeting.held_on)}: {cases} {_noun('case', cases)}"
+    if meeting.cases_heard:
+        repeats = _count(meeting.repeat_cases, suppressed)
+        rate = rate_text(meeting.repeat_cases, meeting.cases_heard, suppressed=suppressed)
+        line += f", {repeats} {_noun('repeat', repeats)} ({rate})"
+    return line
+
+
+def _state_label(state: str) -> str:
+    return state.replace("_", " ")
+
+
+def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
+    """The /stats reply: short lines that read on a phone, exact or suppressed by audience.
+
+    ``suppressed=True`` is for governance users: every count from 1 to 4 reads "<5"
+    and any rate, volume or median resting on such a count reads "suppressed".
+    Differencing (a total minus the other exact cells) is not guarded against here.
+    """
+    f = figures
+
+    def c(value: int) -> str:
+        return _count(value, suppressed)
+
+    meetings = len(f.meetings)
+    lines = [
+        f"MARAC figures: {f.period.label}",
+        f"{_uk(f.period.start)} to {_uk(f.period.end)}",
+    ]
+    if f.period.end > f.as_of:
+        lines.append(f"Counted up to {_uk(f.as_of)}; the period has not ended.")
+    lines.append(f"Meetings held: {meetings}")
+    if suppressed:
+        lines.append("Counts of 1 to 4 are shown as <5.")
+    lines.append("")
+
+    heard = f.cases_heard
+    lines.append(f"Cases heard: {c(heard)}")
+    if heard:
+        band = f"guide range {band_text(f.repeat_rate_benchmark)}"
+        lines.append(
+            f"Repeat cases: {c(f.repeat_cases)} "
+            f"({rate_text(f.repeat_cases, heard, suppressed=suppressed)}; {band})"
+        )
+    lines.append(f"Children in the households: {c(f.children)}")
+    if heard:
+        police = f.referrals_by_agency_kind.get("police", 0)
+        if suppressed and (is_small(police) or is_small(f.not_from_police)):
+            partners = SUPPRESSED_RATE
+        else:
+            partners = _count_with_share(f.not_from_police, heard, suppressed)
+        lines.append(f"Referred by partners, not police: {partners}")
+
+    expected = f"expected about {f.benchmark_per_10k}"
+    if f.cases_per_10k_women is None:
+        lines.append(f"Cases per 10,000 adult women a year: not known ({expected})")
+    elif suppressed and is_small(heard):
+        lines.append(f"Cases per 10,000 adult women a year: {SUPPRESSED_RATE} ({expected})")
+    else:
+        lines.append(
+            f"Cases per 10,000 adult women a year: {f.cases_per_10k_women:.0f} ({expected})"
+        )
+
+    lines.append("")
+    lines.append("Victims")
+    for label, value in (
+        ("Male", f.male),
+        ("LGBT+", f.lgbt),
+        ("Disabled", f.disabled),
+        ("Black, Asian or racially minoritised", f.minoritised),
+        ("Aged 16–17", f.aged_16_17),
+    ):
+        lines.append(f"{label}: {_count_with_share(value, heard, suppressed)}")
+    lines.append(f"Perpetrators aged 17 or under: {c(f.perpetrators_under_18)}")
+
+    referrers = [(k, n) for k, n in f.referrals_by_agency_kind.items() if n]
+    if referrers:
+        lines.append("")
+        lines.append("Referred by")
+        for kind, value in referrers:
+            lines.append(f"{AGENCY_KIND_LABELS.get(kind, kind)}: {c(value)}")
+
+    if f.meetings:
+        lines.append("")
+        lines.append("By meeting")
+        if meetings > MAX_MEETING_LINES:
+            lines.append(f"{meetings} meetings: the CSV has one row for each.")
+        else:
+            lines.extend(_meeting_line(meeting, suppressed) for meeting in f.meetings)
+
+    if f.actions_by_agency:
+        lines.append("")
+        lines.append("Actions due in the period")
+        for agency, t in f.actions_by_agency.items():
+            lines.append(
+                f"{agency}: {c(t['done'])} done, {c(t['not_possible'])} not possible, "
+                f"{c(t['open'])} open ({c(t['overdue'])} overdue)"
+            )
+
+    if f.perp_by_state:
+        lines.append("")
+        lines.append("Perpetrator referrals made in the period")
+        for service, states in f.perp_by_state.items():
+            total = sum(states.values())
+            lines.append(f"{service}: {c(total)} referred")
+            now = ", ".join(f"{_state_label(s)} {c(n)}" for s, n in states.items())
+            lines.append(f"  now: {now}")
+            starts = f.perp_starts.get(service, 0)
+            median = f.median_days_to_start.get(service)
+            if median is None:
+                lines.append("  none started yet")
+            elif suppressed and is_small(starts):
+                lines.append(f"  days from referral to start: {SUPPRESSED_RATE}")
+            else:
+                lines.append(
+                    f"  median {median:g} days from referral to start ({c(starts)} started)"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,547 @@
+"""MARAC figures against a hand-counted data set, period parsing and small-number suppression.
+
+Every expected figure below was counted by hand from the table of cases and is written
+out as a literal, not recomputed, so a change in how anything is counted fails here.
+The CSV and chart tests reuse this data set.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from bot.referrals.validation import InputError
+from bot.stats.figures import (
+    AGENCY_KINDS,
+    ActionRecord,
+    AreaFigures,
+    CaseRecord,
+    MeetingRecord,
+    Period,
+    PeriodError,
+    PerpRecord,
+    compute,
+    is_small,
+    last_12_months,
+    parse_period,
+    quarter,
+    rate_text,
+    render_text,
+    suppress,
+)
+from storage.models import AgencyKind
+
+TODAY = date(2026, 11, 26)
+Q3 = quarter(2026, 3)
+POPULATION = 50_000
+
+MEETING_DATES = {
+    1: date(2026, 7, 1),  # first day of the quarter: inside
+    2: date(2026, 8, 13),
+    3: date(2026, 9, 10),
+    4: date(2026, 9, 30),  # last day, nobody heard: still a meeting row
+    9: date(2026, 6, 11),  # the quarter before
+    10: date(2026, 10, 1),  # the quarter after
+}
+
+# id, meeting, referrer kind, repeat, children, gender, lgbt, disabled, minoritised,
+# aged 16-17, perpetrator under 18
+Flag = bool | None
+Row = tuple[int, int | None, str, bool, int, str | None, Flag, Flag, Flag, bool, Flag]
+ROWS: list[Row] = [
+    # meeting 1: 6 cases
+    (1, 1, "police", True, 2, "female", False, True, False, False, False),
+    (2, 1, "police", False, 0, "male", True, None, True, False, False),
+    (3, 1, "idva", True, 3, "female", None, False, True, True, True),
+    (4, 1, "health", False, 1, None, None, None, None, False, None),
+    (5, 1, "police", True, 0, "other", False, False, False, False, False),
+    (6, 1, "housing", False, 1, "female", False, False, None, False, False),
+    # meeting 2: 4 cases
+    (7, 2, "police", False, 1, "female", False, False, False, False, False),
+    (8, 2, "childrens_social_care", True, 0, "female", False, True, False, False, False),
+    (9, 2, "police", False, 2, "male", False, False, True, False, None),
+    (10, 2, "probation", False, 0, "unknown", False, False, False, False, False),
+    # meeting 3: 10 cases
+    (11, 3, "police", True, 1, "female", False, True, False, False, False),
+    (12, 3, "police", True, 1, "female", False, True, False, False, False),
+    (13, 3, "police", True, 1, "female", False, True, False, False, False),
+    (14, 3, "police", False, 2, "male", False, True, False, False, False),
+    (15, 3, "police", False, 0, "male", False, True, False, False, False),
+    (16, 3, "police", False, 0, "female", False, False, True, False, False),
+    (17, 3, "police", False, 0, "female", False, False, False, False, False),
+    (18, 3, "idva", False, 3, "female", False, False, False, False, False),
+    (19, 3, "mystery_kind", False, 0, "female", False, False, False, False, False),
+    (20, 3, "education", False, 1, "female", False, False, False, False, True),
+    # not in Q3: heard in June, heard in October, referred but never heard
+    (21, 9, "police", True, 4, "male", True, True, True, True, True),
+    (22, 10, "idva", True, 4, "male", True, True, True, True, True),
+    (23, None, "police", True, 4, "male", True, True, True, True, True),
+]
+
+
+def make_cases() -> list[CaseRecord]:
+    cases = []
+    for row in ROWS:
+        case_id, meeting, kind, repeat, children, gender, lgbt, disabled, minor, young, perp = row
+        cases.append(
+            CaseRecord(
+                case_id=case_id,
+                meeting_id=meeting,
+                heard_on=MEETING_DATES[meeting] if meeting is not None else None,
+                referred_on=date(2026, 5, 1),
+                referring_agency_kind=kind,
+                referring_agency=f"Agency {kind}",
+                repeat=repeat,
+                children=children,
+                victim_gender=gender,
+                victim_lgbt=lgbt,
+                victim_disabled=disabled,
+                victim_minoritised=minor,
+                victim_aged_16_17=young,
+                perpetrator_under_18=perp,
+            )
+        )
+    return cases
+
+
+def make_meetings() -> list[MeetingRecord]:
+    return [MeetingRecord(meeting_id, held) for meeting_id, held in MEETING_DATES.items()]
+
+
+POLICE = "Northshire Police"
+HOUSING = "Hearth Housing"
+
+
+def make_actions() -> list[ActionRecord]:
+    return [
+        ActionRecord(POLICE, "done", date(2026, 7, 15)),
+        ActionRecord(POLICE, "done", date(2026, 8, 20)),
+        ActionRecord(POLICE, "not_possible", date(2026, 9, 1)),
+        ActionRecord(POLICE, "assigned", date(2026, 9, 30)),  # last day, still open
+        ActionRecord(POLICE, "accepted", date(2026, 7, 10)),
+        ActionRecord(HOUSING, "reassigned", date(2026, 7, 2)),
+        ActionRecord(POLICE, "assigned", date(2026, 10, 5)),  # due after the quarter
+        ActionRecord(POLICE, "done", date(2026, 6, 30)),  # due before it
+    ]
+
+
+def make_perps() -> list[PerpRecord]:
+    return [
+        PerpRecord("Drive", "attending", date(2026, 7, 5), date(2026, 7, 15)),  # 10 days
+        PerpRecord("Drive", "completed", date(2026, 7, 10), date(2026, 7, 30)),  # 20 days
+        PerpRecord("Drive", "disengaged", date(2026, 8, 1), date(2026, 8, 31)),  # 30 days
+        PerpRecord("Drive", "referred", date(2026, 9, 2), None),
+        PerpRecord("Respect DVPP", "contact_attempted", date(2026, 7, 20), None),
+        PerpRecord("Respect DVPP", "not_suitable", date(2026, 8, 1), None),
+        PerpRecord("Drive", "completed", date(2026, 6, 30), date(2026, 7, 1)),  # before Q3
+        PerpRecord("Drive", "referred", date(2026, 10, 1), None),  # after Q3
+    ]
+
+
+def q3_figures(population: int | None = POPULATION) -> AreaFigures:
+    return compute(
+        Q3,
+        make_cases(),
+        make_meetings(),
+        make_actions(),
+        make_perps(),
+        adult_female_population=population,
+        today=TODAY,
+    )
+
+
+def kinds(**counts: int) -> dict[str, int]:
+    return {kind: counts.get(kind, 0) for kind in AGENCY_KINDS}
+
+
+# --- counting ------------------------------------------------------------------------------
+
+
+def test_meeting_rows_in_date_order_with_empty_meeting_and_nothing_outside_the_quarter() -> None:
+    figures = q3_figures()
+    assert [(m.meeting_id, m.held_on) for m in figures.meetings] == [
+        (1, date(2026, 7, 1)),
+        (2, date(2026, 8, 13)),
+        (3, date(2026, 9, 10)),
+        (4, date(2026, 9, 30)),
+    ]
+
+
+def test_first_meeting_counted_by_hand() -> None:
+    m = q3_figures().meetings[0]
+    assert m.cases_heard == 6
+    assert m.repeat_cases == 3
+    assert m.repeat_rate == pytest.approx(0.5)
+    assert m.children == 7
+    assert m.referrals_by_agency_kind == kinds(police=3, idva=1, health=1, housing=1)
+    assert m.not_from_police_share == pytest.approx(0.5)
+    assert (m.male, m.lgbt, m.disabled, m.minoritised) == (1, 1, 1, 2)
+    assert (m.aged_16_17, m.perpetrators_under_18) == (1, 1)
+
+
+def test_second_meeting_counted_by_hand() -> None:
+    m = q3_figures().meetings[1]
+    assert (m.cases_heard, m.repeat_cases, m.children) == (4, 1, 3)
+    assert m.repeat_rate == pytest.approx(0.25)
+    assert m.referrals_by_agency_kind == kinds(police=2, childrens_social_care=1, probation=1)
+    assert m.not_from_police_share == pytest.approx(0.5)
+    assert (m.male, m.lgbt, m.disabled, m.minoritised) == (1, 0, 1, 1)
+    assert (m.aged_16_17, m.perpetrators_under_18) == (0, 0)
+
+
+def test_third_meeting_counted_by_hand_with_an_unknown_kind_as_other() -> None:
+    m = q3_figures().meetings[2]
+    assert (m.cases_heard, m.repeat_cases, m.children) == (10, 3, 9)
+    assert m.repeat_rate == pytest.approx(0.3)
+    assert m.referrals_by_agency_kind == kinds(police=7, idva=1, education=1, other=1)
+    assert m.not_from_police_share == pytest.approx(0.3)
+    assert (m.male, m.lgbt, m.disabled, m.minoritised) == (2, 0, 5, 1)
+    assert (m.aged_16_17, m.perpetrators_under_18) == (0, 1)
+
+
+def test_meeting_with_no_cases_has_zeros_and_no_rates() -> None:
+    m = q3_figures().meetings[3]
+    assert (m.cases_heard, m.repeat_cases, m.children, m.male) == (0, 0, 0, 0)
+    assert m.repeat_rate is None
+    assert m.not_from_police_share is None
+    assert m.referrals_by_agency_kind == kinds()
+
+
+def test_quarter_totals_counted_by_hand() -> None:
+    f = q3_figures()
+    assert f.period == Q3
+    assert f.as_of == TODAY
+    assert (f.cases_heard, f.repeat_cases, f.children) == (20, 7, 19)
+    assert f.repeat_rate == pytest.approx(0.35)
+    assert f.referrals_by_agency_kind == kinds(
+        police=12,
+        idva=2,
+        childrens_social_care=1,
+        health=1,
+        housing=1,
+        probation=1,
+        education=1,
+        other=1,
+    )
+    assert f.not_from_police == 8
+    assert f.not_from_police_share == pytest.approx(0.4)
+    assert (f.male, f.lgbt, f.disabled, f.minoritised) == (4, 1, 7, 4)
+    assert (f.aged_16_17, f.perpetrators_under_18) == (1, 2)
+    assert f.benchmark_per_10k == 40
+    assert f.repeat_rate_benchmark == (0.28, 0.40)
+
+
+def test_cases_per_10k_women_is_annualised_over_the_quarter() -> None:
+    # 20 cases in 92 days -> 79.35 a year, over 50,000 women -> 15.87 per 10,000.
+    assert q3_figures().cases_per_10k_women == pytest.approx(15.8696, abs=1e-4)
+    assert q3_figures(population=None).cases_per_10k_women is None
+    assert q3_figures(population=0).cases_per_10k_women is None
+
+
+def test_actions_due_in_the_quarter_by_agency() -> None:
+    assert q3_figures().actions_by_agency == {
+        HOUSING: {"done": 0, "not_possible": 0, "overdue": 1, "open": 1},
+        POLICE: {"done": 2, "not_possible": 1, "overdue": 2, "open": 2},
+    }
+
+
+def test_perpetrator_referrals_made_in_the_quarter() -> None:
+    f = q3_figures()
+    assert f.perp_by_state == {
+        "Drive": {"referred": 1, "attending": 1, "disengaged": 1, "completed": 1},
+        "Respect DVPP": {"contact_attempted": 1, "not_suitable": 1},
+    }
+    # Lifecycle order, not alphabetical, so the summary reads from referral to outcome.
+    assert list(f.perp_by_state["Drive"]) == ["referred", "attending", "disengaged", "completed"]
+    assert f.perp_starts == {"Drive": 3, "Respect DVPP": 0}
+    assert f.median_days_to_start == {"Drive": 20.0, "Respect DVPP": None}
+
+
+def test_a_quarter_in_progress_counts_up_to_today_only() -> None:
+    today = date(2026, 8, 20)
+    actions = [
+        ActionRecord(POLICE, "accepted", date(2026, 8, 19)),  # yesterday: overdue
+        ActionRecord(POLICE, "assigned", date(2026, 8, 20)),  # today: not yet
+        ActionRecord(POLICE, "assigned", date(2026, 9, 25)),
+        ActionRecord(POLICE, "done", date(2026, 8, 1)),
+    ]
+    f = compute(
+        Q3,
+        make_cases(),
+        make_meetings(),
+        actions,
+        [],
+        adult_female_population=POPULATION,
+        today=today,
+    )
+    # Meetings 3 and 4 (September) have not happened yet.
+    assert [m.meeting_id for m in f.meetings] == [1, 2]
+    assert f.cases_heard == 10
+    assert f.actions_by_agency == {POLICE: {"done": 1, "not_possible": 0, "overdue": 1, "open": 3}}
+    # 10 cases in the 51 days from 1 July to 20 August, not in the quarter's 92.
+    assert f.cases_per_10k_women == pytest.approx(10 * 365 / 51 / 5)
+
+
+def test_a_meeting_known_only_through_its_cases_still_gets_a_row() -> None:
+    f = compute(
+        Q3,
+        make_cases(),
+        [],
+        [],
+        [],
+        adult_female_population=None,
+        today=TODAY,
+    )
+    assert [m.meeting_id for m in f.meetings] == [1, 2, 3]
+    assert f.cases_heard == 20
+
+
+def test_unknown_action_state_is_refused_rather_than_dropped() -> None:
+    with pytest.raises(ValueError, match="unknown action state"):
+        compute(
+            Q3,
+            [],
+            [],
+            [ActionRecord(POLICE, "lost", date(2026, 8, 1))],
+            [],
+            adult_female_population=None,
+            today=TODAY,
+        )
+
+
+def test_agency_kinds_match_the_storage_enum() -> None:
+    assert tuple(kind.value for kind in AgencyKind) == AGENCY_KINDS
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("q", "start", "end"),
+    [
+        (1, date(2026, 1, 1), date(2026, 3, 31)),
+        (2, date(2026, 4, 1), date(2026, 6, 30)),
+        (3, date(2026, 7, 1), date(2026, 9, 30)),
+        (4, date(2026, 10, 1), date(2026, 12, 31)),
+    ],
+)
+def test_calendar_quarters(q: int, start: date, end: date) -> None:
+    assert quarter(2026, q) == Period(start, end, f"2026 Q{q}")
+
+
+def test_last_12_months_ends_today() -> None:
+    period = last_12_months(TODAY)
+    assert period == Period(date(2025, 11, 27), TODAY, "12 months to 26 Nov 2026")
+    assert period.days == 365
+
+
+def test_last_12_months_from_29_february() -> None:
+    period = last_12_months(date(2028, 2, 29))
+    assert period.start == date(2027, 3, 1)
+    assert period.days == 366
+
+
+@pytest.mark.parametrize("text", ["2026 Q3", "q3 2026", "Q3-2026", "2026q3", "  2026   Q3 "])
+def test_parse_quarter(text: str) -> None:
+    assert parse_period(text, TODAY) == Q3
+
+
+@pytest.mark.parametrize(
+    "text", ["", "   ", "last 12 months", "Last 12 Months", "past twelve months", "12 months"]
+)
+def test_parse_last_12_months(text: str) -> None:
+    assert parse_period(text, TODAY) == last_12_months(TODAY)
+
+
+def test_parse_this_and_last_quarter() -> None:
+    assert parse_period("this quarter", TODAY) == quarter(2026, 4)
+    assert parse_period("last quarter", TODAY) == quarter(2026, 3)
+    assert parse_period("last quarter", date(2027, 2, 15)) == quarter(2026, 4)
+
+
+@pytest.mark.parametrize("text", ["banana", "2026", "Q3", "2026 Q3 please", "last 6 months"])
+def test_unreadable_period_gets_a_polite_correction_without_echo(text: str) -> None:
+    with pytest.raises(PeriodError) as caught:
+        parse_period(text, TODAY)
+    message = str(caught.value)
+    assert message.startswith("Please give a quarter such as 2026 Q3")
+    assert "banana" not in message
+    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, InputError)
+
+
+def test_fifth_quarter_is_explained() -> None:
+    with pytest.raises(PeriodError, match="four quarters"):
+        parse_period("Q5 2026", TODAY)
+
+
+def test_quarter_not_started_is_refused() -> None:
+    with pytest.raises(PeriodError, match=r"2027 Q1 has not started yet.*up to 2026 Q4"):
+        parse_period("2027 Q1", TODAY)
+    # The current quarter, though unfinished, is allowed.
+    assert parse_period("2026 Q4", TODAY) == quarter(2026, 4)
+
+
+def test_period_cannot_end_before_it_starts() -> None:
+    with pytest.raises(ValueError, match="before it starts"):
+        Period(date(2026, 2, 1), date(2026, 1, 31), "backwards")
+
+
+# --- suppression ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0, "0"), (1, "<5"), (2, "<5"), (3, "<5"), (4, "<5"), (5, "5"), (6, "6"), (123, "123")],
+)
+def test_suppress(value: int, shown: str) -> None:
+    assert suppress(value) == shown
+    assert is_small(value) == (shown == "<5")
+
+
+def test_suppress_refuses_negative_counts() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        suppress(-1)
+
+
+def test_rate_text_withholds_rates_resting_on_small_counts() -> None:
+    assert rate_text(3, 20, suppressed=True) == "suppressed"
+    assert rate_text(0, 3, suppressed=True) == "suppressed"
+    assert rate_text(3, 20, suppressed=False) == "15%"
+    assert rate_text(0, 20, suppressed=True) == "0%"
+    assert rate_text(7, 20, suppressed=True) == "35%"
+    assert rate_text(0, 0, suppressed=True) == "n/a"
+
+
+# --- the bot's summary ---------------------------------------------------------------------
+
+
+def test_exact_summary_for_coordinators() -> None:
+    text = render_text(q3_figures(), suppressed=False)
+    lines = text.splitlines()
+    assert lines[0] == "MARAC figures: 2026 Q3"
+    assert lines[1] == "1 Jul 2026 to 30 Sep 2026"
+    for expected in [
+        "Meetings held: 4",
+        "Cases heard: 20",
+        "Repeat cases: 7 (35%; guide range 28–40%)",
+        "Children in the households: 19",
+        "Referred by partners, not police: 8 (40%)",
+        "Cases per 10,000 adult women a year: 16 (expected about 40)",
+        "Male: 4 (20%)",
+        "LGBT+: 1 (5%)",
+        "Disabled: 7 (35%)",
+        "Black, Asian or racially minoritised: 4 (20%)",
+        "Aged 16–17: 1 (5%)",
+        "Perpetrators aged 17 or under: 2",
+        "Police: 12",
+        "Idva: 2",
+        "Children's social care: 1",
+        "1 Jul 2026: 6 cases, 3 repeats (50%)",
+        "13 Aug 2026: 4 cases, 1 repeat (25%)",
+        "10 Sep 2026: 10 cases, 3 repeats (30%)",
+        "30 Sep 2026: 0 cases",
+        f"{POLICE}: 2 done, 1 not possible, 2 open (2 overdue)",
+        f"{HOUSING}: 0 done, 0 not possible, 1 open (1 overdue)",
+        "Drive: 4 referred",
+        "  now: referred 1, attending 1, disengaged 1, completed 1",
+        "  median 20 days from referral to start (3 started)",
+        "Respect DVPP: 2 referred",
+        "  none started yet",
+    ]:
+        assert expected in lines, expected
+    assert "<5" not in text
+    assert "suppressed" not in text
+    # Agencies that referred nobody are left out to keep the message short.
+    assert "Adult social care: 0" not in lines
+    assert len(text) < 4096
+
+
+def test_suppressed_summary_for_governance() -> None:
+    text = render_text(q3_figures(), suppressed=True)
+    lines = text.splitlines()
+    for expected in [
+        "Counts of 1 to 4 are shown as <5.",
+        "Cases heard: 20",
+        "Repeat cases: 7 (35%; guide range 28–40%)",
+        "Children in the households: 19",
+        "Referred by partners, not police: 8 (40%)",
+        "Cases per 10,000 adult women a year: 16 (expected about 40)",
+        "Male: <5",
+        "LGBT+: <5",
+        "Disabled: 7 (35%)",
+        "Black, Asian or racially minoritised: <5",
+        "Aged 16–17: <5",
+        "Perpetrators aged 17 or under: <5",
+        "Police: 12",
+        "Idva: <5",
+        "1 Jul 2026: 6 cases, <5 repeats (suppressed)",
+        "13 Aug 2026: <5 cases, <5 repeats (suppressed)",
+        "10 Sep 2026: 10 cases, <5 repeats (suppressed)",
+        "30 Sep 2026: 0 cases",
+        f"{POLICE}: <5 done, <5 not possible, <5 open (<5 overdue)",
+        f"{HOUSING}: 0 done, 0 not possible, <5 open (<5 overdue)",
+        "Drive: <5 referred",
+        "  days from referral to start: suppressed",
+    ]:
+        assert expected in lines, expected
+
+
+def test_suppressed_summary_shows_no_count_from_1_to_4() -> None:
+    text = render_text(q3_figures(), suppressed=True)
+    # The number of meetings is not a count of people, and the note explains the rule.
+    lines = text.splitlines()[2:]
+    lines.remove("Meetings held: 4")
+    lines.remove("Counts of 1 to 4 are shown as <5.")
+    for line in lines:
+        line = re.sub(r"^\d{1,2} \w{3} \d{4}: ", "", line)  # a meeting's date
+        assert not re.search(r"(?<![\d,.–-])[1-4](?![\d,.%–-])", line), line
+
+
+def test_small_area_withholds_rates_and_volume() -> None:
+    one_meeting = Period(date(2026, 8, 13), date(2026, 8, 13), "13 Aug 2026")
+    f = compute(
+        one_meeting,
+        make_cases(),
+        make_meetings(),
+        [],
+        [],
+        adult_female_population=POPULATION,
+        today=TODAY,
+    )
+    lines = render_text(f, suppressed=True).splitlines()
+    assert "Cases heard: <5" in lines
+    assert "Repeat cases: <5 (suppressed; guide range 28–40%)" in lines
+    assert "Referred by partners, not police: suppressed" in lines
+    assert "Cases per 10,000 adult women a year: suppressed (expected about 40)" in lines
+    exact = render_text(f, suppressed=False).splitlines()
+    assert "Referred by partners, not police: 2 (50%)" in exact
+    # 4 cases on one day, annualised, over 50,000 women.
+    assert "Cases per 10,000 adult women a year: 292 (expected about 40)" in exact
+
+
+def test_unknown_population_and_empty_period_read_sensibly() -> None:
+    f = compute(quarter(2026, 1), [], [], [], [], adult_female_population=None, today=TODAY)
+    lines = render_text(f, suppressed=True).splitlines()
+    assert "Meetings held: 0" in lines
+    assert "Cases heard: 0" in lines
+    assert "Cases per 10,000 adult women a year: not known (expected about 40)" in lines
+    assert not any(line.startswith("Repeat cases") for line in lines)
+
+
+def test_period_in_progress_says_so() -> None:
+    f = compute(quarter(2026, 4), [], [], [], [], adult_female_population=None, today=TODAY)
+    assert (
+        "Counted up to 26 Nov 2026; the period has not ended."
+        in render_text(f, suppressed=False).splitlines()
+    )
+
+
+def test_many_meetings_point_to_the_csv_instead_of_listing_each() -> None:
+    meetings = [MeetingRecord(i, date(2026, 7, 1 + i)) for i in range(20)]
+    f = compute(Q3, [], meetings, [], [], adult_female_population=None, today=TODAY)
+    text = render_text(f, suppressed=False)
+    assert "20 meetings: the CSV has one row for each." in text.splitlines()
+    assert "2 Jul 2026: 0 cases" not in text
