@@ -545,3 +545,9 @@ def test_many_meetings_point_to_the_csv_instead_of_listing_each() -> None:
     text = render_text(f, suppressed=False)
     assert "20 meetings: the CSV has one row for each." in text.splitlines()
     assert "2 Jul 2026: 0 cases" not in text
+
+
+def test_start_before_referral_is_refused_as_a_data_error() -> None:
+    perps = [PerpRecord("Drive", "started", date(2026, 8, 10), date(2026, 8, 1))]
+    with pytest.raises(ValueError, match="before it was made"):
+        compute(Q3, [], [], [], perps, adult_female_population=None, today=TODAY)
