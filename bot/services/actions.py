@@ -44,6 +44,7 @@ from bot.permissions import Operation, authorise
 from bot.referrals.validation import InputError
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
+from bot.services.names import person_name
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from storage.audit import append_event
@@ -962,14 +963,7 @@ class ActionService:
         )
 
     async def _name(self, session: AsyncSession, person_id: int | None) -> str:
-        from bot.services.enrolment import name_context
-
-        person = await session.get(Person, person_id) if person_id else None
-        if person is None or not person.data_key_id or not person.display_name_sealed:
-            return texts.NAME_ERASED
-        return await self._deps.vault.open(
-            session, person.data_key_id, name_context(person.id), person.display_name_sealed
-        )
+        return await person_name(session, self._deps.vault, person_id)
 
     def _today(self, area: Area) -> date:
         return self._deps.clock.now().astimezone(ZoneInfo(area.timezone)).date()

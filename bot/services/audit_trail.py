@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from bot.actor import Actor
 from bot.permissions import Operation, authorise
 from bot.services.deps import ServiceDeps
-from bot.services.enrolment import name_context
+from bot.services.names import name_context
 from storage.audit import Scalar, append_event
 from storage.models import AuditEvent, Person
 

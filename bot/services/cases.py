@@ -22,9 +22,9 @@ from bot.actor import Actor
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
 from bot.services.deps import ServiceDeps
-from bot.services.enrolment import name_context
 from bot.services.errors import NotFound, ServiceError
 from bot.services.meetings import Listing, list_case, research_context
+from bot.services.names import person_name
 from bot.services.outbox import enqueue
 from bot.services.referrals import (
     SERIAL_PERPETRATOR,
@@ -305,14 +305,7 @@ class CaseService:
         return list(rows)
 
     async def _name(self, session: AsyncSession, person_id: int | None) -> str:
-        if person_id is None:
-            return "the system"
-        person = await session.get(Person, person_id)
-        if person is None or not person.data_key_id or not person.display_name_sealed:
-            return texts.NAME_ERASED
-        return await self._deps.vault.open(
-            session, person.data_key_id, name_context(person.id), person.display_name_sealed
-        )
+        return await person_name(session, self._deps.vault, person_id)
 
     async def _card(self, session: AsyncSession, actor: Actor, case: Case) -> CaseCard:
         events = await self._events(session, case.id)

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.actor import Actor
 from bot.invites import LOCKOUT_WINDOW, hash_code, is_locked_out, looks_like_code
 from bot.services.deps import ServiceDeps
+from bot.services.names import name_context
 from storage.audit import append_event
-from storage.crypto import FieldContext
 from storage.models import Agency, Area, Invite, InviteAttempt, Person
 
 # Writing last_active_at on every message would make every update a write.
@@ -32,10 +32,6 @@ class Redemption(StrEnum):
 class RedemptionResult:
     outcome: Redemption
     actor: Actor | None = None
-
-
-def name_context(person_id: int) -> FieldContext:
-    return FieldContext("people", "display_name", person_id)
 
 
 class EnrolmentService:

@@ -12,8 +12,8 @@ from bot import texts
 from bot.actor import Actor
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.services.deps import ServiceDeps
-from bot.services.enrolment import name_context
 from bot.services.errors import NotFound, ServiceError
+from bot.services.names import name_context
 from storage.audit import append_event
 from storage.models import Agency, Person, Role
 

@@ -10,7 +10,8 @@ from sqlalchemy import select, text, update
 
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.services.enrolment import Redemption, name_context
+from bot.services.enrolment import Redemption
+from bot.services.names import name_context
 from storage.audit import append_event, verify_chain
 from storage.crypto import CryptoError, FieldContext
 from storage.migrate import current_revision, head_revision, upgrade
