@@ -121,16 +121,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.token()
     asyncio.run(_check_schema(settings))
-    from bot.application import build_application
+    from bot.leader import serve
 
-    runtime = open_runtime(settings)
-    application = build_application(runtime)
     where = settings.telegram_base_url or "Telegram"
     logging.getLogger("marac").info("starting long polling against %s", where)
-    try:
-        application.run_polling(drop_pending_updates=False, close_loop=False)
-    finally:
-        asyncio.run(runtime.close())
+    asyncio.run(
+        serve(
+            settings,
+            poll_seconds=settings.leader_poll_seconds,
+            check_seconds=settings.leader_check_seconds,
+        )
+    )
     return 0
 
 
@@ -229,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--retention-years", type=int, help="erase case data N years after")
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
-    sub.add_parser("run", help="run the bot (long polling)").set_defaults(handler=cmd_run)
+    sub.add_parser(
+        "run", help="run the bot (long polling; active/standby on PostgreSQL)"
+    ).set_defaults(handler=cmd_run)
     demo = sub.add_parser("demo", help="play the MARAC cycle against a local stand-in")
     demo.add_argument("--verbose", action="store_true", help="also show the bot's log")
     demo.set_defaults(handler=cmd_demo)

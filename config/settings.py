@@ -41,6 +41,11 @@ class Settings(BaseModel):
     morning_digest: bool = True
     # How often the housekeeping job looks for due work (message deletion, reminders).
     job_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Active/standby on PostgreSQL (bot/leader.py): how often a standby tries for the leader
+    # lease, and how often the active process confirms it still holds it (each check may take
+    # 2 s and must end before the lease session's 15 s idle timeout).
+    leader_poll_seconds: float = Field(default=5.0, gt=0, le=10)
+    leader_check_seconds: float = Field(default=5.0, gt=0, le=12)
 
     @field_validator("telegram_token")
     @classmethod

@@ -1,0 +1,471 @@
+"""Failover end to end: two bot instances on one PostgreSQL database and one Bot API stand-in.
+
+Only the instance holding the leader lease answers. When it dies (a real process, SIGKILLed
+mid-referral) the standby takes over, carries the half-done referral on at the next question,
+and sends the reminders still pending, each exactly once overall. When an instance only loses
+its lease connection, it stops polling and goes back to standby while the other takes over.
+
+Failover is PostgreSQL only by nature (advisory locks), so those tests use
+``postgres_database`` directly; with MARAC_REQUIRE_POSTGRES=1 an unreachable server fails them
+rather than skipping. On SQLite the one process is simply active, checked last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from sqlalchemy import select
+
+from bot import texts
+from bot.application import MaracApplication, build_application
+from bot.clock import ManualClock
+from bot.leader import LeaderLease, StopUpdates, lease_key, run_as_leader, serve
+from bot.runtime import Runtime, open_runtime
+from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
+from bot.sandbox.scenarios import Referral, press, say
+from bot.services.outbox import OutboxService, enqueue
+from config import Settings
+from storage.keyfile import create_key_file, key_ring_from_document, new_key_document
+from storage.migrate import upgrade
+from storage.models import Agency, AgencyKind, OutboxMessage, Person, Role
+from tests.e2e.conftest import Area
+
+START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday morning: no quiet hours
+POLL = 0.2  # standby poll and leader check interval here (5 s each in production)
+TAKEOVER_LIMIT = 30.0  # what the issue promises
+PROMPT = 5.0  # what is asserted: one 0.2 s poll plus slack for a loaded machine
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = re.compile(r"\b([A-Z]{3}\d?-\d{4}-\d{4})\b")
+
+# `marac-bot run` as a real process: the same serve() the CLI calls, with the test's clock.
+BOT_PROCESS = """
+import asyncio, sys
+from datetime import datetime
+from bot.clock import ManualClock
+from bot.leader import serve
+from bot.logging_setup import configure_logging
+from config import load_settings
+
+configure_logging("INFO")
+clock = ManualClock(datetime.fromisoformat(sys.argv[1]))
+asyncio.run(serve(load_settings(), clock=clock, poll_seconds=0.2, check_seconds=0.2))
+"""
+
+
+def plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture
+async def pg_url(postgres_database: str) -> str:
+    connection = await asyncpg.connect(plain(postgres_database))
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+    return postgres_database
+
+
+@pytest.fixture
+def keys() -> dict[str, Any]:
+    return new_key_document()
+
+
+@pytest.fixture
+def bot_settings(pg_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=pg_url,
+        key_file=tmp_path / "unused-keys.json",
+        job_interval_seconds=0.1,
+        morning_digest=False,
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def make_runtime(
+    bot_settings: Settings, keys: dict[str, Any], clock: ManualClock
+) -> AsyncIterator[Callable[[], Runtime]]:
+    """Runtimes with engines of their own, as separate processes would have."""
+    opened: list[Runtime] = []
+
+    def make() -> Runtime:
+        runtime = open_runtime(
+            bot_settings, clock=clock, key_ring=key_ring_from_document(keys, "t")
+        )
+        opened.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in opened:
+        await runtime.close()
+
+
+@pytest.fixture
+def process_log(tmp_path: Path) -> Iterator[tuple[Path, IO[bytes]]]:
+    path = tmp_path / "bot-process.log"
+    with path.open("wb") as handle:
+        yield path, handle
+
+
+class Instance:
+    """A bot instance in this process: its own runtime, lease and run_as_leader loop."""
+
+    def __init__(self, runtime: Runtime, server: BotApiStandIn) -> None:
+        self.runtime = runtime
+        self.server = server
+        self.lease = LeaderLease(runtime.settings.database_url)
+        self.stop = asyncio.Event()
+        self.activations: list[float] = []  # monotonic times it became active
+        self.app: MaracApplication | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.updates_stopped = 0
+
+    async def make_app(self) -> MaracApplication:
+        self.activations.append(time.monotonic())
+        self.app = build_application(
+            self.runtime, token=self.server.token, base_url=self.server.url
+        )
+        return self.app
+
+    async def poll_fast(self, application: MaracApplication) -> StopUpdates:
+        """Short long-polls, as the other end-to-end tests use; counts the stops it is asked for."""
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+
+        async def stopping() -> None:
+            self.updates_stopped += 1
+
+        return stopping
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(
+            run_as_leader(
+                self.make_app,
+                self.lease,
+                stop=self.stop,
+                poll_seconds=POLL,
+                check_seconds=POLL,
+                start_updates=self.poll_fast,
+            )
+        )
+
+    @property
+    def polling(self) -> bool:
+        return bool(self.app and self.app.updater and self.app.updater.running)
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 15)
+
+
+async def eventually(
+    condition: Callable[[], object], what: str, limit: float = TAKEOVER_LIMIT
+) -> float:
+    """Poll a condition no stand-in event signals; returns when it held (monotonic)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {limit} s waiting for {what}")
+        await asyncio.sleep(0.01)
+    return time.monotonic()
+
+
+async def lease_holder(url: str) -> tuple[int, str] | None:
+    """The backend pid and application name holding the bot's lease, if any."""
+    unsigned = lease_key(url.rsplit("/", 1)[1]) & 0xFFFF_FFFF_FFFF_FFFF
+    connection = await asyncpg.connect(plain(url))
+    try:
+        row = await connection.fetchrow(
+            "SELECT l.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2"
+            " AND l.objsubid = 1",
+            unsigned >> 32,
+            unsigned & 0xFFFF_FFFF,
+        )
+    finally:
+        await connection.close()
+    return None if row is None else (int(row["pid"]), str(row["application_name"]))
+
+
+async def agency(runtime: Runtime, area: Area, name: str, kind: AgencyKind) -> int:
+    async with runtime.sessions.begin() as session:
+        row = Agency(area_id=area.area_id, name=name, kind=kind, created_at=runtime.clock.now())
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def remind(runtime: Runtime, user: SimulatedUser, text: str, due: datetime) -> None:
+    async with runtime.sessions.begin() as session:
+        person = await session.scalar(select(Person).where(Person.telegram_user_id == user.id))
+        assert person is not None
+        assert await enqueue(
+            session,
+            dedupe_key=f"failover-test:{text}",
+            chat_id=user.chat_id,
+            kind="meeting_reminder",
+            text=text,
+            now=START,
+            due_at=due,
+            area_id=person.area_id,
+            person_id=person.id,
+        )
+
+
+def received(user: SimulatedUser, text: str) -> int:
+    return sum(1 for m in user.bot_messages(include_deleted=True) if m.text == text)
+
+
+async def arrives(driver: Driver, user: SimulatedUser, text: str) -> None:
+    await driver.wait_for(
+        lambda: received(user, text) > 0, timeout=10, description=f"{text!r} for {user}"
+    )
+
+
+async def finish_referral(user: SimulatedUser) -> str:
+    """The rest of ``make_referral`` after the contact details; submits, returns the reference."""
+    referral = Referral()
+    await press(user, "Yes")  # aware
+    await press(user, "Yes")  # consent
+    await press(user, "I have a completed checklist")
+    await say(user, referral.checklist)
+    criterion = await press(user, "That is right")
+    await press(user, criterion.buttons[0][0].text)
+    await say(user, referral.victim)
+    await say(user, referral.victim_dob)
+    await say(user, "none")
+    await say(user, "12 Elm Road, Northampton")
+    await press(user, "Female")
+    await press(user, "No")
+    await press(user, "No")
+    await press(user, "Not known")
+    await say(user, referral.perpetrator)
+    await say(user, "01/01/1985")
+    await press(user, "Ex-partner")
+    await say(user, "2: 4, 7")
+    await say(user, referral.summary)
+    review = await press(user, "No")  # not urgent
+    # Answered before the crash, to the other process: still in the draft.
+    assert "Safe to contact: yes; victim aware: yes; consent: yes" in (review.text or "")
+    result = await user.press_and_wait("Submit referral", expect_edit=True)
+    match = REFERENCE.search(result.message.text or "")
+    assert match, result.message.text
+    return match.group(1)
+
+
+@pytest.mark.postgres
+async def test_standby_takes_over_when_the_active_process_is_killed(
+    pg_url: str,
+    keys: dict[str, Any],
+    clock: ManualClock,
+    make_runtime: Callable[[], Runtime],
+    server: BotApiStandIn,
+    driver: Driver,
+    process_log: tuple[Path, IO[bytes]],
+) -> None:
+    standby_runtime = make_runtime()
+    await upgrade(standby_runtime.engine)
+    log_path, log_file = process_log
+
+    def log_tail() -> str:
+        return "\n--- bot process log ---\n" + log_path.read_text(errors="replace")[-4000:]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARAC_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        MARAC_DATABASE_URL=pg_url,
+        MARAC_KEYS=json.dumps(keys),
+        MARAC_KEY_FILE=str(log_path.with_name("unused-keys.json")),
+        MARAC_TELEGRAM_TOKEN=server.token,
+        MARAC_TELEGRAM_BASE_URL=server.url,
+        MARAC_JOB_INTERVAL_SECONDS="0.1",
+        MARAC_MORNING_DIGEST="false",
+    )
+    active = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BOT_PROCESS, START.isoformat(), cwd=ROOT, env=env,
+        stdout=log_file, stderr=log_file,
+    )  # fmt: skip
+    standby = Instance(standby_runtime, server)
+    try:
+        # 1. The process takes the lease; only then does the in-process instance start.
+        deadline = time.monotonic() + 20
+        while (holder := await lease_holder(pg_url)) is None or f":{active.pid}" not in holder[1]:
+            assert active.returncode is None, "the bot process exited" + log_tail()
+            assert time.monotonic() < deadline, "the bot process never took the lease" + log_tail()
+            await asyncio.sleep(0.05)
+        standby.start()
+
+        # 2. Only the leader answers: the standby has not even built an Application.
+        area = Area(standby_runtime, driver)
+        await area.create()
+        police = await agency(standby_runtime, area, "Northamptonshire Police", AgencyKind.POLICE)
+        priya = await area.enrol(501, "Priya", "Shah")
+        sam = await area.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police)
+        (question,) = await sam.send_and_wait("/refer")
+        assert question.text == texts.REFERRAL_PROMPTS["safe_contact"]
+        await press(sam, "Yes")
+        asked = await say(sam, "Only after 6pm")
+        assert asked.text == texts.REFERRAL_PROMPTS["victim_aware"]
+        await asyncio.sleep(POLL * 3)
+        assert standby.activations == [] and not standby.lease.held
+        assert [m.text for m in sam.bot_messages()].count(asked.text) == 1
+
+        # 3. Reminders: some due now (the leader sends them), some due later, and one the
+        # dying leader has just claimed but will never send.
+        for n in (1, 2, 3):
+            await remind(standby_runtime, priya, f"Reminder {n}: due now", START)
+        for n in (1, 2, 3):
+            await arrives(driver, priya, f"Reminder {n}: due now")
+        later = [f"Reminder {n}: due in an hour" for n in (4, 5)]
+        for text in later:
+            await remind(standby_runtime, priya, text, START + timedelta(hours=1))
+        claimed = "Reminder 6: claimed by the process that dies"
+        await remind(standby_runtime, priya, claimed, START + timedelta(minutes=10))
+        dying = OutboxService(
+            replace(standby_runtime.deps, clock=ManualClock(START.replace(minute=10)))
+        )
+        assert [m.text for m in await dying.claim_due()] == [claimed]
+
+        # 4. Kill the active process mid-referral; Sam writes while nobody is active.
+        active.kill()
+        killed = time.monotonic()
+        await active.wait()
+        correction, question = await sam.send_and_wait("Anything", count=2, timeout=TAKEOVER_LIMIT)
+        answered = time.monotonic()
+        await eventually(lambda: standby.activations, "the standby to take over")
+        took_lease = standby.activations[0] - killed
+        print(
+            f"\n[failover] lease taken over {took_lease:.3f} s after SIGKILL; "
+            f"first reply from the new leader {answered - killed:.3f} s after SIGKILL"
+        )
+        assert took_lease < TAKEOVER_LIMIT and answered - killed < TAKEOVER_LIMIT
+        assert took_lease < PROMPT
+
+        # 5. The conversation goes on where it was: a typed answer to a button question.
+        assert correction.text == texts.USE_THE_BUTTONS
+        assert question.text == texts.REFERRAL_PROMPTS["victim_aware"]
+        await finish_referral(sam)
+
+        # 6. Pending reminders go out from the new leader once due; nothing is sent twice.
+        clock.advance(timedelta(hours=1))
+        for text in [*later, claimed]:
+            await arrives(driver, priya, text)
+        await asyncio.sleep(1.0)  # ten more dispatcher runs
+        for text in [f"Reminder {n}: due now" for n in (1, 2, 3)] + [*later, claimed]:
+            assert received(priya, text) == 1, text
+        async with standby_runtime.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.dedupe_key.like("failover-test:%"))
+                )
+            ).all()
+        assert len(rows) == 6 and all(row.sent_at is not None for row in rows)
+    except BaseException:
+        print(log_tail())
+        raise
+    finally:
+        if active.returncode is None:
+            active.kill()
+            await active.wait()
+        await standby.close()
+
+
+@pytest.mark.postgres
+async def test_a_leader_that_loses_its_lease_steps_down_and_waits(
+    pg_url: str,
+    make_runtime: Callable[[], Runtime],
+    server: BotApiStandIn,
+    driver: Driver,
+) -> None:
+    first = Instance(make_runtime(), server)
+    await upgrade(first.runtime.engine)
+    second = Instance(make_runtime(), server)
+    try:
+        first.start()
+        await eventually(lambda: first.polling, "the first instance to become active", 10)
+        second.start()
+        area = Area(first.runtime, driver)
+        await area.create()
+        priya = await area.enrol(501, "Priya", "Shah")
+        (reply,) = await priya.send_and_wait("/help")
+        assert second.activations == []
+
+        # Its lease connection is cut (as by pg_terminate_backend or a database restart).
+        pid = first.lease.backend_pid
+        admin = await asyncpg.connect(plain(pg_url))
+        try:
+            cut = time.monotonic()
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+        stepped_down = await eventually(lambda: not first.polling, "the first to stop polling")
+        took_over = await eventually(lambda: second.polling, "the second to take over")
+        print(
+            f"\n[failover] lease connection cut: old leader stopped polling after "
+            f"{stepped_down - cut:.3f} s, new leader polling after {took_over - cut:.3f} s"
+        )
+        assert stepped_down - cut < PROMPT and took_over - cut < PROMPT
+
+        # The new leader answers, once; the old one is back on standby, not stopped.
+        replies = await priya.send_and_wait("/help", timeout=5)
+        await asyncio.sleep(POLL * 3)
+        assert [m.text for m in priya.bot_messages()].count(reply.text) == 2
+        assert len(replies) == 1
+        assert first.task is not None and not first.task.done()
+        assert not first.lease.held and len(first.activations) == 1
+        assert first.app is not None and not first.app.running
+        assert first.updates_stopped == 1 and second.updates_stopped == 0
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_on_sqlite_the_one_process_is_simply_active(
+    tmp_path: Path, server: BotApiStandIn, driver: Driver
+) -> None:
+    """``serve`` (what ``marac-bot run`` calls) on the default database: no lease to wait for."""
+    key_file = tmp_path / "keys.json"
+    create_key_file(key_file)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/marac.db",
+        key_file=key_file,
+        telegram_token=server.token,
+        telegram_base_url=server.url,
+        job_interval_seconds=0.1,
+        morning_digest=False,
+    )
+    runtime = open_runtime(settings)
+    stop = asyncio.Event()
+    try:
+        await upgrade(runtime.engine)
+        area = Area(runtime, driver)
+        await area.create()
+        code = await area.code()
+        running = asyncio.create_task(serve(settings, stop=stop))
+        try:
+            priya = driver.user(501, "Priya", last_name="Shah", role=Role.COORDINATOR.value)
+            welcome, _ = await priya.send_and_wait(f"/start {code}", count=2, timeout=15)
+            assert "Welcome" in (welcome.text or "")
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 15)
+    finally:
+        await runtime.close()
