@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from bot.cli_keys import register as register_keys
 from bot.invites import deep_link
 from bot.logging_setup import configure_logging
 from bot.runtime import open_runtime
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", help="check the hash chain").set_defaults(
         handler=cmd_audit_verify
     )
+    register_keys(sub)
     return parser
 
 

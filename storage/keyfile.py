@@ -114,3 +114,49 @@ def load_key_ring(path: Path, environ: dict[str, str] | None = None) -> KeyRing:
             raise KeyFileError("MARAC_KEYS is not valid JSON.") from exc
         return key_ring_from_document(document, "MARAC_KEYS")
     return key_ring_from_document(read_key_document(path), str(path))
+
+
+# Key rotation steps. Each returns a new document and leaves the one given untouched;
+# the caller writes it with write_key_document (see storage.rotation and bot.cli_keys).
+
+
+def _kek_entries(document: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = document.get("keks")
+    if not isinstance(entries, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("id"), str) for entry in entries
+    ):
+        raise KeyFileError("The key file has no valid list of key-encryption keys.")
+    return entries
+
+
+def add_kek(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A copy of the document with a new random KEK made active; older KEKs are kept.
+
+    The entry records when it was added ("created_at", for people; loading ignores it).
+    """
+    entries = _kek_entries(document)
+    taken = {entry["id"] for entry in entries}
+    key_id = new_key_id()
+    while key_id in taken:
+        key_id = new_key_id()
+    entry = {
+        "id": key_id,
+        "key": _b64(secrets.token_bytes(KEY_BYTES)),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    updated = dict(document)
+    updated["keks"] = [dict(existing) for existing in entries] + [entry]
+    updated["active"] = key_id
+    return updated, key_id
+
+
+def retire_kek(document: dict[str, Any], key_id: str) -> dict[str, Any]:
+    """A copy of the document without the KEK ``key_id``; the active key is never removed."""
+    entries = _kek_entries(document)
+    if document.get("active") == key_id:
+        raise KeyFileError(f"Key {key_id} is the active key-encryption key and cannot be retired.")
+    if key_id not in {entry["id"] for entry in entries}:
+        raise KeyFileError(f"Key {key_id} is not in the key file.")
+    updated = dict(document)
+    updated["keks"] = [dict(entry) for entry in entries if entry["id"] != key_id]
+    return updated
