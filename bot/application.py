@@ -30,6 +30,7 @@ from handlers import (
     agencies,
     audit,
     cases,
+    erasure,
     invites,
     meetings,
     people,
@@ -108,6 +109,7 @@ def register_handlers(application: MaracApplication) -> None:
     for module in (
         referral,
         cases,
+        erasure,
         meetings,
         actions,
         statistics,

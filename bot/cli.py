@@ -1,4 +1,4 @@
-"""The ``marac-bot`` command: init, migrate, run, demo, audit verify.
+"""The ``marac-bot`` command: init, migrate, run, demo, policy, audit verify, keys, retention, sar.
 
 Operator mistakes (a missing token, an unsafe key file, an unreachable
 database) end with one line naming what to fix, never a traceback, and never
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from bot.cli_governance import register as register_governance
 from bot.cli_keys import register as register_keys
 from bot.invites import deep_link
 from bot.logging_setup import configure_logging
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         handler=cmd_audit_verify
     )
     register_keys(sub)
+    register_governance(sub)
     return parser
 
 

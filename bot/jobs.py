@@ -85,6 +85,17 @@ async def morning_digest(context: MaracContext) -> None:
         await dispatch_due(context.bot, services.outbox)
 
 
+async def erase_by_retention(context: MaracContext) -> None:
+    """Nightly: erase what the retention rules say is due (crypto-shredding)."""
+    try:
+        erased = await context.runtime.services.retention.erase_due()
+    except Exception as error:
+        log.error("retention failed: %s", describe(error))
+        return
+    if erased:
+        log.info("retention erased %d record(s)", len(erased))
+
+
 def schedule_jobs(application: Any, interval_seconds: float, timezone: str) -> None:
     application.job_queue.run_repeating(
         housekeeping,
@@ -99,4 +110,11 @@ def schedule_jobs(application: Any, interval_seconds: float, timezone: str) -> N
         days=(0, 1, 2, 3, 4),
         name="morning-digest",
         job_kwargs={"misfire_grace_time": 3600, "coalesce": True},
+    )
+    # A missed night catches up the next; several instances are safe (row lock, re-check).
+    application.job_queue.run_daily(
+        erase_by_retention,
+        time=time(2, 30, tzinfo=ZoneInfo(timezone)),
+        name="retention",
+        job_kwargs={"misfire_grace_time": 6 * 3600, "coalesce": True},
     )

@@ -24,8 +24,10 @@ from bot.services.meetings import MeetingService
 from bot.services.outbox import OutboxService
 from bot.services.people import PeopleService
 from bot.services.referrals import ReferralService
+from bot.services.retention import RetentionService
 from bot.services.sensitive_messages import SensitiveMessageService
 from bot.services.statistics import StatisticsService
+from bot.services.subject_access import SubjectAccessService
 from config import Settings
 from storage.crypto import KeyRing
 from storage.db import create_engine, create_session_factory
@@ -49,6 +51,8 @@ class Services:
     meetings: MeetingService
     actions: ActionService
     statistics: StatisticsService
+    retention: RetentionService
+    subject_access: SubjectAccessService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -69,6 +73,8 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         meetings=MeetingService(deps),
         actions=ActionService(deps),
         statistics=StatisticsService(deps),
+        retention=RetentionService(deps),
+        subject_access=SubjectAccessService(deps),
     )
 
 

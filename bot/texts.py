@@ -934,3 +934,34 @@ def outstanding_note(count: int) -> str:
 
 
 STATS_DOCUMENT = "Here it is, sent privately and protected from forwarding."
+
+STEP_NAMES["erasure_requested"] = "early erasure requested"
+STEP_NAMES["erasure_withdrawn"] = "early erasure request withdrawn"
+ERASURE_REASONS = {
+    "wrong_person": "Wrong person referred",
+    "legal_instruction": "Legal instruction",
+    "other": "Other reason",
+}
+CHOOSE_ERASURE_REASON = (
+    "Erase this case early? Everything about it is destroyed for good, backups included. "
+    "Another coordinator must confirm. Choose the reason:"
+)
+
+
+def erasure_requested(reference: str) -> str:
+    return f"Early erasure of {reference} requested. Another coordinator must confirm it."
+
+
+def erasure_confirm_request(reference: str, reason: str) -> str:
+    return (
+        f"Early erasure of {reference} was requested ({reason.lower()}). "
+        "If you agree, confirm below: it cannot be undone."
+    )
+
+
+def erasure_done(reference: str) -> str:
+    return f"{reference} has been erased. Only the audit trail records that it existed."
+
+
+def erasure_withdrawn(reference: str) -> str:
+    return f"The erasure request for {reference} was withdrawn. Nothing was erased."

@@ -115,7 +115,10 @@ def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMa
             [
                 InlineKeyboardButton(
                     "Must not receive…", callback_data=button_data("cas", "exc", card.id)
-                )
+                ),
+                InlineKeyboardButton(
+                    "Erase early…", callback_data=button_data("era", "ask", card.id)
+                ),
             ]
         )
     return InlineKeyboardMarkup(rows) if rows else None

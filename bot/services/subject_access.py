@@ -1,0 +1,377 @@
+"""Subject access: everything held about the people in one case, for the data protection officer.
+
+The export opens every sealed value of the case (victim, person causing harm, safety,
+risk, household, summary, triage notes, research, actions and their notes, perpetrator
+service steps) and adds what is coded (criterion, counts, equality flags), where the
+case was listed, who must not receive it, and the audit trail of who did or saw what
+with it. Staff appear by person id and role only. Producing the export is itself an
+audit event (``sar.exported``), written in the same transaction as the reading.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any, Final
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.services.actions import action_context, perp_context, step_context
+from bot.services.deps import ServiceDeps
+from bot.services.errors import NotFound
+from bot.services.meetings import research_context
+from bot.services.referrals import SEALED_CASE_COLUMNS, case_context
+from storage.audit import append_event
+from storage.crypto import FieldContext
+from storage.models import (
+    Action,
+    ActionStep,
+    Agency,
+    AgendaItem,
+    Area,
+    AuditEvent,
+    Case,
+    CaseEvent,
+    CaseExclusion,
+    Meeting,
+    PerpetratorReferral,
+    PerpetratorStep,
+    Person,
+    ResearchReturn,
+)
+
+EXPORTED_ACTION: Final = "sar.exported"
+FORMAT: Final = "marac-bot subject access export v1"
+KEY_ERASED: Final = "(not available: the case's data key was destroyed)"
+
+# The case's coded columns, exported as they are stored.
+CODED_COLUMNS: Final = (
+    "criterion",
+    "dash_yes",
+    "dash_not_known",
+    "police_incidents_12m",
+    "urgent",
+    "consent_given",
+    "children_count",
+    "victim_gender",
+    "victim_lgbt",
+    "victim_disabled",
+    "victim_minoritised",
+    "victim_aged_16_17",
+    "perpetrator_under_18",
+)
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _maybe_json(text: str | None) -> Any:
+    """Sealed JSON documents are exported as structure; plain text stays text."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class SubjectAccessService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+
+    async def export(self, reference: str, *, actor_label: str = "cli") -> bytes:
+        """The case as pretty UTF-8 JSON; NotFound if no case has this reference."""
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            case = await session.scalar(
+                select(Case).where(Case.reference == reference.strip().upper())
+            )
+            if case is None:
+                raise NotFound(texts.CASE_NOT_FOUND)
+            document = await self._document(session, case, now)
+            await append_event(
+                session,
+                at=now,
+                area_id=case.area_id,
+                actor_label=actor_label,
+                action=EXPORTED_ACTION,
+                subject=case.reference,
+                details={"audit_events": len(document["audit_trail"])},
+            )
+        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    # -- building the document -----------------------------------------------------------------
+
+    async def _open(
+        self, session: AsyncSession, case: Case, context: FieldContext, sealed: bytes | None
+    ) -> str | None:
+        if sealed is None:
+            return None
+        if case.data_key_id is None:
+            return KEY_ERASED
+        return await self._deps.vault.open(session, case.data_key_id, context, sealed)
+
+    async def _document(self, session: AsyncSession, case: Case, now: datetime) -> dict[str, Any]:
+        area = await session.get(Area, case.area_id)
+        agency = (
+            await session.get(Agency, case.referring_agency_id)
+            if case.referring_agency_id
+            else None
+        )
+        repeat_of = (
+            await session.get(Case, case.repeat_of_case_id) if case.repeat_of_case_id else None
+        )
+        coded: dict[str, Any] = {name: getattr(case, name) for name in CODED_COLUMNS}
+        coded["criterion"] = case.criterion.value
+        coded.update(
+            referred_at=_iso(case.referred_at),
+            referred_by_person_id=case.referred_by_id,
+            referring_agency=agency.name if agency else None,
+            repeat_of=repeat_of.reference if repeat_of else None,
+            victim_index=case.victim_index,
+            perpetrator_index=case.perpetrator_index,
+        )
+        sealed: dict[str, Any] = {}
+        for column in SEALED_CASE_COLUMNS:
+            opened = await self._open(
+                session, case, case_context(case.id, column), getattr(case, column)
+            )
+            sealed[column.removesuffix("_sealed")] = _maybe_json(opened)
+        return {
+            "format": FORMAT,
+            "reference": case.reference,
+            "area": area.name if area else None,
+            "exported_at": _iso(now),
+            "note": (
+                "Everything held about the people in this case, decrypted. Staff appear by "
+                "person id and role; the audit trail lists who did or saw what with the case."
+            ),
+            "case": coded,
+            **sealed,
+            "case_events": await self._events(session, case),
+            "agenda": await self._agenda(session, case),
+            "research_returns": await self._research(session, case),
+            "actions": await self._actions(session, case),
+            "perpetrator_referrals": await self._perpetrator_referrals(session, case),
+            "exclusions": await self._exclusions(session, case),
+            "related_cases": await self._related(session, case),
+            "audit_trail": await self._audit(session, case),
+        }
+
+    async def _events(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+        rows = await session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+        )
+        found = []
+        for event in rows:
+            related = (
+                await session.get(Case, event.related_case_id) if event.related_case_id else None
+            )
+            found.append(
+                {
+                    "at": _iso(event.at),
+                    "kind": event.kind,
+                    "by_person_id": event.by_person_id,
+                    "related_case": related.reference if related else None,
+                    "note": await self._open(
+                        session,
+                        case,
+                        FieldContext("case_events", "note", event.id),
+                        event.note_sealed,
+                    ),
+                }
+            )
+        return found
+
+    async def _agenda(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+        rows = await session.execute(
+            select(AgendaItem, Meeting)
+            .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+            .where(AgendaItem.case_id == case.id)
+            .order_by(AgendaItem.id)
+        )
+        return [
+            {
+                "meeting_id": meeting.id,
+                "meeting_starts_at": _iso(meeting.starts_at),
+                "meeting_cancelled": meeting.cancelled_at is not None,
+                "emergency": item.emergency,
+                "added_at": _iso(item.added_at),
+                "removed_at": _iso(item.removed_at),
+            }
+            for item, meeting in rows.all()
+        ]
+
+    async def _research(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+        rows = await session.execute(
+            select(ResearchReturn, Agency.name, Meeting.starts_at)
+            .join(AgendaItem, AgendaItem.id == ResearchReturn.agenda_item_id)
+            .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+            .join(Agency, Agency.id == ResearchReturn.agency_id)
+            .where(AgendaItem.case_id == case.id)
+            .order_by(ResearchReturn.id)
+        )
+        found = []
+        for row, agency_name, starts_at in rows.all():
+            found.append(
+                {
+                    "at": _iso(row.at),
+                    "agency": agency_name,
+                    "meeting_starts_at": _iso(starts_at),
+                    "outcome": row.outcome,
+                    "by_person_id": row.by_person_id,
+                    "note": await self._open(
+                        session, case, research_context(row.id), row.note_sealed
+                    ),
+                }
+            )
+        return found
+
+    async def _actions(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+        rows = await session.execute(
+            select(Action, Agency.name)
+            .join(Agency, Agency.id == Action.agency_id)
+            .where(Action.case_id == case.id)
+            .order_by(Action.id)
+        )
+        found = []
+        for action, agency_name in rows.all():
+            meeting = await session.get(Meeting, action.meeting_id) if action.meeting_id else None
+            steps = await session.scalars(
+                select(ActionStep).where(ActionStep.action_id == action.id).order_by(ActionStep.id)
+            )
+            found.append(
+                {
+                    "agency": agency_name,
+                    "text": await self._open(
+                        session, case, action_context(action.id), action.text_sealed
+                    ),
+                    "due_on": _iso(action.due_on),
+                    "priority": action.priority,
+                    "meeting_starts_at": _iso(meeting.starts_at) if meeting else None,
+                    "created_at": _iso(action.created_at),
+                    "created_by_person_id": action.created_by_id,
+                    "sent_at": _iso(action.sent_at),
+                    "steps": [
+                        {
+                            "state": step.state,
+                            "at": _iso(step.at),
+                            "by_person_id": step.by_person_id,
+                            "assigned_to_person_id": step.assigned_to_id,
+                            "note": await self._open(
+                                session, case, step_context(step.id), step.note_sealed
+                            ),
+                        }
+                        for step in steps
+                    ],
+                }
+            )
+        return found
+
+    async def _perpetrator_referrals(
+        self, session: AsyncSession, case: Case
+    ) -> list[dict[str, Any]]:
+        rows = await session.execute(
+            select(PerpetratorReferral, Agency.name)
+            .join(Agency, Agency.id == PerpetratorReferral.service_agency_id)
+            .where(PerpetratorReferral.case_id == case.id)
+            .order_by(PerpetratorReferral.id)
+        )
+        found = []
+        for referral, service in rows.all():
+            steps = await session.scalars(
+                select(PerpetratorStep)
+                .where(PerpetratorStep.referral_id == referral.id)
+                .order_by(PerpetratorStep.id)
+            )
+            found.append(
+                {
+                    "service": service,
+                    "referred_at": _iso(referral.referred_at),
+                    "steps": [
+                        {
+                            "state": step.state,
+                            "at": _iso(step.at),
+                            "by_person_id": step.by_person_id,
+                            "reason": await self._open(
+                                session, case, perp_context(step.id), step.reason_sealed
+                            ),
+                        }
+                        for step in steps
+                    ],
+                }
+            )
+        return found
+
+    async def _exclusions(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+        rows = await session.scalars(
+            select(CaseExclusion)
+            .where(CaseExclusion.case_id == case.id)
+            .order_by(CaseExclusion.added_at, CaseExclusion.person_id)
+        )
+        return [
+            {
+                "person_id": row.person_id,
+                "added_at": _iso(row.added_at),
+                "added_by_person_id": row.added_by_id,
+            }
+            for row in rows
+        ]
+
+    async def _related(self, session: AsyncSession, case: Case) -> dict[str, list[str]]:
+        """Other cases in the area about the same victim or person causing harm, by reference:
+        the officer decides whether they belong to the request too."""
+
+        async def references(column: Any, value: str | None) -> list[str]:
+            if value is None:
+                return []
+            rows = await session.scalars(
+                select(Case.reference)
+                .where(Case.area_id == case.area_id, column == value, Case.id != case.id)
+                .order_by(Case.referred_at, Case.id)
+            )
+            return list(rows)
+
+        return {
+            "same_victim": await references(Case.victim_index, case.victim_index),
+            "same_person_causing_harm": await references(
+                Case.perpetrator_index, case.perpetrator_index
+            ),
+        }
+
+    async def _audit(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+        events = await session.scalars(
+            select(AuditEvent)
+            .where(
+                or_(
+                    AuditEvent.subject == case.reference,
+                    AuditEvent.subject.like(f"{case.reference}/%"),
+                )
+            )
+            .order_by(AuditEvent.seq)
+        )
+        roles: dict[int, str | None] = {}
+        found = []
+        for event in events:
+            pid = event.actor_person_id
+            if pid is not None and pid not in roles:
+                person = await session.get(Person, pid)
+                roles[pid] = person.role.value if person else None
+            found.append(
+                {
+                    "seq": event.seq,
+                    "at": _iso(event.at),
+                    "who": {
+                        "person_id": pid,
+                        "label": event.actor_label,
+                        "role": roles.get(pid) if pid is not None else None,
+                    },
+                    "action": event.action,
+                    "outcome": event.outcome,
+                    "details": json.loads(event.details or "{}"),
+                }
+            )
+        return found

@@ -1,0 +1,74 @@
+"""Early erasure of one case: a coordinator asks with a reason; a second coordinator confirms."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler
+
+from bot import texts
+from bot.callbacks import Callback, button_data, parse, pattern
+from bot.context import MaracContext
+from bot.services.retention import ErasureReason
+from handlers.jobs_trigger import dispatch_soon
+from handlers.replies import answer, guarded, show
+
+AREA = "era"
+REASONS = list(ErasureReason)
+
+
+def _pressed(update: Update) -> Callback:
+    callback = parse(update.callback_query.data if update.callback_query else None)
+    assert callback is not None
+    return callback
+
+
+async def choose_reason(update: Update, context: MaracContext) -> None:
+    case_id = _pressed(update).id()
+    rows = [
+        [
+            InlineKeyboardButton(
+                texts.ERASURE_REASONS[reason.value],
+                callback_data=button_data(AREA, "req", case_id, index),
+            )
+        ]
+        for index, reason in enumerate(REASONS)
+    ]
+    await answer(update, texts.CHOOSE_ERASURE_REASON, InlineKeyboardMarkup(rows))
+
+
+async def request(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    callback = _pressed(update)
+    if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(REASONS):
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return
+    reference = await context.runtime.services.retention.request_erasure(
+        context.actor, callback.id(0), REASONS[callback.id(1)]
+    )
+    await show(update, texts.erasure_requested(reference))
+    dispatch_soon(context)
+
+
+async def confirm(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    item = await context.runtime.services.retention.confirm_erasure(
+        context.actor, _pressed(update).id()
+    )
+    await show(update, texts.erasure_done(item.reference))
+
+
+async def keep(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    reference = await context.runtime.services.retention.withdraw_erasure(
+        context.actor, _pressed(update).id()
+    )
+    await show(update, texts.erasure_withdrawn(reference))
+
+
+def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
+    return [
+        CallbackQueryHandler(guarded(choose_reason), pattern=pattern(AREA, "ask")),
+        CallbackQueryHandler(guarded(request), pattern=pattern(AREA, "req")),
+        CallbackQueryHandler(guarded(confirm), pattern=pattern(AREA, "ok")),
+        CallbackQueryHandler(guarded(keep), pattern=pattern(AREA, "no")),
+    ]

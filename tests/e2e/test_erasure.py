@@ -1,0 +1,55 @@
+"""Early erasure through the bot: one coordinator asks, a second confirms, the case is gone."""
+
+from __future__ import annotations
+
+from bot import texts
+from bot.runtime import Runtime
+from bot.sandbox import Driver
+from bot.sandbox.scenarios import make_referral
+from storage.audit import verify_chain
+from storage.models import AgencyKind, Role
+from tests.e2e.conftest import Area
+from tests.e2e.test_meetings import _agency
+from tests.e2e.test_referrals import REFERENCE, wait_for_text
+
+
+async def test_second_coordinator_confirms_early_erasure(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    police = await _agency(runtime, area, "Northamptonshire Police", AgencyKind.POLICE)
+    priya = await area.enrol(501, "Priya", "Shah")
+    omar = await area.enrol(502, "Omar", "Ali")
+    sam = await area.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police)
+    await make_referral(sam)
+    submitted = await sam.press_and_wait("Submit referral", expect_edit=True)
+    match = REFERENCE.search(submitted.message.text or "")
+    assert match
+    reference = match.group(1)
+    await wait_for_text(driver, priya, f"New referral {reference}")
+
+    (card,) = await priya.send_and_wait(f"/case {reference}")
+    reasons = await priya.press_and_wait("Erase early…", message=card, count=1)
+    done = await priya.press_and_wait(
+        "Wrong person referred", message=reasons.new_messages[-1], expect_edit=True
+    )
+    assert done.message.text == texts.erasure_requested(reference)
+    # The requester cannot confirm their own request.
+    query = await priya.press_data(done.message.message_id, f"era:ok:{_case_id(card)}")
+    assert "another coordinator" in ((await driver.wait_for_answer(query)).text or "").lower()
+
+    ask = await wait_for_text(driver, omar, f"Early erasure of {reference} was requested")
+    assert "wrong person referred" in ask
+    erased = await omar.press_and_wait("Confirm erasure", expect_edit=True)
+    assert erased.message.text == texts.erasure_done(reference)
+    (gone,) = await priya.send_and_wait(f"/case {reference}")
+    assert gone.text == texts.CASE_NOT_FOUND
+    async with runtime.sessions() as session:
+        assert (await verify_chain(session)).intact
+
+
+def _case_id(message: object) -> int:
+    for row in getattr(message, "buttons", []):
+        for button in row:
+            if button.callback_data and button.callback_data.startswith("era:ask:"):
+                return int(button.callback_data.rsplit(":", 1)[1])
+    raise AssertionError("no erase button on the card")
