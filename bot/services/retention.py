@@ -53,6 +53,7 @@ from storage.models import (
     ActionStep,
     AgendaItem,
     Area,
+    AreaPolicy,
     AuditEvent,
     Case,
     CaseEvent,
@@ -143,10 +144,16 @@ class RetentionService:
             if years < 1:
                 raise ValueError(f"area {area_id}: case retention must be at least one year")
         self._deps = deps
-        self._case_years = dict(case_years or {})
+        self._overrides = dict(case_years or {})
+        self._case_years = dict(self._overrides)
 
     def years_for(self, area_id: int) -> int:
         return self._case_years.get(area_id, CASE_RETENTION_YEARS)
+
+    async def _load_area_policies(self, session: AsyncSession) -> None:
+        """Each area's own period (``marac-bot policy --retention-years``); overrides win."""
+        rows = await session.execute(select(AreaPolicy.area_id, AreaPolicy.case_retention_years))
+        self._case_years = {int(a): int(y) for a, y in rows.all()} | self._overrides
 
     # -- what is due ---------------------------------------------------------------------------
 
@@ -154,6 +161,7 @@ class RetentionService:
         """Cases (oldest first) and expired drafts that are due for erasure on ``today``."""
         today = today or self._today()
         async with self._deps.sessions() as session:
+            await self._load_area_policies(session)
             cases = await self._due_cases(session, today)
             drafts = await self._due_drafts(session, today)
         return cases + drafts

@@ -617,3 +617,23 @@ def test_retention_command_lists_then_erases_and_never_names(
     assert governance(["retention"]) == 0
     assert "nothing is due" in capsys.readouterr().out
     assert marac_main(["audit", "verify"]) == 0
+
+
+async def test_area_policy_sets_the_retention_period(runtime: Runtime) -> None:
+    """`marac-bot policy --retention-years 2` shortens the period for that area only."""
+    from datetime import timedelta as _td
+
+    from bot.services.retention import RetentionService as _Retention
+
+    area = await runtime.services.areas.ensure_area("Northamptonshire")
+    await runtime.services.policies.update("Northamptonshire", {"case_retention_years": 2})
+    issued = await runtime.services.invites.issue(None, area_id=area.id, role=Role.COORDINATOR)
+    actor = (await runtime.services.enrolment.redeem(901, "Cora Ordinator", issued.code)).actor
+    assert actor is not None
+    submitted = await refer(runtime, actor)
+    service = _Retention(runtime.deps)
+    today = runtime.clock.now().date()
+    assert [i.reference for i in await service.due(today + _td(days=2 * 366))] == [
+        submitted.reference
+    ]
+    assert await service.due(today + _td(days=700)) == []
