@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot import texts
+from bot.services.errors import NotFound
+
 MAX_BYTES = 64
 _PATTERN = re.compile(r"^([a-z]{1,12}):([a-z]{1,12})((?::\d{1,18}){0,3})$")
 
@@ -27,6 +30,9 @@ class Callback:
         return data
 
     def id(self, index: int = 0) -> int:
+        """The index-th id; a button without it was not made by this bot, so it is refused."""
+        if not 0 <= index < len(self.ids):
+            raise NotFound(texts.BUTTON_NOT_RECOGNISED)
         return self.ids[index]
 
 
