@@ -23,6 +23,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotData, MaracContext
 from bot.jobs import schedule_jobs
 from bot.logging_setup import quiet_libraries
+from bot.metrics import TimedUpdateProcessor
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
 from handlers import (
@@ -84,7 +85,8 @@ def build_application(
             )
         )
         .post_init(_post_init)
-        .concurrent_updates(False)
+        # One update at a time (as concurrent_updates(False)), each timed for /metrics.
+        .concurrent_updates(TimedUpdateProcessor())
     )
     if base:
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")

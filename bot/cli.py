@@ -123,6 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.token()
     asyncio.run(_check_schema(settings))
+    if args.webhook:
+        return _run_webhook(settings)
     from bot.leader import serve
 
     where = settings.telegram_base_url or "Telegram"
@@ -134,6 +136,42 @@ def cmd_run(args: argparse.Namespace) -> int:
             check_seconds=settings.leader_check_seconds,
         )
     )
+    return 0
+
+
+def _run_webhook(settings: Settings) -> int:
+    """Webhook mode: Telegram posts updates to us through the reverse proxy."""
+    from bot.application import build_application
+    from bot.webhook import check_webhook_options, serve_webhook
+
+    if not settings.webhook_public_url or settings.webhook_secret is None:
+        raise CliError(
+            "Webhook mode needs MARAC_WEBHOOK_PUBLIC_URL and MARAC_WEBHOOK_SECRET to be set."
+        )
+    secret = settings.webhook_secret.get_secret_value()
+    try:
+        check_webhook_options(
+            path=settings.webhook_path, public_url=settings.webhook_public_url, secret_token=secret
+        )
+    except ValueError as problem:
+        raise CliError(str(problem)) from problem
+
+    async def serve() -> None:
+        runtime = open_runtime(settings)
+        try:
+            await serve_webhook(
+                build_application(runtime),
+                runtime,
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                path=settings.webhook_path,
+                public_url=settings.webhook_public_url or "",
+                secret_token=secret,
+            )
+        finally:
+            await runtime.close()
+
+    asyncio.run(serve())
     return 0
 
 
@@ -232,9 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--retention-years", type=int, help="erase case data N years after")
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
-    sub.add_parser(
-        "run", help="run the bot (long polling; active/standby on PostgreSQL)"
-    ).set_defaults(handler=cmd_run)
+    run = sub.add_parser("run", help="run the bot (long polling; active/standby on PostgreSQL)")
+    run.add_argument(
+        "--webhook", action="store_true", help="receive updates by webhook (behind a proxy)"
+    )
+    run.set_defaults(handler=cmd_run)
     demo = sub.add_parser("demo", help="play the MARAC cycle against a local stand-in")
     demo.add_argument("--verbose", action="store_true", help="also show the bot's log")
     demo.set_defaults(handler=cmd_demo)
@@ -251,7 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.handler
-    configure_logging(os.environ.get("MARAC_LOG_LEVEL", "INFO"))
+    if os.environ.get("MARAC_LOG_FORMAT") == "json":
+        from bot.json_logging import configure_json_logging
+
+        configure_json_logging(os.environ.get("MARAC_LOG_LEVEL", "INFO"))
+    else:
+        configure_logging(os.environ.get("MARAC_LOG_LEVEL", "INFO"))
     try:
         result = handler(args)
         if asyncio.iscoroutine(result):

@@ -31,6 +31,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
 from bot.services.outbox import (
     DEFAULT_LEASE,
     Buttons,
@@ -195,6 +196,8 @@ async def dispatch_due(
     )
     if report.total or report.skipped:
         log.info("outbox dispatch: %s", report)
+    metrics.record_dispatch(report, [])
+    metrics.mark_dispatcher_run()
     return report
 
 

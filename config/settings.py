@@ -37,6 +37,13 @@ class Settings(BaseModel):
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     sensitive_message_ttl_minutes: int = Field(default=15, ge=1, le=47 * 60)
     log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    # Webhook mode (marac-bot run --webhook), behind a reverse proxy that terminates TLS.
+    webhook_public_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    webhook_path: str = "/telegram"
     # Coordinators get a summary at 08:00 local on working days.
     morning_digest: bool = True
     # How often the housekeeping job looks for due work (message deletion, reminders).

@@ -126,3 +126,17 @@ def test_policy_shows_and_changes_thresholds(
     assert main(["policy", "--area", "Northamptonshire", "--dash-threshold", "30"]) == 2
     assert "between 1 and 24" in capsys.readouterr().err
     assert main(["policy", "--area", "Nowhere"]) == 2
+
+
+def test_webhook_mode_needs_its_settings_and_https(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["migrate"]) == 0
+    monkeypatch.setenv("MARAC_TELEGRAM_TOKEN", TOKEN)
+    assert main(["run", "--webhook"]) == 2
+    assert "MARAC_WEBHOOK_PUBLIC_URL" in capsys.readouterr().err
+    monkeypatch.setenv("MARAC_WEBHOOK_PUBLIC_URL", "http://bot.example.invalid")
+    monkeypatch.setenv("MARAC_WEBHOOK_SECRET", "a-long-enough-secret-token-value")
+    assert main(["run", "--webhook"]) == 2
+    err = capsys.readouterr().err
+    assert "https://" in err and "a-long-enough-secret" not in err

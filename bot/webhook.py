@@ -1,0 +1,395 @@
+"""Webhook mode: Telegram POSTs updates to us (through a reverse proxy) instead of us polling.
+
+A small aiohttp app (aiohttp is already a dependency; PTB's own webhook server would need
+tornado) with three routes:
+
+``POST {path}``
+    Telegram's update. Refused with 403 unless the ``X-Telegram-Bot-Api-Secret-Token``
+    header equals the secret given to ``setWebhook`` (compared in constant time); 400 when
+    the body is not an update; otherwise the update is put on the Application's update
+    queue and answered 200 at once, so Telegram never waits for a handler. An update id seen
+    recently is answered 200 and not queued again (Telegram re-sends when a 200 was lost).
+    While the bot is stopping the answer is 503, so Telegram keeps the update and retries.
+``GET /healthz``
+    ``{"database", "dispatcher_last_run", "dispatcher_age_seconds", "status"}``; 200 when
+    all is well, 503 when the database does not answer or the outbox dispatcher has not
+    finished a run for more than 5 job intervals.
+``GET /metrics``
+    Prometheus text format (:mod:`bot.metrics`); the outbox depth is read at each scrape.
+
+Nothing here logs a request body, a header or the secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import re
+import signal
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from aiohttp import web
+from sqlalchemy import text
+from telegram import Update
+from telegram.error import BadRequest, NetworkError
+
+from bot.application import MaracApplication
+from bot.logging_setup import describe
+from bot.metrics import CONTENT_TYPE, METRICS, Metrics
+from bot.runtime import Runtime
+
+log = logging.getLogger("marac.webhook")
+
+SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram's rule for secret_token: 1-256 characters, A-Z, a-z, 0-9, _ and -.
+SECRET_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+PATH_PATTERN: Final = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+RESERVED_PATHS: Final = frozenset({"/healthz", "/metrics"})
+STALE_AFTER_INTERVALS: Final = 5
+DATABASE_TIMEOUT: Final = 3.0
+MAX_UPDATE_BYTES: Final = 1024 * 1024  # Telegram's updates are a few kB; files come by file_id
+RECENT_UPDATE_IDS: Final = 1000
+REGISTER_ATTEMPTS: Final = 6  # 1 + 2 + 4 + 8 + 16 s between them
+
+Now = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class WebhookState:
+    path: str
+    secret: bytes
+    metrics: Metrics
+    job_interval_seconds: float
+    started_at: datetime
+    now: Now
+    recent_update_ids: OrderedDict[int, None]
+
+    def seen(self, update_id: int) -> bool:
+        """Remember ``update_id``; True if it was already among the most recent ones."""
+        if update_id in self.recent_update_ids:
+            self.recent_update_ids.move_to_end(update_id)
+            return True
+        self.recent_update_ids[update_id] = None
+        while len(self.recent_update_ids) > RECENT_UPDATE_IDS:
+            self.recent_update_ids.popitem(last=False)
+        return False
+
+
+APPLICATION_KEY: Final = web.AppKey[MaracApplication]("application")
+RUNTIME_KEY: Final = web.AppKey("runtime", Runtime)
+STATE_KEY: Final = web.AppKey("webhook_state", WebhookState)
+
+
+@dataclass(frozen=True)
+class Health:
+    database_ok: bool
+    dispatcher_last_run: datetime | None
+    dispatcher_age_seconds: float | None
+    dispatcher_stale: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.database_ok and not self.dispatcher_stale
+
+    def as_json(self) -> dict[str, Any]:
+        last = self.dispatcher_last_run
+        return {
+            "database": "ok" if self.database_ok else "unreachable",
+            "dispatcher_last_run": last.isoformat().replace("+00:00", "Z") if last else None,
+            "dispatcher_age_seconds": (
+                round(self.dispatcher_age_seconds, 3)
+                if self.dispatcher_age_seconds is not None
+                else None
+            ),
+            "status": "ok" if self.ok else "degraded",
+        }
+
+
+def assess_health(
+    *,
+    database_ok: bool,
+    last_run: datetime | None,
+    now: datetime,
+    started_at: datetime,
+    job_interval_seconds: float,
+) -> Health:
+    """Stale means no dispatcher run for more than 5 job intervals.
+
+    Before the first run, the time since start counts instead, so a freshly started bot
+    is healthy while the first run is still due, and a bot whose job never runs is not.
+    """
+    limit = STALE_AFTER_INTERVALS * job_interval_seconds
+    age = (now - last_run).total_seconds() if last_run else None
+    waited = age if age is not None else (now - started_at).total_seconds()
+    return Health(
+        database_ok=database_ok,
+        dispatcher_last_run=last_run,
+        dispatcher_age_seconds=age,
+        dispatcher_stale=waited > limit,
+    )
+
+
+async def database_reachable(runtime: Runtime, within: float = DATABASE_TIMEOUT) -> bool:
+    try:
+        async with asyncio.timeout(within), runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # whatever the driver raises, the answer is "unreachable"
+        log.warning("health check: database unreachable: %s", describe(error))
+        return False
+    return True
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def _receive_update(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    application = request.app[APPLICATION_KEY]
+    given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, state.secret):
+        state.metrics.webhook_requests.inc(label_value="forbidden")
+        log.warning("webhook: refused a request without the right secret token")
+        return web.Response(status=403, text="forbidden")
+    try:
+        data = json.loads(await request.read())
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise ValueError("not an update")
+        update = Update.de_json(data, application.bot)
+    except Exception as error:  # the body is never logged: it may hold message text
+        state.metrics.webhook_requests.inc(label_value="malformed")
+        log.warning("webhook: refused a malformed update (%s)", type(error).__name__)
+        return web.Response(status=400, text="malformed update")
+    if not application.running:
+        state.metrics.webhook_requests.inc(label_value="unavailable")
+        return web.Response(status=503, text="stopping", headers={"Retry-After": "5"})
+    if state.seen(update.update_id):
+        state.metrics.webhook_requests.inc(label_value="duplicate")
+        return web.Response(status=200)
+    await application.update_queue.put(update)
+    state.metrics.webhook_requests.inc(label_value="accepted")
+    return web.Response(status=200)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    health = assess_health(
+        database_ok=await database_reachable(request.app[RUNTIME_KEY]),
+        last_run=state.metrics.dispatcher_last_run,
+        now=state.now(),
+        started_at=state.started_at,
+        job_interval_seconds=state.job_interval_seconds,
+    )
+    return web.json_response(
+        health.as_json(), status=200 if health.ok else 503, headers={"Cache-Control": "no-store"}
+    )
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    runtime = request.app[RUNTIME_KEY]
+    pending: int | None
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT):
+            pending = await runtime.services.outbox.pending_count()
+    except Exception as error:
+        log.warning("metrics: outbox depth unavailable: %s", describe(error))
+        pending = None
+    state.metrics.outbox_pending.set(pending)
+    state.metrics.database_up.set(0 if pending is None else 1)
+    return web.Response(
+        body=state.metrics.render().encode(),
+        headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"},
+    )
+
+
+# -- the app and its lifecycle ----------------------------------------------------------------
+
+
+def _check_secret(secret_token: str) -> None:
+    if not SECRET_PATTERN.match(secret_token):
+        raise ValueError(
+            "the webhook secret token must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
+        )
+
+
+def check_webhook_options(*, path: str, public_url: str, secret_token: str) -> None:
+    """Fail early with a message that names the problem and never echoes the secret."""
+    _check_secret(secret_token)
+    if not PATH_PATTERN.match(path) or path in RESERVED_PATHS or path == "/":
+        raise ValueError("the webhook path must start with / and not be /, /healthz or /metrics")
+    if not public_url.startswith("https://"):
+        raise ValueError("the public webhook URL must start with https:// (Telegram requires it)")
+
+
+def build_web_app(
+    application: MaracApplication,
+    runtime: Runtime,
+    *,
+    path: str,
+    secret_token: str,
+    metrics: Metrics | None = None,
+    now: Now = _utcnow,
+) -> web.Application:
+    """The aiohttp app; it feeds ``application`` but does not start or stop it."""
+    _check_secret(secret_token)
+    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+    app[APPLICATION_KEY] = application
+    app[RUNTIME_KEY] = runtime
+    app[STATE_KEY] = WebhookState(
+        path=path,
+        secret=secret_token.encode(),
+        metrics=metrics or METRICS,
+        job_interval_seconds=runtime.settings.job_interval_seconds,
+        started_at=now(),
+        now=now,
+        recent_update_ids=OrderedDict(),
+    )
+    app.router.add_post(path, _receive_update)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+@dataclass(frozen=True)
+class RunningWebhook:
+    web_app: web.Application
+    url: str  # where this process listens, e.g. http://127.0.0.1:8080 (not the public URL)
+    webhook_url: str  # what Telegram was told
+
+
+@contextlib.asynccontextmanager
+async def running_webhook(
+    application: MaracApplication,
+    runtime: Runtime,
+    *,
+    listen: str,
+    port: int,
+    path: str,
+    public_url: str,
+    secret_token: str,
+    metrics: Metrics | None = None,
+    allowed_updates: Sequence[str] = Update.ALL_TYPES,
+) -> AsyncIterator[RunningWebhook]:
+    """Initialise and start the Application (no Updater), serve, register the webhook.
+
+    ``allowed_updates`` defaults to every type (``Update.ALL_TYPES``), which is more than
+    long polling asks for: polling leaves it unset, so Telegram's default applies, without
+    ``chat_member`` and message reactions.
+
+    On leaving: stop taking requests, let the Application finish the updates already
+    accepted, then shut it down (which flushes persistence). The webhook stays registered,
+    so Telegram holds updates that arrive meanwhile until the bot is back.
+    """
+    check_webhook_options(path=path, public_url=public_url, secret_token=secret_token)
+    webhook_url = public_url.rstrip("/") + path
+    async with application:
+        if application.post_init:
+            await application.post_init(application)
+        await application.start()
+        runner = web.AppRunner(
+            build_web_app(
+                application, runtime, path=path, secret_token=secret_token, metrics=metrics
+            ),
+            access_log=None,
+            shutdown_timeout=5.0,
+        )
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, listen, port)
+            await site.start()
+            host, bound_port = runner.addresses[0][:2]
+            await _register_webhook(application, webhook_url, secret_token, allowed_updates)
+            log.info("webhook registered; listening on %s:%s", host, bound_port)
+            yield RunningWebhook(
+                web_app=runner.app,
+                url=f"http://{_host_for_url(str(host))}:{bound_port}",
+                webhook_url=webhook_url,
+            )
+        finally:
+            await runner.cleanup()
+            if application.running:
+                await application.stop()
+            if application.post_stop:
+                await application.post_stop(application)
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+
+
+async def _register_webhook(
+    application: MaracApplication,
+    webhook_url: str,
+    secret_token: str,
+    allowed_updates: Sequence[str],
+) -> None:
+    """setWebhook, retried for a while if Telegram cannot be reached (say, just after boot)."""
+    for attempt in range(REGISTER_ATTEMPTS):
+        try:
+            await application.bot.set_webhook(
+                url=webhook_url,
+                secret_token=secret_token,
+                allowed_updates=list(allowed_updates),
+                drop_pending_updates=False,
+            )
+            return
+        except NetworkError as error:  # TimedOut too
+            # PTB's BadRequest is a NetworkError, but a refusal will not change by retrying.
+            if isinstance(error, BadRequest) or attempt == REGISTER_ATTEMPTS - 1:
+                raise
+            delay = 2.0**attempt
+            log.warning("setWebhook failed (%s), trying again in %.0f s", describe(error), delay)
+            await asyncio.sleep(delay)
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def serve_webhook(
+    application: MaracApplication,
+    runtime: Runtime,
+    *,
+    listen: str,
+    port: int,
+    path: str,
+    public_url: str,
+    secret_token: str,
+    stop: asyncio.Event | None = None,
+    allowed_updates: Sequence[str] = Update.ALL_TYPES,
+) -> None:
+    """``marac-bot run --webhook``: serve until SIGTERM or SIGINT (or until ``stop`` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            pass
+    try:
+        async with running_webhook(
+            application,
+            runtime,
+            listen=listen,
+            port=port,
+            path=path,
+            public_url=public_url,
+            secret_token=secret_token,
+            allowed_updates=allowed_updates,
+        ):
+            await stop.wait()
+            log.info("stopping: finishing the updates already received")
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
