@@ -44,6 +44,7 @@ from bot.permissions import Operation, authorise
 from bot.referrals.validation import InputError
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
+from bot.services.exclusions import is_excluded
 from bot.services.names import person_name
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
@@ -57,7 +58,6 @@ from storage.models import (
     AgendaItem,
     Area,
     Case,
-    CaseExclusion,
     Meeting,
     PerpetratorReferral,
     PerpetratorStep,
@@ -887,12 +887,7 @@ class ActionService:
         return [p for p in people if not await self._excluded(session, case_id, p.id)]
 
     async def _excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
-        found = await session.scalar(
-            select(CaseExclusion.person_id).where(
-                CaseExclusion.case_id == case_id, CaseExclusion.person_id == person_id
-            )
-        )
-        return found is not None
+        return await is_excluded(session, case_id, person_id)
 
     async def _meeting(
         self, session: AsyncSession, actor: Actor, meeting_id: int, *, lock: bool = False

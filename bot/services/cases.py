@@ -23,6 +23,7 @@ from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
+from bot.services.exclusions import is_excluded
 from bot.services.meetings import Listing, list_case, research_context
 from bot.services.names import person_name
 from bot.services.outbox import enqueue
@@ -290,13 +291,7 @@ class CaseService:
         return case
 
     async def _excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
-        return (
-            await session.scalar(
-                select(CaseExclusion.person_id).where(
-                    CaseExclusion.case_id == case_id, CaseExclusion.person_id == person_id
-                )
-            )
-        ) is not None
+        return await is_excluded(session, case_id, person_id)
 
     async def _events(self, session: AsyncSession, case_id: int) -> list[CaseEvent]:
         rows = await session.scalars(

@@ -35,6 +35,7 @@ from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import CaseStep, triage_status
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
+from bot.services.exclusions import is_excluded
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from bot.services.policy import area_policy
@@ -1003,12 +1004,7 @@ class MeetingService:
         return [(int(i), str(r), int(c)) for i, r, c in rows.all()]
 
     async def _is_excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
-        found = await session.scalar(
-            select(CaseExclusion.person_id).where(
-                CaseExclusion.case_id == case_id, CaseExclusion.person_id == person_id
-            )
-        )
-        return found is not None
+        return await is_excluded(session, case_id, person_id)
 
     async def _agency_done(self, session: AsyncSession, meeting_id: int, agency_id: int) -> bool:
         items = await self._items_with_refs(session, meeting_id)

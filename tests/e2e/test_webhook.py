@@ -2,8 +2,8 @@
 
 The stand-in plays Telegram's Bot API (setWebhook, sendMessage, ...); as Telegram would, the
 test POSTs update JSON to our webhook endpoint itself and reads the bot's replies from what
-the stand-in recorded.
-
+the stand-in recorded. The counters come from the real wiring: ``build_application`` times
+updates with ``TimedUpdateProcessor`` and ``dispatch_due`` reports each run to bot.metrics.
 """
 
 from __future__ import annotations
