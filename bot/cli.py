@@ -122,6 +122,8 @@ async def _check_schema(settings: Settings) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.token()
+    if args.webhook:
+        _webhook_options(settings)
     asyncio.run(_check_schema(settings))
     if args.webhook:
         return _run_webhook(settings)
@@ -139,10 +141,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_webhook(settings: Settings) -> int:
-    """Webhook mode: Telegram posts updates to us through the reverse proxy."""
-    from bot.application import build_application
-    from bot.webhook import check_webhook_options, serve_webhook
+def _webhook_options(settings: Settings) -> str:
+    """Checked before anything else, so a missing secret is named as such."""
+    from bot.webhook import check_webhook_options
 
     if not settings.webhook_public_url or settings.webhook_secret is None:
         raise CliError(
@@ -155,6 +156,15 @@ def _run_webhook(settings: Settings) -> int:
         )
     except ValueError as problem:
         raise CliError(str(problem)) from problem
+    return secret
+
+
+def _run_webhook(settings: Settings) -> int:
+    """Webhook mode: Telegram posts updates to us through the reverse proxy."""
+    from bot.application import build_application
+    from bot.webhook import serve_webhook
+
+    secret = _webhook_options(settings)
 
     async def serve() -> None:
         runtime = open_runtime(settings)
@@ -167,6 +177,8 @@ def _run_webhook(settings: Settings) -> int:
                 path=settings.webhook_path,
                 public_url=settings.webhook_public_url or "",
                 secret_token=secret,
+                # What long polling receives too: a reaction or a poll is no business of ours.
+                allowed_updates=["message", "callback_query", "my_chat_member"],
             )
         finally:
             await runtime.close()

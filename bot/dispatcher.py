@@ -167,6 +167,7 @@ async def dispatch_due(
 ) -> DispatchReport:
     """Send one batch of due messages; safe to run concurrently, here or on other instances."""
     counts: Counter[str] = Counter()
+    lateness: list[float] = []
     counts["expired"] += await outbox.expire_overdue()
     claimed = await outbox.claim_due(limit=batch, lease=lease)
     for index, message in enumerate(claimed):
@@ -179,6 +180,8 @@ async def dispatch_due(
             log.error("outbox %s could not be dispatched: %s", message.id, _describe(error))
             continue
         counts[outcome] += 1
+        if outcome == "sent":
+            lateness.append((outbox.clock.now() - message.due_at).total_seconds())
         if stop:
             rest = claimed[index + 1 :]
             await outbox.release(rest)
@@ -196,7 +199,7 @@ async def dispatch_due(
     )
     if report.total or report.skipped:
         log.info("outbox dispatch: %s", report)
-    metrics.record_dispatch(report, [])
+    metrics.record_dispatch(report, lateness)
     metrics.mark_dispatcher_run()
     return report
 

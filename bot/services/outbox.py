@@ -87,6 +87,7 @@ class ClaimedMessage:
     area_id: int | None
     person_id: int | None
     claimed_until: datetime
+    due_at: datetime
 
 
 def _pending() -> ColumnElement[bool]:
@@ -329,6 +330,7 @@ class OutboxService:
                 area_id=row.area_id,
                 person_id=row.person_id,
                 claimed_until=until,
+                due_at=row.due_at,
             )
             for row in sorted(rows, key=lambda r: (not r.urgent, r.due_at, r.id))
         ]

@@ -20,13 +20,17 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from telegram import Bot
 from telegram.error import BadRequest
 
+import bot.dispatcher
 from bot import metrics, texts
 from bot.application import build_application
+from bot.clock import ManualClock
 from bot.metrics import Metrics
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver
+from bot.services.outbox import ClaimedMessage, enqueue
 from bot.webhook import (
     SECRET_HEADER,
     RunningWebhook,
@@ -341,6 +345,33 @@ async def test_healthz_503_when_the_dispatcher_has_stopped(
         assert body["dispatcher_age_seconds"] == pytest.approx(5 * interval + 1)
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.skipif(
+    "due_at" not in ClaimedMessage.__dataclass_fields__,
+    reason="lateness needs ClaimedMessage.due_at and dispatch_due passing it to record_dispatch",
+)
+async def test_reminder_lateness_is_measured(
+    runtime: Runtime, server: BotApiStandIn, driver: Driver, clock: ManualClock
+) -> None:
+    driver.user(941, "Late")
+    now = clock.now()
+    async with runtime.sessions.begin() as session:
+        assert await enqueue(
+            session,
+            dedupe_key="lateness-probe",
+            chat_id=941,
+            kind="reminder",
+            text="due half a minute from now",
+            now=now,
+            due_at=now + timedelta(seconds=30),
+        )
+    late = metrics.METRICS.reminders_late
+    count, total = late.count, late.sum
+    clock.advance(timedelta(seconds=120))
+    async with Bot(server.token, base_url=server.base_url) as telegram:
+        assert (await bot.dispatcher.dispatch_due(telegram, runtime.services.outbox)).sent == 1
+    assert (late.count - count, late.sum - total) == (1, 90)
 
 
 # -- serve_webhook, the ``run --webhook`` entry point -------------------------------------------
