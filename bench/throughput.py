@@ -42,8 +42,9 @@ What the benchmark does
    cap both bots at the limiter, not at their own speed. ``--rate-limit`` builds both with it.
    The housekeeping and morning-digest jobs are removed, so only updates are measured.
 4. The echo bot is the smallest PTB bot that answers every update the same way, built with the
-   same PTB version and ``ApplicationBuilder`` settings (``concurrent_updates(False)``, as ours,
-   same polling, same limiter choice) on its own fresh stand-in: a message is echoed with
+   same PTB version and ``ApplicationBuilder`` settings (``concurrent_updates(False)``: one
+   update at a time, as ours, whose ``TimedUpdateProcessor`` also takes one at a time; same
+   polling, same limiter choice) on its own fresh stand-in: a message is echoed with
    ``sendMessage``, a button press is answered with ``answerCallbackQuery``. It gets the same
    users, the same plans and the same pre-sent notifications, first; then our bot runs.
 5. Every user is a closed loop with no think time: send, wait until the bot has finished that
@@ -63,7 +64,7 @@ Latency, and why it is measured this way
   the persistence write. Both bots get the same two handlers.
 * **Response time**: from the stand-in returning the update in a ``getUpdates`` response to the
   last reply (message, edit or callback answer) reaching the stand-in. With both bots handling
-  one update at a time (``concurrent_updates(False)``) and ``--users`` updates always in flight,
+  one update at a time and ``--users`` updates always in flight,
   this is dominated by waiting in PTB's queue: about users / throughput (Little's law). It is
   shown because it is what a person would wait under this load, but it measures the load, not
   the handler, hence the handler figure for the goal.
@@ -516,6 +517,7 @@ class BotRun:
     name: str
     warmup: Phase
     timed: Phase
+    processing: str  # the Application's update processor, as built
 
 
 def users_for(fixtures: dict[str, Any], count: int) -> list[LoadUser]:
@@ -652,7 +654,11 @@ async def play_bot(
             timed = await load.run(users, plans, args.max_seconds)
     finally:
         await server.stop()
-    return BotRun(name, warm, timed)
+    processor = application.update_processor
+    processing = (
+        f"{type(processor).__name__}, {processor.max_concurrent_updates} update(s) at a time"
+    )
+    return BotRun(name, warm, timed, processing)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -828,9 +834,9 @@ def report(
         + f"; warm-up of {len(ours.warmup.results)} updates not timed"
     )
     limiter = "PTB AIORateLimiter (30/s overall)" if args.rate_limit else "none (rate_limit=False)"
-    print(
-        f"Both bots: concurrent_updates(False), polling the stand-in over HTTP, limiter: {limiter}"
-    )
+    print(f"Both bots poll a stand-in over HTTP; rate limiter: {limiter}")
+    print(f"  echo bot:  {echo_run.processing}")
+    print(f"  marac-bot: {ours.processing}")
     print()
     describe_bot(echo_run, None)
     describe_bot(ours, 0.050)
