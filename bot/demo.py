@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import ManualClock
 from bot.local import running_bot
+from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, RecordedMessage, SimulatedUser
 from bot.sandbox.scenarios import make_referral
@@ -32,7 +33,7 @@ from storage.migrate import upgrade
 from storage.models import Role
 
 LINK_CODE = re.compile(r"start=([A-Za-z0-9_-]+)")
-REFERENCE = re.compile(r"\b([A-Z]{3}\d?-\d{4}-\d{4})\b")
+REFERENCE = re.compile(rf"\b({REFERENCE_PATTERN})\b")
 
 
 @dataclass

@@ -18,11 +18,12 @@ from telegram.ext import (
 from bot import texts
 from bot.actions.entry import parse_action_line, read_back
 from bot.actions.states import ACTION_LABELS, PERP_LABELS, PERP_NEEDS_REASON, ActionState, PerpState
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import pattern
 from bot.context import MaracContext
 from bot.dates import format_uk_date
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.actions import ActionView
+from handlers.buttons import area_button, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
@@ -33,13 +34,7 @@ LINES, DONE_NOTE, NP_REASON, PERP_REASON, WAITING = range(5)
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
-
-
-def _pressed(update: Update) -> Callback:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
-    return callback
+    return area_button(AREA, text, action, *ids)
 
 
 def _today(context: MaracContext) -> date:
@@ -105,7 +100,7 @@ async def plan(update: Update, context: MaracContext) -> None:
 
 
 async def record_start(update: Update, context: MaracContext) -> int:
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2:
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return ConversationHandler.END
@@ -130,8 +125,10 @@ async def action_line(update: Update, context: MaracContext) -> int:
     context.steps["plan"] = pending
     line = read_back([draft]).split("\n")[-1].split(". ", 1)[-1]
     line = line.replace("(usual deadline)", f"(due {format_uk_date(view.due_on)})")
-    await answer(
+    # The action may name people: protected and removed later, like every case message.
+    await send_sensitive(
         update,
+        context,
         texts.action_saved(pending["saved"], line),
         InlineKeyboardMarkup([[_button("Undo", "undo", view.id)]]),
     )
@@ -140,7 +137,7 @@ async def action_line(update: Update, context: MaracContext) -> int:
 
 async def undo(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    reference = await context.runtime.services.actions.undo(context.actor, _pressed(update).id())
+    reference = await context.runtime.services.actions.undo(context.actor, pressed(update).id())
     await show(update, texts.action_undone(reference))
 
 
@@ -153,7 +150,7 @@ async def lines_done(update: Update, context: MaracContext) -> int:
 async def close_meeting(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     count = await context.runtime.services.actions.close_meeting(
-        context.actor, _pressed(update).id()
+        context.actor, pressed(update).id()
     )
     await show(update, texts.actions_closed(count))
     dispatch_soon(context)
@@ -162,7 +159,7 @@ async def close_meeting(update: Update, context: MaracContext) -> None:
 async def minutes(update: Update, context: MaracContext) -> None:
     assert context.actor is not None and update.effective_chat is not None
     filename, content = await context.runtime.services.actions.minutes(
-        context.actor, _pressed(update).id()
+        context.actor, pressed(update).id()
     )
     await answer(update, texts.MINUTES_SENT)
     message = await context.bot.send_document(
@@ -212,21 +209,21 @@ async def my_actions(update: Update, context: MaracContext) -> None:
 
 async def open_action(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    view = await context.runtime.services.actions.get(context.actor, _pressed(update).id())
+    view = await context.runtime.services.actions.get(context.actor, pressed(update).id())
     await send_sensitive(update, context, _card(view), _action_buttons(view.id))
 
 
 async def accept(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     view = await context.runtime.services.actions.move(
-        context.actor, _pressed(update).id(), ActionState.ACCEPTED
+        context.actor, pressed(update).id(), ActionState.ACCEPTED
     )
     await show(update, texts.action_moved(view.reference, ACTION_LABELS[view.state]))
 
 
 async def done_start(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    view = await context.runtime.services.actions.get(context.actor, _pressed(update).id())
+    view = await context.runtime.services.actions.get(context.actor, pressed(update).id())
     context.steps["action"] = {"id": view.id}
     await answer(update, f"{view.reference}: {texts.ASK_DONE_NOTE}")
     return DONE_NOTE
@@ -246,7 +243,7 @@ async def done_note(update: Update, context: MaracContext) -> int:
 
 async def not_possible_start(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    view = await context.runtime.services.actions.get(context.actor, _pressed(update).id())
+    view = await context.runtime.services.actions.get(context.actor, pressed(update).id())
     context.steps["action"] = {"id": view.id}
     await answer(update, f"{view.reference}: {texts.ASK_NOT_POSSIBLE_REASON}")
     return NP_REASON
@@ -269,7 +266,7 @@ async def not_possible_reason(update: Update, context: MaracContext) -> int:
 
 async def reassign_start(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    action_id = _pressed(update).id()
+    action_id = pressed(update).id()
     colleagues = await context.runtime.services.actions.colleagues(context.actor, action_id)
     if not colleagues:
         await answer(update, texts.NO_COLLEAGUES)
@@ -280,7 +277,7 @@ async def reassign_start(update: Update, context: MaracContext) -> None:
 
 async def reassign_to(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2:
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return
@@ -293,7 +290,7 @@ async def reassign_to(update: Update, context: MaracContext) -> None:
 
 async def perpetrator_step(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(PERP_STATES):
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return ConversationHandler.END

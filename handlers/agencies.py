@@ -15,10 +15,11 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import button_data, parse, pattern
+from bot.callbacks import pattern
 from bot.context import MaracContext
 from bot.dates import DateInputError, format_uk_date, parse_uk_date
 from bot.services.errors import NotFound, ServiceError
+from handlers.buttons import area_button, pressed
 from handlers.replies import answer, guarded, show
 from storage.models import AgencyKind
 
@@ -28,7 +29,7 @@ ASK_NAME, ASK_NEW_NAME, ASK_SIGNED, ASK_REVIEW = range(4)
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
+    return area_button(AREA, text, action, *ids)
 
 
 async def list_agencies(update: Update, context: MaracContext) -> None:
@@ -41,8 +42,7 @@ async def list_agencies(update: Update, context: MaracContext) -> None:
 
 async def open_agency(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
+    callback = pressed(update)
     agency = await context.runtime.services.agencies.get(context.actor, callback.id())
     card = texts.agency_card(
         agency.name,
@@ -67,8 +67,8 @@ async def choose_kind(update: Update, context: MaracContext) -> None:
 
 
 async def kind_chosen(update: Update, context: MaracContext) -> int:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    if callback is None or not 0 <= callback.id() < len(KINDS):
+    callback = pressed(update)
+    if not 0 <= callback.id() < len(KINDS):
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return ConversationHandler.END
     context.steps["agency_kind"] = KINDS[callback.id()].value
@@ -94,8 +94,7 @@ async def name_received(update: Update, context: MaracContext) -> int:
 
 async def rename_start(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
+    callback = pressed(update)
     agency = await context.runtime.services.agencies.get(context.actor, callback.id())
     context.steps["agency_id"] = agency.id
     await show(update, f"Renaming {agency.name}. {texts.ASK_AGENCY_NEW_NAME}")
@@ -118,8 +117,7 @@ async def new_name_received(update: Update, context: MaracContext) -> int:
 
 async def agreement_start(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
+    callback = pressed(update)
     agency = await context.runtime.services.agencies.get(context.actor, callback.id())
     context.steps["agency_id"] = agency.id
     await show(update, f"{agency.name}. {texts.ASK_ISA_SIGNED}")

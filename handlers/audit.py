@@ -10,10 +10,11 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import texts
 from bot.callbacks import pattern
 from bot.context import MaracContext
+from bot.referrals.status import REFERENCE_PATTERN
 from handlers.formatting import local_time
 from handlers.replies import answer, guarded, send_sensitive
 
-SUBJECT = re.compile(r"^[a-z]{2,16}:[A-Za-z0-9-]{1,32}$|^[A-Z]{3}\d?-\d{4}-\d{4}$")
+SUBJECT = re.compile(rf"^[a-z]{{2,16}}:[A-Za-z0-9-]{{1,32}}$|^{REFERENCE_PATTERN}$")
 
 
 async def show_audit(update: Update, context: MaracContext) -> None:

@@ -15,23 +15,18 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import button_data, pattern
 from bot.context import MaracContext
-from bot.referrals.status import can_triage
+from bot.referrals.status import REFERENCE_PATTERN, can_triage
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.cases import CaseCard
+from handlers.buttons import pressed
 from handlers.formatting import local_day, local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
 
-REFERENCE = re.compile(r"^[A-Za-z]{3}\d?-\d{4}-\d{4}$")
+REFERENCE = re.compile(rf"^{REFERENCE_PATTERN}$", re.IGNORECASE)
 ASK_NOTE = 0
-
-
-def _pressed(update: Update) -> Callback:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
-    return callback
 
 
 def _render(context: MaracContext, card: CaseCard) -> str:
@@ -138,7 +133,7 @@ async def show_case(update: Update, context: MaracContext) -> None:
 async def accept(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     reference, listing = await context.runtime.services.cases.accept(
-        context.actor, _pressed(update).id()
+        context.actor, pressed(update).id()
     )
     when = local_time(context, listing.starts_at) if listing and listing.starts_at else None
     suggestion = (
@@ -153,7 +148,7 @@ async def accept(update: Update, context: MaracContext) -> None:
 
 async def ask_note(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     card = await context.runtime.services.cases.card_by_id(context.actor, callback.id())
     if not (card.may_triage and can_triage(card.status)):
         await show(update, texts.already_triaged(card.reference, card.status.value, "a colleague"))
@@ -192,7 +187,7 @@ async def cancel_note(update: Update, context: MaracContext) -> int:
 
 async def decide_repeat(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2:
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return
@@ -205,7 +200,7 @@ async def decide_repeat(update: Update, context: MaracContext) -> None:
 
 async def choose_exclusion(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    case_id = _pressed(update).id()
+    case_id = pressed(update).id()
     card = await context.runtime.services.cases.card_by_id(context.actor, case_id)
     people = await context.runtime.services.people.list_for(context.actor)
     rows = [
@@ -228,7 +223,7 @@ async def choose_exclusion(update: Update, context: MaracContext) -> None:
 
 async def exclude(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2:
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return

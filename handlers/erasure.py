@@ -6,9 +6,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import button_data, pattern
 from bot.context import MaracContext
 from bot.services.retention import ErasureReason
+from handlers.buttons import pressed
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, show
 
@@ -16,14 +17,8 @@ AREA = "era"
 REASONS = list(ErasureReason)
 
 
-def _pressed(update: Update) -> Callback:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
-    return callback
-
-
 async def choose_reason(update: Update, context: MaracContext) -> None:
-    case_id = _pressed(update).id()
+    case_id = pressed(update).id()
     rows = [
         [
             InlineKeyboardButton(
@@ -38,7 +33,7 @@ async def choose_reason(update: Update, context: MaracContext) -> None:
 
 async def request(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(REASONS):
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return
@@ -52,7 +47,7 @@ async def request(update: Update, context: MaracContext) -> None:
 async def confirm(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     item = await context.runtime.services.retention.confirm_erasure(
-        context.actor, _pressed(update).id()
+        context.actor, pressed(update).id()
     )
     await show(update, texts.erasure_done(item.reference))
 
@@ -60,7 +55,7 @@ async def confirm(update: Update, context: MaracContext) -> None:
 async def keep(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     reference = await context.runtime.services.retention.withdraw_erasure(
-        context.actor, _pressed(update).id()
+        context.actor, pressed(update).id()
     )
     await show(update, texts.erasure_withdrawn(reference))
 

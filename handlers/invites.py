@@ -6,10 +6,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import pattern
 from bot.context import MaracContext
 from bot.invites import AGENCY_ROLES, deep_link
 from bot.permissions import Operation, authorise
+from handlers.buttons import area_button, pressed
 from handlers.formatting import local_time
 from handlers.replies import guarded, show
 from storage.models import AgencyKind, Role
@@ -19,13 +20,7 @@ ROLES = list(Role)
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
-
-
-def _pressed(update: Update) -> Callback:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None  # the handler pattern already matched
-    return callback
+    return area_button(AREA, text, action, *ids)
 
 
 async def start_invite(update: Update, context: MaracContext) -> None:
@@ -38,7 +33,7 @@ async def start_invite(update: Update, context: MaracContext) -> None:
 
 async def role_chosen(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    index = _pressed(update).id()
+    index = pressed(update).id()
     if not 0 <= index < len(ROLES):
         await show(update, texts.BUTTON_NOT_RECOGNISED)
         return
@@ -57,7 +52,7 @@ async def role_chosen(update: Update, context: MaracContext) -> None:
 
 
 async def agency_chosen(update: Update, context: MaracContext) -> None:
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2 or not 0 <= callback.id(0) < len(ROLES):
         await show(update, texts.BUTTON_NOT_RECOGNISED)
         return
@@ -97,7 +92,7 @@ async def list_open(update: Update, context: MaracContext) -> None:
 
 
 async def confirm_revoke(update: Update, context: MaracContext) -> None:
-    invite_id = _pressed(update).id()
+    invite_id = pressed(update).id()
     keyboard = InlineKeyboardMarkup(
         [[_button("Yes, revoke", "revy", invite_id), _button("Keep it", "open")]]
     )
@@ -106,7 +101,7 @@ async def confirm_revoke(update: Update, context: MaracContext) -> None:
 
 async def revoke(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    await context.runtime.services.invites.revoke(context.actor, _pressed(update).id())
+    await context.runtime.services.invites.revoke(context.actor, pressed(update).id())
     await show(update, texts.INVITE_REVOKED)
 
 

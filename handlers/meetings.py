@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import pattern
 from bot.context import MaracContext
 from bot.meetings.recurrence import (
     MeetingInputError,
@@ -29,6 +29,7 @@ from bot.meetings.recurrence import (
 from bot.permissions import Operation, may
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.meetings import ATTENDANCE, MeetingDetail
+from handlers.buttons import area_button, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
@@ -42,13 +43,7 @@ NEW_DATE, NEW_TIME, NEW_LOCATION, MOVE_DATE, MOVE_TIME, RESEARCH_NOTE, APOLOGIES
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
-
-
-def _pressed(update: Update) -> Callback:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
-    return callback
+    return area_button(AREA, text, action, *ids)
 
 
 def _today(context: MaracContext) -> date:
@@ -109,7 +104,7 @@ def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
 
 async def open_meeting(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    detail = await context.runtime.services.meetings.detail(context.actor, _pressed(update).id())
+    detail = await context.runtime.services.meetings.detail(context.actor, pressed(update).id())
     meeting = detail.meeting
     rows: list[list[InlineKeyboardButton]] = []
     if detail.may_manage:
@@ -170,7 +165,7 @@ def _nth(day: date) -> int:
 
 
 async def repeat_chosen(update: Update, context: MaracContext) -> int:
-    index = _pressed(update).id()
+    index = pressed(update).id()
     pending = context.steps.get("meeting") or {}
     if not 0 <= index < len(REPEATS) or "time" not in pending:
         await show(update, texts.BUTTON_NOT_RECOGNISED)
@@ -218,7 +213,7 @@ async def new_location(update: Update, context: MaracContext) -> int:
 
 
 async def chair_chosen(update: Update, context: MaracContext) -> int:
-    chair = _pressed(update).id()
+    chair = pressed(update).id()
     await show(update, texts.CHAIR_CHOSEN if chair else texts.CHAIR_LATER)
     return await _create(update, context, chair or None)
 
@@ -249,7 +244,7 @@ async def _create(update: Update, context: MaracContext, chair_id: int | None) -
 
 
 async def move_start(update: Update, context: MaracContext) -> int:
-    context.steps["move"] = {"meeting": _pressed(update).id()}
+    context.steps["move"] = {"meeting": pressed(update).id()}
     await show(update, texts.ASK_MOVE_DATE)
     return MOVE_DATE
 
@@ -283,7 +278,7 @@ async def move_time(update: Update, context: MaracContext) -> int:
 
 
 async def confirm_cancel(update: Update, context: MaracContext) -> None:
-    meeting_id = _pressed(update).id()
+    meeting_id = pressed(update).id()
     keyboard = InlineKeyboardMarkup(
         [[_button("Yes, cancel it", "cancely", meeting_id), _button("Keep it", "open", meeting_id)]]
     )
@@ -292,7 +287,7 @@ async def confirm_cancel(update: Update, context: MaracContext) -> None:
 
 async def cancel_meeting(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    view = await context.runtime.services.meetings.cancel(context.actor, _pressed(update).id())
+    view = await context.runtime.services.meetings.cancel(context.actor, pressed(update).id())
     await show(update, texts.meeting_cancelled_done(local_time(context, view.starts_at)))
     dispatch_soon(context)
 
@@ -300,14 +295,14 @@ async def cancel_meeting(update: Update, context: MaracContext) -> None:
 async def publish(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     view = await context.runtime.services.meetings.publish(
-        context.actor, _pressed(update).id(), context.actor.area_id
+        context.actor, pressed(update).id(), context.actor.area_id
     )
     await show(update, texts.agenda_published(local_time(context, view.starts_at), view.listed))
     dispatch_soon(context)
 
 
 async def change_item(update: Update, context: MaracContext) -> None:
-    item_id = _pressed(update).id()
+    item_id = pressed(update).id()
     keyboard = InlineKeyboardMarkup(
         [
             [_button("Move up the agenda", "up", item_id)],
@@ -321,7 +316,7 @@ async def change_item(update: Update, context: MaracContext) -> None:
 async def move_to_next(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     meetings = context.runtime.services.meetings
-    item_id = _pressed(update).id()
+    item_id = pressed(update).id()
     upcoming = await meetings.upcoming(context.actor)
     current = await meetings.item_meeting(context.actor, item_id)
     later = [m for m in upcoming if m.starts_at > current.starts_at]
@@ -335,7 +330,7 @@ async def move_to_next(update: Update, context: MaracContext) -> None:
 async def move_up(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     reference, position = await context.runtime.services.meetings.move_up(
-        context.actor, _pressed(update).id()
+        context.actor, pressed(update).id()
     )
     await show(update, texts.case_moved_up(reference, position))
 
@@ -343,7 +338,7 @@ async def move_up(update: Update, context: MaracContext) -> None:
 async def emergency(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     reference = await context.runtime.services.meetings.mark_emergency(
-        context.actor, _pressed(update).id()
+        context.actor, pressed(update).id()
     )
     await show(update, texts.case_marked_emergency(reference))
 
@@ -353,7 +348,7 @@ async def emergency(update: Update, context: MaracContext) -> None:
 
 async def research_options(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    item_id = _pressed(update).id()
+    item_id = pressed(update).id()
     reference, when = await context.runtime.services.meetings.research_item(context.actor, item_id)
     keyboard = InlineKeyboardMarkup(
         [[_button("Nothing known", "none", item_id), _button("Add information", "info", item_id)]]
@@ -364,14 +359,14 @@ async def research_options(update: Update, context: MaracContext) -> None:
 async def nothing_known(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     reference = await context.runtime.services.meetings.record_research(
-        context.actor, _pressed(update).id(), "nothing_known", None
+        context.actor, pressed(update).id(), "nothing_known", None
     )
     await show(update, texts.research_recorded(reference, True))
 
 
 async def information_start(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    item_id = _pressed(update).id()
+    item_id = pressed(update).id()
     reference, _ = await context.runtime.services.meetings.research_item(context.actor, item_id)
     context.steps["research"] = {"item": item_id}
     await show(update, f"{reference}: {texts.ASK_RESEARCH_NOTE}")
@@ -395,7 +390,7 @@ async def information_note(update: Update, context: MaracContext) -> int:
 
 async def attendance(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(ATTENDANCE):
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return ConversationHandler.END

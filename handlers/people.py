@@ -8,9 +8,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import pattern
 from bot.context import MaracContext
 from bot.permissions import Operation, may
+from handlers.buttons import area_button, pressed
 from handlers.formatting import local_day
 from handlers.replies import guarded, send_sensitive, set_menu_for, show
 
@@ -19,13 +20,7 @@ MAX_BUTTONS = 40
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
-
-
-def _pressed(update: Update) -> Callback:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
-    return callback
+    return area_button(AREA, text, action, *ids)
 
 
 async def list_people(update: Update, context: MaracContext) -> None:
@@ -53,7 +48,7 @@ async def list_people(update: Update, context: MaracContext) -> None:
 
 async def open_person(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    person = await context.runtime.services.people.get(context.actor, _pressed(update).id())
+    person = await context.runtime.services.people.get(context.actor, pressed(update).id())
     card = texts.person_card(
         person.name,
         texts.ROLE_NAMES[person.role],
@@ -73,7 +68,7 @@ async def open_person(update: Update, context: MaracContext) -> None:
 
 async def toggle_on_call(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     person = await context.runtime.services.people.set_on_call(
         context.actor, callback.id(), callback.action == "callon"
     )
@@ -82,7 +77,7 @@ async def toggle_on_call(update: Update, context: MaracContext) -> None:
 
 async def confirm_deactivate(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    person = await context.runtime.services.people.get(context.actor, _pressed(update).id())
+    person = await context.runtime.services.people.get(context.actor, pressed(update).id())
     keyboard = InlineKeyboardMarkup(
         [[_button("Yes, deactivate", "offy", person.id), _button("Cancel", "keep", person.id)]]
     )
@@ -95,7 +90,7 @@ async def keep(update: Update, context: MaracContext) -> None:
 
 async def deactivate(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    person = await context.runtime.services.people.deactivate(context.actor, _pressed(update).id())
+    person = await context.runtime.services.people.deactivate(context.actor, pressed(update).id())
     await set_menu_for(context.bot, person.telegram_user_id, None)
     await show(update, texts.deactivated(person.name))
 

@@ -13,11 +13,12 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import pattern
 from bot.context import MaracContext
 from bot.referrals import flow
 from bot.services.errors import ServiceError
 from bot.services.referrals import DraftState
+from handlers.buttons import area_button, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
@@ -27,13 +28,7 @@ REFERRING = 0
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=button_data(AREA, action, *ids))
-
-
-def _pressed(update: Update) -> Callback:
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
-    return callback
+    return area_button(AREA, text, action, *ids)
 
 
 async def _ask(update: Update, context: MaracContext, state: DraftState) -> None:
@@ -139,7 +134,7 @@ async def typed(update: Update, context: MaracContext) -> int:
 
 async def chosen(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    callback = _pressed(update)
+    callback = pressed(update)
     if len(callback.ids) != 2:
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return REFERRING
@@ -152,7 +147,7 @@ async def chosen(update: Update, context: MaracContext) -> int:
 
 async def go_back(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    state = await context.runtime.services.referrals.back(context.actor, _pressed(update).id())
+    state = await context.runtime.services.referrals.back(context.actor, pressed(update).id())
     await _settle_pressed(update, "Back")
     await _ask(update, context, state)
     return REFERRING
@@ -161,7 +156,7 @@ async def go_back(update: Update, context: MaracContext) -> int:
 async def submit(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
     try:
-        done = await context.runtime.services.referrals.submit(context.actor, _pressed(update).id())
+        done = await context.runtime.services.referrals.submit(context.actor, pressed(update).id())
     except ServiceError as problem:
         await answer(update, problem.user_message)
         current = await context.runtime.services.referrals.current_draft(context.actor)

@@ -6,9 +6,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse, pattern
+from bot.callbacks import Callback, button_data, pattern
 from bot.context import MaracContext
 from bot.stats.figures import Period, PeriodError, last_12_months, parse_period, quarter
+from handlers.buttons import pressed
 from handlers.replies import answer, guarded
 
 AREA = "st"
@@ -54,8 +55,7 @@ async def stats(update: Update, context: MaracContext) -> None:
 
 async def document(update: Update, context: MaracContext) -> None:
     assert context.actor is not None and update.effective_chat is not None
-    callback = parse(update.callback_query.data if update.callback_query else None)
-    assert callback is not None
+    callback = pressed(update)
     service = context.runtime.services.statistics
     period = _period(context, callback)
     if callback.action == "csv":

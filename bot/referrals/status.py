@@ -50,5 +50,9 @@ def repeat_decision(steps: Iterable[tuple[str, int | None]], other_case_id: int)
     return decision
 
 
+# Four digits at least: an area's 10,000th referral in a year gets five (NOR-2026-10000).
+REFERENCE_PATTERN = r"[A-Z]{3}\d?-\d{4}-\d{4,}"
+
+
 def format_reference(area_code: str, year: int, number: int) -> str:
     return f"{area_code}-{year}-{number:04d}"

@@ -17,7 +17,6 @@ from bot.actor import Actor
 from bot.permissions import Operation, authorise
 from bot.services.deps import ServiceDeps
 from bot.services.policy import area_policy
-from bot.stats.chart import cases_chart_png
 from bot.stats.dataset_csv import figures_csv
 from bot.stats.figures import (
     ActionRecord,
@@ -177,6 +176,9 @@ class StatisticsService:
         return f"marac-dataset-{name}.csv", figures_csv(figures, suppressed=suppressed)
 
     async def chart(self, actor: Actor, period: Period) -> tuple[str, bytes]:
+        # matplotlib costs ~45 MB of memory: load it only when someone asks for a chart.
+        from bot.stats.chart import cases_chart_png
+
         figures, suppressed = await self.figures(actor, period)
         name = period.label.lower().replace(" ", "-")
         return f"marac-cases-{name}.png", cases_chart_png(figures, suppressed=suppressed)

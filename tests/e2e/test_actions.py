@@ -50,6 +50,7 @@ async def plan_actions(driver: Driver, cast: Cast, reference: str, lines: list[s
     for line in lines:
         (saved,) = await priya.send_and_wait(line)
         assert (saved.text or "").startswith("Saved action"), saved.text
+        assert saved.protect_content  # it may name people
     (done,) = await priya.send_and_wait("/done")
     assert done.text == texts.actions_recorded(len(lines))
 

@@ -12,13 +12,14 @@ from sqlalchemy import select
 
 from bot import texts
 from bot.local import running_bot
+from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import Referral, make_referral, press, say
 from storage.models import Agency, AgencyKind, Case, Role
 from tests.e2e.conftest import Area
 
-REFERENCE = re.compile(r"\b([A-Z]{3}\d?-\d{4}-\d{4})\b")
+REFERENCE = re.compile(rf"\b({REFERENCE_PATTERN})\b")
 
 
 async def agency(runtime: Runtime, area: Area, name: str, kind: AgencyKind) -> int:
@@ -244,3 +245,22 @@ async def test_person_on_must_not_receive_list_cannot_see_or_hear_of_the_case(
     (check,) = await sam.send_and_wait("/help")  # the acceptance notice never comes
     assert check.text is not None and check.text.startswith("As agency representative")
     assert all(reference not in (m.text or "") for m in sam.bot_messages()[before:])
+
+
+async def test_five_digit_reference_opens_and_audits(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    """After 9,999 referrals in a year the number grows to five digits; it must still open."""
+    from storage.models import CaseCounter
+
+    priya, sam, _ = await cast(runtime, area)
+    async with runtime.sessions.begin() as session:
+        session.add(CaseCounter(area_id=area.area_id, year=2026, last=9999))
+    await make_referral(sam)
+    reference = await submit(sam)
+    assert reference == "NOR-2026-10000"
+    await wait_for_text(driver, priya, f"New referral {reference}")
+    (card,) = await priya.send_and_wait(f"/case {reference}")
+    assert f"Case {reference}" in (card.text or "")
+    (trail,) = await priya.send_and_wait(f"/audit {reference}")
+    assert "case.viewed" in (trail.text or "")
