@@ -1016,6 +1016,7 @@ class Seeder:
                 "created_at": meeting.starts_at + timedelta(hours=1),
                 "created_by_id": self.coordinators[0],
                 "sent_at": sent,
+                "closed_at": None,
             },
         )
         self.step(action_id, ActionState.ASSIGNED, sent, self.coordinators[0])
@@ -1055,7 +1056,16 @@ class Seeder:
             )
         else:
             self.step(action_id, ActionState.DONE, at, rng.choice(reps))
+        self.close_action(action_id, at)
         return action_id
+
+    def close_action(self, action_id: int, at: datetime) -> None:
+        """Sets the projection the bot writes with a final step (the action row is still queued)."""
+        for row in reversed(self.batches.rows[table(Action).name]):
+            if row["id"] == action_id:
+                row["closed_at"] = at
+                return
+        raise LookupError(action_id)
 
     async def open_action(
         self, case: PlannedCase, key: str, agency_id: int, meeting: PlannedMeeting
@@ -1070,6 +1080,7 @@ class Seeder:
         action_id, _, sent = await self.new_action(case, key, agency_id, meeting)
         self.step(action_id, ActionState.ACCEPTED, sent + timedelta(days=1), None)
         self.step(action_id, ActionState.DONE, sent + timedelta(days=2), None)
+        self.close_action(action_id, sent + timedelta(days=2))
         referral_id = self.next_id("perpetrator_referrals")
         self.batches.add(
             table(PerpetratorReferral),

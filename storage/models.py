@@ -173,6 +173,10 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer(), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger())
     last_hash: Mapped[str] = mapped_column(String(64))
+    # Events up to this seq were pruned under the retention rule; the chain is verified from
+    # the next one, whose prev_hash must equal pruned_hash.
+    pruned_seq: Mapped[int] = mapped_column(BigInteger(), default=0, server_default="0")
+    pruned_hash: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
 
 
 class AuditEvent(Base):
@@ -182,7 +186,10 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_area_seq", "area_id", "seq"),)
+    __table_args__ = (
+        Index("ix_audit_events_area_seq", "area_id", "seq"),
+        Index("ix_audit_events_subject", "area_id", "subject", "seq"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger(), unique=True)
@@ -483,7 +490,10 @@ class Action(Base):
     """
 
     __tablename__ = "actions"
-    __table_args__ = (Index("ix_actions_agency_due", "agency_id", "due_on"),)
+    __table_args__ = (
+        Index("ix_actions_agency_due", "agency_id", "due_on"),
+        Index("ix_actions_agency_open", "agency_id", "closed_at", "due_on"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -495,6 +505,9 @@ class Action(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int] = mapped_column(BigInteger())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When its final step (done / not possible) was recorded. The steps stay the record; this
+    # copy, written in the same transaction, lets "open actions" be found by an index.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class ActionStep(Base):
