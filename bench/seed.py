@@ -66,7 +66,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.actions.states import ActionState, PerpState
+from bot.actions.states import ACTION_FINAL, ActionState, PerpState
 from bot.referrals.status import CaseStep, format_reference
 from bot.services.actions import action_context, perp_context, step_context
 from bot.services.meetings import location_context, research_context
@@ -1017,6 +1017,7 @@ class Seeder:
                 "created_by_id": self.coordinators[0],
                 "sent_at": sent,
                 "closed_at": None,
+                "closed_state": None,
             },
         )
         self.step(action_id, ActionState.ASSIGNED, sent, self.coordinators[0])
@@ -1061,9 +1062,12 @@ class Seeder:
 
     def close_action(self, action_id: int, at: datetime) -> None:
         """Sets the projection the bot writes with a final step (the action row is still queued)."""
+        final = self.batches.rows[table(ActionStep).name][-1]
+        assert final["action_id"] == action_id and final["state"] in ACTION_FINAL
         for row in reversed(self.batches.rows[table(Action).name]):
             if row["id"] == action_id:
                 row["closed_at"] = at
+                row["closed_state"] = str(final["state"])
                 return
         raise LookupError(action_id)
 
@@ -1368,7 +1372,7 @@ def _four_digits(reference: str) -> bool:
 
 
 async def seed(url: str, key_ring: KeyRing, spec: SeedSpec) -> Fixtures:
-    engine = create_engine(url)
+    engine = create_engine(url, command_timeout=None)  # bulk inserts of big batches
     try:
         started = time.monotonic()
         await upgrade(engine)

@@ -119,12 +119,33 @@ async def _check_schema(settings: Settings) -> None:
         )
 
 
+async def _check_keys(settings: Settings) -> None:
+    """A missing key file, a refused Vault token or a missing transit key stop the start."""
+    from storage.crypto import KeySourceError
+    from storage.kek_sources import (
+        check_key_source,
+        close_key_source,
+        key_source_from_settings,
+    )
+    from storage.keyfile import KeyFileError
+
+    try:
+        source = key_source_from_settings(settings)
+        try:
+            await check_key_source(source)
+        finally:
+            close_key_source(source)
+    except (KeyFileError, KeySourceError) as problem:
+        raise CliError(str(problem)) from problem
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.token()
     if args.webhook:
         _webhook_options(settings)
     asyncio.run(_check_schema(settings))
+    asyncio.run(_check_keys(settings))
     if args.webhook:
         return _run_webhook(settings)
     from bot.leader import serve
@@ -160,30 +181,35 @@ def _webhook_options(settings: Settings) -> str:
 
 
 def _run_webhook(settings: Settings) -> int:
-    """Webhook mode: Telegram posts updates to us through the reverse proxy."""
-    from bot.application import build_application
-    from bot.webhook import serve_webhook
+    """Webhook mode: Telegram posts updates to us through the reverse proxy.
 
-    secret = _webhook_options(settings)
+    Under the same leader lease as long polling, so two processes can be run as active and
+    standby: only the active one opens its port (and registers the webhook on takeover).
+    """
+    from bot.leader import serve
+    from bot.webhook import WebhookOptions
 
-    async def serve() -> None:
-        runtime = open_runtime(settings)
-        try:
-            await serve_webhook(
-                build_application(runtime),
-                runtime,
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
-                path=settings.webhook_path,
-                public_url=settings.webhook_public_url or "",
-                secret_token=secret,
-                # What long polling receives too: a reaction or a poll is no business of ours.
-                allowed_updates=["message", "callback_query", "my_chat_member"],
-            )
-        finally:
-            await runtime.close()
-
-    asyncio.run(serve())
+    options = WebhookOptions(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        path=settings.webhook_path,
+        public_url=settings.webhook_public_url or "",
+        secret_token=_webhook_options(settings),
+        # What long polling receives too: a reaction or a poll is no business of ours.
+        allowed_updates=("message", "callback_query", "my_chat_member"),
+    )
+    logging.getLogger("marac").info(
+        "webhook mode: port %s opens while this process holds the leader lease",
+        settings.webhook_port,
+    )
+    asyncio.run(
+        serve(
+            settings,
+            poll_seconds=settings.leader_poll_seconds,
+            check_seconds=settings.leader_check_seconds,
+            webhook=options,
+        )
+    )
     return 0
 
 
@@ -196,7 +222,13 @@ async def cmd_audit_verify(args: argparse.Namespace) -> int:
     finally:
         await runtime.close()
     if report.intact:
-        print(f"Audit log intact: {report.events_checked} events, every link verified.")
+        pruned = (
+            f" Events 1-{report.pruned_through} were pruned under the 7-year retention rule;"
+            " the chain is verified from the recorded checkpoint."
+            if report.pruned_through
+            else ""
+        )
+        print(f"Audit log intact: {report.events_checked} events, every link verified.{pruned}")
         return 0
     print(
         f"Audit log BROKEN at event {report.first_broken_seq}: {report.reason}. "
@@ -282,9 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--retention-years", type=int, help="erase case data N years after")
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
-    run = sub.add_parser("run", help="run the bot (long polling; active/standby on PostgreSQL)")
+    run = sub.add_parser("run", help="run the bot (active/standby on PostgreSQL)")
     run.add_argument(
-        "--webhook", action="store_true", help="receive updates by webhook (behind a proxy)"
+        "--webhook",
+        action="store_true",
+        help="receive updates by webhook behind a proxy, not by long polling",
     )
     run.set_defaults(handler=cmd_run)
     demo = sub.add_parser("demo", help="play the MARAC cycle against a local stand-in")

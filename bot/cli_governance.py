@@ -1,7 +1,8 @@
 """The governance commands: ``marac-bot retention`` and ``marac-bot sar export``.
 
 Both print references, rules and dates only, never a name. ``retention`` erases
-what the retention rules say is due (``--dry-run`` lists it and changes nothing);
+what the retention rules say is due and prunes audit events past their 7 years
+(``--dry-run`` lists it and changes nothing);
 ``sar export`` writes one case, decrypted, to a new file only its owner can read,
 for the data protection officer, and records the export in the audit trail.
 """
@@ -20,10 +21,12 @@ from zoneinfo import ZoneInfo
 from bot.dates import format_uk_date
 from bot.runtime import open_runtime
 from bot.services.errors import NotFound
-from bot.services.retention import AUDIT_RETENTION_YEARS, ErasureItem, RetentionService
+from bot.services.retention import ErasureItem, RetentionService
 from bot.services.subject_access import SubjectAccessService
 from config import load_settings
+from storage.audit_retention import PrunePlan, PruneReport
 from storage.crypto import CryptoError
+from storage.rotation import ShredReport, rotate_after_erasure
 
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
@@ -32,7 +35,8 @@ EXIT_USAGE: Final = 2
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``retention`` and ``sar export`` to the ``marac-bot`` parser."""
     retention = subparsers.add_parser(
-        "retention", help="erase case data whose retention period has ended"
+        "retention",
+        help="erase case data whose retention period has ended and prune old audit events",
     )
     retention.add_argument(
         "--dry-run", action="store_true", help="list what would be erased; change nothing"
@@ -75,6 +79,43 @@ def _describe(item: ErasureItem) -> str:
     return f"  {item.reference:<16} {item.rule:<34} {when} {format_uk_date(item.last_heard)}"
 
 
+def _describe_plan(plan: PrunePlan) -> list[str]:
+    lines = []
+    if plan.due:
+        lines.append(
+            f"Audit trail: {plan.due} event(s) ({plan.rule}) would be pruned, events "
+            f"{plan.from_seq} to {plan.to_seq}; the chain stays verifiable from there."
+        )
+    if plan.held_back:
+        lines.append(_held_back(plan.held_back))
+    return lines
+
+
+def _held_back(count: int) -> str:
+    return (
+        f"{count} older audit event(s) come after a younger one and are kept until it is due "
+        "(the chain can only be pruned from its start)."
+    )
+
+
+def _describe_prune(report: PruneReport, held_back: int) -> list[str]:
+    lines = []
+    if report.pruned:
+        lines.append(
+            f"Audit trail: {report.pruned} event(s) pruned ({report.rule}), up to event "
+            f"{report.pruned_seq}; `marac-bot audit verify` checks the rest from there."
+        )
+    if report.broken is not None:
+        lines.append(
+            f"Audit trail NOT pruned from event {report.broken.first_broken_seq}: "
+            f"{report.broken.reason}. Nothing from there on was deleted; "
+            "run `marac-bot audit verify`."
+        )
+    elif held_back:
+        lines.append(_held_back(held_back))
+    return lines
+
+
 async def cmd_retention(args: argparse.Namespace) -> int:
     settings = load_settings()
     runtime = open_runtime(settings)
@@ -89,7 +130,14 @@ async def cmd_retention(args: argparse.Namespace) -> int:
             )
         due = await service.due(today)
         items = due if args.dry_run else await service.erase_due(today, actor_label="cli")
-        old_audit = await service.audit_events_past_retention(today)
+        pruned: PruneReport | None = None
+        shred: ShredReport | None = None
+        if not args.dry_run:
+            # A copy of the database taken before must not open what was just erased.
+            shred = await rotate_after_erasure(runtime.sessions, runtime.vault)
+            pruned = await service.prune_audit_trail(today, actor_label="cli")
+        # After pruning this is what stays behind a younger event (or all of it, dry run).
+        plan = await service.audit_pruning_plan(today)
     finally:
         await runtime.close()
 
@@ -100,17 +148,20 @@ async def cmd_retention(args: argparse.Namespace) -> int:
             print(_describe(item))
     else:
         print(f"Retention on {format_uk_date(today)}: nothing is due for erasure.")
-    if old_audit:
-        print(
-            f"{old_audit} audit event(s) are older than {AUDIT_RETENTION_YEARS} years. They are "
-            "kept: deleting them would break the audit chain, and they hold no names."
-        )
+    for line in _describe_plan(plan) if pruned is None else _describe_prune(pruned, plan.held_back):
+        print(line)
+    if shred is not None and shred.status != "not_needed":
+        print(f"Keys: {shred.message}")
     missed = len(due) - len(items)
     if not args.dry_run and missed > 0:
         print(
             f"{missed} record(s) were not erased (listed again meanwhile, or an error: "
             "see the log). Run the command again to retry."
         )
+        return EXIT_FAILED
+    if pruned is not None and pruned.broken is not None:
+        return EXIT_FAILED
+    if shred is not None and shred.status == "incomplete":
         return EXIT_FAILED
     return 0
 

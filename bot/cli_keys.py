@@ -12,12 +12,21 @@ sequence is therefore ``keys rotate --add-only``, restart the bot, ``keys rotate
 --resume``. Plain ``keys rotate`` does all three steps at once: right for a stopped bot,
 and if a running bot does write under the old KEK meanwhile, rotation re-wraps those
 data keys too but keeps the old KEK in the file until a ``--resume`` after the restart.
+(A bot built on storage.kek_sources.KeyFileSource re-reads the key file by itself, so it
+needs no restart: it wraps under the new KEK as soon as the file has it.)
+
+With ``MARAC_KEK_SOURCE=vault`` the KEK is a transit key in HashiCorp Vault: rotation asks
+Vault for a new key version (every process encrypts with it at once, no restart), re-wraps
+the data keys through Vault's rewrap endpoint, and retires the old versions by raising the
+key's minimum versions and trimming them, which deletes them in Vault.
+
+A completed rotation also covers the erasures recorded before it began (``keys.shredded``
+in the audit trail), the same record ``storage.rotation.rotate_after_erasure`` keeps.
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import sys
@@ -29,27 +38,35 @@ from typing import Any, TextIO
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from config import SettingsError, load_settings
-from storage.audit import Scalar, append_event
-from storage.crypto import CryptoError
+from config import Settings, SettingsError, load_settings
+from storage.crypto import CryptoError, KeySourceError, KeySourceUnavailable
 from storage.db import create_engine, create_session_factory
+from storage.kek_sources import TransitKeySource, key_source_from_settings
 from storage.keyfile import (
     KeyFileError,
-    add_kek,
+    RotationBusy,
+    file_lock,
     key_ring_from_document,
+    lock_path_for,
     read_key_document,
-    retire_kek,
-    write_key_document,
 )
 from storage.migrate import current_revision, head_revision
 from storage.rotation import (
-    AUDIT_ACTOR,
     DEFAULT_BATCH_SIZE,
+    KEK_ADDED,
+    SHREDDED,
     Sessions,
+    add_key_file_kek,
+    kek_added_seq,
     key_usage,
-    remaining,
-    retirable_key_ids,
+    latest_erasure_seq,
+    record,
+    retire_transit_versions,
+    retire_unused_keks,
     rewrap_all,
+    rewrap_transit_all,
+    rotation_guard,
+    shredded_through,
     unknown_key_ids,
 )
 
@@ -154,21 +171,11 @@ class ProgressPrinter:
 @contextmanager
 def _rotation_lock(key_file: Path) -> Iterator[None]:
     """One rotation at a time per key file (two would each rewrite the file)."""
-    lock_path = key_file.with_name(key_file.name + ".lock")
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise KeysError(f"Cannot create the rotation lock {lock_path}: {exc.strerror}.") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise KeysError(
-                f"Another key rotation is running (it holds {lock_path}); wait for it to finish."
-            ) from None
-        yield
-    finally:
-        os.close(fd)
+        with file_lock(lock_path_for(key_file)):
+            yield
+    except RotationBusy as busy:
+        raise KeysError(str(busy)) from None
 
 
 async def _require_schema(engine: AsyncEngine) -> None:
@@ -178,21 +185,26 @@ async def _require_schema(engine: AsyncEngine) -> None:
         )
 
 
-async def _record(sessions: Sessions, action: str, details: dict[str, Scalar]) -> None:
-    async with sessions() as session, session.begin():
-        await append_event(
-            session,
-            at=datetime.now(UTC),
-            action=action,
-            actor_label=AUDIT_ACTOR,
-            details=details,
-        )
+async def _record_shredded(sessions: Sessions, active_key_id: str) -> None:
+    """A completed rotation covers the erasures recorded before its KEK was added."""
+    added = await kek_added_seq(sessions, active_key_id)
+    if added is None:
+        return
+    through = await latest_erasure_seq(sessions, before=added)
+    if through > await shredded_through(sessions):
+        await record(sessions, SHREDDED, {"through_seq": through, "active": active_key_id})
 
 
 async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     try:
         return await _rotate(args)
     except (SettingsError, KeyFileError, KeysError) as exc:
+        _fail(str(exc))
+        return EXIT_USAGE
+    except KeySourceUnavailable as exc:
+        _fail(f"{exc} Nothing was lost; run 'marac-bot keys rotate --resume' once it is back.")
+        return EXIT_FAILED
+    except KeySourceError as exc:
         _fail(str(exc))
         return EXIT_USAGE
     except CryptoError as exc:
@@ -205,6 +217,8 @@ async def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 async def _rotate(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if settings.kek_source == "vault":
+        return await _rotate_transit(args, settings)
     if os.environ.get("MARAC_KEYS"):
         raise KeysError(
             "Key rotation needs a key file: MARAC_KEYS is set, and keys passed in the "
@@ -218,7 +232,8 @@ async def _rotate(args: argparse.Namespace) -> int:
         try:
             await _require_schema(engine)
             sessions = create_session_factory(engine)
-            return await _rotate_locked(args, path, document, sessions)
+            async with rotation_guard(sessions, None):
+                return await _rotate_locked(args, path, document, sessions)
         finally:
             await engine.dispose()
 
@@ -230,10 +245,7 @@ async def _rotate_locked(
     # running with the key ring it loaded before the new key existed.
     started = datetime.now(UTC)
     if not args.resume:
-        previous = str(document["active"])
-        document, new_id = add_kek(document)
-        write_key_document(path, document)
-        await _record(sessions, "keys.kek_added", {"key": new_id, "previous": previous})
+        document, new_id = await add_key_file_kek(sessions, path, document)
         print(
             f"Added key-encryption key {new_id} to {path}; it is now the active key "
             f"(the old ones stay until nothing uses them)."
@@ -285,40 +297,132 @@ async def _rotate_locked(
             "Run 'marac-bot keys rotate --resume' to finish."
         )
         return EXIT_FAILED
-    retired = retirable_key_ids(usage, ring)
-    if retired:
-        updated = document
-        for key_id in retired:
-            updated = retire_kek(updated, key_id)
-        write_key_document(path, updated)
-        # Something may have written under an old key after the count: put it back if so.
-        late = await remaining(sessions, ring)
-        if late:
-            write_key_document(path, document)
-            print(
-                f"Kept the old key(s) in {path}: {_data_keys(late)} appeared under an old key "
-                "during the rotation. Restart the bot, then run 'marac-bot keys rotate --resume'."
-            )
-            return EXIT_FAILED
-        for key_id in retired:
-            await _record(sessions, "keys.kek_retired", {"key": key_id, "active": active})
-        pronoun = "it" if len(retired) == 1 else "them"
-        print(f"Retired {', '.join(retired)} from {path}: no data key uses {pronoun} any more.")
+    outcome = await retire_unused_keks(sessions, path, document, ring)
+    if outcome.late:
+        print(
+            f"Kept the old key(s) in {path}: {_data_keys(outcome.late)} appeared under an old "
+            "key during the rotation. Restart the bot, then run 'marac-bot keys rotate --resume'."
+        )
+        return EXIT_FAILED
+    if outcome.retired:
+        pronoun = "it" if len(outcome.retired) == 1 else "them"
+        print(
+            f"Retired {', '.join(outcome.retired)} from {path}: no data key uses {pronoun} "
+            "any more."
+        )
     if exit_code == 0:
+        await _record_shredded(sessions, active)
         print(f"Key rotation complete: every data key is wrapped by {active}.")
     return exit_code
+
+
+async def _rotate_transit(args: argparse.Namespace, settings: Settings) -> int:
+    source = key_source_from_settings(settings)
+    assert isinstance(source, TransitKeySource)
+    engine = create_engine(settings.database_url)
+    try:
+        await _require_schema(engine)
+        sessions = create_session_factory(engine)
+        async with rotation_guard(sessions, source.lock_path):
+            return await _rotate_transit_locked(args, source, sessions)
+    finally:
+        source.close()
+        await engine.dispose()
+
+
+async def _rotate_transit_locked(
+    args: argparse.Namespace, source: TransitKeySource, sessions: Sessions
+) -> int:
+    info = await source.key_info()  # the token and the key, checked before anything changes
+    if not args.resume:
+        previous = source.key_id(info.latest_version)
+        info = await source.rotate()
+        new_id = source.key_id(info.latest_version)
+        await record(sessions, KEK_ADDED, {"key": new_id, "previous": previous})
+        print(
+            f"Rotated transit key {source.label} in Vault to version {info.latest_version} "
+            f"({new_id}): Vault wraps every new data key with it at once, in every process."
+        )
+        if args.add_only:
+            print(
+                "Run 'marac-bot keys rotate --resume' to re-wrap the data keys "
+                "(the bot needs no restart)."
+            )
+            return 0
+    active = source.key_id(info.latest_version)
+    print(
+        f"Re-wrapping data keys under {active} in batches of {args.batch_size} (Vault's "
+        "rewrap: data keys never leave Vault); safe to interrupt, then run "
+        "'marac-bot keys rotate --resume'."
+    )
+    bar = ProgressPrinter(sys.stdout)
+    try:
+        report = await rewrap_transit_all(
+            sessions, source, batch_size=args.batch_size, progress=bar
+        )
+    finally:
+        bar.finish()
+    print(f"Re-wrapped {_data_keys(report.rewrapped)} in {report.batches} batch(es).")
+    exit_code = 0
+    for key_id, count in _unknown_to_transit(await key_usage(sessions), source).items():
+        print(
+            f"WARNING: {_data_keys(count)} wrapped by {key_id}, which is neither a version of "
+            f"{source.label} nor a key in the key file: they cannot be opened or re-wrapped."
+        )
+        exit_code = EXIT_FAILED
+    if report.left:
+        print(
+            f"Kept the old versions of {source.label}: {_data_keys(report.left)} still under "
+            "one. Run 'marac-bot keys rotate --resume' to finish."
+        )
+        return EXIT_FAILED
+    outcome = await retire_transit_versions(sessions, source)
+    if outcome.late:
+        print(
+            f"Kept the old versions of {source.label}: {_data_keys(outcome.late)} appeared "
+            "under one during the rotation. Run 'marac-bot keys rotate --resume'."
+        )
+        return EXIT_FAILED
+    if outcome.retired_below:
+        print(
+            f"Retired the versions of {source.label} below {outcome.retired_below}: Vault "
+            "no longer decrypts them and has deleted them (trimmed)."
+        )
+    if outcome.legacy_retired:
+        print(
+            f"Removed {', '.join(outcome.legacy_retired)} from {source.key_file}: every data "
+            "key is now wrapped by Vault."
+        )
+    if outcome.problem:
+        print(f"WARNING: {outcome.problem}.")
+        exit_code = EXIT_FAILED
+    if exit_code == 0:
+        await _record_shredded(sessions, active)
+        print(f"Key rotation complete: every data key is wrapped by {active}.")
+    return exit_code
+
+
+def _unknown_to_transit(usage: dict[str, int], source: TransitKeySource) -> dict[str, int]:
+    legacy = set(source.legacy_ids())
+    return {
+        key_id: count
+        for key_id, count in usage.items()
+        if count and not source.owns(key_id) and key_id not in legacy
+    }
 
 
 async def cmd_keys_status(args: argparse.Namespace) -> int:
     try:
         return await _status()
-    except (SettingsError, KeyFileError, KeysError) as exc:
+    except (SettingsError, KeyFileError, KeysError, KeySourceError) as exc:
         _fail(str(exc))
-        return EXIT_USAGE
+        return EXIT_FAILED if isinstance(exc, KeySourceUnavailable) else EXIT_USAGE
 
 
 async def _status() -> int:
     settings = load_settings()
+    if settings.kek_source == "vault":
+        return await _status_transit(settings)
     inline = os.environ.get("MARAC_KEYS")
     if inline:
         origin = "MARAC_KEYS"
@@ -354,3 +458,52 @@ async def _status() -> int:
             "they cannot be opened until that key is restored."
         )
     return EXIT_FAILED if unknown else 0
+
+
+async def _status_transit(settings: Settings) -> int:
+    source = key_source_from_settings(settings)
+    assert isinstance(source, TransitKeySource)
+    engine = create_engine(settings.database_url)
+    try:
+        info = await source.key_info()
+        await _require_schema(engine)
+        usage = await key_usage(create_session_factory(engine))
+    finally:
+        source.close()
+        await engine.dispose()
+    active = source.key_id(info.latest_version)
+    print(
+        f"Transit key {source.label} in Vault: latest version {info.latest_version}, "
+        f"decrypts from version {info.min_decryption_version}"
+        + (
+            f", versions below {info.min_available_version} destroyed."
+            if info.min_available_version > 1
+            else "."
+        )
+    )
+    ours = sorted((k for k in usage if source.owns(k)), key=source.version_of)
+    listed = sorted({*ours, active}, key=source.version_of) + source.legacy_ids()
+    width = max(len(key_id) for key_id in listed)
+    for key_id in listed:
+        marker = "active" if key_id == active else "      "
+        where = "" if source.owns(key_id) else "  (key file)"
+        print(f"  {key_id:<{width}}  {marker}  {_data_keys(usage.get(key_id, 0))}{where}")
+    old = sum(count for key_id, count in usage.items() if key_id != active and key_id in listed)
+    if old:
+        print(
+            f"{_data_keys(old)} still under an older key: run 'marac-bot keys rotate --resume' "
+            "to finish the rotation."
+        )
+    exit_code = 0
+    unreadable = {
+        key_id: count
+        for key_id, count in usage.items()
+        if source.owns(key_id) and source.version_of(key_id) < info.min_decryption_version
+    }
+    for key_id, count in {**unreadable, **_unknown_to_transit(usage, source)}.items():
+        print(
+            f"WARNING: {_data_keys(count)} wrapped by {key_id}, which cannot be opened "
+            "(a retired version, or a key that is not configured)."
+        )
+        exit_code = EXIT_FAILED
+    return exit_code

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,6 +41,7 @@ from bot.services.outbox import (
     OutboxService,
     retry_backoff,
 )
+from storage.db import is_database_unavailable
 
 if TYPE_CHECKING:
     from bot.context import MaracContext
@@ -49,6 +51,10 @@ log = logging.getLogger("marac.dispatcher")
 # Well inside the lease, so a send stuck behind the rate limiter cannot outlive our claim.
 DEFAULT_SEND_TIMEOUT: Final = 60.0
 _UNREACHABLE_BAD_REQUESTS: Final = ("chat not found", "user not found", "peer_id_invalid")
+# Sent, but the database never heard of it (it went away mid-send): outbox id -> Telegram's
+# message id, per outbox. Recorded first thing on the next run, before anything is claimed,
+# so the row is not sent again once its claim runs out.
+_UNSETTLED: weakref.WeakKeyDictionary[OutboxService, dict[int, int]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -153,8 +159,21 @@ async def _deliver(
         kept = await outbox.mark_retry(message.id, _describe(error), retry_at)
         log.warning("outbox %s not sent, will retry: %s", message.id, _describe(error))
         return ("retried" if kept else "failed"), False
-    await outbox.mark_sent(message.id, sent.message_id)
+    try:
+        await outbox.mark_sent(message.id, sent.message_id)
+    except Exception:
+        _UNSETTLED.setdefault(outbox, {})[message.id] = sent.message_id
+        raise
     return "sent", False
+
+
+async def _settle_unsettled(outbox: OutboxService) -> None:
+    """Record the sends the database missed; raises (keeping the rest) while it is still away."""
+    pending = _UNSETTLED.get(outbox, {})
+    for outbox_id, telegram_message_id in list(pending.items()):
+        await outbox.mark_sent(outbox_id, telegram_message_id)
+        del pending[outbox_id]
+        log.info("outbox %s: delivery recorded now the database is back", outbox_id)
 
 
 async def dispatch_due(
@@ -168,6 +187,7 @@ async def dispatch_due(
     """Send one batch of due messages; safe to run concurrently, here or on other instances."""
     counts: Counter[str] = Counter()
     lateness: list[float] = []
+    await _settle_unsettled(outbox)
     counts["expired"] += await outbox.expire_overdue()
     claimed = await outbox.claim_due(limit=batch, lease=lease)
     for index, message in enumerate(claimed):
@@ -177,7 +197,8 @@ async def dispatch_due(
             # Our own failure (the database, most likely): the lease runs out and the row is
             # tried again; the other rows still get their turn.
             counts["skipped"] += 1
-            log.error("outbox %s could not be dispatched: %s", message.id, _describe(error))
+            level = logging.WARNING if is_database_unavailable(error) else logging.ERROR
+            log.log(level, "outbox %s could not be dispatched: %s", message.id, _describe(error))
             continue
         counts[outcome] += 1
         if outcome == "sent":

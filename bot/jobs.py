@@ -7,6 +7,7 @@ clock and let the job run, instead of sleeping for fifteen minutes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot import texts
 from bot.dates import format_uk_date
 from bot.logging_setup import describe
+from storage.db import is_database_unavailable
 
 if TYPE_CHECKING:
     from bot.context import MaracContext
@@ -56,24 +58,44 @@ async def send_isa_reminders(context: MaracContext) -> int:
     return sent
 
 
+async def _run_part(name: str, part: Callable[[], Awaitable[object]]) -> None:
+    """One housekeeping part; a failure is logged by name (never with data) and goes no further.
+
+    Each part opens and commits its own short transactions inside its service, so none
+    holds the database (on SQLite, the bot's one connection) for the others or for the
+    handlers; the next tick tries a failed part again.
+    """
+    try:
+        await part()
+    except Exception as error:  # logged without data; the next run tries again
+        if is_database_unavailable(error):
+            # Expected during an outage and retried every tick: a warning, not a page.
+            log.warning("housekeeping step %s waits for the database: %s", name, describe(error))
+        else:
+            log.error("housekeeping step %s failed: %s", name, describe(error))
+
+
 async def housekeeping(context: MaracContext) -> None:
-    """Each part runs even if another fails, so one fault never stops reminders or erasure."""
+    """Each part runs even if another fails, so one fault never stops reminders or erasure.
+
+    Runs every 30 seconds, so each part returns quickly when nothing is due: the
+    agenda auto-publish and the morning digest check what is due, or already queued
+    today, before they compute anything.
+    """
     from bot.dispatcher import dispatch_due
 
     services = context.runtime.services
-    for part in (
-        lambda: dispatch_due(context.bot, services.outbox),
-        lambda: delete_expired_messages(context),
-        lambda: send_isa_reminders(context),
-        services.referrals.erase_expired_drafts,
-        services.meetings.publish_due,
-        services.meetings.queue_morning_digests,
-        services.actions.chase_overdue,
-    ):
-        try:
-            await part()
-        except Exception as error:  # logged without data; the next run tries again
-            log.error("housekeeping step failed: %s", describe(error))
+    parts: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (
+        ("dispatch", lambda: dispatch_due(context.bot, services.outbox)),
+        ("sensitive messages", lambda: delete_expired_messages(context)),
+        ("ISA reminders", lambda: send_isa_reminders(context)),
+        ("referral drafts", services.referrals.erase_expired_drafts),
+        ("agenda publishing", services.meetings.publish_due),
+        ("morning digest", services.meetings.queue_morning_digests),
+        ("action chasing", services.actions.chase_overdue),
+    )
+    for name, part in parts:
+        await _run_part(name, part)
 
 
 async def morning_digest(context: MaracContext) -> None:
@@ -81,19 +103,52 @@ async def morning_digest(context: MaracContext) -> None:
     from bot.dispatcher import dispatch_due
 
     services = context.runtime.services
-    if await services.meetings.queue_morning_digests():
-        await dispatch_due(context.bot, services.outbox)
+    try:
+        queued = await services.meetings.queue_morning_digests()
+    except Exception as error:  # housekeeping tries again within 30 seconds
+        level = logging.WARNING if is_database_unavailable(error) else logging.ERROR
+        log.log(level, "morning digest failed: %s", describe(error))
+        return
+    if queued:
+        await _run_part("dispatch", lambda: dispatch_due(context.bot, services.outbox))
 
 
 async def erase_by_retention(context: MaracContext) -> None:
-    """Nightly: erase what the retention rules say is due (crypto-shredding)."""
+    """Nightly: erase what is due, then make older database copies useless for it, then prune.
+
+    Each step runs even if the one before failed: the key rotation also finishes a rotation
+    an earlier night left half-done, and audit pruning does not depend on case erasure.
+    """
+    runtime = context.runtime
     try:
-        erased = await context.runtime.services.retention.erase_due()
+        erased = await runtime.services.retention.erase_due()
+        if erased:
+            log.info("retention erased %d record(s)", len(erased))
     except Exception as error:
         log.error("retention failed: %s", describe(error))
+    await rotate_keys_after_erasure(context)
+    try:
+        await runtime.services.retention.prune_audit_trail()
+    except Exception as error:
+        log.error("audit pruning failed: %s", describe(error))
+
+
+async def rotate_keys_after_erasure(context: MaracContext) -> None:
+    """A new key-encryption key after erasures, so a backup taken before cannot open them.
+
+    Also run once straight after an early erasure (scheduled by the handler, so the
+    coordinator does not wait for it); it does nothing when no erasure is newer than the
+    last completed rotation, and reports rather than raises.
+    """
+    from storage.rotation import rotate_after_erasure
+
+    try:
+        report = await rotate_after_erasure(context.runtime.sessions, context.runtime.vault)
+    except Exception as error:  # the next night's run finishes it
+        log.error("key rotation after erasure failed: %s", describe(error))
         return
-    if erased:
-        log.info("retention erased %d record(s)", len(erased))
+    if report.status != "not_needed":
+        log.info("key rotation after erasure: %s", report.message)
 
 
 def schedule_jobs(application: Any, interval_seconds: float, timezone: str) -> None:

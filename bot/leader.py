@@ -1,13 +1,16 @@
 """Active/standby on PostgreSQL: one bot process acts, the others wait to take over.
 
 Two or more ``marac-bot run`` processes may share one PostgreSQL database. Exactly one of them
-is *active* (polls Telegram, runs the jobs that send reminders); it is the one holding a
-session-level advisory lock on a dedicated database connection of its own. The others are on
-*standby*: they poll ``pg_try_advisory_lock`` every few seconds and start the bot as soon as
-they get the lock. Everything a new leader needs is already in the database: conversation
-states (written through after each update by :mod:`storage.persistence`), sealed referral
-drafts, and the outbox, whose rows are claimed with leases so no reminder goes out twice even
-if two processes ever dispatch at once.
+is *active* (polls Telegram, or in webhook mode serves the webhook port, and runs the jobs that
+send reminders); it is the one holding a session-level advisory lock on a dedicated database
+connection of its own. The others are on *standby*: they poll ``pg_try_advisory_lock`` every
+few seconds and start the bot as soon as they get the lock. In webhook mode a standby's port is
+closed, so a reverse proxy with the instances as primary and ``backup`` upstreams sends
+Telegram's posts to whichever is active; a new leader registers the webhook again on takeover.
+Everything a new leader needs is already in the database: conversation states (written through
+after each update by :mod:`storage.persistence`), sealed referral drafts, and the outbox, whose
+rows are claimed with leases so no reminder goes out twice even if two processes ever dispatch
+at once.
 
 How the lock changes hands:
 
@@ -21,7 +24,7 @@ How the lock changes hands:
   the silent session after ``session_timeout`` (15 s) and frees the lock; a standby takes over
   at its next poll (about 20 s worst case). The cut-off process meanwhile sees its checks fail
   (every ``check_seconds``, each allowed ``check_timeout``: 7 s worst case, kept below
-  ``session_timeout``) and stops polling Telegram and running jobs *before* the server lets
+  ``session_timeout``) and stops taking updates and running jobs *before* the server lets
   anyone else take over.
 
 The lease needs a direct (or session-pooled) connection: a transaction-pooling proxy such as
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
     from bot.application import MaracApplication
     from bot.clock import Clock
+    from bot.webhook import WebhookOptions
     from config import Settings
 
     AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
@@ -415,6 +419,19 @@ async def start_polling(application: AnyApplication) -> StopUpdates | None:
     return None
 
 
+def _database_unavailable(error: BaseException) -> bool:
+    """``storage.db.is_database_unavailable``, imported late to keep a standby's start light."""
+    from storage.db import is_database_unavailable
+
+    return is_database_unavailable(error)
+
+
+def _describe(error: BaseException) -> str:
+    from bot.logging_setup import describe
+
+    return describe(error)
+
+
 async def _stop_application(
     application: AnyApplication, started: bool, stop_updates: StopUpdates | None, within: float
 ) -> None:
@@ -467,8 +484,11 @@ async def _active_term(
             return True
         watcher = asyncio.create_task(lease.watch(on_lost, check_seconds), name="leader-watch")
         started = True
-        stop_updates = await start_updates(application)
+        # Running before updates can arrive: a webhook opened first would answer its first
+        # posts "503, try later" (PTB's run_polling starts the other way round; for polling
+        # the order makes no difference, the updater only fills the queue).
         await application.start()
+        stop_updates = await start_updates(application)
         stopping = asyncio.create_task(stop.wait(), name="leader-stop")
         try:
             await asyncio.wait([stopping, watcher], return_when=asyncio.FIRST_COMPLETED)
@@ -482,7 +502,7 @@ async def _active_term(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         if lost.is_set():
-            log.warning("stepping down: stopping Telegram polling and jobs")
+            log.warning("stepping down: stopping updates (polling or webhook) and jobs")
         await _stop_application(application, started, stop_updates, stop_timeout)
     return lost.is_set()
 
@@ -505,7 +525,12 @@ async def run_as_leader(
     default; for a webhook pass one that starts it and returns how to stop it (or calls
     ``updater.start_webhook`` and returns None). When the lease is lost the bot is stopped in
     PTB's order (updates first) and this process goes back to standby. Returns once ``stop`` is
-    set and the bot has stopped; an error while running releases the lease and propagates.
+    set and the bot has stopped.
+
+    The database failing while active (typically while a fresh Application loads its state
+    just after an outage, on a pooled connection the outage left behind) is one more way of
+    losing the lease: back to standby, and try again, rather than end the process and wait
+    for a supervisor to restart it. Any other error releases the lease and propagates.
     """
     stop = stop if stop is not None else asyncio.Event()
     try:
@@ -518,6 +543,11 @@ async def run_as_leader(
                 lost = await _active_term(
                     application, lease, stop, start_updates, check_seconds, stop_timeout
                 )
+            except Exception as error:
+                if not _database_unavailable(error):
+                    raise
+                log.warning("stepping down: the database failed (%s)", _describe(error))
+                lost = True
             finally:
                 await lease.release()
             if lost and not stop.is_set():
@@ -536,8 +566,15 @@ async def serve(
     check_seconds: float = DEFAULT_CHECK_SECONDS,
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
+    webhook: WebhookOptions | None = None,
 ) -> None:
-    """``marac-bot run``: the real bot, active or on standby, until SIGINT or SIGTERM."""
+    """``marac-bot run [--webhook]``: the real bot, active or on standby, until SIGINT or SIGTERM.
+
+    Long polling by default. With ``webhook``, the active process opens the webhook port and
+    registers the webhook with Telegram each time it takes the lease, and closes the port
+    when it loses it; a standby's port stays closed, which is how the reverse proxy knows
+    where to send Telegram's posts.
+    """
     from bot.application import build_application
     from bot.runtime import open_runtime
 
@@ -552,13 +589,23 @@ async def serve(
             pass
     runtime = open_runtime(settings, clock=clock)
     lease = LeaderLease.for_url(settings.database_url)
+    start_updates: Callable[[MaracApplication], Awaitable[StopUpdates | None]] = start_polling
+    if webhook is not None:
+        from bot.webhook import webhook_updates
+
+        start_updates = webhook_updates(runtime, webhook)
 
     async def make_app() -> MaracApplication:
         return build_application(runtime)
 
     try:
         await run_as_leader(
-            make_app, lease, stop=stop, poll_seconds=poll_seconds, check_seconds=check_seconds
+            make_app,
+            lease,
+            stop=stop,
+            poll_seconds=poll_seconds,
+            check_seconds=check_seconds,
+            start_updates=start_updates,
         )
     finally:
         for signum in installed:

@@ -29,9 +29,9 @@ from bot.services.sensitive_messages import SensitiveMessageService
 from bot.services.statistics import StatisticsService
 from bot.services.subject_access import SubjectAccessService
 from config import Settings
-from storage.crypto import KeyRing
+from storage.crypto import KeySource
 from storage.db import create_engine, create_session_factory
-from storage.keyfile import load_key_ring
+from storage.kek_sources import close_key_source, key_source_from_settings
 from storage.vault import Vault
 
 
@@ -102,17 +102,18 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        close_key_source(self.vault.key_ring)
         await self.engine.dispose()
 
 
 def open_runtime(
-    settings: Settings, *, clock: Clock | None = None, key_ring: KeyRing | None = None
+    settings: Settings, *, clock: Clock | None = None, key_ring: KeySource | None = None
 ) -> Runtime:
     engine = create_engine(settings.database_url)
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=create_session_factory(engine),
-        vault=Vault(key_ring or load_key_ring(settings.key_file)),
+        vault=Vault(key_ring if key_ring is not None else key_source_from_settings(settings)),
         clock=clock or SystemClock(),
     )

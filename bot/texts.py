@@ -965,3 +965,35 @@ def erasure_done(reference: str) -> str:
 
 def erasure_withdrawn(reference: str) -> str:
     return f"The erasure request for {reference} was withdrawn. Nothing was erased."
+
+
+# -- /actions in pages: a long list never outgrows one Telegram message ----------------------
+
+MORE_ACTIONS = "More actions"
+PREVIOUS_ACTIONS = "Previous actions"
+MORE_REFERRALS = "More referrals"
+PREVIOUS_REFERRALS = "Previous referrals"
+
+
+def open_actions_showing(first: int, last: int, total: int) -> str:
+    return f"Showing {first} to {last} of {total}."
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def open_action_line(
+    number: int, reference: str, due: str, overdue: bool, state: str, by: str, action: str
+) -> str:
+    """One open action in the list: enough to tell it from the others; the card has the rest."""
+    late = " (overdue)" if overdue else ""
+    return (
+        f"{number}. {reference}, due {due}{late}, {state.lower()} by {_shorten(by, 40)}: "
+        f"{_shorten(action, 70)}"
+    )
+
+
+def referrals_showing(first: int, last: int, total: int) -> str:
+    return f"Perpetrator referrals {first} to {last} of {total}, open ones first."

@@ -17,6 +17,11 @@ tornado) with three routes:
 ``GET /metrics``
     Prometheus text format (:mod:`bot.metrics`); the outbox depth is read at each scrape.
 
+``marac-bot run --webhook`` runs this under the leader lease (:mod:`bot.leader`, through
+:func:`webhook_updates`): the port is open only while the process is the active one, and
+each new leader registers the webhook again, so a reverse proxy with a primary and a
+``backup`` server always reaches whichever process is active.
+
 Nothing here logs a request body, a header or the secret.
 """
 
@@ -30,8 +35,8 @@ import logging
 import re
 import signal
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -268,6 +273,102 @@ class RunningWebhook:
     webhook_url: str  # what Telegram was told
 
 
+@dataclass(frozen=True)
+class WebhookOptions:
+    """Where to listen and what to register with Telegram (see :func:`check_webhook_options`)."""
+
+    listen: str
+    port: int
+    path: str
+    public_url: str
+    secret_token: str = field(repr=False)
+    allowed_updates: Sequence[str] = tuple(Update.ALL_TYPES)
+
+    @property
+    def webhook_url(self) -> str:
+        return self.public_url.rstrip("/") + self.path
+
+
+CloseWebhook = Callable[[], Awaitable[None]]
+
+
+async def open_webhook(
+    application: MaracApplication,
+    runtime: Runtime,
+    options: WebhookOptions,
+    *,
+    metrics: Metrics | None = None,
+) -> tuple[RunningWebhook, CloseWebhook]:
+    """Open the port for ``application`` (already initialised) and register the webhook.
+
+    Returns the running server and how to close it. If registering fails the port is closed
+    again before the error propagates, so a process that cannot serve never looks as if it
+    could to the reverse proxy. setWebhook is idempotent: every start (and every takeover of
+    the leader lease) registers again, which also puts right a URL or secret changed since.
+    """
+    check_webhook_options(
+        path=options.path, public_url=options.public_url, secret_token=options.secret_token
+    )
+    runner = web.AppRunner(
+        build_web_app(
+            application,
+            runtime,
+            path=options.path,
+            secret_token=options.secret_token,
+            metrics=metrics,
+        ),
+        access_log=None,
+        shutdown_timeout=5.0,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, options.listen, options.port)
+        await site.start()
+        host, bound_port = runner.addresses[0][:2]
+        await _register_webhook(
+            application, options.webhook_url, options.secret_token, options.allowed_updates
+        )
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("webhook registered; listening on %s:%s", host, bound_port)
+    running = RunningWebhook(
+        web_app=runner.app,
+        url=f"http://{_host_for_url(str(host))}:{bound_port}",
+        webhook_url=options.webhook_url,
+    )
+    return running, runner.cleanup
+
+
+def webhook_updates(
+    runtime: Runtime,
+    options: WebhookOptions,
+    *,
+    metrics: Metrics | None = None,
+    on_open: Callable[[RunningWebhook], object] | None = None,
+) -> Callable[[MaracApplication], Awaitable[CloseWebhook]]:
+    """``start_updates`` for :func:`bot.leader.run_as_leader`: the webhook, while active only.
+
+    The port is opened when this process takes the leader lease and closed again when it
+    stops or loses it, so a standby's port stays closed and the reverse proxy sends
+    Telegram's posts to the active process (its ``backup`` server is tried only when the
+    primary refuses the connection). ``on_open`` hears where the server listens.
+    """
+
+    async def start(application: MaracApplication) -> CloseWebhook:
+        running, close = await open_webhook(application, runtime, options, metrics=metrics)
+        if on_open is not None:
+            on_open(running)
+
+        async def stop() -> None:
+            log.info("webhook: closing the port (Telegram's posts go to the other process)")
+            await close()
+
+        return stop
+
+    return start
+
+
 @contextlib.asynccontextmanager
 async def running_webhook(
     application: MaracApplication,
@@ -283,41 +384,35 @@ async def running_webhook(
 ) -> AsyncIterator[RunningWebhook]:
     """Initialise and start the Application (no Updater), serve, register the webhook.
 
-    ``allowed_updates`` defaults to every type (``Update.ALL_TYPES``), which is more than
-    long polling asks for: polling leaves it unset, so Telegram's default applies, without
-    ``chat_member`` and message reactions.
+    One process on its own, without the leader lease (``marac-bot run --webhook`` runs
+    :func:`webhook_updates` under the lease instead). ``allowed_updates`` defaults to every
+    type (``Update.ALL_TYPES``), which is more than long polling asks for: polling leaves it
+    unset, so Telegram's default applies, without ``chat_member`` and message reactions.
 
     On leaving: stop taking requests, let the Application finish the updates already
     accepted, then shut it down (which flushes persistence). The webhook stays registered,
     so Telegram holds updates that arrive meanwhile until the bot is back.
     """
+    options = WebhookOptions(
+        listen=listen,
+        port=port,
+        path=path,
+        public_url=public_url,
+        secret_token=secret_token,
+        allowed_updates=tuple(allowed_updates),
+    )
     check_webhook_options(path=path, public_url=public_url, secret_token=secret_token)
-    webhook_url = public_url.rstrip("/") + path
     async with application:
         if application.post_init:
             await application.post_init(application)
         await application.start()
-        runner = web.AppRunner(
-            build_web_app(
-                application, runtime, path=path, secret_token=secret_token, metrics=metrics
-            ),
-            access_log=None,
-            shutdown_timeout=5.0,
-        )
         try:
-            await runner.setup()
-            site = web.TCPSite(runner, listen, port)
-            await site.start()
-            host, bound_port = runner.addresses[0][:2]
-            await _register_webhook(application, webhook_url, secret_token, allowed_updates)
-            log.info("webhook registered; listening on %s:%s", host, bound_port)
-            yield RunningWebhook(
-                web_app=runner.app,
-                url=f"http://{_host_for_url(str(host))}:{bound_port}",
-                webhook_url=webhook_url,
-            )
+            running, close = await open_webhook(application, runtime, options, metrics=metrics)
+            try:
+                yield running
+            finally:
+                await close()
         finally:
-            await runner.cleanup()
             if application.running:
                 await application.stop()
             if application.post_stop:
@@ -367,7 +462,9 @@ async def serve_webhook(
     stop: asyncio.Event | None = None,
     allowed_updates: Sequence[str] = Update.ALL_TYPES,
 ) -> None:
-    """``marac-bot run --webhook``: serve until SIGTERM or SIGINT (or until ``stop`` is set)."""
+    """One process on its own, without the leader lease: serve until SIGTERM or SIGINT (or
+    until ``stop`` is set). ``marac-bot run --webhook`` runs :func:`bot.leader.serve` with
+    :class:`WebhookOptions` instead, so that a standby can take over."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []

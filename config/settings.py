@@ -10,12 +10,25 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+# Vault's own rules for a key name; a mount may be nested (e.g. "kms/transit").
+VAULT_KEY_NAME = re.compile(r"^\w([\w.@-]*\w)?$")
+VAULT_MOUNT = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
+# data_keys.kek_id holds "transit:<mount>/<key>:v<version>" in 64 characters.
+VAULT_KEY_ID_ROOM = 64 - len("transit:") - len("/") - len(":v") - 10
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///marac.db"
 
 
@@ -53,6 +66,18 @@ class Settings(BaseModel):
     # 2 s and must end before the lease session's 15 s idle timeout).
     leader_poll_seconds: float = Field(default=5.0, gt=0, le=10)
     leader_check_seconds: float = Field(default=5.0, gt=0, le=12)
+    # Where the key-encryption key lives (storage/kek_sources.py): "file" uses key_file (or
+    # MARAC_KEYS); "vault" wraps data keys with HashiCorp Vault's transit engine, and the key
+    # file then only holds the blind-index key. The token comes from MARAC_VAULT_TOKEN_FILE or
+    # the VAULT_TOKEN variable, never from here, so it cannot end up in a settings repr.
+    kek_source: Literal["file", "vault"] = "file"
+    vault_url: str | None = Field(default=None, validate_default=True)
+    vault_mount: str = "transit"
+    vault_transit_key: str = "marac-bot"
+    vault_token_file: Path | None = None
+    vault_namespace: str | None = None
+    vault_ca_cert: Path | None = None
+    vault_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("telegram_token")
     @classmethod
@@ -69,6 +94,44 @@ class Settings(BaseModel):
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("kek_source", mode="before")
+    @classmethod
+    def _kek_source_choice(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"file", "vault"}:
+            return value.strip().lower()
+        raise ValueError("must be file or vault")
+
+    @field_validator("vault_url")
+    @classmethod
+    def _vault_url_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value == "":
+            if info.data.get("kek_source") == "vault":
+                raise ValueError("must be set when MARAC_KEK_SOURCE is vault (https://host:8200)")
+            return None
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("vault_mount")
+    @classmethod
+    def _vault_mount_shape(cls, value: str) -> str:
+        value = value.strip("/")
+        if not VAULT_MOUNT.match(value):
+            raise ValueError("must be a Vault mount path such as transit")
+        return value
+
+    @field_validator("vault_transit_key")
+    @classmethod
+    def _vault_key_shape(cls, value: str, info: ValidationInfo) -> str:
+        if not VAULT_KEY_NAME.match(value):
+            raise ValueError("must be a transit key name (letters, digits, _ . @ -)")
+        mount = info.data.get("vault_mount")
+        if isinstance(mount, str) and len(mount) + len(value) > VAULT_KEY_ID_ROOM:
+            raise ValueError(
+                f"and MARAC_VAULT_MOUNT together must be at most {VAULT_KEY_ID_ROOM} characters"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

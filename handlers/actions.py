@@ -22,7 +22,7 @@ from bot.callbacks import pattern
 from bot.context import MaracContext
 from bot.dates import format_uk_date
 from bot.referrals.validation import InputError, clean_free_text
-from bot.services.actions import ActionView
+from bot.services.actions import ActionView, PerpView
 from handlers.buttons import area_button, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
@@ -173,24 +173,78 @@ async def minutes(update: Update, context: MaracContext) -> None:
 # -- /actions: agency reps ---------------------------------------------------------------------
 
 
-async def my_actions(update: Update, context: MaracContext) -> None:
+# Ten actions a page keeps a list message near 2,000 characters (Telegram's limit is 4,096)
+# and its keyboard short enough to use on a phone; five referrals have up to three buttons each.
+ACTIONS_PER_PAGE = 10
+REFERRALS_PER_PAGE = 5
+
+
+def _referral_order(referrals: list[PerpView]) -> list[PerpView]:
+    """Open referrals first, longest waiting first; then closed ones, most recent first."""
+    active = [r for r in referrals if r.options]
+    closed = sorted((r for r in referrals if not r.options), key=lambda r: r.referred_at)
+    return active + closed[::-1]
+
+
+def _page_start(requested: int, total: int, size: int) -> int:
+    """The first item of the page holding ``requested``, kept within the list."""
+    if total <= 0:
+        return 0
+    return min(max(requested, 0), total - 1) // size * size
+
+
+async def _action_list(
+    context: MaracContext, actions_from: int, referrals_from: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of the agency's open actions and of its perpetrator referrals.
+
+    Both lists are paged on their own, and each page button carries both positions, so
+    turning one list's page keeps the other where it was. Buttons carry offsets only; the
+    service re-reads (and re-authorises) on every press.
+    """
     assert context.actor is not None
     service = context.runtime.services.actions
-    views = await service.open_for_agency(context.actor)
-    rows = [
-        [
-            _button(
-                f"{v.reference}, due {format_uk_date(v.due_on)}{' (overdue)' if v.overdue else ''}",
-                "open",
-                v.id,
+    page = await service.open_page(context.actor, actions_from, ACTIONS_PER_PAGE)
+    lines: list[str] = []
+    rows: list[list[InlineKeyboardButton]] = []
+    if page.total:
+        lines.append(texts.open_actions_heading(page.total))
+        if page.total > len(page.views):
+            last = page.offset + len(page.views)
+            lines.append(texts.open_actions_showing(page.offset + 1, last, page.total))
+        for number, view in enumerate(page.views, start=page.offset + 1):
+            lines.append(
+                texts.open_action_line(
+                    number,
+                    view.reference,
+                    format_uk_date(view.due_on),
+                    view.overdue,
+                    ACTION_LABELS[view.state],
+                    view.last_by or "",
+                    view.text,
+                )
             )
-        ]
-        for v in views
-    ]
-    text = texts.open_actions_heading(len(views)) if views else texts.NO_OPEN_ACTIONS
-    referrals = await service.perpetrator_referrals(context.actor)
-    for referral in referrals:
-        text += "\n" + texts.perpetrator_line(referral.reference, PERP_LABELS[referral.state])
+            label = texts.action_button(view.reference, format_uk_date(view.due_on), view.overdue)
+            rows.append([_button(label, "open", view.id)])
+    else:
+        lines.append(texts.NO_OPEN_ACTIONS)
+    referrals = _referral_order(await service.perpetrator_referrals(context.actor))
+    referrals_from = _page_start(referrals_from, len(referrals), REFERRALS_PER_PAGE)
+    nav: list[InlineKeyboardButton] = []
+    if page.offset > 0:
+        back = max(page.offset - ACTIONS_PER_PAGE, 0)
+        nav.append(_button(texts.PREVIOUS_ACTIONS, "pg", back, referrals_from))
+    if page.offset + len(page.views) < page.total:
+        ahead = page.offset + ACTIONS_PER_PAGE
+        nav.append(_button(texts.MORE_ACTIONS, "pg", ahead, referrals_from))
+    if nav:
+        rows.append(nav)
+    shown = referrals[referrals_from : referrals_from + REFERRALS_PER_PAGE]
+    if len(referrals) > len(shown):
+        last = referrals_from + len(shown)
+        lines.append(texts.referrals_showing(referrals_from + 1, last, len(referrals)))
+    for referral in shown:
+        lines.append(texts.perpetrator_line(referral.reference, PERP_LABELS[referral.state]))
         rows += [
             [
                 _button(
@@ -202,9 +256,30 @@ async def my_actions(update: Update, context: MaracContext) -> None:
             ]
             for option in referral.options
         ]
+    nav = []
+    if referrals_from > 0:
+        back = max(referrals_from - REFERRALS_PER_PAGE, 0)
+        nav.append(_button(texts.PREVIOUS_REFERRALS, "pg", page.offset, back))
+    if referrals_from + len(shown) < len(referrals):
+        ahead = referrals_from + REFERRALS_PER_PAGE
+        nav.append(_button(texts.MORE_REFERRALS, "pg", page.offset, ahead))
+    if nav:
+        rows.append(nav)
     if referrals:
         rows.append([_button("Set our waiting time", "wait")])
-    await send_sensitive(update, context, text, InlineKeyboardMarkup(rows[:60]) if rows else None)
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+async def my_actions(update: Update, context: MaracContext) -> None:
+    text, markup = await _action_list(context, 0, 0)
+    await send_sensitive(update, context, text, markup)
+
+
+async def list_page(update: Update, context: MaracContext) -> None:
+    """Another page of /actions, in place of the list that was pressed (already protected)."""
+    ids = pressed(update).ids
+    text, markup = await _action_list(context, ids[0] if ids else 0, ids[1] if len(ids) > 1 else 0)
+    await show(update, text, markup)
 
 
 async def open_action(update: Update, context: MaracContext) -> None:
@@ -379,6 +454,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CallbackQueryHandler(guarded(minutes), pattern=pattern(AREA, "min")),
         CallbackQueryHandler(guarded(undo), pattern=pattern(AREA, "undo")),
         CallbackQueryHandler(guarded(open_action), pattern=pattern(AREA, "open")),
+        CallbackQueryHandler(guarded(list_page), pattern=pattern(AREA, "pg")),
         CallbackQueryHandler(guarded(accept), pattern=pattern(AREA, "acc")),
         CallbackQueryHandler(guarded(reassign_start), pattern=pattern(AREA, "re")),
         CallbackQueryHandler(guarded(reassign_to), pattern=pattern(AREA, "rto")),

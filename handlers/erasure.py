@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from bot import texts
 from bot.callbacks import button_data, pattern
 from bot.context import MaracContext
+from bot.jobs import rotate_keys_after_erasure
 from bot.services.retention import ErasureReason
 from handlers.buttons import pressed
 from handlers.jobs_trigger import dispatch_soon
@@ -50,6 +51,14 @@ async def confirm(update: Update, context: MaracContext) -> None:
         context.actor, pressed(update).id()
     )
     await show(update, texts.erasure_done(item.reference))
+    # Old database copies still hold the case's wrapped key: a new key-encryption key
+    # (off the handler, so nobody waits for it) leaves them nothing to open it with.
+    if context.job_queue is not None:
+        context.job_queue.run_once(
+            rotate_keys_after_erasure,  # type: ignore[arg-type]  # PTB's context type is generic
+            when=0,
+            name="rotate-after-erasure",
+        )
 
 
 async def keep(update: Update, context: MaracContext) -> None:

@@ -112,58 +112,163 @@ async def append_event(
     return event
 
 
+PRUNED_ACTION = "audit.pruned"
+"""The event that records a pruning step; ``verify_chain`` checks the head's checkpoint
+against the newest one, which (unlike the head row) is itself protected by the chain."""
+
+
 @dataclass(frozen=True)
 class ChainReport:
     events_checked: int
     first_broken_seq: int | None
     reason: str | None
+    # Events 1..pruned_through were deleted under the retention rule; the walk began after them.
+    pruned_through: int = 0
 
     @property
     def intact(self) -> bool:
         return self.first_broken_seq is None
 
 
+def link_problem(event: AuditEvent, expected_seq: int, expected_prev: str) -> str | None:
+    """Why ``event`` is not the next link after (expected_seq - 1, expected_prev), or None.
+
+    Shared by ``verify_chain`` and pruning, so pruning can refuse to delete (and so hide)
+    a stretch of the chain that does not verify.
+    """
+    if event.seq != expected_seq:
+        return "event missing from the sequence"
+    if event.prev_hash != expected_prev:
+        return "link to the previous event does not match"
+    recomputed = event_hash(
+        event.prev_hash,
+        event.seq,
+        event.at,
+        event.area_id,
+        event.actor_person_id,
+        event.actor_label,
+        event.action,
+        event.subject,
+        event.outcome,
+        event.details,
+    )
+    if recomputed != event.hash:
+        return "event content was changed"
+    return None
+
+
+def claimed_checkpoint(event: AuditEvent) -> tuple[int, str] | None:
+    """The (seq, hash) checkpoint an ``audit.pruned`` event records, or None if it is not one."""
+    if event.action != PRUNED_ACTION:
+        return None
+    try:
+        details = json.loads(event.details)
+        return int(details["to_seq"]), str(details["checkpoint_hash"])
+    except (ValueError, TypeError, KeyError):
+        return (-1, "")  # an audit.pruned event that claims nothing usable matches no checkpoint
+
+
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    last_hash: str
+    pruned_seq: int
+    pruned_hash: str
+
+
+async def _read_head(session: AsyncSession) -> _Head | None:
+    """The head as it is now (a column query, so never a stale copy from the session)."""
+    row = (
+        await session.execute(
+            select(
+                AuditHead.seq, AuditHead.last_hash, AuditHead.pruned_seq, AuditHead.pruned_hash
+            ).where(AuditHead.id == 1)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return _Head(int(row[0]), str(row[1]), int(row[2]), str(row[3]))
+
+
 async def verify_chain(session: AsyncSession, batch_size: int = 5000) -> ChainReport:
-    """Walk the chain in order; report the first event whose link or content does not match."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
+    """Walk the chain in order; report the first event whose link or content does not match.
+
+    After pruning, the walk starts at the checkpoint in the head row: the first remaining
+    event must be ``pruned_seq + 1`` and link to ``pruned_hash``. The head row is not itself
+    chained, so the checkpoint must also equal the one the newest ``audit.pruned`` event
+    recorded; moving it (to hide deleted events, or to skip some) is reported as a break.
+    A prune that commits while the walk runs is told apart from tampering by reading the
+    head again and walking once more.
+    """
+    head = await _read_head(session)
+    report = await _walk(session, head, batch_size)
+    if not report.intact:
+        again = await _read_head(session)
+        if again is not None and head is not None and again.pruned_seq != head.pruned_seq:
+            report = await _walk(session, again, batch_size)
+    return report
+
+
+async def _walk(session: AsyncSession, head: _Head | None, batch_size: int) -> ChainReport:
+    pruned_seq = head.pruned_seq if head is not None else 0
+    pruned_hash = head.pruned_hash if head is not None else GENESIS_HASH
+    expected_prev = pruned_hash
+    expected_seq = pruned_seq + 1
     checked = 0
-    last_seq = 0
+    last_seq = 0  # from the very start: an event left at or before the checkpoint shows up
+    newest_claim: tuple[int, str] | None = None
+    tip = head
     while True:
-        rows = (
-            await session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.seq > last_seq)
-                .order_by(AuditEvent.seq)
-                .limit(batch_size)
-            )
-        ).all()
-        if not rows:
+        found = False
+        while True:
+            rows = (
+                await session.scalars(
+                    select(AuditEvent)
+                    .where(AuditEvent.seq > last_seq)
+                    .order_by(AuditEvent.seq)
+                    .limit(batch_size)
+                )
+            ).all()
+            if not rows:
+                break
+            found = True
+            for event in rows:
+                problem = link_problem(event, expected_seq, expected_prev)
+                if problem is not None and checked == 0 and pruned_seq > 0:
+                    problem = _checkpoint_problem(event, expected_seq, expected_prev) or problem
+                if problem is not None:
+                    return ChainReport(checked, min(event.seq, expected_seq), problem, pruned_seq)
+                newest_claim = claimed_checkpoint(event) or newest_claim
+                expected_prev = event.hash
+                expected_seq += 1
+                checked += 1
+                last_seq = event.seq
+        # The head is read after the walk; events appended meanwhile are walked too.
+        tip = await _read_head(session)
+        if not (found and tip is not None and tip.seq > expected_seq - 1):
             break
-        for event in rows:
-            if event.seq != expected_seq:
-                return ChainReport(checked, expected_seq, "event missing from the sequence")
-            if event.prev_hash != expected_prev:
-                return ChainReport(checked, event.seq, "link to the previous event does not match")
-            recomputed = event_hash(
-                event.prev_hash,
-                event.seq,
-                event.at,
-                event.area_id,
-                event.actor_person_id,
-                event.actor_label,
-                event.action,
-                event.subject,
-                event.outcome,
-                event.details,
-            )
-            if recomputed != event.hash:
-                return ChainReport(checked, event.seq, "event content was changed")
-            expected_prev = event.hash
-            expected_seq += 1
-            checked += 1
-            last_seq = event.seq
-    head = await session.get(AuditHead, 1)
-    if head is not None and (head.seq != checked or head.last_hash != expected_prev):
-        return ChainReport(checked, checked + 1, "events after this point were removed")
-    return ChainReport(checked, None, None)
+    if tip is not None and tip.seq < expected_seq - 1:
+        return ChainReport(
+            checked, tip.seq + 1, "the chain head was moved back over these events", pruned_seq
+        )
+    if tip is not None and (tip.seq != expected_seq - 1 or tip.last_hash != expected_prev):
+        return ChainReport(
+            checked, expected_seq, "events after this point were removed", pruned_seq
+        )
+    if (newest_claim or (0, GENESIS_HASH)) != (pruned_seq, pruned_hash):
+        return ChainReport(
+            checked,
+            pruned_seq + 1,
+            "the pruning checkpoint does not match the last audit.pruned event",
+            pruned_seq,
+        )
+    return ChainReport(checked, None, None, pruned_seq)
+
+
+def _checkpoint_problem(event: AuditEvent, expected_seq: int, expected_prev: str) -> str | None:
+    """A clearer reason when the very first remaining event does not follow the checkpoint."""
+    if event.seq < expected_seq:
+        return "an event at or before the pruning checkpoint is still there: it was moved"
+    if event.seq == expected_seq and event.prev_hash != expected_prev:
+        return "the first event after the pruning checkpoint does not link to it"
+    return None

@@ -7,6 +7,11 @@ fails to open. Data keys are stored only wrapped (AES-256-GCM) by a
 key-encryption key (KEK) that lives outside the database and carries an id, so
 keys can be rotated by re-wrapping data keys without touching the data, and a
 record is erased for good by destroying its data key (crypto-shredding).
+
+Where the KEK lives is a ``KeySource``: the key file or MARAC_KEYS (``KeyRing``, the
+default), or HashiCorp Vault's transit engine (storage.kek_sources). Wrapping and
+unwrapping are coroutines in that protocol because a remote source answers over the
+network, and a bot handler must never wait on it with the event loop blocked.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import hmac
 import os
 import unicodedata
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -27,6 +33,32 @@ KEY_BYTES = 32
 
 class CryptoError(Exception):
     """A value or key could not be opened. Deliberately carries no plaintext."""
+
+
+class KeySourceError(CryptoError):
+    """The key-encryption key source is misconfigured or refused us (e.g. a bad Vault token).
+
+    A CryptoError, so every caller that already copes with an unopenable value copes with
+    this too; the message is one line, safe to print, and never holds a token or a key.
+    """
+
+
+class KeySourceUnavailable(KeySourceError):
+    """The key source could not be reached (Vault down or unreachable); worth retrying."""
+
+
+class KeySource(Protocol):
+    """Where data keys are wrapped and unwrapped, and the blind-index key lives.
+
+    ``wrap_data_key`` returns the id of the KEK (and, for a versioned source, its version)
+    that wrapped the key, which is stored beside the wrapped bytes in ``data_keys.kek_id``.
+    """
+
+    async def wrap_data_key(self, data_key: bytes, data_key_id: str) -> tuple[str, bytes]: ...
+
+    async def unwrap_data_key(self, key_id: str, wrapped: bytes, data_key_id: str) -> bytes: ...
+
+    def blind_index(self, purpose: str, *parts: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -103,6 +135,13 @@ class KeyRing:
     def key_ids(self) -> list[str]:
         return list(self._keks)
 
+    async def wrap_data_key(self, data_key: bytes, data_key_id: str) -> tuple[str, bytes]:
+        """KeySource: local AES-GCM is microseconds, so no thread is needed."""
+        return self.wrap(data_key, data_key_id)
+
+    async def unwrap_data_key(self, key_id: str, wrapped: bytes, data_key_id: str) -> bytes:
+        return self.unwrap(key_id, wrapped, data_key_id)
+
     def wrap(self, data_key: bytes, data_key_id: str) -> tuple[str, bytes]:
         if len(data_key) != KEY_BYTES:
             raise CryptoError("a data key must be 32 bytes")
@@ -127,9 +166,17 @@ class KeyRing:
 
     def blind_index(self, purpose: str, *parts: str) -> str:
         """Keyed hash of normalised identifiers, so records can be matched without plaintext."""
-        normalised = "\x1f".join(normalise_identifier(part) for part in parts)
-        message = f"{purpose}\x1e{normalised}".encode()
-        return hmac.new(self._blind_index_key, message, hashlib.sha256).hexdigest()
+        return blind_index(self._blind_index_key, purpose, *parts)
+
+
+def blind_index(key: bytes, purpose: str, *parts: str) -> str:
+    """The blind index under ``key``: the same for every key source holding the same key,
+    so moving the KEK (file to Vault, or a rotation) never breaks repeat-victim matching."""
+    if len(key) != KEY_BYTES:
+        raise CryptoError("blind-index key must be 32 bytes")
+    normalised = "\x1f".join(normalise_identifier(part) for part in parts)
+    message = f"{purpose}\x1e{normalised}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 # Letters NFKD does not decompose, and apostrophes phones type instead of "'".

@@ -3,15 +3,23 @@
 The file is JSON, readable by its owner only (0600): a leaked database without
 it reveals nothing sensitive. The same JSON may instead come from the
 MARAC_KEYS environment variable (e.g. injected by a secrets manager).
+
+With the key-encryption key in HashiCorp Vault (``MARAC_KEK_SOURCE=vault``) the file
+still holds the blind-index key, which must stay the same for repeat victims to be
+matched, and any KEKs the data keys were wrapped with before the switch: they only
+unwrap those until rotation moves them to Vault, and then leave the file.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
 import stat
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,10 @@ from storage.crypto import KEY_BYTES, CryptoError, KeyEncryptionKey, KeyRing
 
 class KeyFileError(Exception):
     """The key material is missing, unreadable or unsafe; message is safe to print."""
+
+
+class RotationBusy(KeyFileError):
+    """Another key rotation holds the lock; the message says which lock file."""
 
 
 def _b64(raw: bytes) -> str:
@@ -103,8 +115,10 @@ def key_ring_from_document(document: dict[str, Any], origin: str) -> KeyRing:
         raise KeyFileError(f"Key material in {origin} is incomplete or malformed.") from exc
 
 
-def load_key_ring(path: Path, environ: dict[str, str] | None = None) -> KeyRing:
-    """Keys from MARAC_KEYS when set, otherwise from the key file."""
+def read_key_material(
+    path: Path, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], str]:
+    """The key document and where it came from: MARAC_KEYS when set, otherwise the file."""
     env = os.environ if environ is None else environ
     inline = env.get("MARAC_KEYS")
     if inline:
@@ -112,8 +126,89 @@ def load_key_ring(path: Path, environ: dict[str, str] | None = None) -> KeyRing:
             document = json.loads(inline)
         except json.JSONDecodeError as exc:
             raise KeyFileError("MARAC_KEYS is not valid JSON.") from exc
-        return key_ring_from_document(document, "MARAC_KEYS")
-    return key_ring_from_document(read_key_document(path), str(path))
+        if not isinstance(document, dict):
+            raise KeyFileError("Key material in MARAC_KEYS is incomplete or malformed.")
+        return document, "MARAC_KEYS"
+    return read_key_document(path), str(path)
+
+
+def load_key_ring(path: Path, environ: Mapping[str, str] | None = None) -> KeyRing:
+    """Keys from MARAC_KEYS when set, otherwise from the key file."""
+    document, origin = read_key_material(path, environ)
+    return key_ring_from_document(document, origin)
+
+
+def blind_index_key_from_document(document: dict[str, Any], origin: str) -> bytes:
+    """The blind-index key alone (a Vault-backed deployment needs no local KEK)."""
+    try:
+        key = base64.b64decode(document["blind_index_key"], validate=True)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KeyFileError(f"The blind-index key in {origin} is missing or malformed.") from exc
+    if len(key) != KEY_BYTES:
+        raise KeyFileError(f"The blind-index key in {origin} is missing or malformed.")
+    return key
+
+
+def legacy_ring_from_document(document: dict[str, Any], origin: str) -> KeyRing | None:
+    """The local KEKs still in the document, for unwrapping only; None if there are none.
+
+    Used once the KEK lives in Vault: data keys wrapped before the switch keep opening
+    until rotation re-wraps them under Vault's transit key.
+    """
+    entries = document.get("keks") or []
+    if not isinstance(entries, list) or not entries:
+        return None
+    blind = blind_index_key_from_document(document, origin)
+    try:
+        keks = [
+            KeyEncryptionKey(entry["id"], base64.b64decode(entry["key"], validate=True))
+            for entry in entries
+        ]
+        active = document.get("active")
+        if active not in {kek.key_id for kek in keks}:
+            active = keks[-1].key_id
+        return KeyRing(keks, str(active), blind)
+    except (KeyError, TypeError, ValueError, CryptoError) as exc:
+        raise KeyFileError(f"Key material in {origin} is incomplete or malformed.") from exc
+
+
+def without_local_keks(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the document with no KEK left: the blind-index key only (Vault holds the KEK).
+
+    Written once every data key is wrapped by Vault, so an old database copy can no longer
+    be opened with a copy of this file.
+    """
+    updated = {key: value for key, value in document.items() if key not in {"keks", "active"}}
+    updated["keks"] = []
+    updated["kek_source"] = "vault"
+    return updated
+
+
+@contextmanager
+def file_lock(lock_path: Path) -> Iterator[None]:
+    """An exclusive, non-waiting lock on ``lock_path``: one key rotation at a time.
+
+    Two rotations would each rewrite the key file (or each rotate the transit key), so
+    the second is refused at once rather than queued behind the first.
+    """
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"Cannot create the rotation lock {lock_path}: {exc.strerror}.") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RotationBusy(
+                f"Another key rotation is running (it holds {lock_path}); wait for it to finish."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def lock_path_for(key_file: Path) -> Path:
+    return key_file.with_name(key_file.name + ".lock")
 
 
 # Key rotation steps. Each returns a new document and leaves the one given untouched;

@@ -21,14 +21,28 @@ def alembic_config() -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrades the schema; on PostgreSQL on a connection of its own with no statement time-out,
+    since a backfill over a large table may take far longer than any handler's statement."""
     config = alembic_config()
 
     def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_run)
+    if engine.dialect.name != "postgresql":
+        async with engine.begin() as connection:
+            await connection.run_sync(_run)
+        return
+    from storage.db import create_engine
+
+    unlimited = create_engine(
+        engine.url.render_as_string(hide_password=False), command_timeout=None
+    )
+    try:
+        async with unlimited.begin() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await unlimited.dispose()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

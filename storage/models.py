@@ -508,6 +508,8 @@ class Action(Base):
     # When its final step (done / not possible) was recorded. The steps stay the record; this
     # copy, written in the same transaction, lets "open actions" be found by an index.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # ... and what that final step was (done / not possible), for the counts per agency.
+    closed_state: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class ActionStep(Base):

@@ -9,26 +9,34 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.crypto import CryptoError, FieldContext, KeyRing, new_data_key, open_sealed, seal
+from storage.crypto import (
+    CryptoError,
+    FieldContext,
+    KeySource,
+    new_data_key,
+    open_sealed,
+    seal,
+)
 from storage.models import DataKey
 
 CACHE_SIZE = 512
 
 
 class Vault:
-    def __init__(self, key_ring: KeyRing) -> None:
+    def __init__(self, key_ring: KeySource) -> None:
         self.key_ring = key_ring
         self._cache: OrderedDict[str, bytes] = OrderedDict()
 
     async def create_data_key(self, session: AsyncSession, purpose: str) -> str:
         data_key_id = secrets.token_hex(16)
         data_key = new_data_key()
-        kek_id, wrapped = self.key_ring.wrap(data_key, data_key_id)
+        kek_id, wrapped = await self.key_ring.wrap_data_key(data_key, data_key_id)
         session.add(
             DataKey(
                 id=data_key_id,
@@ -51,9 +59,27 @@ class Vault:
         row = await session.get(DataKey, data_key_id)
         if row is None:
             raise CryptoError(f"data key {data_key_id} no longer exists (erased)")
-        data_key = self.key_ring.unwrap(row.kek_id, row.wrapped, data_key_id)
+        data_key = await self.key_ring.unwrap_data_key(row.kek_id, row.wrapped, data_key_id)
         self._remember(data_key_id, data_key)
         return data_key
+
+    async def preload(self, session: AsyncSession, data_key_ids: Iterable[str | None]) -> None:
+        """Unwrap, with one query, the keys a screen is about to use that are not cached yet.
+
+        Opening fields one by one fetches each missing key with a query of its own, and a case
+        card needs the case's key and one per person named in its history: one round trip
+        instead of several. Only the cache of unwrapped keys is filled, never plaintext; a key
+        that no longer exists (erased) is left for :meth:`open` to report as before.
+        """
+        missing = sorted({key for key in data_key_ids if key and key not in self._cache})
+        if not missing:
+            return
+        rows = await session.execute(
+            select(DataKey.id, DataKey.kek_id, DataKey.wrapped).where(DataKey.id.in_(missing))
+        )
+        for data_key_id, kek_id, wrapped in rows.all():
+            data_key = await self.key_ring.unwrap_data_key(kek_id, wrapped, data_key_id)
+            self._remember(data_key_id, data_key)
 
     def _remember(self, data_key_id: str, data_key: bytes) -> None:
         self._cache[data_key_id] = data_key

@@ -1887,16 +1887,25 @@ class BotApiStandIn:
         return self._message_json(msg)
 
     async def _edit_message_text(self, params: JSONDict) -> object:
+        return self._edit_formatted(params, caption=False)
+
+    async def _edit_message_caption(self, params: JSONDict) -> object:
+        return self._edit_formatted(params, caption=True)
+
+    def _edit_formatted(self, params: JSONDict, *, caption: bool) -> object:
+        """editMessageText and editMessageCaption differ only in names, limits and wording."""
         msg = self._message_for_edit(params)
-        if msg.document is not None:
+        if caption and msg.document is None:
+            raise _bad_request("there is no caption in the message to edit")
+        if not caption and msg.document is not None:
             raise _bad_request("there is no text in the message to edit")
         text, entities = self._formatted(
             params,
-            "text",
-            "entities",
-            limit=MAX_TEXT_LENGTH,
-            too_long="MESSAGE_TOO_LONG",
-            required=True,
+            "caption" if caption else "text",
+            "caption_entities" if caption else "entities",
+            limit=MAX_CAPTION_LENGTH if caption else MAX_TEXT_LENGTH,
+            too_long="message caption is too long" if caption else "MESSAGE_TOO_LONG",
+            required=not caption,
         )
         # Leaving reply_markup out removes the inline keyboard, exactly like Telegram.
         markup, buttons = parse_reply_markup(params.get("reply_markup"), inline_only=True)
@@ -1909,34 +1918,7 @@ class BotApiStandIn:
             markup=markup,
             buttons=buttons,
             params=params,
-            source_key="text",
-        )
-        self._message_event("bot_edit", msg)
-        return self._message_json(msg)
-
-    async def _edit_message_caption(self, params: JSONDict) -> object:
-        msg = self._message_for_edit(params)
-        if msg.document is None:
-            raise _bad_request("there is no caption in the message to edit")
-        caption, entities = self._formatted(
-            params,
-            "caption",
-            "caption_entities",
-            limit=MAX_CAPTION_LENGTH,
-            too_long="message caption is too long",
-            required=False,
-        )
-        markup, buttons = parse_reply_markup(params.get("reply_markup"), inline_only=True)
-        if caption == msg.text and entities == msg.entities and markup == msg.inline_markup:
-            raise _bad_request(NOT_MODIFIED)
-        self._apply_edit(
-            msg,
-            text=caption,
-            entities=entities,
-            markup=markup,
-            buttons=buttons,
-            params=params,
-            source_key="caption",
+            source_key="caption" if caption else "text",
         )
         self._message_event("bot_edit", msg)
         return self._message_json(msg)

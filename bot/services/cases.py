@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot import texts
 from bot.actor import Actor
@@ -45,6 +46,10 @@ from storage.models import (
     ResearchReturn,
     Role,
 )
+
+# The case a case repeats. Made once: a new alias per call would cost more than the query,
+# and would give every statement a new cache key, so it would be compiled afresh each time.
+_REPEATED = aliased(Case, name="repeated")
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,30 @@ class CaseService:
         self._deps = deps
 
     async def card(self, actor: Actor, reference: str) -> CaseCard:
+        return await self._card_where(actor, Case.reference == reference.strip().upper())
+
+    async def card_by_id(self, actor: Actor, case_id: int) -> CaseCard:
+        return await self._card_where(actor, Case.id == case_id)
+
+    async def _card_where(self, actor: Actor, which: ColumnElement[bool]) -> CaseCard:
+        """The card, and the audit event saying who saw it, in one transaction.
+
+        The case comes with its referring agency's name and the reference it repeats in one
+        query, since ``/case`` is among the commonest updates.
+        """
         authorise(actor, Operation.VIEW_CASES, area_id=actor.area_id, agency_id=actor.agency_id)
         async with self._deps.sessions.begin() as session:
-            case = await session.scalar(
-                select(Case).where(Case.reference == reference.strip().upper())
-            )
-            case = await self._visible(session, actor, case)
-            card = await self._card(session, actor, case)
+            found = (
+                await session.execute(
+                    select(Case, Agency.name, _REPEATED.reference)
+                    .outerjoin(Agency, Agency.id == Case.referring_agency_id)
+                    .outerjoin(_REPEATED, _REPEATED.id == Case.repeat_of_case_id)
+                    .where(which)
+                )
+            ).one_or_none()
+            case = await self._visible(session, actor, found[0] if found else None)
+            assert found is not None
+            card = await self._card(session, actor, case, found[1], found[2])
             await append_event(
                 session,
                 at=self._deps.clock.now(),
@@ -106,12 +128,6 @@ class CaseService:
                 details={"identifying": card.identifying is not None},
             )
             return card
-
-    async def card_by_id(self, actor: Actor, case_id: int) -> CaseCard:
-        async with self._deps.sessions() as session:
-            case = await session.get(Case, case_id)
-            reference = case.reference if case else ""
-        return await self.card(actor, reference)
 
     # -- triage --------------------------------------------------------------------------------
 
@@ -302,16 +318,26 @@ class CaseService:
     async def _name(self, session: AsyncSession, person_id: int | None) -> str:
         return await person_name(session, self._deps.vault, person_id)
 
-    async def _card(self, session: AsyncSession, actor: Actor, case: Case) -> CaseCard:
-        events = await self._events(session, case.id)
-        agency = (
-            await session.get(Agency, case.referring_agency_id)
-            if case.referring_agency_id
-            else None
-        )
-        repeat_of = (
-            await session.get(Case, case.repeat_of_case_id) if case.repeat_of_case_id else None
-        )
+    async def _card(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        case: Case,
+        agency_name: str | None,
+        repeat_of: str | None,
+    ) -> CaseCard:
+        # The history with the people who made each step, in one query: their rows land in the
+        # session, so naming them below (person_name) reads no row of its own.
+        rows = (
+            await session.execute(
+                select(CaseEvent, Person)
+                .outerjoin(Person, Person.id == CaseEvent.by_person_id)
+                .where(CaseEvent.case_id == case.id)
+                .order_by(CaseEvent.id)
+            )
+        ).all()
+        events = [event for event, _person in rows]
+        people = [person for _event, person in rows if person is not None]
         possible: list[tuple[int, str]] = []
         pairs = [(e.kind, e.related_case_id) for e in events]
         for event in events:
@@ -330,23 +356,34 @@ class CaseService:
             ids = [o.id for o in others] + [r for r in linked if r is not None]
             hidden = await excluded_from(session, actor.person_id, ids)
             serial_links = [o.reference for o in others if o.id not in hidden]
+        excluded_ids: list[int] = []
+        if actor.role is Role.COORDINATOR:
+            excluded_rows = await session.execute(
+                select(CaseExclusion.person_id, Person)
+                .outerjoin(Person, Person.id == CaseExclusion.person_id)
+                .where(CaseExclusion.case_id == case.id)
+            )
+            for person_id, person in excluded_rows.all():
+                excluded_ids.append(person_id)
+                if person is not None:
+                    people.append(person)
+        sees_details = actor.role in (Role.COORDINATOR, Role.CHAIR) or (
+            case.referred_by_id == actor.person_id
+        )
+        # Every key this card opens, unwrapped with one query rather than one per key.
+        await self._deps.vault.preload(
+            session,
+            [case.data_key_id if sees_details else None] + [p.data_key_id for p in people],
+        )
         history = [
             (e.at, e.kind, await self._name(session, e.by_person_id))
             for e in events
             if e.kind != SERIAL_PERPETRATOR or (sees_serial and e.related_case_id not in hidden)
         ]
-        sees_details = actor.role in (Role.COORDINATOR, Role.CHAIR) or (
-            case.referred_by_id == actor.person_id
-        )
         identifying = await self._identifying(session, case, events) if sees_details else None
         if identifying is not None and actor.role in (Role.COORDINATOR, Role.CHAIR):
             identifying.research.extend(await self._research(session, case))
-        excluded: list[str] = []
-        if actor.role is Role.COORDINATOR:
-            rows = await session.scalars(
-                select(CaseExclusion.person_id).where(CaseExclusion.case_id == case.id)
-            )
-            excluded = [await self._name(session, pid) for pid in rows]
+        excluded = [await self._name(session, pid) for pid in excluded_ids]
         return CaseCard(
             id=case.id,
             reference=case.reference,
@@ -355,10 +392,10 @@ class CaseService:
             dash_yes=case.dash_yes,
             dash_not_known=case.dash_not_known,
             referred_at=case.referred_at,
-            referring_agency=agency.name if agency else actor.area_name,
+            referring_agency=agency_name or actor.area_name,
             urgent=case.urgent,
             children_count=case.children_count,
-            repeat_of=repeat_of.reference if repeat_of else None,
+            repeat_of=repeat_of,
             possible_repeats=possible,
             history=history,
             identifying=identifying,

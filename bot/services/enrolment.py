@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actor import Actor
@@ -19,6 +19,30 @@ from storage.models import Agency, Area, Invite, InviteAttempt, Person
 # Writing last_active_at on every message would make every update a write.
 LAST_ACTIVE_RESOLUTION = timedelta(minutes=5)
 MAX_NAME_LENGTH = 128
+
+# Built once: identify runs on every update, and building and hashing the statement each time
+# (for SQLAlchemy's compiled-statement cache) would cost about as much as running it.
+_IDENTIFY = (
+    select(
+        Person.id,
+        Person.telegram_user_id,
+        Person.role,
+        Person.area_id,
+        Person.agency_id,
+        Person.data_key_id,
+        Person.display_name_sealed,
+        Person.last_active_at,
+        Person.unreachable_since,
+        Area.name,
+        Agency.name,
+    )
+    .join(Area, Area.id == Person.area_id)
+    .outerjoin(Agency, Agency.id == Person.agency_id)
+    .where(
+        Person.telegram_user_id == bindparam("telegram_user_id"),
+        Person.deactivated_at.is_(None),
+    )
+)
 
 
 class Redemption(StrEnum):
@@ -39,48 +63,74 @@ class EnrolmentService:
         self._deps = deps
 
     async def identify(self, telegram_user_id: int) -> Actor | None:
-        """The active person behind a Telegram account, or None for anyone else."""
-        async with self._deps.sessions.begin() as session:
+        """The active person behind a Telegram account, or None for anyone else.
+
+        Runs before every update, so it costs one indexed read and nothing more: the row is read
+        as plain columns (no ORM object to track and flush), and it writes only when something
+        changed, i.e. ``last_active_at`` is older than :data:`LAST_ACTIVE_RESOLUTION` or the
+        person had been marked unreachable. It is never cached: whether the person is still
+        active is read afresh each time, so a deactivation applies to their very next update.
+        """
+        async with self._deps.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # One statement at a time needs no transaction around it: this spares the
+                # BEGIN and COMMIT round trips on the commonest path, a read and nothing else.
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             row = (
-                await session.execute(
-                    select(Person, Area.name, Agency.name)
-                    .join(Area, Area.id == Person.area_id)
-                    .outerjoin(Agency, Agency.id == Person.agency_id)
-                    .where(
-                        Person.telegram_user_id == telegram_user_id,
-                        Person.deactivated_at.is_(None),
-                    )
-                )
+                await session.execute(_IDENTIFY, {"telegram_user_id": telegram_user_id})
             ).one_or_none()
             if row is None:
                 return None
-            person, area_name, agency_name = row
+            (
+                person_id,
+                telegram_id,
+                role,
+                area_id,
+                agency_id,
+                data_key_id,
+                name_sealed,
+                last_active_at,
+                unreachable_since,
+                area_name,
+                agency_name,
+            ) = row
+            name = await self._open_sealed_name(session, person_id, data_key_id, name_sealed)
             now = self._deps.clock.now()
-            if (
-                person.last_active_at is None
-                or now - person.last_active_at > LAST_ACTIVE_RESOLUTION
-            ):
-                person.last_active_at = now
-            if person.unreachable_since is not None:
-                person.unreachable_since = None  # they wrote to us, so they can be reached again
-            name = await self._open_name(session, person)
+            changes: dict[str, object] = {}
+            if last_active_at is None or now - last_active_at > LAST_ACTIVE_RESOLUTION:
+                changes["last_active_at"] = now
+            if unreachable_since is not None:
+                changes["unreachable_since"] = None  # they wrote to us, so they can be reached
+            if changes:
+                await session.execute(
+                    update(Person)
+                    .where(Person.id == person_id)
+                    .values(**changes)
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
             return Actor(
-                person_id=person.id,
-                telegram_user_id=person.telegram_user_id,
-                role=person.role,
-                area_id=person.area_id,
-                agency_id=person.agency_id,
+                person_id=person_id,
+                telegram_user_id=telegram_id,
+                role=role,
+                area_id=area_id,
+                agency_id=agency_id,
                 display_name=name,
                 area_name=area_name,
                 agency_name=agency_name,
             )
 
     async def _open_name(self, session: AsyncSession, person: Person) -> str:
-        if person.data_key_id is None or person.display_name_sealed is None:
-            return "colleague"
-        return await self._deps.vault.open(
-            session, person.data_key_id, name_context(person.id), person.display_name_sealed
+        return await self._open_sealed_name(
+            session, person.id, person.data_key_id, person.display_name_sealed
         )
+
+    async def _open_sealed_name(
+        self, session: AsyncSession, person_id: int, data_key_id: str | None, sealed: bytes | None
+    ) -> str:
+        if data_key_id is None or sealed is None:
+            return "colleague"
+        return await self._deps.vault.open(session, data_key_id, name_context(person_id), sealed)
 
     async def redeem(self, telegram_user_id: int, display_name: str, code: str) -> RedemptionResult:
         """Enrol the person an invite was meant for; every attempt is recorded and audited."""

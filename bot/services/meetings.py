@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.actions.states import ActionState, action_state, is_open
 from bot.actor import Actor
 from bot.dates import format_local
 from bot.meetings.agenda_rules import (
@@ -32,7 +33,7 @@ from bot.meetings.calendar_file import meeting_ics
 from bot.meetings.recurrence import Repeat, Series, local_to_utc, occurrences
 from bot.meetings.workdays import is_working_day, subtract_working_days
 from bot.permissions import Operation, Scope, authorise, scope_for
-from bot.referrals.status import CaseStep, triage_status
+from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep, triage_status
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.exclusions import is_excluded
@@ -42,15 +43,19 @@ from bot.services.policy import area_policy
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
+    Action,
+    ActionStep,
     Agency,
     AgendaItem,
     Area,
+    AreaPolicy,
     AttendanceReply,
     Case,
     CaseEvent,
     CaseExclusion,
     Meeting,
     MeetingSeries,
+    OutboxMessage,
     Person,
     ResearchReturn,
     Role,
@@ -110,6 +115,20 @@ class Listing:
     suggestion_starts_at: datetime | None
 
 
+@dataclass(frozen=True)
+class _DigestArea:
+    id: int
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class _DigestRecipient:
+    person_id: int
+    chat_id: int
+    dedupe_key: str
+
+
 def location_context(meeting_id: int) -> FieldContext:
     return FieldContext("meetings", "location", meeting_id)
 
@@ -124,27 +143,56 @@ async def _area(session: AsyncSession, area_id: int) -> Area:
     return area
 
 
-async def _slots(session: AsyncSession, area_id: int, now: datetime) -> list[MeetingSlot]:
-    area = await _area(session, area_id)
-    listed = (
-        select(AgendaItem.meeting_id, func.count().label("n"))
-        .where(AgendaItem.removed_at.is_(None))
-        .group_by(AgendaItem.meeting_id)
-        .subquery()
+def _listed_count() -> ScalarSelect[int]:
+    """Cases currently on a meeting's agenda, as a subquery correlated to ``Meeting``.
+
+    Counted per meeting through the (meeting_id, removed_at) index, so asking about the
+    next few meetings never groups the agenda items of the area's whole history.
+    """
+    return (
+        select(func.count())
+        .select_from(AgendaItem)
+        .where(AgendaItem.meeting_id == Meeting.id, AgendaItem.removed_at.is_(None))
+        .correlate(Meeting)
+        .scalar_subquery()
     )
+
+
+async def _slots(session: AsyncSession, area_id: int, now: datetime) -> list[MeetingSlot]:
+    """The area's meetings still to come, as placement sees them.
+
+    Only future, uncancelled meetings of the area are read (a series keeps a handful
+    scheduled), each with its own count: past meetings cannot take a case.
+    """
+    area = await _area(session, area_id)
     rows = await session.execute(
-        select(Meeting, func.coalesce(listed.c.n, 0))
-        .outerjoin(listed, listed.c.meeting_id == Meeting.id)
+        select(Meeting.id, Meeting.starts_at, Meeting.capacity, _listed_count())
         .where(
             Meeting.area_id == area_id,
             Meeting.cancelled_at.is_(None),
             Meeting.starts_at > now,
         )
-        .order_by(Meeting.starts_at)
+        .order_by(Meeting.starts_at, Meeting.id)
     )
     return [
-        MeetingSlot(m.id, m.starts_at, area.timezone, m.capacity, int(n)) for m, n in rows.all()
+        MeetingSlot(int(meeting_id), starts_at, area.timezone, int(capacity), int(listed or 0))
+        for meeting_id, starts_at, capacity, listed in rows.all()
     ]
+
+
+async def _next_meeting_id(session: AsyncSession, area_id: int, after: datetime) -> int | None:
+    """The area's next uncancelled meeting after ``after``: one indexed row, no counts."""
+    found = await session.scalar(
+        select(Meeting.id)
+        .where(
+            Meeting.area_id == area_id,
+            Meeting.cancelled_at.is_(None),
+            Meeting.starts_at > after,
+        )
+        .order_by(Meeting.starts_at, Meeting.id)
+        .limit(1)
+    )
+    return int(found) if found is not None else None
 
 
 async def _next_position(session: AsyncSession, meeting_id: int) -> int:
@@ -290,11 +338,19 @@ class MeetingService:
             .where(Case.area_id == area_id, Case.id.in_(accepted), Case.id.not_in(listed))
             .order_by(Case.referred_at)
         )
-        for case in waiting:
-            steps = await session.scalars(
-                select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-            )
-            if triage_status(steps) is CaseStep.ACCEPTED:
+        cases = list(waiting)
+        if not cases:
+            return
+        # Every waiting case's history in one query, not one query per case.
+        steps: dict[int, list[str]] = {case.id: [] for case in cases}
+        for case_id, kind in await session.execute(
+            select(CaseEvent.case_id, CaseEvent.kind)
+            .where(CaseEvent.case_id.in_(list(steps)))
+            .order_by(CaseEvent.case_id, CaseEvent.id)
+        ):
+            steps[case_id].append(kind)
+        for case in cases:
+            if triage_status(steps[case.id]) is CaseStep.ACCEPTED:
                 await list_case(session, case, now, by)
 
     async def upcoming(self, actor: Actor, limit: int = 8) -> list[MeetingView]:
@@ -302,8 +358,8 @@ class MeetingService:
         now = self._deps.clock.now()
         async with self._deps.sessions() as session:
             area = await _area(session, actor.area_id)
-            meetings = await session.scalars(
-                select(Meeting)
+            rows = await session.execute(
+                select(Meeting, _listed_count())
                 .where(
                     Meeting.area_id == actor.area_id,
                     Meeting.cancelled_at.is_(None),
@@ -312,7 +368,10 @@ class MeetingService:
                 .order_by(Meeting.starts_at)
                 .limit(limit)
             )
-            return [await self._view(session, m, area) for m in meetings]
+            return [
+                await self._view(session, meeting, area, listed=int(listed or 0))
+                for meeting, listed in rows.all()
+            ]
 
     async def move(self, actor: Actor, meeting_id: int, day: date, start: time) -> MeetingView:
         """Everyone invited is told, with an updated calendar invite (same UID, next sequence)."""
@@ -388,51 +447,58 @@ class MeetingService:
     # -- agenda ---------------------------------------------------------------------------------
 
     async def detail(self, actor: Actor, meeting_id: int) -> MeetingDetail:
+        """The agenda as the reader may see it, in a fixed number of queries.
+
+        Research returns and earlier actions are read for the whole agenda at once
+        (``IN (...)``), so a longer agenda costs more rows, never more round trips.
+        """
         authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
         async with self._deps.sessions.begin() as session:
             meeting = await self._meeting(session, actor, meeting_id)
             area = await _area(session, actor.area_id)
-            view = await self._view(session, meeting, area)
-            rows = await session.execute(
-                select(AgendaItem, Case, Agency.name)
-                .join(Case, Case.id == AgendaItem.case_id)
-                .outerjoin(Agency, Agency.id == Case.referring_agency_id)
-                .where(AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None))
-                .order_by(AgendaItem.emergency.desc(), AgendaItem.position)
-            )
+            rows = (
+                await session.execute(
+                    select(AgendaItem, Case, Agency.name)
+                    .join(Case, Case.id == AgendaItem.case_id)
+                    .outerjoin(Agency, Agency.id == Case.referring_agency_id)
+                    .where(AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None))
+                    .order_by(AgendaItem.emergency.desc(), AgendaItem.position)
+                )
+            ).all()
+            # Every listed item has its case (the foreign key cascades), so this is the count.
+            view = await self._view(session, meeting, area, listed=len(rows))
             excluded = set(
                 await session.scalars(
                     select(CaseExclusion.case_id).where(CaseExclusion.person_id == actor.person_id)
                 )
             )
-            agenda = []
-            for item, case, agency_name in rows.all():
-                if case.id in excluded:
-                    continue
-                returned = await session.scalars(
-                    select(ResearchReturn.agency_id).where(ResearchReturn.agenda_item_id == item.id)
+            shown = [(item, case, name) for item, case, name in rows if case.id not in excluded]
+            returned = await self._returned_by_item(session, [item.id for item, _, _ in shown])
+            outstanding = await self._outstanding_actions(
+                session, [case.id for _, case, _ in shown], meeting.id
+            )
+            agenda = [
+                AgendaLine(
+                    item.id,
+                    case.id,
+                    case.reference,
+                    case.criterion.value,
+                    case.dash_yes,
+                    case.repeat_of_case_id is not None,
+                    agency_name or area.name,
+                    item.emergency,
+                    frozenset(returned.get(item.id, ())),
+                    outstanding.get(case.id, 0),
                 )
-                agenda.append(
-                    AgendaLine(
-                        item.id,
-                        case.id,
-                        case.reference,
-                        case.criterion.value,
-                        case.dash_yes,
-                        case.repeat_of_case_id is not None,
-                        agency_name or area.name,
-                        item.emergency,
-                        frozenset(returned),
-                        await self._outstanding_actions(session, case.id, meeting.id),
-                    )
-                )
+                for item, case, agency_name in shown
+            ]
             agencies = [
                 (a.id, a.name)
                 for a in await session.scalars(
                     select(Agency).where(Agency.area_id == area.id).order_by(Agency.name)
                 )
             ]
-            attendance = await self._attendance(session, meeting.id)
+            attendance = (await self._attendance(session, [meeting.id])).get(meeting.id, {})
             location = None
             if meeting.location_sealed is not None and meeting.data_key_id:
                 location = await self._deps.vault.open(
@@ -441,7 +507,6 @@ class MeetingService:
                     location_context(meeting.id),
                     meeting.location_sealed,
                 )
-            slots = await _slots(session, area.id, meeting.starts_at)
             return MeetingDetail(
                 meeting=view,
                 location=location,
@@ -450,7 +515,7 @@ class MeetingService:
                 attendance=attendance,
                 may_manage=scope_for(actor.role, Operation.MANAGE_MEETINGS) is not None,
                 my_agency_id=actor.agency_id,
-                next_meeting_id=slots[0].meeting_id if slots else None,
+                next_meeting_id=await _next_meeting_id(session, area.id, meeting.starts_at),
             )
 
     async def move_case(self, actor: Actor, item_id: int, to_meeting_id: int) -> str:
@@ -561,11 +626,12 @@ class MeetingService:
             reps = await self._reps(session, area.id)
             deadline = self._local(view.research_deadline, area.timezone)
             when = self._when(view)
+            excluded = await self._exclusions(session, [case_id for _, _, case_id in items])
             for person in reps:
                 visible = [
                     (item_id, ref)
                     for item_id, ref, case_id in items
-                    if not await self._is_excluded(session, case_id, person.id)
+                    if (case_id, person.id) not in excluded
                 ]
                 buttons = [[(f"Research {ref}", f"mtg:res:{item_id}")] for item_id, ref in visible]
                 await enqueue(
@@ -615,26 +681,41 @@ class MeetingService:
             return view
 
     async def publish_due(self) -> int:
-        """Agendas nobody published are published automatically at their cut-off."""
+        """Agendas nobody published are published automatically at their cut-off.
+
+        Runs on every housekeeping tick, so finding that nothing is due is one read of
+        the unpublished meetings to come, with each area's cut-off joined in; each
+        agenda that is due is then published in its own transaction.
+        """
         now = self._deps.clock.now()
         async with self._deps.sessions() as session:
-            candidates = list(
-                (
-                    await session.execute(
-                        select(Meeting.id, Meeting.area_id, Meeting.starts_at, Area.timezone)
-                        .join(Area, Area.id == Meeting.area_id)
-                        .where(
-                            Meeting.published_at.is_(None),
-                            Meeting.cancelled_at.is_(None),
-                            Meeting.starts_at > now,
-                        )
+            candidates = (
+                await session.execute(
+                    select(
+                        Meeting.id,
+                        Meeting.area_id,
+                        Meeting.starts_at,
+                        Area.timezone,
+                        AreaPolicy.agenda_cutoff_days,
                     )
-                ).all()
-            )
+                    .join(Area, Area.id == Meeting.area_id)
+                    .outerjoin(AreaPolicy, AreaPolicy.area_id == Meeting.area_id)
+                    .where(
+                        # Area by area, so both databases walk the (area_id, starts_at) index
+                        # over the meetings still to come instead of scanning every meeting.
+                        Meeting.area_id.in_(select(Area.id).correlate(None)),
+                        Meeting.published_at.is_(None),
+                        Meeting.cancelled_at.is_(None),
+                        Meeting.starts_at > now,
+                    )
+                    .order_by(Meeting.starts_at, Meeting.id)
+                )
+            ).all()
         published = 0
-        for meeting_id, area_id, starts_at, timezone in candidates:
-            async with self._deps.sessions.begin() as session:
-                days = (await area_policy(session, area_id)).agenda_cutoff_days
+        for meeting_id, area_id, starts_at, timezone, days in candidates:
+            if days is None:  # an area nobody has used yet: its policy is created as before
+                async with self._deps.sessions.begin() as session:
+                    days = (await area_policy(session, area_id)).agenda_cutoff_days
             if cutoff(starts_at, timezone, days) <= now:
                 try:
                     await self.publish(None, meeting_id, area_id)
@@ -755,38 +836,78 @@ class MeetingService:
     # -- digest and calendar ---------------------------------------------------------------------
 
     async def queue_morning_digests(self) -> int:
-        """08:00 local on working days: what each coordinator still has to chase."""
+        """08:00 local on working days: what each coordinator still has to chase.
+
+        Housekeeping calls this every 30 seconds all day, so the usual tick, once the
+        day's digests are queued, is two small reads: the active coordinators of areas
+        inside their digest window, and which of their keys for today are taken. Only
+        an area with a coordinator still waiting has its digest computed, in a read
+        session of its own; the digests are then queued in one short write transaction.
+        """
         if not self._deps.morning_digest:
             return 0
         now = self._deps.clock.now()
         queued = 0
-        async with self._deps.sessions.begin() as session:
-            for area in await session.scalars(select(Area)):
-                local = now.astimezone(ZoneInfo(area.timezone))
-                if local.hour < DIGEST_HOUR or not is_working_day(local.date()):
-                    continue
+        for area, recipients in await self._digests_due(now):
+            async with self._deps.sessions() as session:
                 summary = await self._digest(session, area, now)
-                coordinators = await session.scalars(
-                    select(Person).where(
-                        Person.area_id == area.id,
-                        Person.role == Role.COORDINATOR,
-                        Person.deactivated_at.is_(None),
-                    )
-                )
-                for person in coordinators:
+            async with self._deps.sessions.begin() as session:
+                for recipient in recipients:
                     queued += await enqueue(
                         session,
-                        dedupe_key=f"digest:{area.id}:{local.date().isoformat()}:{person.id}",
-                        chat_id=person.telegram_user_id,
+                        dedupe_key=recipient.dedupe_key,
+                        chat_id=recipient.chat_id,
                         kind="digest",
                         text=summary,
                         now=now,
                         area_id=area.id,
-                        person_id=person.id,
+                        person_id=recipient.person_id,
                         timezone=area.timezone,
                         expires_at=now + timedelta(hours=10),
                     )
         return queued
+
+    async def _digests_due(self, now: datetime) -> list[tuple[_DigestArea, list[_DigestRecipient]]]:
+        """Areas past 08:00 on a working day, with the coordinators who have no digest yet.
+
+        A key counts as taken exactly when ``enqueue`` would refuse it: queued or sent,
+        and not cancelled-before-sending (a cancelled key is queued again).
+        """
+        wanted: dict[int, tuple[_DigestArea, list[_DigestRecipient]]] = {}
+        async with self._deps.sessions() as session:
+            rows = await session.execute(
+                select(Area.id, Area.name, Area.timezone, Person.id, Person.telegram_user_id)
+                .join(Person, Person.area_id == Area.id)
+                .where(Person.role == Role.COORDINATOR, Person.deactivated_at.is_(None))
+                .order_by(Area.id, Person.id)
+            )
+            for area_id, name, timezone, person_id, chat_id in rows.all():
+                local = now.astimezone(ZoneInfo(timezone))
+                if local.hour < DIGEST_HOUR or not is_working_day(local.date()):
+                    continue
+                area = _DigestArea(int(area_id), name, timezone)
+                key = f"digest:{area.id}:{local.date().isoformat()}:{person_id}"
+                recipient = _DigestRecipient(int(person_id), int(chat_id), key)
+                wanted.setdefault(area.id, (area, []))[1].append(recipient)
+            keys = [r.dedupe_key for _, recipients in wanted.values() for r in recipients]
+            if not keys:
+                return []
+            taken = set(
+                await session.scalars(
+                    select(OutboxMessage.dedupe_key).where(
+                        OutboxMessage.dedupe_key.in_(keys),
+                        or_(
+                            OutboxMessage.cancelled_at.is_(None), OutboxMessage.sent_at.is_not(None)
+                        ),
+                    )
+                )
+            )
+        due = []
+        for area, recipients in wanted.values():
+            waiting = [r for r in recipients if r.dedupe_key not in taken]
+            if waiting:
+                due.append((area, waiting))
+        return due
 
     async def calendar_file(self, meeting_id: int) -> tuple[str, bytes] | None:
         async with self._deps.sessions() as session:
@@ -818,36 +939,82 @@ class MeetingService:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    async def _digest(self, session: AsyncSession, area: Area, now: datetime) -> str:
-        cases = list(await session.scalars(select(Case.id).where(Case.area_id == area.id)))
-        awaiting = 0
-        for case_id in cases:
-            steps = await session.scalars(
-                select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
-            )
-            if triage_status(steps) in (CaseStep.SUBMITTED, CaseStep.INFO_REQUESTED):
-                awaiting += 1
+    async def _digest(self, session: AsyncSession, area: _DigestArea, now: datetime) -> str:
+        """The digest's text, reading only what it reports: the triage count and the
+        next two meetings (their agenda items, research returns and attendance replies)."""
         lines: list[str] = []
-        agencies = list(await session.scalars(select(Agency).where(Agency.area_id == area.id)))
-        for slot in (await _slots(session, area.id, now))[:2]:
-            meeting = await session.get(Meeting, slot.meeting_id)
-            if meeting is None or meeting.published_at is None:
-                continue
-            view = await self._view(session, meeting, area)
-            outstanding = 0
-            for item_id, _, _ in await self._items_with_refs(session, meeting.id):
-                done = set(
-                    await session.scalars(
-                        select(ResearchReturn.agency_id).where(
-                            ResearchReturn.agenda_item_id == item_id
-                        )
-                    )
+        meetings = (
+            await session.execute(
+                select(Meeting.id, Meeting.starts_at, Meeting.published_at)
+                .where(
+                    Meeting.area_id == area.id,
+                    Meeting.cancelled_at.is_(None),
+                    Meeting.starts_at > now,
                 )
-                outstanding += sum(1 for a in agencies if a.id not in done)
-            replied = await self._attendance(session, meeting.id)
-            silent = [a.name for a in agencies if a.id not in replied]
-            lines.append(texts.digest_meeting(self._when(view), outstanding, silent))
+                .order_by(Meeting.starts_at, Meeting.id)
+                .limit(2)
+            )
+        ).all()
+        # Of the next two meetings, only those with a published agenda are reported on.
+        published = [(int(m_id), starts) for m_id, starts, at in meetings if at is not None]
+        if published:
+            ids = [m_id for m_id, _ in published]
+            agencies = [
+                (int(agency_id), str(name))
+                for agency_id, name in await session.execute(
+                    select(Agency.id, Agency.name)
+                    .where(Agency.area_id == area.id)
+                    .order_by(Agency.id)
+                )
+            ]
+            items: dict[int, list[int]] = {m_id: [] for m_id in ids}
+            for m_id, item_id in await session.execute(
+                select(AgendaItem.meeting_id, AgendaItem.id)
+                .join(Case, Case.id == AgendaItem.case_id)
+                .where(AgendaItem.meeting_id.in_(ids), AgendaItem.removed_at.is_(None))
+            ):
+                items[int(m_id)].append(int(item_id))
+            returned = await self._returned_by_item(
+                session, [item_id for listed in items.values() for item_id in listed]
+            )
+            attendance = await self._attendance(session, ids)
+            for m_id, starts_at in published:
+                outstanding = sum(
+                    1
+                    for item_id in items[m_id]
+                    for agency_id, _ in agencies
+                    if agency_id not in returned.get(item_id, ())
+                )
+                replied = attendance.get(m_id, {})
+                silent = [name for agency_id, name in agencies if agency_id not in replied]
+                when = self._local(starts_at, area.timezone)
+                lines.append(texts.digest_meeting(when, outstanding, silent))
+        awaiting = await self._awaiting_triage(session, area.id)
         return texts.morning_digest(area.name, awaiting, lines)
+
+    async def _awaiting_triage(self, session: AsyncSession, area_id: int) -> int:
+        """Cases whose latest triage step is still open (submitted or more information asked).
+
+        The same reading as ``triage_status``, done by the database: each case's latest
+        triage event is found through the (case_id, id) index, one count for the area.
+        """
+        latest = (
+            select(CaseEvent.kind)
+            .where(CaseEvent.case_id == Case.id, CaseEvent.kind.in_(sorted(TRIAGE_STEPS)))
+            .order_by(CaseEvent.id.desc())
+            .limit(1)
+            .correlate(Case)
+            .scalar_subquery()
+        )
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(
+                Case.area_id == area_id,
+                func.coalesce(latest, CaseStep.SUBMITTED.value).in_(sorted(OPEN_FOR_TRIAGE)),
+            )
+        )
+        return int(count or 0)
 
     async def _queue_reminders(self, session: AsyncSession, meeting: Meeting, area: Area) -> None:
         now = self._deps.clock.now()
@@ -941,29 +1108,32 @@ class MeetingService:
             )
 
     async def _outstanding_actions(
-        self, session: AsyncSession, case_id: int, meeting_id: int
-    ) -> int:
-        """Actions from earlier meetings still open: a returning case's unfinished business."""
-        from bot.actions.states import ActionState, action_state, is_open
-        from storage.models import Action, ActionStep
-
-        actions = await session.scalars(
-            select(Action.id).where(
-                Action.case_id == case_id,
+        self, session: AsyncSession, case_ids: list[int], meeting_id: int
+    ) -> dict[int, int]:
+        """Per case, actions from earlier meetings still open: a returning case's unfinished
+        business. Every action's steps for the whole agenda come back in one query."""
+        if not case_ids:
+            return {}
+        rows = await session.execute(
+            select(Action.case_id, Action.id, ActionStep.state)
+            .outerjoin(ActionStep, ActionStep.action_id == Action.id)
+            .where(
+                Action.case_id.in_(case_ids),
                 Action.meeting_id != meeting_id,
                 Action.sent_at.is_not(None),
             )
+            .order_by(Action.id, ActionStep.id)
         )
-        count = 0
-        for action_id in list(actions):
-            steps = await session.scalars(
-                select(ActionStep.state)
-                .where(ActionStep.action_id == action_id)
-                .order_by(ActionStep.id)
-            )
-            if is_open(action_state([ActionState(s) for s in steps])):
-                count += 1
-        return count
+        histories: dict[int, tuple[int, list[ActionState]]] = {}
+        for case_id, action_id, state in rows.all():
+            steps = histories.setdefault(int(action_id), (int(case_id), []))[1]
+            if state is not None:  # an action without steps fails in action_state, as before
+                steps.append(ActionState(state))
+        counts: dict[int, int] = {}
+        for case_id, steps in histories.values():
+            if is_open(action_state(steps)):
+                counts[case_id] = counts.get(case_id, 0) + 1
+        return counts
 
     async def _reps(self, session: AsyncSession, area_id: int) -> list[Person]:
         return list(
@@ -1007,26 +1177,69 @@ class MeetingService:
         return await is_excluded(session, case_id, person_id)
 
     async def _agency_done(self, session: AsyncSession, meeting_id: int, agency_id: int) -> bool:
-        items = await self._items_with_refs(session, meeting_id)
-        for item_id, _, _ in items:
-            found = await session.scalar(
-                select(ResearchReturn.id).where(
-                    ResearchReturn.agenda_item_id == item_id, ResearchReturn.agency_id == agency_id
-                )
+        """True when the agency has returned research on every case on the agenda (one query)."""
+        missing = await session.scalar(
+            select(AgendaItem.id)
+            .join(Case, Case.id == AgendaItem.case_id)
+            .where(
+                AgendaItem.meeting_id == meeting_id,
+                AgendaItem.removed_at.is_(None),
+                ~exists().where(
+                    ResearchReturn.agenda_item_id == AgendaItem.id,
+                    ResearchReturn.agency_id == agency_id,
+                ),
             )
-            if found is None:
-                return False
-        return True
+            .limit(1)
+        )
+        return missing is None
 
-    async def _attendance(self, session: AsyncSession, meeting_id: int) -> dict[int, str]:
-        latest: dict[int, str] = {}
-        replies = await session.scalars(
-            select(AttendanceReply)
-            .where(AttendanceReply.meeting_id == meeting_id)
+    async def _exclusions(
+        self, session: AsyncSession, case_ids: list[int]
+    ) -> frozenset[tuple[int, int]]:
+        """(case id, person id) pairs that must not receive those cases, for a whole agenda.
+
+        The same rule as ``bot.services.exclusions.is_excluded``, asked once per agenda
+        instead of once per case and person.
+        """
+        if not case_ids:
+            return frozenset()
+        rows = await session.execute(
+            select(CaseExclusion.case_id, CaseExclusion.person_id).where(
+                CaseExclusion.case_id.in_(case_ids)
+            )
+        )
+        return frozenset((int(case_id), int(person_id)) for case_id, person_id in rows.all())
+
+    async def _returned_by_item(
+        self, session: AsyncSession, item_ids: list[int]
+    ) -> dict[int, set[int]]:
+        """Which agencies have returned research on each agenda item."""
+        returned: dict[int, set[int]] = {}
+        if not item_ids:
+            return returned
+        rows = await session.execute(
+            select(ResearchReturn.agenda_item_id, ResearchReturn.agency_id).where(
+                ResearchReturn.agenda_item_id.in_(item_ids)
+            )
+        )
+        for item_id, agency_id in rows.all():
+            returned.setdefault(int(item_id), set()).add(int(agency_id))
+        return returned
+
+    async def _attendance(
+        self, session: AsyncSession, meeting_ids: list[int]
+    ) -> dict[int, dict[int, str]]:
+        """Each meeting's latest reply per agency (all replies are kept; the last one counts)."""
+        latest: dict[int, dict[int, str]] = {}
+        if not meeting_ids:
+            return latest
+        rows = await session.execute(
+            select(AttendanceReply.meeting_id, AttendanceReply.agency_id, AttendanceReply.status)
+            .where(AttendanceReply.meeting_id.in_(meeting_ids))
             .order_by(AttendanceReply.id)
         )
-        for reply in replies:
-            latest[reply.agency_id] = reply.status
+        for meeting_id, agency_id, status in rows.all():
+            latest.setdefault(int(meeting_id), {})[int(agency_id)] = status
         return latest
 
     async def _meeting(
@@ -1060,13 +1273,17 @@ class MeetingService:
             raise ServiceError(texts.AGENDA_NOT_PUBLISHED)
         return item, case, meeting
 
-    async def _view(self, session: AsyncSession, meeting: Meeting, area: Area) -> MeetingView:
+    async def _view(
+        self, session: AsyncSession, meeting: Meeting, area: Area, *, listed: int | None = None
+    ) -> MeetingView:
+        """``listed`` may be given by a caller that already counted it in a query of its own."""
         policy = await area_policy(session, area.id)
-        listed = await session.scalar(
-            select(func.count())
-            .select_from(AgendaItem)
-            .where(AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None))
-        )
+        if listed is None:
+            listed = await session.scalar(
+                select(func.count())
+                .select_from(AgendaItem)
+                .where(AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None))
+            )
         return MeetingView(
             id=meeting.id,
             starts_at=meeting.starts_at,

@@ -10,14 +10,11 @@ The rules (module constants for now; ``case_years`` overrides them per area):
 * Unfinished referral drafts are erased once they expire (``AreaPolicy.draft_ttl_days``,
   7 days by default). ``ReferralService.erase_expired_drafts`` already does this in
   housekeeping; they are listed and erased here too so a dry run shows everything.
-* Audit events: ``AUDIT_RETENTION_YEARS`` (7) years, but they are NOT deleted. Each
-  event's hash covers the previous event's hash, so deleting the oldest rows makes
-  ``storage.audit.verify_chain`` report the chain broken at event 1. They hold
-  references, ids and coded outcomes only (no names, no case content), so keeping
-  them is low-risk; ``audit_events_past_retention`` counts what is past its time so
-  the operator can see it. Pruning them safely needs a chain checkpoint (the hash of
-  the last pruned event, which ``verify_chain`` would start from): a schema change
-  that is not made here.
+* Audit events: ``AUDIT_RETENTION_YEARS`` (7) years after the event, for the whole
+  deployment (the chain is one sequence, so an area cannot have its own period).
+  ``prune_audit_trail`` deletes the oldest events that are past their time as a prefix of
+  the chain and records a checkpoint, so ``storage.audit.verify_chain`` still verifies
+  what remains; see ``storage.audit_retention`` for why and how.
 
 Erasing a case happens in one transaction per case: its data key is destroyed
 (crypto-shredding: every sealed value of the case, in backups too, becomes noise), the
@@ -48,6 +45,13 @@ from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.outbox import enqueue
 from storage.audit import Scalar, append_event
+from storage.audit_retention import (
+    AUDIT_RETENTION_YEARS,
+    PrunePlan,
+    PruneReport,
+    plan_audit_pruning,
+    prune_audit_events,
+)
 from storage.models import (
     Action,
     ActionStep,
@@ -71,7 +75,6 @@ from storage.models import (
 log = logging.getLogger("marac.retention")
 
 CASE_RETENTION_YEARS: Final = 6
-AUDIT_RETENTION_YEARS: Final = 7
 DRAFT_RETENTION_DAYS: Final = 7  # the AreaPolicy.draft_ttl_days default; the policy decides
 
 ERASED_ACTION: Final = "retention.erased"
@@ -166,15 +169,49 @@ class RetentionService:
             drafts = await self._due_drafts(session, today)
         return cases + drafts
 
-    async def audit_events_past_retention(self, today: date | None = None) -> int:
-        """How many audit events are older than 7 years (kept: the chain needs them)."""
-        today = today or self._today()
-        cutoff = self._start_of(add_years(today, -AUDIT_RETENTION_YEARS), self._default_zone())
-        async with self._deps.sessions() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(AuditEvent).where(AuditEvent.at < cutoff)
+    async def audit_pruning_plan(self, today: date | None = None) -> PrunePlan:
+        """How many audit events pruning would delete on ``today``; changes nothing."""
+        return await plan_audit_pruning(
+            self._deps.sessions,
+            self._deps.clock.now(),
+            AUDIT_RETENTION_YEARS,
+            zone=self._deps.default_timezone,
+            today=today or self._today(),
+        )
+
+    async def prune_audit_trail(
+        self, today: date | None = None, *, actor_label: str = "system"
+    ) -> PruneReport:
+        """Delete audit events past ``AUDIT_RETENTION_YEARS``, keeping the chain verifiable.
+
+        The nightly job calls this with no arguments. It is resumable and idempotent (each
+        batch commits on its own), refuses to delete a stretch of the chain that does not
+        verify (logged as an error, so tampering is never pruned out of sight), and logs
+        counts and sequence numbers only.
+        """
+        report = await prune_audit_events(
+            self._deps.sessions,
+            self._deps.clock.now(),
+            AUDIT_RETENTION_YEARS,
+            zone=self._deps.default_timezone,
+            today=today,
+            actor_label=actor_label,
+        )
+        if report.broken is not None:
+            log.error(
+                "audit pruning stopped: the chain does not verify at event %s (%s); "
+                "nothing from there on was deleted",
+                report.broken.first_broken_seq,
+                report.broken.reason,
             )
-        return int(count or 0)
+        elif report.pruned:
+            log.info(
+                "audit pruning deleted %d event(s) up to event %d (%s)",
+                report.pruned,
+                report.pruned_seq,
+                report.rule,
+            )
+        return report
 
     # -- erasing -------------------------------------------------------------------------------
 

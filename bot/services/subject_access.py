@@ -32,6 +32,7 @@ from storage.models import (
     AgendaItem,
     Area,
     AuditEvent,
+    AuditHead,
     Case,
     CaseEvent,
     CaseExclusion,
@@ -159,6 +160,19 @@ class SubjectAccessService:
             "exclusions": await self._exclusions(session, case),
             "related_cases": await self._related(session, case),
             "audit_trail": await self._audit(session, case),
+            **await self._pruning_note(session),
+        }
+
+    async def _pruning_note(self, session: AsyncSession) -> dict[str, str]:
+        """Tells the data protection officer when the trail's oldest part no longer exists."""
+        head = await session.get(AuditHead, 1)
+        if head is None or not head.pruned_seq:
+            return {}
+        return {
+            "audit_trail_note": (
+                f"Audit events 1-{head.pruned_seq} (all older than 7 years) were deleted under "
+                "the retention rule; the trail above begins after them."
+            )
         }
 
     async def _events(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:

@@ -10,16 +10,19 @@ area can identify someone. Their views therefore go through ``suppress``; the
 coordinator, who already sees the cases, gets exact figures.
 
 The code is pure (plain records in, plain records out) so that it can be checked
-against hand-counted data sets without a database.
+against hand-counted data sets without a database. A large area's cases are handed
+over already counted per meeting (``CaseTally``, from the database's GROUP BY) rather
+than one record per case: ``compute`` treats a ``CaseRecord`` as a tally of one, so
+both routes go through the same counting and a test checks that they agree.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TypedDict
 
 from bot.actions.states import median_days
@@ -117,6 +120,74 @@ class CaseRecord:
     perpetrator_under_18: bool | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class CaseTally:
+    """Cases heard at one meeting, already counted: what a GROUP BY on the database returns.
+
+    An area hears thousands of cases a year; reading each one into Python to count it
+    took most of /stats's time, so the service has the database count them per meeting
+    and hands over one of these instead. Several tallies for the same meeting add up.
+    ``by_agency_kind`` must account for every case (an unknown referrer counts as
+    "other"), so that the referral columns still add up to the cases heard.
+    """
+
+    meeting_id: int
+    heard_on: date
+    cases: int
+    repeats: int
+    children: int
+    by_agency_kind: Mapping[str, int]
+    male: int
+    lgbt: int
+    disabled: int
+    minoritised: int
+    aged_16_17: int
+    perpetrators_under_18: int
+
+    def __post_init__(self) -> None:
+        # A tally that does not add up would print columns that contradict their total.
+        counts = (
+            self.cases,
+            self.repeats,
+            self.children,
+            self.male,
+            self.lgbt,
+            self.disabled,
+            self.minoritised,
+            self.aged_16_17,
+            self.perpetrators_under_18,
+            *self.by_agency_kind.values(),
+        )
+        if any(count < 0 for count in counts):
+            raise ValueError(f"a tally for meeting {self.meeting_id} has a negative count")
+        if sum(self.by_agency_kind.values()) != self.cases:
+            raise ValueError(
+                f"the referrals by agency for meeting {self.meeting_id} do not add up to "
+                f"its {self.cases} cases"
+            )
+
+    @classmethod
+    def of(cls, case: CaseRecord) -> CaseTally:
+        """One heard case as a tally of one (ValueError for a case not heard anywhere)."""
+        if case.meeting_id is None or case.heard_on is None:
+            raise ValueError(f"case {case.case_id} has not been heard at a meeting")
+        return cls(
+            meeting_id=case.meeting_id,
+            heard_on=case.heard_on,
+            cases=1,
+            repeats=int(case.repeat),
+            children=case.children,
+            by_agency_kind={case.referring_agency_kind: 1},
+            male=int(case.victim_gender == "male"),
+            # Unknown (None) is not counted as yes: the dataset counts recorded characteristics.
+            lgbt=int(case.victim_lgbt is True),
+            disabled=int(case.victim_disabled is True),
+            minoritised=int(case.victim_minoritised is True),
+            aged_16_17=int(case.victim_aged_16_17),
+            perpetrators_under_18=int(case.perpetrator_under_18 is True),
+        )
+
+
 @dataclass(frozen=True)
 class MeetingRecord:
     meeting_id: int
@@ -125,9 +196,18 @@ class MeetingRecord:
 
 @dataclass(frozen=True)
 class ActionRecord:
+    """``count`` actions for one agency in one state, due on ``due_on``.
+
+    ``count`` lets the database hand over actions already grouped. A group must not
+    straddle the period's ends or the overdue cut-off (``overdue_cutoff``); within those
+    bounds ``due_on`` only has to be one of the group's dates, since nothing else
+    depends on it.
+    """
+
     agency: str
     state: str
     due_on: date
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -177,6 +257,34 @@ def last_12_months(today: date) -> Period:
     except ValueError:  # 29 February: a year earlier there is only the 28th.
         year_ago = date(today.year - 1, 2, 28)
     return Period(year_ago + timedelta(days=1), today, f"12 months to {format_uk_date(today)}")
+
+
+def counted_to(period: Period, today: date) -> date:
+    """The last day counted: the period's end, or today for a period still running."""
+    return min(period.end, today)
+
+
+def overdue_cutoff(period: Period, today: date) -> date:
+    """An open action due before this day is overdue: today, or the day after an ended period.
+
+    A period that has ended is judged as it stood at its end, so its figures do not keep
+    changing; one still running is judged as of today.
+    """
+    return min(period.end + timedelta(days=1), today)
+
+
+def local_day_bounds(first: date, last: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The UTC instants whose date in ``zone`` falls from ``first`` to ``last``: [start, end).
+
+    Meetings and referrals are stored in UTC but counted by the area's calendar day, so a
+    database query has to turn the days into instants. Local midnight is the first instant
+    of its day even across a clock change (Python reads a midnight that the clocks skip with
+    the offset before the change, which is the instant the day starts). The ends come back
+    in UTC because arithmetic between two aware times in one zone ignores the clock change.
+    """
+    start = datetime.combine(first, time(), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _quarter_of(day: date) -> tuple[int, int]:
@@ -297,28 +405,37 @@ class _CountFields(TypedDict):
     perpetrators_under_18: int
 
 
-def _counts(cases: Sequence[CaseRecord]) -> _CountFields:
+def _counts(tallies: Sequence[CaseTally]) -> _CountFields:
+    # One pass with plain additions: this runs once per meeting, and a daily MARAC has
+    # hundreds of meetings a year.
     by_kind = dict.fromkeys(AGENCY_KINDS, 0)
-    for case in cases:
-        # An unknown kind still counts in the total, so the columns still add up to it.
-        kind = case.referring_agency_kind if case.referring_agency_kind in by_kind else "other"
-        by_kind[kind] += 1
-    heard = len(cases)
-    repeats = sum(case.repeat for case in cases)
+    heard = repeats = children = male = lgbt = disabled = minoritised = young = perps = 0
+    for tally in tallies:
+        for kind, count in tally.by_agency_kind.items():
+            # An unknown kind still counts in the total, so the columns still add up to it.
+            by_kind[kind if kind in by_kind else "other"] += count
+        heard += tally.cases
+        repeats += tally.repeats
+        children += tally.children
+        male += tally.male
+        lgbt += tally.lgbt
+        disabled += tally.disabled
+        minoritised += tally.minoritised
+        young += tally.aged_16_17
+        perps += tally.perpetrators_under_18
     return _CountFields(
         cases_heard=heard,
         repeat_cases=repeats,
         repeat_rate=_share(repeats, heard),
-        children=sum(case.children for case in cases),
+        children=children,
         referrals_by_agency_kind=by_kind,
         not_from_police_share=_share(heard - by_kind["police"], heard),
-        male=sum(case.victim_gender == "male" for case in cases),
-        # Unknown (None) is not counted as yes: the dataset counts recorded characteristics.
-        lgbt=sum(case.victim_lgbt is True for case in cases),
-        disabled=sum(case.victim_disabled is True for case in cases),
-        minoritised=sum(case.victim_minoritised is True for case in cases),
-        aged_16_17=sum(case.victim_aged_16_17 for case in cases),
-        perpetrators_under_18=sum(case.perpetrator_under_18 is True for case in cases),
+        male=male,
+        lgbt=lgbt,
+        disabled=disabled,
+        minoritised=minoritised,
+        aged_16_17=young,
+        perpetrators_under_18=perps,
     )
 
 
@@ -335,12 +452,14 @@ def _action_counts(
         tally = result.setdefault(
             action.agency, {"done": 0, "not_possible": 0, "overdue": 0, "open": 0}
         )
+        if action.count < 0:
+            raise ValueError(f"a negative count of {action.agency} actions")
         if action.state in _OPEN_ACTION_STATES:
-            tally["open"] += 1
+            tally["open"] += action.count
             if action.due_on < cutoff:
-                tally["overdue"] += 1
+                tally["overdue"] += action.count
         else:
-            tally[action.state] += 1
+            tally[action.state] += action.count
     return dict(sorted(result.items()))
 
 
@@ -349,9 +468,17 @@ def _perp_order(state: str) -> tuple[int, str]:
     return (_PERP_STATE_ORDER.index(state) if known else len(_PERP_STATE_ORDER), state)
 
 
+def _heard(cases: Iterable[CaseRecord | CaseTally]) -> Iterable[CaseTally]:
+    for case in cases:
+        if isinstance(case, CaseTally):
+            yield case
+        elif case.meeting_id is not None and case.heard_on is not None:
+            yield CaseTally.of(case)
+
+
 def compute(
     period: Period,
-    cases: Iterable[CaseRecord],
+    cases: Iterable[CaseRecord | CaseTally],
     meetings: Iterable[MeetingRecord],
     actions: Iterable[ActionRecord],
     perps: Iterable[PerpRecord],
@@ -360,6 +487,10 @@ def compute(
     today: date,
 ) -> AreaFigures:
     """Count a period from all of an area's records; the caller need not pre-filter them.
+
+    ``cases`` may be one record per case (a case heard at several meetings has one per
+    meeting, and one with no meeting if never heard), tallies already counted per meeting,
+    or both; they are counted the same way.
 
     What falls in the period:
     - a case, when it was heard (``heard_on``) in the period, up to today;
@@ -375,24 +506,17 @@ def compute(
     A perpetrator programme recorded as starting before its referral raises ValueError
     (as in the coordinator's summary), since quietly including it would flatter the wait.
     """
-    counted_to = min(period.end, today)
-    heard = [
-        case
-        for case in cases
-        if case.meeting_id is not None
-        and case.heard_on is not None
-        and period.start <= case.heard_on <= counted_to
-    ]
+    last_day = counted_to(period, today)
+    heard = [tally for tally in _heard(cases) if period.start <= tally.heard_on <= last_day]
     held: dict[int, date] = {
         meeting.meeting_id: meeting.held_on
         for meeting in meetings
-        if period.start <= meeting.held_on <= counted_to
+        if period.start <= meeting.held_on <= last_day
     }
-    by_meeting: dict[int, list[CaseRecord]] = {}
-    for case in heard:
-        assert case.meeting_id is not None and case.heard_on is not None
-        by_meeting.setdefault(case.meeting_id, []).append(case)
-        held.setdefault(case.meeting_id, case.heard_on)
+    by_meeting: dict[int, list[CaseTally]] = {}
+    for tally in heard:
+        by_meeting.setdefault(tally.meeting_id, []).append(tally)
+        held.setdefault(tally.meeting_id, tally.heard_on)
     meeting_rows = [
         MeetingFigures(
             meeting_id=meeting_id, held_on=held_on, **_counts(by_meeting.get(meeting_id, []))
@@ -401,12 +525,12 @@ def compute(
     ]
 
     per_10k: float | None = None
-    days_counted = (counted_to - period.start).days + 1
+    days_counted = (last_day - period.start).days + 1
     if adult_female_population and adult_female_population > 0 and days_counted > 0:
-        annual = len(heard) * 365 / days_counted
+        annual = sum(tally.cases for tally in heard) * 365 / days_counted
         per_10k = annual / adult_female_population * 10_000
 
-    cutoff = min(period.end + timedelta(days=1), today)
+    cutoff = overdue_cutoff(period, today)
     perp_list = [perp for perp in perps if perp.referred_on in period]
     services = sorted({perp.service for perp in perp_list})
     perp_by_state: dict[str, dict[str, int]] = {}

@@ -1,16 +1,19 @@
 """Action plans and perpetrator referrals end to end: recorded at the meeting, sent on close,
 accepted, done, not possible, raced, chased and escalated; a perpetrator referral followed to
-completion with the IDVA told at every step; minutes as a RESTRICTED document."""
+completion with the IDVA told at every step; minutes as a RESTRICTED document; a long list of
+open actions shown a page at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from bot import texts
+from bot.actions.entry import ActionDraft
 from bot.clock import ManualClock
+from bot.dates import format_uk_date
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from storage.models import AgencyKind, Role
@@ -205,3 +208,97 @@ async def test_minutes_are_a_restricted_document_with_references_only(
     body = archive.read("word/document.xml").decode()
     assert "RESTRICTED" in body and reference in body and "&amp;" in body
     assert "Jane Doe" not in body
+
+
+async def test_a_long_action_list_is_shown_a_page_at_a_time(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    # Thirteen actions for the police, recorded through the service to keep the test short.
+    priya = await runtime.services.enrolment.identify(cast.priya.id)
+    assert priya is not None
+    ((meeting_id, _, _, ((case_id, _),)),) = await runtime.services.actions.plan_meetings(priya)
+    dues = [date(2026, 12, 14) + timedelta(days=n) for n in range(13)]
+    for number, due in reversed(list(enumerate(dues, start=1))):
+        words = f"Task {number}: " + "check the records and call the victim back " * 8
+        draft = ActionDraft("Northamptonshire Police", words, due, "normal")
+        await runtime.services.actions.record(priya, meeting_id, case_id, draft)
+    await close(cast)
+    await driver.wait_for(
+        lambda: sum("New MARAC action" in (m.text or "") for m in cast.sam.bot_messages()) >= 13,
+        description="the 13 actions sent to Sam",
+    )
+
+    def action_buttons(labels: list[str]) -> list[str]:
+        return [label for label in labels if label.startswith(reference)]
+
+    def labels(days: list[date]) -> list[str]:
+        return [f"{reference}, due {format_uk_date(day)}" for day in days]
+
+    (listing,) = await cast.sam.send_and_wait("/actions")
+    text = listing.text or ""
+    assert listing.protect_content and len(text) <= 4096
+    assert "13 open action(s), oldest due first" in text
+    assert texts.open_actions_showing(1, 10, 13) in text
+    assert "1. " + reference in text and "Task 1: check the records" in text
+    assert "11. " not in text
+    assert action_buttons(listing.button_texts) == labels(dues[:10])
+    assert texts.PREVIOUS_ACTIONS not in listing.button_texts
+
+    turned = await cast.sam.press_and_wait(texts.MORE_ACTIONS, message=listing, expect_edit=True)
+    page = turned.message.text or ""
+    assert texts.open_actions_showing(11, 13, 13) in page
+    assert "11. " + reference in page and "Task 13:" in page and "Task 1:" not in page
+    assert action_buttons(turned.message.button_texts) == labels(dues[10:])
+    assert texts.MORE_ACTIONS not in turned.message.button_texts
+
+    opened = await cast.sam.press_and_wait(labels(dues[12:])[0], message=turned.message, count=1)
+    card = opened.new_messages[-1]
+    assert "Task 13:" in (card.text or "") and card.protect_content
+
+    back = await cast.sam.press_and_wait(
+        texts.PREVIOUS_ACTIONS, message=turned.message, expect_edit=True
+    )
+    assert texts.open_actions_showing(1, 10, 13) in (back.message.text or "")
+    assert action_buttons(back.message.button_texts) == labels(dues[:10])
+
+
+async def test_many_perpetrator_referrals_are_shown_open_ones_first_a_page_at_a_time(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    priya = await runtime.services.enrolment.identify(cast.priya.id)
+    assert priya is not None
+    ((meeting_id, _, _, ((case_id, _),)),) = await runtime.services.actions.plan_meetings(priya)
+    for number in range(1, 7):
+        draft = ActionDraft("Drive Project", f"Assessment {number}", None, "normal")
+        await runtime.services.actions.record(priya, meeting_id, case_id, draft)
+    await close(cast)
+    await driver.wait_for(
+        lambda: sum("New MARAC action" in (m.text or "") for m in cast.pat.bot_messages()) >= 6,
+        description="the 6 referrals sent to Pat",
+    )
+    # The oldest referral is ended: it moves behind the five still open.
+    (listing,) = await cast.pat.send_and_wait("/actions")
+    ended = await cast.pat.press_and_wait(f"{reference}: Ended", message=listing, count=1)
+    assert ended.new_messages[-1].text == texts.ASK_PERP_REASON
+    await cast.pat.send_and_wait("Declined to take part")
+
+    (listing,) = await cast.pat.send_and_wait("/actions")
+    text = listing.text or ""
+    assert texts.referrals_showing(1, 5, 6) in text
+    assert f"Perpetrator referral {reference}: ended" not in text
+    assert text.count(f"Perpetrator referral {reference}: referred") == 5
+    assert texts.MORE_REFERRALS in listing.button_texts
+    turned = await cast.pat.press_and_wait(texts.MORE_REFERRALS, message=listing, expect_edit=True)
+    page = turned.message.text or ""
+    assert texts.referrals_showing(6, 6, 6) in page
+    assert f"Perpetrator referral {reference}: ended" in page
+    assert texts.PREVIOUS_REFERRALS in turned.message.button_texts
+    assert not any(label.startswith(f"{reference}: ") for label in turned.message.button_texts)

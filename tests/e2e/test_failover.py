@@ -5,6 +5,12 @@ mid-referral) the standby takes over, carries the half-done referral on at the n
 and sends the reminders still pending, each exactly once overall. When an instance only loses
 its lease connection, it stops polling and goes back to standby while the other takes over.
 
+Webhook mode fails over the same way: two real ``marac-bot run --webhook`` processes, each with
+a port of its own, behind a stand-in for nginx that tries the primary and falls back to the
+``backup`` only when the primary refuses the connection. Only the active process has its port
+open; when it is killed, the standby opens its own port, registers the webhook again, and the
+next post Telegram makes through the proxy is handled there.
+
 Failover is PostgreSQL only by nature (advisory locks), so those tests use
 ``postgres_database`` directly; with MARAC_REQUIRE_POSTGRES=1 an unreachable server fails them
 rather than skipping. On SQLite the one process is simply active, checked last.
@@ -16,6 +22,8 @@ import asyncio
 import json
 import os
 import re
+import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import select
@@ -41,6 +50,7 @@ from storage.keyfile import create_key_file, key_ring_from_document, new_key_doc
 from storage.migrate import upgrade
 from storage.models import Agency, AgencyKind, OutboxMessage, Person, Role
 from tests.e2e.conftest import Area
+from tests.e2e.test_webhook import PATH, PUBLIC_URL, SECRET, message_update
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday morning: no quiet hours
 POLL = 0.2  # standby poll and leader check interval here (5 s each in production)
@@ -61,6 +71,15 @@ from config import load_settings
 configure_logging("INFO")
 clock = ManualClock(datetime.fromisoformat(sys.argv[1]))
 asyncio.run(serve(load_settings(), clock=clock, poll_seconds=0.2, check_seconds=0.2))
+"""
+
+
+# `marac-bot run --webhook` exactly as systemd starts it (the settings come from MARAC_*).
+WEBHOOK_PROCESS = """
+import sys
+from bot.cli import main
+
+sys.exit(main(["run", "--webhook"]))
 """
 
 
@@ -469,3 +488,176 @@ async def test_on_sqlite_the_one_process_is_simply_active(
             await asyncio.wait_for(running, 15)
     finally:
         await runtime.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the process given it binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class BackupProxy:
+    """What nginx does with ``server A; server B backup;`` and ``proxy_next_upstream error``.
+
+    Each post goes to the primary; only if the connection is refused (the port is closed) is
+    it passed to the backup. A request that reached a server is never sent to the other one.
+    """
+
+    def __init__(self, http: aiohttp.ClientSession, primary: int, backup: int) -> None:
+        self.http = http
+        self.upstreams = [primary, backup]
+
+    async def post(self, update: dict[str, Any]) -> tuple[int, int]:
+        """Telegram's post of ``update``: the status it gets, and which port answered."""
+        for port in self.upstreams:
+            try:
+                async with self.http.post(
+                    f"http://127.0.0.1:{port}{PATH}",
+                    json=update,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+                ) as response:
+                    return response.status, port
+            except aiohttp.ClientConnectorError:
+                continue
+        return 502, 0  # nginx: no live upstream; Telegram keeps the update and retries
+
+
+async def port_open(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
+@pytest.mark.postgres
+async def test_webhook_standby_opens_its_port_when_the_active_process_is_killed(
+    pg_url: str,
+    keys: dict[str, Any],
+    make_runtime: Callable[[], Runtime],
+    server: BotApiStandIn,
+    driver: Driver,
+    tmp_path: Path,
+) -> None:
+    runtime = make_runtime()
+    await upgrade(runtime.engine)
+    area = Area(runtime, driver)
+    await area.create()
+    code = await area.code()
+    ports = {"first": free_port(), "second": free_port()}
+    logs = {name: tmp_path / f"{name}.log" for name in ports}
+    processes: dict[str, asyncio.subprocess.Process] = {}
+
+    def log_tail(name: str) -> str:
+        return f"\n--- {name} process log ---\n" + logs[name].read_text(errors="replace")[-3000:]
+
+    async def start(name: str) -> asyncio.subprocess.Process:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MARAC_")}
+        env.update(
+            PYTHONPATH=str(ROOT),
+            MARAC_DATABASE_URL=pg_url,
+            MARAC_KEYS=json.dumps(keys),
+            MARAC_KEY_FILE=str(tmp_path / "unused-keys.json"),
+            MARAC_TELEGRAM_TOKEN=server.token,
+            MARAC_TELEGRAM_BASE_URL=server.url,
+            MARAC_JOB_INTERVAL_SECONDS="0.1",
+            MARAC_MORNING_DIGEST="false",
+            MARAC_LEADER_POLL_SECONDS=str(POLL),
+            MARAC_LEADER_CHECK_SECONDS=str(POLL),
+            MARAC_WEBHOOK_PUBLIC_URL=PUBLIC_URL,
+            MARAC_WEBHOOK_PATH=PATH,
+            MARAC_WEBHOOK_SECRET=SECRET,
+            MARAC_WEBHOOK_LISTEN="127.0.0.1",
+            MARAC_WEBHOOK_PORT=str(ports[name]),
+        )
+        with logs[name].open("wb") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", WEBHOOK_PROCESS, cwd=ROOT, env=env,
+                stdout=log_file, stderr=log_file,
+            )  # fmt: skip
+        processes[name] = process
+        return process
+
+    async def until(condition: Callable[[], Any], what: str, name: str) -> float:
+        """Wait for a condition (a coroutine function); returns when it held (monotonic)."""
+        deadline = time.monotonic() + TAKEOVER_LIMIT
+        while not await condition():
+            assert processes[name].returncode is None, f"{name} exited" + log_tail(name)
+            assert time.monotonic() < deadline, f"timed out waiting for {what}" + log_tail(name)
+            await asyncio.sleep(0.05)
+        return time.monotonic()
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        proxy = BackupProxy(http, ports["first"], ports["second"])
+        try:
+            # 1. The first process takes the lease, opens its port and registers the webhook.
+            first = await start("first")
+
+            async def first_serving() -> bool:
+                holder = await lease_holder(pg_url)
+                return (
+                    holder is not None
+                    and f":{first.pid}" in holder[1]
+                    and server.call_count("setWebhook") == 1
+                    and await port_open(ports["first"])
+                )
+
+            await until(first_serving, "the first process to serve the webhook", "first")
+            assert server.webhook_url == PUBLIC_URL + PATH
+
+            # 2. The second waits on standby, its port closed: posts reach the first only.
+            await start("second")
+
+            async def second_on_standby() -> bool:
+                return "standby: another process holds the leader lease" in logs[
+                    "second"
+                ].read_text(errors="replace")
+
+            await until(second_on_standby, "the second process to wait on standby", "second")
+            assert not await port_open(ports["second"])
+            priya = driver.user(501, "Priya", last_name="Shah", role=Role.COORDINATOR.value)
+            status, port = await proxy.post(message_update(501, "Priya", f"/start {code}"))
+            assert (status, port) == (200, ports["first"])
+            welcome, _ = await driver.wait_for_bot_messages(priya.chat_id, count=2, after=0)
+            assert "Welcome" in (welcome.text or "")
+            assert server.call_count("setWebhook") == 1  # the standby registered nothing
+
+            # 3. The active process dies; the standby opens its port and registers again.
+            first.kill()
+            killed = time.monotonic()
+            await first.wait()
+            assert not await port_open(ports["first"])
+
+            async def second_serving() -> bool:
+                return server.call_count("setWebhook") == 2 and await port_open(ports["second"])
+
+            serving = await until(second_serving, "the standby to serve the webhook", "second")
+            print(
+                f"\n[failover] webhook served by the standby {serving - killed:.3f} s after SIGKILL"
+            )
+            assert server.webhook_url == PUBLIC_URL + PATH
+
+            # 4. Telegram's next post goes through the proxy to the new leader and is handled,
+            # with what the first process wrote (Priya's enrolment) carried over.
+            latest = server.messages(priya.chat_id)[-1].message_id
+            status, port = await proxy.post(message_update(501, "Priya", "/help"))
+            assert (status, port) == (200, ports["second"])
+            (reply,) = await driver.wait_for_bot_messages(priya.chat_id, after=latest)
+            assert "/invite" in (reply.text or ""), reply.text
+
+            # 5. SIGTERM: the new leader closes its port and exits cleanly.
+            second = processes["second"]
+            second.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(second.wait(), 30) == 0, log_tail("second")
+            assert not await port_open(ports["second"])
+        except BaseException:
+            for name in processes:
+                print(log_tail(name))
+            raise
+        finally:
+            for process in processes.values():
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()

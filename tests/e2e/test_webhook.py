@@ -25,20 +25,23 @@ from telegram.error import BadRequest
 
 import bot.dispatcher
 from bot import metrics, texts
-from bot.application import build_application
+from bot.application import MaracApplication, build_application
 from bot.clock import ManualClock
+from bot.leader import SingleProcessLease, run_as_leader
 from bot.metrics import Metrics
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver
-from bot.services.outbox import ClaimedMessage, enqueue
+from bot.services.outbox import enqueue
 from bot.webhook import (
     SECRET_HEADER,
     RunningWebhook,
+    WebhookOptions,
     assess_health,
     build_web_app,
     check_webhook_options,
     running_webhook,
     serve_webhook,
+    webhook_updates,
 )
 from config import Settings
 from storage.crypto import KeyRing
@@ -347,10 +350,6 @@ async def test_healthz_503_when_the_dispatcher_has_stopped(
         await runner.cleanup()
 
 
-@pytest.mark.skipif(
-    "due_at" not in ClaimedMessage.__dataclass_fields__,
-    reason="lateness needs ClaimedMessage.due_at and dispatch_due passing it to record_dispatch",
-)
 async def test_reminder_lateness_is_measured(
     runtime: Runtime, server: BotApiStandIn, driver: Driver, clock: ManualClock
 ) -> None:
@@ -401,6 +400,48 @@ async def test_serve_webhook_runs_until_stopped(runtime: Runtime, server: BotApi
     stop.set()
     await asyncio.wait_for(task, 10)
     assert not application.running
+    assert server.webhook_url == PUBLIC_URL + PATH  # kept: Telegram holds updates meanwhile
+
+
+async def test_under_the_lease_the_port_is_open_only_while_active(
+    runtime: Runtime, server: BotApiStandIn, http: aiohttp.ClientSession, driver: Driver
+) -> None:
+    """``marac-bot run --webhook``'s way in: run_as_leader opens the port once active (here the
+    one process on its own), registers the webhook, and closes the port again on stopping."""
+    opened: list[RunningWebhook] = []
+    options = WebhookOptions(
+        listen="127.0.0.1", port=0, path=PATH, public_url=PUBLIC_URL, secret_token=SECRET
+    )
+    stop = asyncio.Event()
+
+    async def make_app() -> MaracApplication:
+        return build_application(runtime, token=server.token, base_url=server.url)
+
+    task = asyncio.create_task(
+        run_as_leader(
+            make_app,
+            SingleProcessLease(),
+            stop=stop,
+            start_updates=webhook_updates(runtime, options, on_open=opened.append),
+        )
+    )
+    try:
+
+        async def open_() -> bool:
+            assert not task.done(), task
+            return bool(opened)
+
+        await eventually(open_)
+        assert server.call_count("setWebhook") == 1 and server.webhook_url == PUBLIC_URL + PATH
+        driver.user(921, "Leader")
+        assert await post_update(http, opened[0], message_update(921, "Leader", "/start")) == 200
+        (reply,) = await driver.wait_for_bot_messages(921, after=0)
+        assert reply.text == texts.NEUTRAL_UNKNOWN
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await post_update(http, opened[0], message_update(921, "Leader", "/help"))
     assert server.webhook_url == PUBLIC_URL + PATH  # kept: Telegram holds updates meanwhile
 
 

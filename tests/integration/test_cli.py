@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.runtime import open_runtime
+from config import load_settings
+from storage.audit import append_event
+from storage.keyfile import create_key_file
+from storage.models import AuditEvent
 
 TOKEN = "123456:TEST-standin-token-abcdefghijklmnopqrstuv"
 
@@ -140,3 +148,44 @@ def test_webhook_mode_needs_its_settings_and_https(
     assert main(["run", "--webhook"]) == 2
     err = capsys.readouterr().err
     assert "https://" in err and "a-long-enough-secret" not in err
+
+
+async def _write_audit_events(*times: datetime) -> int:
+    """Audit events at these times, in this order; returns how many events there are."""
+    runtime = open_runtime(load_settings())
+    try:
+        async with runtime.sessions.begin() as session:
+            for at in times:
+                await append_event(session, at=at, action="test.event")
+            return int(await session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    finally:
+        await runtime.close()
+
+
+def test_retention_prunes_old_audit_events_and_verify_still_passes(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A schema and a key but no area yet: `init` would write recent events at the start.
+    assert main(["migrate"]) == 0
+    assert create_key_file(operator_env)
+    now = datetime.now(UTC)
+    old = now - timedelta(days=8 * 366)
+    # Three old events, a recent one, then an old one that must wait behind it.
+    total = asyncio.run(_write_audit_events(old, old, old, now, old))
+    capsys.readouterr()
+
+    assert main(["retention", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "3 event(s) (audit: 7 years after the event) would be pruned, events 1 to 3" in out
+    assert "1 older audit event(s) come after a younger one" in out
+    assert asyncio.run(_write_audit_events()) == total  # nothing changed
+
+    assert main(["retention"]) == 0
+    out = capsys.readouterr().out
+    assert "3 event(s) pruned (audit: 7 years after the event), up to event 3" in out
+    assert asyncio.run(_write_audit_events()) == total - 3 + 1  # and one audit.pruned record
+    assert main(["audit", "verify"]) == 0
+    assert "Audit log intact" in capsys.readouterr().out
+
+    assert main(["retention"]) == 0
+    assert "event(s) pruned" not in capsys.readouterr().out  # nothing more is due

@@ -24,7 +24,15 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from bot.leader import LEASE_NAMESPACE, LeaderLease, SingleProcessLease, lease_key
+from bot.leader import (
+    LEASE_NAMESPACE,
+    LeaderLease,
+    SingleProcessLease,
+    StopUpdates,
+    lease_key,
+    run_as_leader,
+)
+from bot.sandbox import BotApiStandIn, application_builder
 
 POLL = 0.2  # the standby's poll interval in these tests (5 s in production)
 TAKEOVER_LIMIT = 30.0  # what the issue promises
@@ -295,3 +303,43 @@ async def test_a_frozen_holder_loses_the_lease_and_finds_out_when_it_wakes(
         line = await asyncio.wait_for(holder.stdout.readline(), 5)
         assert line.strip() == b"lost"
         assert await standby.is_held()
+
+
+async def test_a_database_failure_while_active_means_standby_not_exit() -> None:
+    """The database failing as the Application loads its state (just after an outage, say)
+    sends the process back to standby to try again; it does not end ``marac-bot run``."""
+    lease = SingleProcessLease()
+    stop = asyncio.Event()
+    built: list[str] = []
+    async with BotApiStandIn() as server:
+
+        async def make_app() -> Any:
+            if not built:
+                built.append("refused")
+                raise ConnectionRefusedError("the database is still coming back")
+            built.append("application")
+            return application_builder(server).updater(None).build()
+
+        async def start_updates(application: Any) -> StopUpdates | None:
+            stop.set()  # active and running: that is all this test needs to see
+            return None
+
+        await asyncio.wait_for(
+            run_as_leader(
+                make_app, lease, stop=stop, poll_seconds=0.01, start_updates=start_updates
+            ),
+            10,
+        )
+    assert built == ["refused", "application"]
+    assert not lease.held
+
+
+async def test_any_other_failure_while_active_ends_the_run_and_frees_the_lease() -> None:
+    lease = SingleProcessLease()
+
+    async def make_app() -> Any:
+        raise ValueError("a bug, not an outage")
+
+    with pytest.raises(ValueError):
+        await asyncio.wait_for(run_as_leader(make_app, lease, poll_seconds=0.01), 10)
+    assert not lease.held

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -427,17 +428,23 @@ async def test_expired_drafts_are_listed_and_erased(runtime: Runtime, clock: Man
         assert (await verify_chain(session)).intact
 
 
-async def test_audit_events_are_counted_never_deleted(runtime: Runtime, clock: ManualClock) -> None:
-    await build_world(runtime, clock)
+async def test_audit_events_go_seven_years_on_and_the_chain_still_verifies(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """Case erasure leaves its ``retention.erased`` events; audit pruning only takes the old."""
+    await build_world(runtime, clock)  # audit events on 26 and 28 Nov 2026
     service = RetentionService(runtime.deps)
+    assert (await service.audit_pruning_plan(date(2033, 11, 26))).due == 0
+    assert (await service.audit_pruning_plan(date(2033, 11, 27))).due > 0
+    clock.set(datetime(2033, 12, 31, 2, 30, tzinfo=UTC))
+    erased = await service.erase_due()
     before = await table_counts(runtime)
-    assert await service.audit_events_past_retention(date(2033, 11, 26)) == 0
-    assert await service.audit_events_past_retention(date(2033, 11, 27)) > 0
-    await service.erase_due(date(2033, 12, 31))
+    report = await service.prune_audit_trail()
+    assert report.pruned == before["audit_events"] - len(erased)  # all but this night's
     async with runtime.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(AuditEvent))
+        kept = list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
         assert (await verify_chain(session)).intact
-    assert int(total or 0) > before["audit_events"]  # only ever added to
+    assert kept == [ERASED_ACTION] * len(erased) + ["audit.pruned"]
 
 
 # ---------------------------------------------------------------------------
@@ -610,12 +617,20 @@ def test_retention_command_lists_then_erases_and_never_names(
     assert "--dry-run" in capsys.readouterr().err
     assert asyncio.run(_references()) == {old, new}
 
+    key_before = json.loads(operator_env.read_text())["active"]
     assert governance(["retention"]) == 0
     out = capsys.readouterr().out
     assert old in out and "erased" in out and not any(name in out for name in NAMES)
     assert asyncio.run(_references()) == {new}
+    # The erasure is followed by a new key-encryption key; the old one is gone from the file,
+    # so a backup of the database taken before cannot open the erased case with these keys.
+    assert "Keys:" in out
+    keys_after = json.loads(operator_env.read_text())
+    assert keys_after["active"] != key_before
+    assert key_before not in json.dumps(keys_after)
     assert governance(["retention"]) == 0
-    assert "nothing is due" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "nothing is due" in out and "Keys:" not in out  # nothing erased, no rotation
     assert marac_main(["audit", "verify"]) == 0
 
 

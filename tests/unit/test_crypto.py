@@ -13,6 +13,8 @@ from storage.crypto import (
     FieldContext,
     KeyEncryptionKey,
     KeyRing,
+    KeySource,
+    blind_index,
     new_data_key,
     normalise_identifier,
     open_sealed,
@@ -303,3 +305,27 @@ def test_blind_index_is_not_the_plaintext(ring: KeyRing) -> None:
     assert "zoe" not in lowered
     assert "neil" not in lowered
     assert normalise_identifier("Zoë O'Neil") not in lowered
+
+
+# --- the key ring as a KeySource -------------------------------------------------------------
+
+
+async def test_the_key_ring_wraps_and_unwraps_as_a_key_source(
+    ring: KeyRing, data_key: bytes
+) -> None:
+    source: KeySource = ring
+    key_id, wrapped = await source.wrap_data_key(data_key, "dk-1")
+    assert key_id == ring.active_key_id
+    assert await source.unwrap_data_key(key_id, wrapped, "dk-1") == data_key
+    with pytest.raises(CryptoError):
+        await source.unwrap_data_key(key_id, wrapped, "dk-2")
+
+
+def test_any_source_with_the_same_blind_index_key_gives_the_same_index() -> None:
+    """What lets the KEK move (to Vault) without breaking repeat-victim matching."""
+    key = secrets.token_bytes(32)
+    assert blind_index(key, "person-name", "Zoë") == make_ring("kek-x", blind=key).blind_index(
+        "person-name", "zoe"
+    )
+    with pytest.raises(CryptoError):
+        blind_index(b"short", "person-name", "Zoe")

@@ -13,11 +13,22 @@ from typing import Any
 import pytest
 
 from storage.crypto import FieldContext, KeyRing, new_data_key, open_sealed, seal
+from storage.kek_sources import KeyFileSource
 from storage.keyfile import (
     KeyFileError,
+    RotationBusy,
+    add_kek,
+    blind_index_key_from_document,
     create_key_file,
+    file_lock,
+    key_ring_from_document,
+    legacy_ring_from_document,
     load_key_ring,
+    lock_path_for,
     new_key_document,
+    read_key_document,
+    retire_kek,
+    without_local_keks,
     write_key_document,
 )
 
@@ -292,3 +303,73 @@ def test_rotated_document_keeps_old_kek_and_stays_owner_only(key_path: Path) -> 
     assert new_ring.active_key_id == "kek-new"
     assert new_ring.unwrap(old_id, wrapped, "dk-1") == data_key
     assert new_ring.wrap(data_key, "dk-1")[0] == "kek-new"
+
+
+# --- key material for Vault, the rotation lock, and the self-reloading key file -------------
+
+
+def test_the_blind_index_key_alone_is_read_and_checked() -> None:
+    document = new_key_document()
+    assert blind_index_key_from_document(document, "f") == base64.b64decode(
+        document["blind_index_key"]
+    )
+    for broken in (_without("blind_index_key"), _with("blind_index_key", b64(b"short"))):
+        with pytest.raises(KeyFileError, match="blind-index key in f"):
+            blind_index_key_from_document(broken, "f")
+
+
+def test_local_keks_kept_for_vault_unwrap_what_they_wrapped() -> None:
+    document = new_key_document()
+    ring = key_ring_from_document(document, "f")
+    data_key = new_data_key()
+    key_id, wrapped = ring.wrap(data_key, "dk-1")
+    legacy = legacy_ring_from_document(document, "f")
+    assert legacy is not None and legacy.unwrap(key_id, wrapped, "dk-1") == data_key
+    # Once they are gone only the blind-index key is left, and the file says so when loaded
+    # as a key-file source.
+    emptied = without_local_keks(document)
+    assert legacy_ring_from_document(emptied, "f") is None
+    assert emptied["blind_index_key"] == document["blind_index_key"]
+    assert emptied["keks"] == [] and "active" not in emptied
+    with pytest.raises(KeyFileError):
+        key_ring_from_document(emptied, "f")
+
+
+def test_a_second_rotation_lock_is_refused_at_once(tmp_path: Path) -> None:
+    lock = lock_path_for(tmp_path / "keys.json")
+    with (
+        file_lock(lock),
+        pytest.raises(RotationBusy, match="Another key rotation is running") as caught,
+        file_lock(lock),
+    ):
+        pass
+    assert str(lock) in str(caught.value)
+    with file_lock(lock):  # free again
+        pass
+
+
+async def test_the_key_file_source_follows_the_file(key_path: Path) -> None:
+    """A process that loaded the file before a rotation wraps under the new KEK and opens
+    data keys wrapped by it, without a restart."""
+    create_key_file(key_path)
+    before = read_key_document(key_path)
+    source = KeyFileSource(key_path)  # e.g. a standby bot, started before the rotation
+    rotated, new_id = add_kek(before)
+    write_key_document(key_path, rotated)
+    elsewhere = KeyFileSource(key_path)
+    data_key = new_data_key()
+    wrapped_elsewhere = await elsewhere.wrap_data_key(data_key, "dk-1")
+    assert wrapped_elsewhere[0] == new_id
+    assert await source.unwrap_data_key(*wrapped_elsewhere, "dk-1") == data_key
+    key_id, _ = await source.wrap_data_key(data_key, "dk-2")
+    assert key_id == new_id
+
+    # The old KEK retired from the file: the source lets go of it too.
+    write_key_document(key_path, retire_kek(rotated, before["active"]))
+    await source.wrap_data_key(data_key, "dk-3")
+    assert source.key_ids == [new_id]
+
+    # A file broken by hand keeps the keys already loaded rather than stopping the bot.
+    write_private(key_path, "{not json")
+    key_id, _ = await source.wrap_data_key(data_key, "dk-4")
+    assert key_id == new_id

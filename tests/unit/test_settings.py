@@ -232,3 +232,72 @@ def test_settings_are_frozen_and_reject_unknown_fields() -> None:
         settings.timezone = "UTC"  # type: ignore[misc]
     with pytest.raises(Exception):  # noqa: B017
         Settings(unknown_field=1)  # type: ignore[call-arg]
+
+
+# --- where the key-encryption key lives ---------------------------------------------------
+
+
+def test_the_key_file_is_the_default_key_source() -> None:
+    settings = load_settings({})
+    assert settings.kek_source == "file"
+    assert settings.vault_url is None
+    assert (settings.vault_mount, settings.vault_transit_key) == ("transit", "marac-bot")
+
+
+def test_vault_settings_from_the_environment_and_toml(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "MARAC_KEK_SOURCE": "Vault",
+            "MARAC_VAULT_URL": "https://vault.example.org:8200/",
+            "MARAC_VAULT_MOUNT": "/kms/transit/",
+            "MARAC_VAULT_TRANSIT_KEY": "marac-north",
+            "MARAC_VAULT_TOKEN_FILE": "/run/secrets/vault-token",
+            "MARAC_VAULT_TIMEOUT_SECONDS": "5",
+        }
+    )
+    assert settings.kek_source == "vault"
+    assert settings.vault_url == "https://vault.example.org:8200"
+    assert settings.vault_mount == "kms/transit"
+    assert settings.vault_transit_key == "marac-north"
+    assert settings.vault_token_file == Path("/run/secrets/vault-token")
+    assert settings.vault_timeout_seconds == 5
+    toml = write_toml(
+        tmp_path, '[marac]\nkek_source = "vault"\nvault_url = "http://127.0.0.1:8200"\n'
+    )
+    assert load_settings({}, toml).vault_url == "http://127.0.0.1:8200"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"MARAC_KEK_SOURCE": "hsm"}, "MARAC_KEK_SOURCE must be file or vault."),
+        ({"MARAC_KEK_SOURCE": "vault"}, "MARAC_VAULT_URL must be set when MARAC_KEK_SOURCE"),
+        ({"MARAC_VAULT_URL": "vault:8200"}, "MARAC_VAULT_URL must start with http://"),
+        ({"MARAC_VAULT_TRANSIT_KEY": "my key"}, "MARAC_VAULT_TRANSIT_KEY must be a transit key"),
+        ({"MARAC_VAULT_MOUNT": "a b"}, "MARAC_VAULT_MOUNT must be a Vault mount path"),
+        (
+            {"MARAC_VAULT_MOUNT": "m" * 30, "MARAC_VAULT_TRANSIT_KEY": "k" * 20},
+            "MARAC_VAULT_TRANSIT_KEY and MARAC_VAULT_MOUNT together must be at most",
+        ),
+        ({"MARAC_VAULT_TIMEOUT_SECONDS": "0"}, "MARAC_VAULT_TIMEOUT_SECONDS"),
+    ],
+)
+def test_bad_vault_settings_name_the_setting(environ: dict[str, str], expected: str) -> None:
+    assert expected in error_for(environ)
+
+
+def test_no_vault_token_is_ever_a_setting() -> None:
+    """The token is read by the key source from VAULT_TOKEN or a token file, never kept
+    in Settings, so no settings dump or repr can show it."""
+    assert not any(
+        "token" in name and name != "telegram_token" and not name.endswith("_file")
+        for name in Settings.model_fields
+    )
+    settings = load_settings(
+        {
+            "MARAC_KEK_SOURCE": "vault",
+            "MARAC_VAULT_URL": "https://v:8200",
+            "VAULT_TOKEN": "hvs.secret",
+        }
+    )
+    assert "hvs.secret" not in repr(settings) and "hvs.secret" not in str(settings.model_dump())

@@ -8,7 +8,9 @@ The CSV and chart tests reuse this data set.
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,6 +20,7 @@ from bot.stats.figures import (
     ActionRecord,
     AreaFigures,
     CaseRecord,
+    CaseTally,
     MeetingRecord,
     Period,
     PeriodError,
@@ -25,6 +28,7 @@ from bot.stats.figures import (
     compute,
     is_small,
     last_12_months,
+    local_day_bounds,
     parse_period,
     quarter,
     rate_text,
@@ -296,6 +300,112 @@ def test_a_meeting_known_only_through_its_cases_still_gets_a_row() -> None:
     )
     assert [m.meeting_id for m in f.meetings] == [1, 2, 3]
     assert f.cases_heard == 20
+
+
+def tallies_per_meeting(cases: list[CaseRecord]) -> list[CaseTally]:
+    """What the service's GROUP BY hands over: one tally per meeting, added up here by hand."""
+    merged: dict[int, CaseTally] = {}
+    for case in cases:
+        if case.meeting_id is None:
+            continue
+        one = CaseTally.of(case)
+        before = merged.get(case.meeting_id)
+        if before is None:
+            merged[case.meeting_id] = one
+            continue
+        kinds_seen = dict(before.by_agency_kind)
+        for kind, count in one.by_agency_kind.items():
+            kinds_seen[kind] = kinds_seen.get(kind, 0) + count
+        merged[case.meeting_id] = replace(
+            before,
+            cases=before.cases + one.cases,
+            repeats=before.repeats + one.repeats,
+            children=before.children + one.children,
+            by_agency_kind=kinds_seen,
+            male=before.male + one.male,
+            lgbt=before.lgbt + one.lgbt,
+            disabled=before.disabled + one.disabled,
+            minoritised=before.minoritised + one.minoritised,
+            aged_16_17=before.aged_16_17 + one.aged_16_17,
+            perpetrators_under_18=before.perpetrators_under_18 + one.perpetrators_under_18,
+        )
+    return list(merged.values())
+
+
+def test_cases_counted_per_meeting_by_the_database_give_the_same_figures() -> None:
+    """The service hands over per-meeting tallies; the figures must not change by a digit."""
+    by_case = q3_figures()
+    tallies = tallies_per_meeting(make_cases())
+    assert len(tallies) < len(make_cases())
+
+    by_meeting = compute(
+        Q3,
+        tallies,
+        make_meetings(),
+        make_actions(),
+        make_perps(),
+        adult_female_population=POPULATION,
+        today=TODAY,
+    )
+    mixed = compute(
+        Q3,
+        [*tallies[:2], *(c for c in make_cases() if c.meeting_id not in (1, 2))],
+        make_meetings(),
+        make_actions(),
+        make_perps(),
+        adult_female_population=POPULATION,
+        today=TODAY,
+    )
+    assert by_meeting == by_case
+    assert mixed == by_case
+
+
+def test_grouped_actions_count_as_many_actions() -> None:
+    one_by_one = [
+        ActionRecord(POLICE, "done", date(2026, 7, 15)),
+        ActionRecord(POLICE, "done", date(2026, 7, 16)),
+        ActionRecord(POLICE, "accepted", date(2026, 7, 10)),
+        ActionRecord(POLICE, "assigned", date(2026, 9, 30)),
+        ActionRecord(POLICE, "assigned", date(2026, 9, 30)),
+    ]
+    grouped = [
+        ActionRecord(POLICE, "done", date(2026, 7, 15), count=2),
+        ActionRecord(POLICE, "accepted", date(2026, 7, 10)),
+        ActionRecord(POLICE, "assigned", date(2026, 9, 30), count=2),
+    ]
+
+    def actions_of(records: list[ActionRecord]) -> dict[str, dict[str, int]]:
+        return compute(
+            Q3, [], [], records, [], adult_female_population=None, today=TODAY
+        ).actions_by_agency
+
+    assert actions_of(grouped) == actions_of(one_by_one)
+    assert actions_of(grouped) == {POLICE: {"done": 2, "not_possible": 0, "overdue": 3, "open": 3}}
+
+
+def test_a_tally_whose_referrers_do_not_add_up_is_refused() -> None:
+    tally = tallies_per_meeting(make_cases())[0]
+    with pytest.raises(ValueError, match="do not add up"):
+        replace(tally, cases=tally.cases + 1)
+    with pytest.raises(ValueError, match="negative"):
+        replace(tally, male=-1)
+    with pytest.raises(ValueError, match="has not been heard"):
+        CaseTally.of(make_cases()[-1])
+
+
+def test_a_quarter_in_summer_time_starts_and_ends_at_london_midnight() -> None:
+    """A meeting at 00:30 on 1 July in London is 23:30 on 30 June in UTC, and is in Q3."""
+    start, end = local_day_bounds(Q3.start, Q3.end, ZoneInfo("Europe/London"))
+    assert start == datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
+    assert end == datetime(2026, 9, 30, 23, 0, tzinfo=UTC)
+
+
+def test_days_across_the_clock_change_are_23_and_25_hours_long() -> None:
+    london = ZoneInfo("Europe/London")
+    spring_start, spring_end = local_day_bounds(date(2026, 3, 29), date(2026, 3, 29), london)
+    autumn_start, autumn_end = local_day_bounds(date(2026, 10, 25), date(2026, 10, 25), london)
+    assert (spring_end - spring_start).total_seconds() == 23 * 3600
+    assert (autumn_end - autumn_start).total_seconds() == 25 * 3600
 
 
 def test_unknown_action_state_is_refused_rather_than_dropped() -> None:

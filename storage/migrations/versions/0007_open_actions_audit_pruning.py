@@ -21,12 +21,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("actions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("closed_at", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("closed_state", sa.String(length=16), nullable=True))
         batch_op.create_index(
             "ix_actions_agency_open", ["agency_id", "closed_at", "due_on"], unique=False
         )
-    # The projection starts true: an action is closed when its first final step was recorded.
+    # The projection starts true: an action is closed by its final step (there is only one:
+    # nothing follows done or not possible), at that step's time.
     op.execute(
         "UPDATE actions SET closed_at = (SELECT min(s.at) FROM action_steps s"
+        " WHERE s.action_id = actions.id AND s.state IN ('done', 'not_possible')),"
+        " closed_state = (SELECT min(s.state) FROM action_steps s"
         " WHERE s.action_id = actions.id AND s.state IN ('done', 'not_possible'))"
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
@@ -50,4 +54,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_events_subject")
     with op.batch_alter_table("actions", schema=None) as batch_op:
         batch_op.drop_index("ix_actions_agency_open")
+        batch_op.drop_column("closed_state")
         batch_op.drop_column("closed_at")

@@ -1,0 +1,302 @@
+"""What the per-update savings must not change (issue #8, throughput).
+
+Every update is checked against the database (``EnrolmentService.identify``) and most read a
+case or write an audit event; these were made cheaper by reading less, writing only what
+changed and taking fewer trips to the database. Here: access still ends on the very next
+update, "last active" is still kept (at its resolution), key preloading still reports erased
+keys, the one-trip SQLite connection behaves as a SQLite connection should, and a PostgreSQL
+connection that went stale in the pool is still replaced without anyone noticing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+import storage.db
+from bot import texts
+from bot.application import MaracApplication
+from bot.clock import ManualClock
+from bot.local import running_bot
+from bot.runtime import Runtime
+from bot.sandbox import BotApiStandIn
+from bot.services.enrolment import LAST_ACTIVE_RESOLUTION
+from storage.crypto import CryptoError, FieldContext
+from storage.db import create_engine, is_database_unavailable
+from storage.models import Agency, AgencyKind, Person, Role
+from tests.e2e.conftest import Area
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[BotApiStandIn]:
+    async with BotApiStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def app(runtime: Runtime, server: BotApiStandIn) -> AsyncIterator[MaracApplication]:
+    async with running_bot(runtime, server) as application:
+        yield application
+
+
+@pytest.fixture
+async def area(runtime: Runtime, server: BotApiStandIn) -> Area:
+    helper = Area(runtime, server.driver())
+    await helper.create()
+    return helper
+
+
+@contextmanager
+def writes(runtime: Runtime) -> Iterator[list[str]]:
+    """The INSERT, UPDATE and DELETE statements sent while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+async def person_row(runtime: Runtime, telegram_user_id: int) -> Person:
+    async with runtime.sessions() as session:
+        person = await session.scalar(
+            select(Person).where(Person.telegram_user_id == telegram_user_id)
+        )
+    assert person is not None
+    return person
+
+
+# -- access is decided afresh on every update -------------------------------------------------
+
+
+async def test_a_deactivated_person_is_refused_on_their_very_next_update(
+    app: MaracApplication, runtime: Runtime, area: Area, clock: ManualClock
+) -> None:
+    priya = await area.enrol(501, "Priya", "Shah")
+    async with runtime.sessions.begin() as session:
+        police = Agency(
+            area_id=area.area_id, kind=AgencyKind.POLICE, name="Police", created_at=clock.now()
+        )
+        session.add(police)
+        await session.flush()
+        police_id = police.id
+    sam = await area.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police_id)
+    (help_reply,) = await sam.send_and_wait("/help")
+    assert help_reply.text not in (texts.NEUTRAL_UNKNOWN, texts.NO_LONGER_HAS_ACCESS)
+    home = sam.bot_messages()[1]  # the welcome's home menu, with its buttons
+
+    coordinator = await runtime.services.enrolment.identify(priya.id)
+    assert coordinator is not None
+    sam_row = await person_row(runtime, sam.id)
+    # No time passes: nothing may have been kept from Sam's update a moment ago.
+    await runtime.services.people.deactivate(coordinator, sam_row.id)
+
+    (reply,) = await sam.send_and_wait("/help")
+    assert reply.text == texts.NEUTRAL_UNKNOWN
+    pressed = await sam.press_and_wait("People", message=home, expect_edit=True)
+    assert pressed.answer is not None and pressed.answer.text == texts.NO_LONGER_HAS_ACCESS
+
+
+async def test_last_active_is_kept_at_its_resolution_without_a_write_per_update(
+    runtime: Runtime, area: Area, clock: ManualClock, server: BotApiStandIn
+) -> None:
+    async with running_bot(runtime, server):
+        priya = await area.enrol(501, "Priya", "Shah")
+    enrolled = (await person_row(runtime, priya.id)).last_active_at
+    assert enrolled == clock.now()
+
+    clock.advance(LAST_ACTIVE_RESOLUTION - timedelta(seconds=1))
+    with writes(runtime) as written:
+        actor = await runtime.services.enrolment.identify(priya.id)
+    assert actor is not None and actor.display_name == "Priya Shah"
+    assert written == []  # recognising someone is a read, not a write
+    assert (await person_row(runtime, priya.id)).last_active_at == enrolled
+
+    clock.advance(timedelta(seconds=2))
+    with writes(runtime) as written:
+        assert await runtime.services.enrolment.identify(priya.id) is not None
+    assert len(written) == 1
+    assert (await person_row(runtime, priya.id)).last_active_at == clock.now()
+
+
+async def test_writing_again_makes_an_unreachable_person_reachable_at_once(
+    runtime: Runtime, area: Area, clock: ManualClock, server: BotApiStandIn
+) -> None:
+    async with running_bot(runtime, server):
+        priya = await area.enrol(501, "Priya", "Shah")
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Person)
+            .where(Person.telegram_user_id == priya.id)
+            .values(unreachable_since=clock.now())
+        )
+    clock.advance(timedelta(seconds=10))  # well inside the last-active resolution
+    assert await runtime.services.enrolment.identify(priya.id) is not None
+    assert (await person_row(runtime, priya.id)).unreachable_since is None
+
+
+async def test_strangers_are_not_recognised(runtime: Runtime) -> None:
+    assert await runtime.services.enrolment.identify(424242) is None
+
+
+# -- data keys --------------------------------------------------------------------------------
+
+
+async def test_preloaded_keys_open_values_and_erased_keys_still_refuse(runtime: Runtime) -> None:
+    vault = runtime.vault
+    context = FieldContext("cases", "summary", 1)
+    async with runtime.sessions.begin() as session:
+        kept = await vault.create_data_key(session, "case")
+        erased = await vault.create_data_key(session, "case")
+        kept_sealed = await vault.seal(session, kept, context, "kept")
+        erased_sealed = await vault.seal(session, erased, context, "erased")
+    async with runtime.sessions.begin() as session:
+        assert await vault.destroy(session, [erased]) == 1
+
+    fresh = type(vault)(vault.key_ring)  # as after a restart: nothing cached
+    async with runtime.sessions() as session:
+        await fresh.preload(session, [kept, erased, None, kept])
+        assert await fresh.open(session, kept, context, kept_sealed) == "kept"
+        with pytest.raises(CryptoError):
+            await fresh.open(session, erased, context, erased_sealed)
+
+
+# -- the one-trip SQLite connection -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_one_trip_sqlite_connection_behaves_like_sqlite(runtime: Runtime) -> None:
+    async with runtime.engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE trip (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)")
+        )
+        # executemany, then a statement with RETURNING, then lastrowid of a plain insert
+        await connection.execute(
+            text("INSERT INTO trip (name) VALUES (:name)"), [{"name": f"n{i}"} for i in range(5)]
+        )
+        returned = await connection.execute(
+            text("UPDATE trip SET name = name || '!' WHERE id <= 2 RETURNING id, name")
+        )
+        assert sorted(returned.all()) == [(1, "n0!"), (2, "n1!")]
+        inserted = await connection.execute(text("INSERT INTO trip (name) VALUES ('last')"))
+        assert inserted.lastrowid == 6
+        changed = await connection.execute(text("UPDATE trip SET name = name WHERE id > 3"))
+        assert changed.rowcount == 3
+
+    # What one connection commits, another (as another process would) sees; a read alone
+    # commits nothing and holds nothing up.
+    other = create_engine(runtime.settings.database_url)
+    try:
+        async with runtime.engine.begin() as connection:
+            await connection.execute(text("SELECT count(*) FROM trip"))
+        async with other.begin() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM trip")) == 6
+    finally:
+        await other.dispose()
+
+    # A failing statement raises SQLAlchemy's error and its transaction leaves nothing behind.
+    with pytest.raises(IntegrityError):
+        async with runtime.engine.begin() as connection:
+            await connection.execute(text("INSERT INTO trip (name) VALUES ('before')"))
+            await connection.execute(text("INSERT INTO trip (name) VALUES ('n2')"))
+    async with runtime.engine.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM trip ORDER BY id"))).scalars()
+        assert list(names) == ["n0!", "n1!", "n2", "n3", "n4", "last"]
+        streamed = await connection.stream(
+            select(text("id")).select_from(text("trip")).order_by(text("id"))
+        )
+        assert [row[0] async for row in streamed] == [1, 2, 3, 4, 5, 6]
+        foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
+        assert foreign_keys == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_ids_from_the_orm_come_back_through_the_one_trip_connection(
+    runtime: Runtime, area: Area, clock: ManualClock
+) -> None:
+    async with runtime.sessions.begin() as session:
+        agencies = [
+            Agency(
+                area_id=area.area_id,
+                kind=AgencyKind.HOUSING,
+                name=f"Housing {n}",
+                created_at=clock.now(),
+            )
+            for n in range(3)
+        ]
+        session.add_all(agencies)
+        await session.flush()
+        ids = [agency.id for agency in agencies]
+    assert len(set(ids)) == 3 and all(isinstance(i, int) for i in ids)
+    async with runtime.sessions() as session:
+        names = await session.scalars(select(Agency.name).where(Agency.id.in_(ids)))
+        assert sorted(names) == ["Housing 0", "Housing 1", "Housing 2"]
+
+
+# -- stale PostgreSQL connections -------------------------------------------------------------
+
+
+async def _terminate(url: str, pid: int) -> None:
+    admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_connection_that_died_while_idle_is_replaced_unnoticed(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert first is not None
+        await _terminate(database_url, first)  # a database restart, while the bot was quiet
+        monkeypatch.setattr(storage.db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        async with engine.connect() as connection:
+            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert second is not None and second != first
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_connection_cut_between_updates_is_replaced_or_fails_once_as_unavailable(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert first is not None
+        await _terminate(database_url, first)
+        # Returned a moment ago, so not pinged. If the driver has already seen the server close
+        # it, checkout replaces it unnoticed; otherwise the one statement fails as "try again
+        # shortly". Either way nothing runs on the dead connection and nothing hangs.
+        try:
+            async with engine.connect() as connection:
+                replaced = await connection.scalar(text("SELECT pg_backend_pid()"))
+            assert replaced != first
+        except Exception as failure:
+            assert is_database_unavailable(failure)
+        # and the pool has let go of it: the next one works.
+        async with engine.connect() as connection:
+            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+        assert second is not None and second != first
+    finally:
+        await engine.dispose()
