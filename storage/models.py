@@ -491,7 +491,8 @@ class Action(Base):
 
     __tablename__ = "actions"
     __table_args__ = (
-        Index("ix_actions_agency_due", "agency_id", "due_on"),
+        # Covers the statistics' count of actions due in a period (no row lookups).
+        Index("ix_actions_agency_due", "agency_id", "due_on", "sent_at", "closed_state"),
         Index("ix_actions_agency_open", "agency_id", "closed_at", "due_on"),
     )
 

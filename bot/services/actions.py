@@ -917,8 +917,11 @@ class ActionService:
     async def _chase_area(
         self, session: AsyncSession, area: Area, today: date, now: datetime
     ) -> int:
+        # By the area's agencies rather than the cases' area, so the open-actions index
+        # (agency, closed_at, due_on) drives the query instead of a walk over every case.
+        area_agencies = select(Agency.id).where(Agency.area_id == area.id)
         overdue = (
-            Case.area_id == area.id,
+            Action.agency_id.in_(area_agencies),
             Action.sent_at.is_not(None),
             Action.closed_at.is_(None),
             Action.due_on < today,

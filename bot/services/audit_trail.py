@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from bot.actor import Actor
 from bot.permissions import Operation, authorise
@@ -40,9 +40,9 @@ class AuditTrailService:
         authorise(actor, Operation.VIEW_AUDIT, area_id=actor.area_id)
         query = select(AuditEvent).where(AuditEvent.area_id == actor.area_id)
         if subject is not None:
-            query = query.where(
-                or_(AuditEvent.subject == subject, AuditEvent.subject.like(f"{subject}/%"))
-            )
+            # Equality (every subject is one whole reference, e.g. a case's or "meeting:12"),
+            # so the (area_id, subject, seq) index answers it: a LIKE would scan the area.
+            query = query.where(AuditEvent.subject == subject)
         query = query.order_by(AuditEvent.seq.desc()).limit(min(limit, MAX_LINES))
         async with self._deps.sessions.begin() as session:
             events = list(await session.scalars(query))

@@ -14,7 +14,7 @@ import json
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -358,14 +358,7 @@ class SubjectAccessService:
 
     async def _audit(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
         events = await session.scalars(
-            select(AuditEvent)
-            .where(
-                or_(
-                    AuditEvent.subject == case.reference,
-                    AuditEvent.subject.like(f"{case.reference}/%"),
-                )
-            )
-            .order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.subject == case.reference).order_by(AuditEvent.seq)
         )
         roles: dict[int, str | None] = {}
         found = []

@@ -25,6 +25,12 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_actions_agency_open", ["agency_id", "closed_at", "due_on"], unique=False
         )
+        batch_op.drop_index("ix_actions_agency_due")
+        batch_op.create_index(
+            "ix_actions_agency_due",
+            ["agency_id", "due_on", "sent_at", "closed_state"],
+            unique=False,
+        )
     # The projection starts true: an action is closed by its final step (there is only one:
     # nothing follows done or not possible), at that step's time.
     op.execute(
@@ -54,5 +60,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_events_subject")
     with op.batch_alter_table("actions", schema=None) as batch_op:
         batch_op.drop_index("ix_actions_agency_open")
+        batch_op.drop_index("ix_actions_agency_due")
+        batch_op.create_index("ix_actions_agency_due", ["agency_id", "due_on"], unique=False)
         batch_op.drop_column("closed_state")
         batch_op.drop_column("closed_at")
