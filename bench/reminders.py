@@ -83,20 +83,20 @@ import tempfile
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 from telegram.constants import FloodLimit
 from telegram.warnings import PTBUserWarning
 
+from bench.common import database_url
 from bot.dispatcher import DispatchReport, dispatch_due
 from bot.local import running_bot
 from bot.runtime import Runtime, open_runtime
@@ -281,29 +281,6 @@ async def database_state(runtime: Runtime) -> dict[str, int]:
     return {"sent": sent, "failed": failed, "pending": pending, "retried": retried}
 
 
-@contextlib.asynccontextmanager
-async def database_url(kind: str, folder: Path, admin_url: str) -> AsyncIterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        return
-    name = f"marac_bench_{os.getpid()}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 def outboxes(
     runtime: Runtime, url: str, count: int, separate: bool
 ) -> tuple[list[OutboxService], list[AsyncEngine]]:
@@ -335,7 +312,7 @@ async def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="marac-bench-") as tmp:
         folder = Path(tmp)
-        async with database_url(args.database, folder, args.postgres_url) as url:
+        async with database_url(args.database, folder, args.postgres_url, "bench") as url:
             settings = Settings(
                 database_url=url,
                 key_file=folder / "keys.json",

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Select,
     and_,
     delete,
-    exists,
     func,
     or_,
     select,
@@ -58,7 +57,7 @@ from bot.permissions import Operation, authorise
 from bot.referrals.validation import InputError
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
-from bot.services.exclusions import is_excluded
+from bot.services.exclusions import excluded_pairs, is_excluded, visible_to
 from bot.services.names import name_context, person_name
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
@@ -72,7 +71,6 @@ from storage.models import (
     AgendaItem,
     Area,
     Case,
-    CaseExclusion,
     Meeting,
     OutboxMessage,
     PerpetratorReferral,
@@ -167,17 +165,6 @@ def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _visible_to(person_id: int) -> ColumnElement[bool]:
-    """The must-not-receive rule (``bot.services.exclusions.is_excluded``) as a filter on actions.
-
-    Asked in the database, so a list of actions is cut in one statement instead of one
-    question per row; the primary key (case_id, person_id) answers it from the index.
-    """
-    return ~exists().where(
-        CaseExclusion.case_id == Action.case_id, CaseExclusion.person_id == person_id
-    )
-
-
 def _open_for(agency_id: int | None, person_id: int) -> list[ColumnElement[bool]]:
     """Sent, not closed, and not on a case this person must not hear about.
 
@@ -188,7 +175,7 @@ def _open_for(agency_id: int | None, person_id: int) -> list[ColumnElement[bool]
         Action.agency_id == agency_id,
         Action.sent_at.is_not(None),
         Action.closed_at.is_(None),
-        _visible_to(person_id),
+        visible_to(person_id, Action.case_id),
     ]
 
 
@@ -665,7 +652,9 @@ class ActionService:
                 .where(
                     PerpetratorReferral.service_agency_id == actor.agency_id,
                     Action.sent_at.is_not(None),
-                    _visible_to(actor.person_id),  # must-not-receive applies here too
+                    visible_to(
+                        actor.person_id, Action.case_id
+                    ),  # must-not-receive applies here too
                 )
                 .order_by(PerpetratorReferral.referred_at, PerpetratorReferral.id)
             )
@@ -1142,13 +1131,7 @@ class ActionService:
                 )
             ).all()
         ]
-        pairs = await session.execute(
-            select(CaseExclusion.case_id, CaseExclusion.person_id).where(
-                CaseExclusion.case_id.in_(case_ids)
-            )
-        )
-        excluded = frozenset((int(c), int(p)) for c, p in pairs.all())
-        return _Audience(reps, coordinators, excluded)
+        return _Audience(reps, coordinators, await excluded_pairs(session, case_ids))
 
     async def _queued_already(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
         """Which of these dedupe keys ``enqueue`` would turn down: queued or sent already.

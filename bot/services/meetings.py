@@ -36,7 +36,7 @@ from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep, triage_status
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
-from bot.services.exclusions import is_excluded
+from bot.services.exclusions import excluded_pairs, is_excluded
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from bot.services.policy import area_policy
@@ -1201,14 +1201,7 @@ class MeetingService:
         The same rule as ``bot.services.exclusions.is_excluded``, asked once per agenda
         instead of once per case and person.
         """
-        if not case_ids:
-            return frozenset()
-        rows = await session.execute(
-            select(CaseExclusion.case_id, CaseExclusion.person_id).where(
-                CaseExclusion.case_id.in_(case_ids)
-            )
-        )
-        return frozenset((int(case_id), int(person_id)) for case_id, person_id in rows.all())
+        return await excluded_pairs(session, case_ids)
 
     async def _returned_by_item(
         self, session: AsyncSession, item_ids: list[int]
