@@ -40,7 +40,9 @@ What the benchmark does
    127.0.0.1 exactly as ``bot.local.running_bot`` does, except that it is built with
    ``rate_limit=False``: PTB's ``AIORateLimiter`` allows 30 requests a second overall and would
    cap both bots at the limiter, not at their own speed. ``--rate-limit`` builds both with it.
-   The housekeeping and morning-digest jobs are removed, so only updates are measured.
+   The housekeeping and morning-digest jobs are removed, so only updates are measured. Once
+   built, start-up's objects are frozen out of the garbage collector's sight
+   (``bot.heap.settle_after_start_up``), as ``marac-bot run`` does; the echo bot likewise.
 4. The echo bot is the smallest PTB bot that answers every update the same way, built with the
    same PTB version and ``ApplicationBuilder`` settings (``concurrent_updates(False)``: one
    update at a time, as ours, whose ``TimedUpdateProcessor`` also takes one at a time; same
@@ -83,6 +85,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import math
 import os
@@ -126,6 +129,7 @@ from bot.actions.states import ACTION_LABELS, ActionState
 from bot.application import build_application
 from bot.callbacks import button_data
 from bot.dispatcher import keyboard
+from bot.heap import settle_after_start_up
 from bot.runtime import open_runtime
 from bot.sandbox import BotApiStandIn, RecordedMessage, application_builder, running_application
 from bot.sandbox.server import QUERY_TOO_OLD, JSONDict, TranscriptEvent
@@ -641,6 +645,7 @@ async def play_bot(
         for person in people:
             driver.user(person["telegram_user_id"], person["name"])
         application = await build(server)
+        settle_after_start_up()  # as `marac-bot run` does once the bot is built; both bots alike
         probe = Probe()
         probe.install(application)
         both = [list(w) + list(p) for w, p in zip(warmup_plans, plans, strict=True)]
@@ -651,7 +656,13 @@ async def play_bot(
             print(f"  … {name}: warm-up", file=sys.stderr, flush=True)
             warm = await load.run(users, warmup_plans, min(WARMUP_SECONDS, args.max_seconds))
             print(f"  … {name}: timed run", file=sys.stderr, flush=True)
+            profiler = cProfile.Profile() if args.profile and not echo else None
+            if profiler is not None:
+                profiler.enable()
             timed = await load.run(users, plans, args.max_seconds)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
     finally:
         await server.stop()
     processor = application.update_processor
@@ -903,6 +914,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="stop sending after this long per bot and phase (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write a cProfile of our bot's timed run (load and stand-in included) to this file",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("MARAC_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),

@@ -576,6 +576,7 @@ async def serve(
     where to send Telegram's posts.
     """
     from bot.application import build_application
+    from bot.heap import settle_after_start_up
     from bot.runtime import open_runtime
 
     stop = stop if stop is not None else asyncio.Event()
@@ -595,8 +596,17 @@ async def serve(
 
         start_updates = webhook_updates(runtime, webhook)
 
+    settled = False
+
     async def make_app() -> MaracApplication:
-        return build_application(runtime)
+        nonlocal settled
+        application = build_application(runtime)
+        if not settled:
+            # Once per process: a later takeover's application is small, and freezing it
+            # would keep the one it replaces alive for good.
+            settle_after_start_up()
+            settled = True
+        return application
 
     try:
         await run_as_leader(

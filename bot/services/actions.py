@@ -63,6 +63,7 @@ from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from storage.audit import append_event
 from storage.crypto import FieldContext
+from storage.db import single_statement_session
 from storage.models import (
     Action,
     ActionStep,
@@ -105,6 +106,19 @@ class ActionView:
     state: ActionState
     last_by: str | None
     overdue: bool
+
+
+@dataclass(frozen=True)
+class ActionMoved:
+    """What a person is told after moving an action: which case's action, and where it is now.
+
+    Not a whole ``ActionView``: building one re-reads the agency, the area, the steps and
+    the names and opens the action's text, which nobody is shown after a press.
+    """
+
+    id: int
+    reference: str
+    state: ActionState
 
 
 @dataclass(frozen=True)
@@ -459,6 +473,7 @@ class ActionService:
         """
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
         async with self._deps.sessions() as session:
+            await single_statement_session(session)  # reads only
             area = await session.get(Area, actor.area_id)
             agency = await session.get(Agency, actor.agency_id)
             assert area is not None and agency is not None
@@ -495,6 +510,7 @@ class ActionService:
     async def get(self, actor: Actor, action_id: int) -> ActionView:
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
         async with self._deps.sessions() as session:
+            await single_statement_session(session)  # reads only
             action = await self._own_action(session, actor, action_id)
             case = await session.get(Case, action.case_id)
             agency = await session.get(Agency, action.agency_id)
@@ -504,7 +520,7 @@ class ActionService:
 
     async def move(
         self, actor: Actor, action_id: int, target: ActionState, note: str | None = None
-    ) -> ActionView:
+    ) -> ActionMoved:
         """Accept, done, not possible: re-checked on every press, so a stale button is refused.
 
         The action row is locked before its steps are read, so two presses at once are
@@ -553,10 +569,7 @@ class ActionService:
                 subject=case.reference,
                 details={"action": action.id},
             )
-            agency = await session.get(Agency, action.agency_id)
-            area = await session.get(Area, actor.area_id)
-            assert agency is not None and area is not None
-            return await self._view(session, action, case, agency.name, self._today(area))
+            return ActionMoved(action.id, case.reference, target)
 
     async def colleagues(self, actor: Actor, action_id: int) -> list[tuple[int, str]]:
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
@@ -638,6 +651,7 @@ class ActionService:
         """
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
         async with self._deps.sessions() as session:
+            await single_statement_session(session)
             rows = await session.execute(
                 select(
                     PerpetratorReferral.id,

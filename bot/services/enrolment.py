@@ -14,6 +14,7 @@ from bot.invites import LOCKOUT_WINDOW, hash_code, is_locked_out, looks_like_cod
 from bot.services.deps import ServiceDeps
 from bot.services.names import name_context
 from storage.audit import append_event
+from storage.db import single_statement_session
 from storage.models import Agency, Area, Invite, InviteAttempt, Person
 
 # Writing last_active_at on every message would make every update a write.
@@ -72,10 +73,8 @@ class EnrolmentService:
         active is read afresh each time, so a deactivation applies to their very next update.
         """
         async with self._deps.sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # One statement at a time needs no transaction around it: this spares the
-                # BEGIN and COMMIT round trips on the commonest path, a read and nothing else.
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            # The commonest path is a read and nothing else: no BEGIN and COMMIT round trips.
+            await single_statement_session(session)
             row = (
                 await session.execute(_IDENTIFY, {"telegram_user_id": telegram_user_id})
             ).one_or_none()

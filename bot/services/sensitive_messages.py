@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from bot.services.deps import ServiceDeps
+from storage.db import single_statement_session
 from storage.models import SensitiveMessage
 
 TELEGRAM_DELETE_LIMIT = timedelta(hours=47)
@@ -30,16 +31,20 @@ class SensitiveMessageService:
         self.ttl = min(ttl, TELEGRAM_DELETE_LIMIT)
 
     async def record(self, chat_id: int, message_id: int) -> None:
+        """One INSERT after every protected message, so it is kept as cheap as a write gets:
+        no ORM object to flush, and on PostgreSQL no BEGIN and COMMIT round trips."""
         now = self._deps.clock.now()
-        async with self._deps.sessions.begin() as session:
-            session.add(
-                SensitiveMessage(
+        async with self._deps.sessions() as session:
+            await single_statement_session(session)
+            await session.execute(
+                insert(SensitiveMessage).values(
                     chat_id=chat_id,
                     message_id=message_id,
                     sent_at=now,
                     delete_after=now + self.ttl,
                 )
             )
+            await session.commit()
 
     async def due(self, limit: int = 200) -> list[DueMessage]:
         now = self._deps.clock.now()
