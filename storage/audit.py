@@ -14,8 +14,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent, AuditHead
@@ -55,6 +56,23 @@ def event_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Built once: an event is appended on most updates, and building a statement costs more than
+# running these. Taking the head is an ORM statement on purpose: it flushes what the caller
+# has pending first, so the event follows the change it records into the database.
+_TAKE_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.id == 1)
+    .values(seq=AuditHead.seq + 1)
+    .returning(AuditHead.seq, AuditHead.last_hash)
+)
+_INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
+_SET_HEAD_HASH = (
+    update(cast(Table, AuditHead.__table__))
+    .where(AuditHead.id == 1)
+    .values(last_hash=bindparam("digest"))
+)
+
+
 async def append_event(
     session: AsyncSession,
     *,
@@ -66,16 +84,13 @@ async def append_event(
     actor_label: str = "system",
     subject: str | None = None,
     details: Mapping[str, Scalar] | None = None,
-) -> AuditEvent:
-    """Add an event in the caller's transaction, so it commits or rolls back with the change."""
-    head = (
-        await session.execute(
-            update(AuditHead)
-            .where(AuditHead.id == 1)
-            .values(seq=AuditHead.seq + 1)
-            .returning(AuditHead.seq, AuditHead.last_hash)
-        )
-    ).one_or_none()
+) -> None:
+    """Add an event in the caller's transaction, so it commits or rolls back with the change.
+
+    Written with plain INSERT and UPDATE statements rather than an ORM object to flush: the
+    event is never read back in the transaction that writes it.
+    """
+    head = (await session.execute(_TAKE_HEAD)).one_or_none()
     if head is None:
         raise RuntimeError("audit_head row missing: the database was not created by migrations")
     seq, prev_hash = int(head[0]), str(head[1])
@@ -93,23 +108,23 @@ async def append_event(
         outcome,
         details_json,
     )
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        area_id=area_id,
-        actor_person_id=actor_person_id,
-        actor_label=actor_label,
-        action=action,
-        subject=subject,
-        outcome=outcome,
-        details=details_json,
-        prev_hash=prev_hash,
-        hash=digest,
+    await session.execute(
+        _INSERT_EVENT,
+        {
+            "seq": seq,
+            "at": at,
+            "area_id": area_id,
+            "actor_person_id": actor_person_id,
+            "actor_label": actor_label,
+            "action": action,
+            "subject": subject,
+            "outcome": outcome,
+            "details": details_json,
+            "prev_hash": prev_hash,
+            "hash": digest,
+        },
     )
-    session.add(event)
-    await session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=digest))
-    await session.flush()
-    return event
+    await session.execute(_SET_HEAD_HASH, {"digest": digest})
 
 
 PRUNED_ACTION = "audit.pruned"
