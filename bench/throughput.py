@@ -44,11 +44,14 @@ What the benchmark does
    built, start-up's objects are frozen out of the garbage collector's sight
    (``bot.heap.settle_after_start_up``), as ``marac-bot run`` does; the echo bot likewise.
 4. The echo bot is the smallest PTB bot that answers every update the same way, built with the
-   same PTB version and ``ApplicationBuilder`` settings (``concurrent_updates(False)``: one
-   update at a time, as ours, whose ``TimedUpdateProcessor`` also takes one at a time; same
-   polling, same limiter choice) on its own fresh stand-in: a message is echoed with
-   ``sendMessage``, a button press is answered with ``answerCallbackQuery``. It gets the same
-   users, the same plans and the same pre-sent notifications, first; then our bot runs.
+   same PTB version and ``ApplicationBuilder`` settings (the same update processor as ours,
+   ``bot.update_order.ChatOrderedUpdateProcessor``, handling ``--concurrency`` updates at once
+   and never two of one chat; same polling, same limiter choice) on its own fresh stand-in:
+   a message is echoed with ``sendMessage``, a button press is answered with
+   ``answerCallbackQuery``. It gets the same users, the same plans and the same pre-sent
+   notifications, first; then our bot runs. ``--api-latency`` makes every Bot API call but
+   ``getUpdates`` take that long at the stand-in, as Telegram's round trip does: handler
+   latency then includes it, and how many updates are handled at once is what counts.
 5. Every user is a closed loop with no think time: send, wait until the bot has finished that
    update, send the next. ``--users`` updates are therefore always in flight: the bot is
    saturated, so updates per second is its capacity. ``--warmup`` updates (one each for the
@@ -133,6 +136,7 @@ from bot.heap import settle_after_start_up
 from bot.runtime import open_runtime
 from bot.sandbox import BotApiStandIn, RecordedMessage, application_builder, running_application
 from bot.sandbox.server import QUERY_TOO_OLD, JSONDict, TranscriptEvent
+from bot.update_order import ChatOrderedUpdateProcessor
 from config import Settings
 from storage.keyfile import key_ring_from_document, new_key_document
 from storage.persistence import WRITE_THROUGH_GROUP
@@ -588,7 +592,7 @@ def assign_actions(
 
 
 def echo_application(
-    server: BotApiStandIn, rate_limit: bool
+    server: BotApiStandIn, rate_limit: bool, concurrency: int
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None and update.message is not None:
@@ -598,7 +602,9 @@ def echo_application(
         if update.callback_query is not None:
             await update.callback_query.answer()
 
-    builder = application_builder(server).concurrent_updates(False)
+    builder = application_builder(server).concurrent_updates(
+        ChatOrderedUpdateProcessor(concurrency)
+    )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     application = builder.build()
@@ -653,6 +659,7 @@ async def play_bot(
         load = Load(server, probe, echo)
         async with polling(application):
             await send_notifications(application, server, users, needs)
+            server.set_latency(args.api_latency / 1000)
             print(f"  … {name}: warm-up", file=sys.stderr, flush=True)
             warm = await load.run(users, warmup_plans, min(WARMUP_SECONDS, args.max_seconds))
             print(f"  … {name}: timed run", file=sys.stderr, flush=True)
@@ -666,9 +673,8 @@ async def play_bot(
     finally:
         await server.stop()
     processor = application.update_processor
-    processing = (
-        f"{type(processor).__name__}, {processor.max_concurrent_updates} update(s) at a time"
-    )
+    at_once = getattr(processor, "handled_at_once", processor.max_concurrent_updates)
+    processing = f"{type(processor).__name__}, {at_once} update(s) at a time"
     return BotRun(name, warm, timed, processing)
 
 
@@ -710,6 +716,7 @@ async def run(args: argparse.Namespace) -> int:
                 key_file=key_file,
                 job_interval_seconds=3600,
                 morning_digest=False,
+                concurrent_updates=args.concurrency,
             )
             runtime = open_runtime(settings, key_ring=key_ring_from_document(document, "bench"))
             try:
@@ -717,7 +724,7 @@ async def run(args: argparse.Namespace) -> int:
                 async def build_echo(
                     server: TimedStandIn,
                 ) -> Application[Any, Any, Any, Any, Any, Any]:
-                    return echo_application(server, args.rate_limit)
+                    return echo_application(server, args.rate_limit, args.concurrency)
 
                 async def build_ours(
                     server: TimedStandIn,
@@ -846,11 +853,16 @@ def report(
     )
     limiter = "PTB AIORateLimiter (30/s overall)" if args.rate_limit else "none (rate_limit=False)"
     print(f"Both bots poll a stand-in over HTTP; rate limiter: {limiter}")
+    print(
+        f"Updates handled at once: {args.concurrency} (never two of one chat); "
+        f"Bot API round trip at the stand-in: {args.api_latency:g} ms"
+    )
     print(f"  echo bot:  {echo_run.processing}")
     print(f"  marac-bot: {ours.processing}")
     print()
     describe_bot(echo_run, None)
-    describe_bot(ours, 0.050)
+    # The p99 goal is the bot's own cost: with a simulated round trip it is not judged.
+    describe_bot(ours, 0.050 if not args.api_latency else None)
     echo_rate, our_rate = rate(echo_run.timed), rate(ours.timed)
     ratio = our_rate / echo_rate if echo_rate and not math.isnan(echo_rate) else float("nan")
     verdict = "met" if ratio >= 0.5 else "MISSED"
@@ -914,6 +926,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="stop sending after this long per bot and phase (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--concurrency",
+        type=positive,
+        default=Settings.model_fields["concurrent_updates"].default,
+        help="updates each bot handles at once, never two of one chat (default: the bot's, "
+        "%(default)s; 1 = one at a time)",
+    )
+    parser.add_argument(
+        "--api-latency",
+        type=float,
+        default=0.0,
+        help="milliseconds every Bot API call takes at the stand-in, as Telegram's round trip "
+        "does (default 0: the bots' own cost only)",
+    )
     parser.add_argument(
         "--profile",
         type=Path,

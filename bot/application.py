@@ -23,9 +23,9 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotData, MaracContext
 from bot.jobs import schedule_jobs
 from bot.logging_setup import quiet_libraries
-from bot.metrics import TimedUpdateProcessor
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
+from bot.update_order import ChatOrderedUpdateProcessor
 from handlers import (
     actions,
     agencies,
@@ -85,8 +85,8 @@ def build_application(
             )
         )
         .post_init(_post_init)
-        # One update at a time (as concurrent_updates(False)), each timed for /metrics.
-        .concurrent_updates(TimedUpdateProcessor())
+        # Different people's updates side by side, one person's in turn; each timed for /metrics.
+        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
     )
     if base:
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")

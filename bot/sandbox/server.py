@@ -1060,6 +1060,7 @@ class BotApiStandIn:
         self._file_ids = itertools.count(1)
         self._failures: dict[str, deque[_Failure]] = {}
         self._delays: dict[str, float] = {}
+        self._latency = 0.0
         self._change_event = asyncio.Event()
         self._closed_event: asyncio.Event | None = None
         self._closing = False
@@ -1204,6 +1205,13 @@ class BotApiStandIn:
             self._delays[name] = seconds
         else:
             self._delays.pop(name, None)
+
+    def set_latency(self, seconds: float) -> None:
+        """Make every method but getUpdates take this long, as Telegram's round trip does.
+
+        A method slowed with ``set_delay`` takes that delay instead.
+        """
+        self._latency = max(seconds, 0.0)
 
     def call_count(self, method: str) -> int:
         return self.counters[self._canonical(method)]
@@ -1740,6 +1748,8 @@ class BotApiStandIn:
             self.calls.append((method, params))
             self.counters[method] += 1
             delay = self._delays.get(method)
+            if delay is None and method != "getUpdates":
+                delay = self._latency
             if delay:
                 await self._pause(delay)
             failure = self._take_failure(method)

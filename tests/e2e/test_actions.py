@@ -98,7 +98,11 @@ async def test_action_plan_confirmed_raced_chased_and_escalated(
         cast.kim.press_and_wait("Accept", message=kim_msg),
     )
     answers = [first, second]
-    await asyncio.sleep(0)
+    # Handled side by side, the winner's message may be edited after the loser's alert.
+    await driver.wait_for(
+        lambda: any("accepted" in (m.message.text or "") for m in answers),
+        description="the winning press to edit its message",
+    )
     texts_seen = [
         (m.message.text or "") + " " + " ".join(x.text or "" for x in m.new_messages)
         for m in answers
