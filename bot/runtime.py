@@ -109,7 +109,7 @@ class Runtime:
 def open_runtime(
     settings: Settings, *, clock: Clock | None = None, key_ring: KeySource | None = None
 ) -> Runtime:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, updates_at_once=settings.concurrent_updates)
     return Runtime(
         settings=settings,
         engine=engine,

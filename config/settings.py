@@ -62,7 +62,7 @@ class Settings(BaseModel):
     # How often the housekeeping job looks for due work (message deletion, reminders).
     job_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Updates handled at once, never two from the same chat (bot/update_order.py); 1 handles
-    # one at a time. PostgreSQL's pool (10 connections) leaves room for the jobs beside them.
+    # one at a time. PostgreSQL's pool is sized from it (storage.db.create_engine).
     concurrent_updates: int = Field(default=8, ge=1, le=32)
     # Active/standby on PostgreSQL (bot/leader.py): how often a standby tries for the leader
     # lease, and how often the active process confirms it still holds it (each check may take

@@ -184,9 +184,16 @@ def _sqlite_creator(database: str, connect_args: Mapping[str, Any]) -> Any:
 
 
 def create_engine(
-    url: str, *, echo: bool = False, command_timeout: float | None = COMMAND_TIMEOUT
+    url: str,
+    *,
+    echo: bool = False,
+    command_timeout: float | None = COMMAND_TIMEOUT,
+    updates_at_once: int = 1,
 ) -> AsyncEngine:
     """An engine tuned for the database behind ``url``.
+
+    ``updates_at_once`` (PostgreSQL) sizes the pool: an update holds at most one connection at
+    a time, so one each, two for the housekeeping and outbox jobs beside them, and five spare.
 
     ``command_timeout`` (PostgreSQL) is for the bot, whose statements are all short; a
     migration or a bulk load that may legitimately run for minutes passes None.
@@ -229,7 +236,7 @@ def create_engine(
         url,
         echo=echo,
         hide_parameters=True,
-        pool_size=5,
+        pool_size=max(5, updates_at_once + 2),
         max_overflow=5,
         pool_timeout=POOL_TIMEOUT,
         # A server that stops answering (hung, or cut off without a reset) must fail a handler

@@ -300,3 +300,16 @@ async def test_a_connection_cut_between_updates_is_replaced_or_fails_once_as_una
         assert second is not None and second != first
     finally:
         await engine.dispose()
+
+
+def test_the_postgresql_pool_has_a_connection_for_every_update_handled_at_once() -> None:
+    """Updates handled side by side each hold a connection; none should wait for the pool."""
+    url = "postgresql+asyncpg://nobody@127.0.0.1:1/none"  # never connected to
+    small = create_engine(url)
+    busy = create_engine(url, updates_at_once=16)
+    try:
+        assert small.sync_engine.pool.size() == 5  # type: ignore[attr-defined]
+        assert busy.sync_engine.pool.size() == 18  # type: ignore[attr-defined]
+    finally:
+        small.sync_engine.dispose()
+        busy.sync_engine.dispose()
