@@ -95,7 +95,15 @@ _LOCK_HELD_SQL: Final = """
     )
 """
 # Anything that means "the database did not answer as it should": the lease is not provable.
-_DATABASE_ERRORS: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# InternalClientError: asyncpg's protocol left mid-operation, as when the server ends the
+# session (pg_terminate_backend, a failover) just as a check is sent; the connection is done.
+_DATABASE_ERRORS: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 AppT = TypeVar("AppT", bound="AnyApplication")
 # What ``start_updates`` may return: how to stop an update source PTB does not own (say, a

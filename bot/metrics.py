@@ -278,7 +278,8 @@ def render() -> str:
 
 
 class TimedUpdateProcessor(BaseUpdateProcessor):
-    """Processes updates one at a time (like ``concurrent_updates(False)``) and times each.
+    """Times each update (``max_concurrent_updates`` at once; the bot uses its subclass
+    ``bot.update_order.ChatOrderedUpdateProcessor``).
 
     It wraps PTB's whole ``process_update``, so updates stopped by the guard
     (``ApplicationHandlerStop``) and updates whose handler failed are counted too.

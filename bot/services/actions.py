@@ -55,6 +55,7 @@ from bot.dates import format_local, format_uk_date
 from bot.meetings.workdays import is_working_day
 from bot.permissions import Operation, authorise
 from bot.referrals.validation import InputError
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.exclusions import excluded_pairs, is_excluded, visible_to
@@ -405,12 +406,10 @@ class ActionService:
                 delete(PerpetratorReferral).where(PerpetratorReferral.action_id == action.id)
             )
             await session.delete(action)
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="action.withdrawn",
                 subject=case.reference,
             )
@@ -559,12 +558,10 @@ class ActionService:
             )
             if not is_open(target):
                 await cancel_outbox(session, dedupe_key_prefix=f"action:{action.id}:", now=now)
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action=f"action.{target.value}",
                 subject=case.reference,
                 details={"action": action.id},
@@ -767,12 +764,10 @@ class ActionService:
             if agency is None or agency.kind is not AgencyKind.PERPETRATOR_SERVICE:
                 raise NotFound(texts.AGENCY_NOT_FOUND)
             agency.waiting_weeks = weeks
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="agency.waiting_time",
                 subject=f"agency:{agency.id}",
                 details={"weeks": weeks},

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.actor import Actor
 from bot.permissions import Operation, authorise
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from storage.audit import append_event
@@ -103,12 +104,10 @@ class AgencyService:
             )
             session.add(agency)
             await session.flush()
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="agency.added",
                 subject=f"agency:{agency.id}",
                 details={"kind": kind.value},
@@ -123,12 +122,10 @@ class AgencyService:
             if agency.name != new_name:
                 await self._refuse_duplicate(session, actor.area_id, new_name, agency.id)
                 agency.name = new_name
-                await append_event(
+                await audit_by(
                     session,
+                    actor,
                     at=self._deps.clock.now(),
-                    area_id=actor.area_id,
-                    actor_person_id=actor.person_id,
-                    actor_label="person",
                     action="agency.renamed",
                     subject=f"agency:{agency.id}",
                 )
@@ -147,12 +144,10 @@ class AgencyService:
             agency = await self._owned(session, actor, agency_id)
             agency.isa_signed_on = signed_on
             agency.isa_review_on = review_on
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="agency.agreement_recorded",
                 subject=f"agency:{agency.id}",
                 details={"signed_on": signed_on.isoformat(), "review_on": review_on.isoformat()},

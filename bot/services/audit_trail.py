@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.actor import Actor
 from bot.permissions import Operation, authorise
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.names import name_context
 from storage.audit import Scalar, append_event
@@ -57,14 +58,8 @@ class AuditTrailService:
                     names[pid] = await self._deps.vault.open(
                         session, person.data_key_id, name_context(pid), person.display_name_sealed
                     )
-            await append_event(
-                session,
-                at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
-                action="audit.viewed",
-                subject=subject,
+            await audit_by(
+                session, actor, at=self._deps.clock.now(), action="audit.viewed", subject=subject
             )
         return [
             AuditLine(

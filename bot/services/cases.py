@@ -22,6 +22,7 @@ from bot import texts
 from bot.actor import Actor
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.exclusions import is_excluded
@@ -34,7 +35,6 @@ from bot.services.referrals import (
     excluded_from,
     same_perpetrator_cases,
 )
-from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
     Agency,
@@ -117,12 +117,10 @@ class CaseService:
             case = await self._visible(session, actor, found[0] if found else None)
             assert found is not None
             card = await self._card(session, actor, case, found[1], found[2])
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="case.viewed",
                 subject=case.reference,
                 details={"identifying": card.identifying is not None},
@@ -169,14 +167,8 @@ class CaseService:
                 event.note_sealed = await self._deps.vault.seal(
                     session, case.data_key_id, FieldContext("case_events", "note", event.id), note
                 )
-            await append_event(
-                session,
-                at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
-                action=f"case.{step.value}",
-                subject=case.reference,
+            await audit_by(
+                session, actor, at=now, action=f"case.{step.value}", subject=case.reference
             )
             if step is CaseStep.ACCEPTED and listing is not None:
                 await session.flush()
@@ -233,12 +225,10 @@ class CaseService:
             )
             if confirmed:
                 case.repeat_of_case_id = other_case_id
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action=f"case.{step.value}",
                 subject=case.reference,
                 details={"other": other.reference},
@@ -273,12 +263,10 @@ class CaseService:
                         by_person_id=actor.person_id,
                     )
                 )
-                await append_event(
+                await audit_by(
                     session,
+                    actor,
                     at=now,
-                    area_id=actor.area_id,
-                    actor_person_id=actor.person_id,
-                    actor_label="person",
                     action="case.person_excluded",
                     subject=case.reference,
                     details={"person": person.id},

@@ -18,6 +18,7 @@ from bot.invites import (
     role_agency_problem,
 )
 from bot.permissions import Operation, authorise
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from storage.audit import append_event
@@ -128,14 +129,8 @@ class InviteService:
                 raise ServiceError(texts.invite_no_longer_open(state.value))
             invite.revoked_at = now
             invite.revoked_by_id = actor.person_id
-            await append_event(
-                session,
-                at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
-                action="invite.revoked",
-                subject=f"invite:{invite.id}",
+            await audit_by(
+                session, actor, at=now, action="invite.revoked", subject=f"invite:{invite.id}"
             )
 
     async def revoke_operator_invites(self, area_id: int, role: Role) -> int:

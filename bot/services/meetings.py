@@ -34,6 +34,7 @@ from bot.meetings.recurrence import Repeat, Series, local_to_utc, occurrences
 from bot.meetings.workdays import is_working_day, subtract_working_days
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep, triage_status
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.exclusions import excluded_pairs, is_excluded
@@ -539,12 +540,10 @@ class MeetingService:
             )
             case = await session.get(Case, item.case_id)
             assert case is not None
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="agenda.case_moved",
                 subject=case.reference,
                 details={"from": item.meeting_id, "to": target.id},
@@ -578,12 +577,10 @@ class MeetingService:
                 row.position = position
             case = await session.get(Case, item.case_id)
             assert case is not None
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="agenda.reordered",
                 subject=case.reference,
             )
@@ -596,12 +593,10 @@ class MeetingService:
             item.emergency = True
             case = await session.get(Case, item.case_id)
             assert case is not None
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="agenda.emergency",
                 subject=case.reference,
             )
@@ -762,12 +757,10 @@ class MeetingService:
                 row.note_sealed = await self._deps.vault.seal(
                     session, case.data_key_id, research_context(row.id), note
                 )
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action=f"research.{outcome}",
                 subject=case.reference,
                 details={"meeting": meeting.id, "agency": actor.agency_id},
@@ -821,12 +814,10 @@ class MeetingService:
                     dedupe_key_prefix=f"meeting:{meeting.id}:attendance_chase:{person_id}",
                     now=now,
                 )
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action=f"attendance.{status}",
                 subject=f"meeting:{meeting.id}",
             )

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.actor import Actor
 from bot.permissions import Operation, Scope, authorise, scope_for
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.names import name_context
-from storage.audit import append_event
 from storage.models import Agency, Person, Role
 
 
@@ -47,12 +47,10 @@ class PeopleService:
         async with self._deps.sessions.begin() as session:
             rows = (await session.execute(query)).all()
             views = [await self._view(session, person, agency) for person, agency in rows]
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="people.viewed",
                 details={"count": len(views)},
             )
@@ -99,12 +97,10 @@ class PeopleService:
                     raise ServiceError(texts.LAST_COORDINATOR)
             person.deactivated_at = now
             person.deactivated_by_id = actor.person_id
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="person.deactivated",
                 subject=f"person:{person.id}",
                 details={"role": person.role.value},
@@ -120,12 +116,10 @@ class PeopleService:
             if person is None or person.area_id != actor.area_id or person.deactivated_at:
                 raise NotFound(texts.PERSON_NOT_FOUND)
             person.on_call = on_call
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="person.on_call_set" if on_call else "person.on_call_cleared",
                 subject=f"person:{person.id}",
             )

@@ -29,6 +29,7 @@ from bot.referrals.criteria import CriterionChoice, Thresholds, assess_urgency, 
 from bot.referrals.dash import Answer
 from bot.referrals.status import CaseStep, format_reference
 from bot.referrals.validation import InputError, age_on
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import ServiceError
 from bot.services.outbox import enqueue
@@ -162,14 +163,8 @@ class ReferralService:
             draft.data_key_id = await self._deps.vault.create_data_key(session, "draft")
             payload = flow.new_payload()
             await self._seal_draft(session, draft, payload)
-            await append_event(
-                session,
-                at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
-                action="referral.draft_started",
-                subject=f"draft:{draft.id}",
+            await audit_by(
+                session, actor, at=now, action="referral.draft_started", subject=f"draft:{draft.id}"
             )
             return DraftState(payload, now, thresholds_of(policy))
 
@@ -201,13 +196,8 @@ class ReferralService:
         async with self._deps.sessions.begin() as session:
             erased = await self._erase_drafts(session, [actor.person_id])
             if erased:
-                await append_event(
-                    session,
-                    at=self._deps.clock.now(),
-                    area_id=actor.area_id,
-                    actor_person_id=actor.person_id,
-                    actor_label="person",
-                    action="referral.draft_discarded",
+                await audit_by(
+                    session, actor, at=self._deps.clock.now(), action="referral.draft_discarded"
                 )
             return erased > 0
 
@@ -332,12 +322,10 @@ class ReferralService:
                     )
                 )
             await self._erase_drafts(session, [actor.person_id])
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="case.referred",
                 subject=reference,
                 details={

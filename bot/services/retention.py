@@ -41,6 +41,7 @@ from bot import texts
 from bot.actor import Actor
 from bot.logging_setup import describe
 from bot.permissions import Operation, PermissionDenied, authorise
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.outbox import enqueue
@@ -380,12 +381,10 @@ class RetentionService:
                 return item
         # Refused: the transaction above changed nothing; the refusal itself is recorded.
         async with self._deps.sessions.begin() as session:
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=actor.area_id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action=CONFIRM_REFUSED_ACTION,
                 subject=refused_reference,
                 outcome="refused",

@@ -343,3 +343,29 @@ async def test_any_other_failure_while_active_ends_the_run_and_frees_the_lease()
     with pytest.raises(ValueError):
         await asyncio.wait_for(run_as_leader(make_app, lease, poll_seconds=0.01), 10)
     assert not lease.held
+
+
+class _ConnectionMidOperation:
+    """What asyncpg leaves when the server ends the session as a check is being sent."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+
+    def is_closed(self) -> bool:
+        return self.terminated
+
+    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.InternalClientError("cannot switch to state 11; another operation")
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+async def test_a_connection_left_mid_operation_means_the_lease_is_lost() -> None:
+    """Seen once under load after pg_terminate_backend: the check must answer, not raise."""
+    lease = LeaderLease("postgresql://nobody@127.0.0.1:1/none")
+    connection = _ConnectionMidOperation()
+    lease._connection = connection  # type: ignore[assignment]
+    lease._held = True
+    assert await lease.is_held() is False
+    assert connection.terminated
