@@ -193,6 +193,12 @@ class Metrics:
             "How long after its due time an outbox message was sent, in seconds.",
             LATENESS_BUCKETS,
         )
+        self.updates_waiting = Gauge(
+            "marac_updates_waiting",
+            "Updates received and not yet started: waiting for the same person's earlier update "
+            "or for a free slot (MARAC_CONCURRENT_UPDATES).",
+        )
+        self.updates_waiting.set(0)
         self.outbox_pending = Gauge(
             "marac_outbox_pending", "Outbox messages not yet sent, cancelled or given up on."
         )
@@ -241,6 +247,7 @@ class Metrics:
         return [
             self.updates,
             self.handler_seconds,
+            self.updates_waiting,
             self.reminders_sent,
             self.reminders_failed,
             self.reminders_retried,

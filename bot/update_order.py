@@ -19,13 +19,14 @@ appends, and SQLite's single pooled connection runs one transaction at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 
-from bot.metrics import Metrics, TimedUpdateProcessor
+from bot.metrics import METRICS, Metrics, TimedUpdateProcessor
 
 
 class _ChatTurn:
@@ -57,7 +58,7 @@ IN_HAND_LIMIT = 1000
 class ChatOrderedUpdateProcessor(TimedUpdateProcessor):
     """Up to ``handled_at_once`` updates at once, never two of the same chat; each timed."""
 
-    __slots__ = ("_slots", "_turns", "handled_at_once")
+    __slots__ = ("_slots", "_turns", "_waiting", "handled_at_once")
 
     def __init__(self, handled_at_once: int = 8, metrics: Metrics | None = None) -> None:
         if handled_at_once < 1:
@@ -67,29 +68,40 @@ class ChatOrderedUpdateProcessor(TimedUpdateProcessor):
         self.handled_at_once = handled_at_once
         self._slots = asyncio.Semaphore(handled_at_once)
         self._turns: dict[int, _ChatTurn] = {}
+        self._waiting = 0
+
+    def _note_waiting(self, change: int) -> None:
+        self._waiting += change
+        (self._metrics or METRICS).updates_waiting.set(self._waiting)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = chat_of(update)
-        if chat is None:
-            async with self._slots:
-                await super().do_process_update(update, coroutine)
-            return
-        turn = self._turns.get(chat)
-        if turn is None:
-            turn = self._turns[chat] = _ChatTurn()
-        turn.waiting += 1
+        turn = None
+        if chat is not None:
+            turn = self._turns.get(chat)
+            if turn is None:
+                turn = self._turns[chat] = _ChatTurn()
+            turn.waiting += 1
         started = False
+        self._note_waiting(+1)
         try:
-            async with turn.lock, self._slots:
+            async with contextlib.AsyncExitStack() as held:
+                if turn is not None:
+                    await held.enter_async_context(turn.lock)
+                await held.enter_async_context(self._slots)
                 started = True
+                self._note_waiting(-1)
                 await super().do_process_update(update, coroutine)
         finally:
-            turn.waiting -= 1
-            if turn.waiting == 0:
-                # Forgotten once idle, so the table holds only chats with updates in hand.
-                self._turns.pop(chat, None)
-            if not started and inspect.iscoroutine(coroutine):
-                coroutine.close()  # cancelled while waiting its turn (shutdown): never run
+            if not started:
+                self._note_waiting(-1)
+                if inspect.iscoroutine(coroutine):
+                    coroutine.close()  # cancelled while waiting its turn (shutdown): never run
+            if turn is not None and chat is not None:
+                turn.waiting -= 1
+                if turn.waiting == 0:
+                    # Forgotten once idle, so the table holds only chats with updates in hand.
+                    self._turns.pop(chat, None)
 
     @property
     def chats_in_hand(self) -> int:

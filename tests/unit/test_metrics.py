@@ -44,6 +44,7 @@ def test_a_fresh_registry_renders_every_metric_with_help_and_type() -> None:
     for name, kind in (
         ("marac_updates_total", "counter"),
         ("marac_handler_seconds", "histogram"),
+        ("marac_updates_waiting", "gauge"),
         ("marac_reminders_sent_total", "counter"),
         ("marac_reminders_failed_total", "counter"),
         ("marac_reminders_retried_total", "counter"),
@@ -62,6 +63,7 @@ def test_a_fresh_registry_renders_every_metric_with_help_and_type() -> None:
     assert values['marac_reminders_failed_total{reason="unreachable"}'] == 0
     assert values['marac_handler_seconds_bucket{le="+Inf"}'] == 0
     assert values["marac_dispatcher_last_run_timestamp"] == 0
+    assert values["marac_updates_waiting"] == 0
     # Unknown until a scrape reads the database: no sample rather than a made-up 0.
     assert "marac_outbox_pending" not in values and "marac_database_up" not in values
 

@@ -99,7 +99,8 @@ async def test_no_more_than_the_limit_at_once() -> None:
 
 
 async def test_a_flood_from_one_person_does_not_hold_up_everyone_else() -> None:
-    processor = ChatOrderedUpdateProcessor(2, metrics=Metrics())
+    metrics = Metrics()
+    processor = ChatOrderedUpdateProcessor(2, metrics=metrics)
     recorder = Recorder()
     flood = [
         asyncio.create_task(processor.process_update(update_from(7, n), recorder.handle(f"f{n}")))
@@ -110,10 +111,14 @@ async def test_a_flood_from_one_person_does_not_hold_up_everyone_else() -> None:
     # Nine of the flood wait for their turn without taking a slot, so the other person's
     # update is handled at once beside the first of the flood.
     assert recorder.running == {"f0", "b"}
+    # /metrics shows the nine waiting for their turn.
+    assert metrics.updates_waiting.current == 9
+    assert "marac_updates_waiting 9" in metrics.render()
     for n in range(10):
         recorder.let_go(f"f{n}")
     recorder.let_go("b")
     await asyncio.gather(*flood, other)
+    assert metrics.updates_waiting.current == 0
     assert [line for line in recorder.log if "f" in line] == [
         step for n in range(10) for step in (f"start f{n}", f"end f{n}")
     ]
@@ -129,3 +134,22 @@ def test_whose_turn_an_update_takes() -> None:
     assert chat_of(update_from(42, 1)) == 42
     assert chat_of(Update(update_id=2)) is None
     assert chat_of("not an update") is None
+
+
+async def test_an_update_cancelled_while_waiting_its_turn_never_runs() -> None:
+    """At shutdown a waiting update is dropped cleanly: not run, not counted as waiting."""
+    metrics = Metrics()
+    processor = ChatOrderedUpdateProcessor(4, metrics=metrics)
+    recorder = Recorder()
+    first = asyncio.create_task(processor.process_update(update_from(5, 1), recorder.handle("a1")))
+    second = asyncio.create_task(processor.process_update(update_from(5, 2), recorder.handle("a2")))
+    await settle()
+    assert metrics.updates_waiting.current == 1
+    second.cancel()
+    await settle()
+    assert second.cancelled()
+    assert metrics.updates_waiting.current == 0
+    recorder.let_go("a1")
+    await first
+    assert recorder.log == ["start a1", "end a1"]
+    assert processor.chats_in_hand == 0
