@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 from telegram.error import RetryAfter
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
 
 from bot.application import MaracApplication
 from bot.clock import ManualClock
@@ -413,3 +415,43 @@ def test_backoff_doubles_from_30_seconds_up_to_an_hour() -> None:
         timedelta(minutes=4),
     ]
     assert retry_backoff(7) == retry_backoff(50) == timedelta(hours=1)
+
+
+async def test_a_send_that_times_out_is_retried_and_delivered_at_most_twice(
+    bot_app: MaracApplication,
+    area: Area,
+    driver: Driver,
+    runtime: Runtime,
+    clock: ManualClock,
+    server: BotApiStandIn,
+) -> None:
+    """Telegram answers too slowly: the message may or may not have gone, and the Bot API has
+    no way to ask. The reminder is kept and sent again, so it is never lost; the price is at
+    most one duplicate, which is the lesser harm for a safety reminder."""
+    await area.enrol(501, "Priya", "Shah")
+    await remind(runtime, area, 501, "test:slow", "Reminder: research due Friday")
+    outbox = OutboxService(runtime.deps)
+    impatient = ExtBot(
+        bot_app.bot.token,
+        base_url=f"{server.url}/bot",
+        request=HTTPXRequest(read_timeout=0.2),
+    )
+    await impatient.initialize()
+    try:
+        server.set_delay("sendMessage", 1.0)
+        assert await dispatch_due(impatient, outbox) == DispatchReport(retried=1)
+        server.set_delay("sendMessage", None)
+        # The slow call still went through at Telegram's end.
+        await driver.wait_for(lambda: delivered(driver, 501, "Reminder: research due Friday") == 1)
+        clock.advance(retry_backoff(0))
+        assert await dispatch_due(impatient, outbox) == DispatchReport(sent=1)
+        clock.advance(timedelta(hours=2))
+        assert await dispatch_due(impatient, outbox) == DispatchReport()
+    finally:
+        await impatient.shutdown()
+    assert delivered(driver, 501, "Reminder: research due Friday") == 2
+    async with runtime.sessions() as session:
+        row = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == "test:slow")
+        )
+    assert row is not None and row.sent_at is not None
