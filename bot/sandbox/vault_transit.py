@@ -37,7 +37,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
@@ -533,66 +533,88 @@ class VaultTransitStandIn:
             raise _bad(str(result["error"]))
         return self._ok(result)
 
-    def _encrypt(self, keys: dict[str, TransitKey], name: str, body: JSONDict) -> web.Response:
-        items, batched = self._items(
-            body, ("plaintext", "key_version", "associated_data"), "missing plaintext to encrypt"
-        )
+    def _each_item(
+        self,
+        body: JSONDict,
+        fields: tuple[str, ...],
+        missing: str,
+        key_for: Callable[[], TransitKey],
+        work: Callable[[TransitKey, JSONDict], JSONDict],
+        *,
+        status_on_error: bool,
+    ) -> web.Response:
+        """One request's items (a batch, or the single one in the body), each worked on its
+        own after the body and then the key are checked: an item that fails carries its error,
+        as Vault's batch results do."""
+        items, batched = self._items(body, fields, missing)
         self._refuse_context(items)
-        if name not in keys:  # a root token may create the key by encrypting (upsert)
-            keys[name] = self._new_key(name, body)
-        key = keys[name]
+        key = key_for()
         results: list[JSONDict] = []
         for item in items:
             try:
-                plaintext = _b64_field(item.get("plaintext"), "plaintext") or b""
-                aad = _b64_field(item.get("associated_data"), "associated data")
-                version = _int_field(item, "key_version") or 0
-                ciphertext = key.encrypt(plaintext, version, aad)
-                results.append(
-                    {"ciphertext": ciphertext, "key_version": version or key.latest_version}
-                )
+                results.append(work(key, item))
             except (ValueError, VaultResponse) as error:
                 results.append({"error": str(error)})
-        return self._answer(results, batched, items, status_on_error=True)
+        return self._answer(results, batched, items, status_on_error=status_on_error)
+
+    @staticmethod
+    def _existing(keys: dict[str, TransitKey], name: str) -> Callable[[], TransitKey]:
+        def find() -> TransitKey:
+            key = keys.get(name)
+            if key is None:
+                raise _bad("encryption key not found")
+            return key
+
+        return find
+
+    def _encrypt(self, keys: dict[str, TransitKey], name: str, body: JSONDict) -> web.Response:
+        def upsert() -> TransitKey:
+            if name not in keys:  # a root token may create the key by encrypting
+                keys[name] = self._new_key(name, body)
+            return keys[name]
+
+        def encrypt(key: TransitKey, item: JSONDict) -> JSONDict:
+            plaintext = _b64_field(item.get("plaintext"), "plaintext") or b""
+            aad = _b64_field(item.get("associated_data"), "associated data")
+            version = _int_field(item, "key_version") or 0
+            ciphertext = key.encrypt(plaintext, version, aad)
+            return {"ciphertext": ciphertext, "key_version": version or key.latest_version}
+
+        fields = ("plaintext", "key_version", "associated_data")
+        return self._each_item(
+            body, fields, "missing plaintext to encrypt", upsert, encrypt, status_on_error=True
+        )
 
     def _decrypt(self, keys: dict[str, TransitKey], name: str, body: JSONDict) -> web.Response:
-        items, batched = self._items(
-            body, ("ciphertext", "associated_data"), "missing ciphertext to decrypt"
+        def decrypt(key: TransitKey, item: JSONDict) -> JSONDict:
+            aad = _b64_field(item.get("associated_data"), "associated data")
+            plaintext = key.decrypt(str(item.get("ciphertext") or ""), aad)
+            return {"plaintext": base64.b64encode(plaintext).decode("ascii")}
+
+        return self._each_item(
+            body,
+            ("ciphertext", "associated_data"),
+            "missing ciphertext to decrypt",
+            self._existing(keys, name),
+            decrypt,
+            status_on_error=True,
         )
-        self._refuse_context(items)
-        key = keys.get(name)
-        if key is None:
-            raise _bad("encryption key not found")
-        results: list[JSONDict] = []
-        for item in items:
-            try:
-                aad = _b64_field(item.get("associated_data"), "associated data")
-                plaintext = key.decrypt(str(item.get("ciphertext") or ""), aad)
-                results.append({"plaintext": base64.b64encode(plaintext).decode("ascii")})
-            except ValueError as error:
-                results.append({"error": str(error)})
-        return self._answer(results, batched, items, status_on_error=True)
 
     def _rewrap(self, keys: dict[str, TransitKey], name: str, body: JSONDict) -> web.Response:
-        items, batched = self._items(
-            body, ("ciphertext", "key_version"), "missing ciphertext to decrypt"
-        )
-        self._refuse_context(items)
-        key = keys.get(name)
-        if key is None:
-            raise _bad("encryption key not found")
-        results: list[JSONDict] = []
-        for item in items:
-            try:
-                if not item.get("ciphertext"):
-                    raise ValueError("missing ciphertext to decrypt")
-                plaintext = key.decrypt(str(item["ciphertext"]), None)
-                version = _int_field(item, "key_version") or 0
-                ciphertext = key.encrypt(plaintext, version, None)
-                results.append(
-                    {"ciphertext": ciphertext, "key_version": version or key.latest_version}
-                )
-            except (ValueError, VaultResponse) as error:
-                results.append({"error": str(error)})
+        def rewrap(key: TransitKey, item: JSONDict) -> JSONDict:
+            if not item.get("ciphertext"):
+                raise ValueError("missing ciphertext to decrypt")
+            plaintext = key.decrypt(str(item["ciphertext"]), None)
+            version = _int_field(item, "key_version") or 0
+            ciphertext = key.encrypt(plaintext, version, None)
+            return {"ciphertext": ciphertext, "key_version": version or key.latest_version}
+
         # Vault answers a rewrap batch 200 whatever failed inside it: callers must look.
-        return self._answer(results, batched, items, status_on_error=False)
+        return self._each_item(
+            body,
+            ("ciphertext", "key_version"),
+            "missing ciphertext to decrypt",
+            self._existing(keys, name),
+            rewrap,
+            status_on_error=False,
+        )
