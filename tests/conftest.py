@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import ManualClock
 from bot.runtime import Runtime, open_runtime
+from bot.sandbox.vault_transit import VaultTransitStandIn
 from config import Settings
 from storage.crypto import KeyRing
 from storage.keyfile import key_ring_from_document, new_key_document
 from storage.migrate import upgrade
+from tests.key_helpers import TRANSIT_KEY
 
 ADMIN_URL = os.environ.get("MARAC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 T = TypeVar("T")
@@ -100,6 +102,20 @@ async def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
 @pytest.fixture
 def key_ring() -> KeyRing:
     return key_ring_from_document(new_key_document(), "test")
+
+
+@pytest.fixture
+def key_document() -> dict[str, Any]:
+    """A fresh key file's contents, for tests that write or rotate key files."""
+    return new_key_document()
+
+
+@pytest.fixture
+async def transit() -> AsyncIterator[VaultTransitStandIn]:
+    """The Vault transit stand-in with the bot's key already made."""
+    async with VaultTransitStandIn() as server:
+        server.create_key(TRANSIT_KEY)
+        yield server
 
 
 @pytest.fixture

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.application import MaracApplication
 from bot.local import running_bot
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
+from bot.services.outbox import enqueue
 from config import Settings
-from storage.models import Role
+from storage.models import Agency, AgencyKind, Person, Role
 
 
 @pytest.fixture
@@ -80,3 +83,34 @@ async def area(runtime: Runtime, driver: Driver) -> Area:
     helper = Area(runtime, driver)
     await helper.create()
     return helper
+
+
+async def add_agency(
+    runtime: Runtime, area_id: int, name: str, kind: AgencyKind, now: datetime
+) -> int:
+    async with runtime.sessions.begin() as session:
+        row = Agency(area_id=area_id, name=name, kind=kind, created_at=now)
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def queue_reminder(
+    runtime: Runtime, user: SimulatedUser, text: str, *, due: datetime, now: datetime, test: str
+) -> None:
+    """A reminder for ``user`` in the outbox, as a service would queue it (keyed by ``test``
+    and the text, so each text is queued once)."""
+    async with runtime.sessions.begin() as session:
+        person = await session.scalar(select(Person).where(Person.telegram_user_id == user.id))
+        assert person is not None
+        assert await enqueue(
+            session,
+            dedupe_key=f"{test}:{text}",
+            chat_id=user.chat_id,
+            kind="meeting_reminder",
+            text=text,
+            now=now,
+            due_at=due,
+            area_id=person.area_id,
+            person_id=person.id,
+        )

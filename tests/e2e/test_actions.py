@@ -66,6 +66,23 @@ async def close(cast: Cast) -> None:
     assert "Meeting closed" in (done.message.text or "")
 
 
+async def record_actions(
+    runtime: Runtime, driver: Driver, cast: Cast, drafts: list[ActionDraft]
+) -> str:
+    """A case heard at a meeting with ``drafts`` recorded through the service (to keep a test
+    short), the meeting closed so the actions go out; returns the case reference."""
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    priya = await runtime.services.enrolment.identify(cast.priya.id)
+    assert priya is not None
+    ((meeting_id, _, _, ((case_id, _),)),) = await runtime.services.actions.plan_meetings(priya)
+    for draft in drafts:
+        await runtime.services.actions.record(priya, meeting_id, case_id, draft)
+    await close(cast)
+    return reference
+
+
 async def latest_with(driver: Driver, user: SimulatedUser, fragment: str):  # type: ignore[no-untyped-def]
     await wait_for_text(driver, user, fragment)
     return next(m for m in reversed(user.bot_messages()) if fragment in (m.text or ""))
@@ -218,19 +235,14 @@ async def test_a_long_action_list_is_shown_a_page_at_a_time(
     app: object, runtime: Runtime, area: Area, driver: Driver
 ) -> None:
     cast = Cast(runtime, area)
-    await cast.enrol()
-    await schedule(cast.priya, repeat="Once only")
-    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
-    # Thirteen actions for the police, recorded through the service to keep the test short.
-    priya = await runtime.services.enrolment.identify(cast.priya.id)
-    assert priya is not None
-    ((meeting_id, _, _, ((case_id, _),)),) = await runtime.services.actions.plan_meetings(priya)
+    # Thirteen actions for the police, recorded newest due first.
     dues = [date(2026, 12, 14) + timedelta(days=n) for n in range(13)]
-    for number, due in reversed(list(enumerate(dues, start=1))):
-        words = f"Task {number}: " + "check the records and call the victim back " * 8
-        draft = ActionDraft("Northamptonshire Police", words, due, "normal")
-        await runtime.services.actions.record(priya, meeting_id, case_id, draft)
-    await close(cast)
+    words = "check the records and call the victim back " * 8
+    drafts = [
+        ActionDraft("Northamptonshire Police", f"Task {number}: {words}", due, "normal")
+        for number, due in reversed(list(enumerate(dues, start=1)))
+    ]
+    reference = await record_actions(runtime, driver, cast, drafts)
     await driver.wait_for(
         lambda: sum("New MARAC action" in (m.text or "") for m in cast.sam.bot_messages()) >= 13,
         description="the 13 actions sent to Sam",
@@ -274,16 +286,8 @@ async def test_many_perpetrator_referrals_are_shown_open_ones_first_a_page_at_a_
     app: object, runtime: Runtime, area: Area, driver: Driver
 ) -> None:
     cast = Cast(runtime, area)
-    await cast.enrol()
-    await schedule(cast.priya, repeat="Once only")
-    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
-    priya = await runtime.services.enrolment.identify(cast.priya.id)
-    assert priya is not None
-    ((meeting_id, _, _, ((case_id, _),)),) = await runtime.services.actions.plan_meetings(priya)
-    for number in range(1, 7):
-        draft = ActionDraft("Drive Project", f"Assessment {number}", None, "normal")
-        await runtime.services.actions.record(priya, meeting_id, case_id, draft)
-    await close(cast)
+    drafts = [ActionDraft("Drive Project", f"Assessment {n}", None, "normal") for n in range(1, 7)]
+    reference = await record_actions(runtime, driver, cast, drafts)
     await driver.wait_for(
         lambda: sum("New MARAC action" in (m.text or "") for m in cast.pat.bot_messages()) >= 6,
         description="the 6 referrals sent to Pat",

@@ -50,11 +50,10 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import press
-from bot.services.outbox import enqueue
 from config import Settings
-from storage.models import Agency, AgencyKind, OutboxMessage, Person, Role
+from storage.models import AgencyKind, OutboxMessage, Role
 from storage.persistence import BotState, StateKind
-from tests.e2e.conftest import Area
+from tests.e2e.conftest import Area, add_agency, queue_reminder
 from tests.e2e.tcp_proxy import TcpProxy
 from tests.e2e.test_failover import Instance, eventually, finish_referral
 
@@ -90,36 +89,6 @@ def settings(database_url: str, proxy: TcpProxy, tmp_path: Path) -> Settings:
         job_interval_seconds=0.1,
         morning_digest=False,
     )
-
-
-async def queue_reminder(runtime: Runtime, user: SimulatedUser, text: str, due: datetime) -> None:
-    async with runtime.sessions.begin() as session:
-        person = await session.scalar(select(Person).where(Person.telegram_user_id == user.id))
-        assert person is not None
-        assert await enqueue(
-            session,
-            dedupe_key=f"outage-test:{text}",
-            chat_id=user.chat_id,
-            kind="meeting_reminder",
-            text=text,
-            now=START,
-            due_at=due,
-            area_id=person.area_id,
-            person_id=person.id,
-        )
-
-
-async def add_agency(runtime: Runtime, area: Area) -> int:
-    async with runtime.sessions.begin() as session:
-        row = Agency(
-            area_id=area.area_id,
-            name="Northamptonshire Police",
-            kind=AgencyKind.POLICE,
-            created_at=START,
-        )
-        session.add(row)
-        await session.flush()
-        return row.id
 
 
 async def dispatcher_runs(count: int, limit: float = 10.0) -> None:
@@ -165,7 +134,9 @@ async def test_a_thirty_second_database_outage_is_ridden_out(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="marac")
-    police = await add_agency(runtime, area)
+    police = await add_agency(
+        runtime, area.area_id, "Northamptonshire Police", AgencyKind.POLICE, START
+    )
     priya = await area.enrol(501, "Priya", "Shah")
     sam = await area.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police)
 
@@ -183,9 +154,23 @@ async def test_a_thirty_second_database_outage_is_ridden_out(
 
     # Two reminders for Priya: one due later, and one whose send is in flight (Telegram is
     # slow to answer) at the moment the database goes away, before it can be marked sent.
-    await queue_reminder(runtime, priya, QUEUED, START + timedelta(minutes=10))
+    await queue_reminder(
+        runtime,
+        priya,
+        QUEUED,
+        due=START + timedelta(minutes=10),
+        now=START,
+        test="outage-test",
+    )
     server.set_delay("sendMessage", 0.5)
-    await queue_reminder(runtime, priya, IN_FLIGHT, START)
+    await queue_reminder(
+        runtime,
+        priya,
+        IN_FLIGHT,
+        due=START,
+        now=START,
+        test="outage-test",
+    )
     await driver.wait_for(
         lambda: any(c.get("text") == IN_FLIGHT for c in server.calls_of("sendMessage")),
         description="the dispatcher to start sending the in-flight reminder",
@@ -302,7 +287,9 @@ async def test_under_the_leader_lease_an_outage_hands_the_updates_to_the_next_le
     takes the lease, builds a fresh Application from what the database holds, and handles
     those updates: a referral answer typed during the outage is applied, not lost.
     """
-    police = await add_agency(runtime, area)
+    police = await add_agency(
+        runtime, area.area_id, "Northamptonshire Police", AgencyKind.POLICE, START
+    )
     bot = Instance(runtime, server)
     bot.start()
     try:

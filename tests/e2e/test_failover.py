@@ -45,12 +45,12 @@ from bot.leader import LeaderLease, StopUpdates, lease_key, run_as_leader, serve
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import Referral, press, say
-from bot.services.outbox import OutboxService, enqueue
+from bot.services.outbox import OutboxService
 from config import Settings
 from storage.keyfile import create_key_file, key_ring_from_document, new_key_document
 from storage.migrate import upgrade
-from storage.models import Agency, AgencyKind, OutboxMessage, Person, Role
-from tests.e2e.conftest import Area
+from storage.models import AgencyKind, OutboxMessage, Role
+from tests.e2e.conftest import Area, add_agency, queue_reminder
 from tests.e2e.test_webhook import PATH, PUBLIC_URL, SECRET, message_update
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday morning: no quiet hours
@@ -225,31 +225,6 @@ async def lease_holder(url: str) -> tuple[int, str] | None:
     return None if row is None else (int(row["pid"]), str(row["application_name"]))
 
 
-async def agency(runtime: Runtime, area: Area, name: str, kind: AgencyKind) -> int:
-    async with runtime.sessions.begin() as session:
-        row = Agency(area_id=area.area_id, name=name, kind=kind, created_at=runtime.clock.now())
-        session.add(row)
-        await session.flush()
-        return row.id
-
-
-async def remind(runtime: Runtime, user: SimulatedUser, text: str, due: datetime) -> None:
-    async with runtime.sessions.begin() as session:
-        person = await session.scalar(select(Person).where(Person.telegram_user_id == user.id))
-        assert person is not None
-        assert await enqueue(
-            session,
-            dedupe_key=f"failover-test:{text}",
-            chat_id=user.chat_id,
-            kind="meeting_reminder",
-            text=text,
-            now=START,
-            due_at=due,
-            area_id=person.area_id,
-            person_id=person.id,
-        )
-
-
 def received(user: SimulatedUser, text: str) -> int:
     return sum(1 for m in user.bot_messages(include_deleted=True) if m.text == text)
 
@@ -336,7 +311,9 @@ async def test_standby_takes_over_when_the_active_process_is_killed(
         # 2. Only the leader answers: the standby has not even built an Application.
         area = Area(standby_runtime, driver)
         await area.create()
-        police = await agency(standby_runtime, area, "Northamptonshire Police", AgencyKind.POLICE)
+        police = await add_agency(
+            standby_runtime, area.area_id, "Northamptonshire Police", AgencyKind.POLICE, START
+        )
         priya = await area.enrol(501, "Priya", "Shah")
         sam = await area.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police)
         (question,) = await sam.send_and_wait("/refer")
@@ -351,14 +328,35 @@ async def test_standby_takes_over_when_the_active_process_is_killed(
         # 3. Reminders: some due now (the leader sends them), some due later, and one the
         # dying leader has just claimed but will never send.
         for n in (1, 2, 3):
-            await remind(standby_runtime, priya, f"Reminder {n}: due now", START)
+            await queue_reminder(
+                standby_runtime,
+                priya,
+                f"Reminder {n}: due now",
+                due=START,
+                now=START,
+                test="failover-test",
+            )
         for n in (1, 2, 3):
             await arrives(driver, priya, f"Reminder {n}: due now")
         later = [f"Reminder {n}: due in an hour" for n in (4, 5)]
         for text in later:
-            await remind(standby_runtime, priya, text, START + timedelta(hours=1))
+            await queue_reminder(
+                standby_runtime,
+                priya,
+                text,
+                due=START + timedelta(hours=1),
+                now=START,
+                test="failover-test",
+            )
         claimed = "Reminder 6: claimed by the process that dies"
-        await remind(standby_runtime, priya, claimed, START + timedelta(minutes=10))
+        await queue_reminder(
+            standby_runtime,
+            priya,
+            claimed,
+            due=START + timedelta(minutes=10),
+            now=START,
+            test="failover-test",
+        )
         dying = OutboxService(
             replace(standby_runtime.deps, clock=ManualClock(START.replace(minute=10)))
         )

@@ -24,15 +24,9 @@ from storage.kek_sources import TransitKeySource
 from storage.keyfile import blind_index_key_from_document, new_key_document
 from storage.models import DataKey, Person, Role
 from tests.e2e.conftest import Area
+from tests.key_helpers import TRANSIT_KEY
 
-KEY = "marac-bot"
-
-
-@pytest.fixture
-async def transit() -> AsyncIterator[VaultTransitStandIn]:
-    async with VaultTransitStandIn() as server:
-        server.create_key(KEY)
-        yield server
+KEY = TRANSIT_KEY
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ afresh from the rewritten key file, which no longer holds the old key.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
-import stat
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,6 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.cli_keys as cli_keys
-from bot.cli_keys import register
 from bot.runtime import Runtime, open_runtime
 from config import Settings
 from storage.audit import verify_chain
@@ -50,6 +47,7 @@ from storage.rotation import (
     rewrap_batch_detailed,
 )
 from storage.vault import Vault
+from tests.key_helpers import file_mode, keys
 
 Sessions = async_sessionmaker[AsyncSession]
 MANY = 1200
@@ -61,11 +59,6 @@ class SealedValue:
     context: FieldContext
     sealed: bytes
     plaintext: str
-
-
-@pytest.fixture
-def key_document() -> dict[str, Any]:
-    return new_key_document()
 
 
 @pytest.fixture
@@ -126,10 +119,6 @@ async def rewrapped_events(sessions: Sessions) -> list[dict[str, Any]]:
 
 def ring_from_file(path: Path) -> KeyRing:
     return key_ring_from_document(read_key_document(path), str(path))
-
-
-def file_mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def file_bytes(path: Path) -> bytes:
@@ -390,21 +379,6 @@ async def test_running_bot_needs_the_new_key_file_and_can_reload_it(
 
 
 # --- the CLI: bot.cli_keys ----------------------------------------------------------------
-
-
-def keys_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marac-bot")
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-async def keys(*argv: str) -> int:
-    args = keys_parser().parse_args(["keys", *argv])
-    result = args.handler(args)
-    assert isinstance(result, Coroutine)
-    code = await result
-    assert isinstance(code, int)
-    return code
 
 
 @pytest.fixture

@@ -35,7 +35,6 @@ from storage.keyfile import (
     add_kek,
     blind_index_key_from_document,
     key_ring_from_document,
-    new_key_document,
     read_key_document,
     write_key_document,
 )
@@ -43,9 +42,8 @@ from storage.migrate import upgrade
 from storage.models import AuditEvent, Case, DataKey, Role
 from storage.rotation import SHREDDED, retire_unused_keks, rotate_after_erasure
 from storage.vault import Vault
+from tests.key_helpers import TRANSIT_KEY
 from tests.service_scenarios import TYPED, refer
-
-TRANSIT_KEY = "marac-bot"
 
 
 @dataclass(frozen=True)
@@ -62,18 +60,6 @@ class World:
     cora: Actor
     colin: Actor
     rep: Actor
-
-
-@pytest.fixture
-def key_document() -> dict[str, Any]:
-    return new_key_document()
-
-
-@pytest.fixture
-async def transit() -> AsyncIterator[VaultTransitStandIn]:
-    async with VaultTransitStandIn() as server:
-        server.create_key(TRANSIT_KEY)
-        yield server
 
 
 def runtime_with(settings: Settings, clock: ManualClock, source: KeySource) -> Runtime:

@@ -9,10 +9,8 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import argparse
 import os
-import stat
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.actor import Actor
-from bot.cli_keys import register
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox.vault_transit import VaultTransitStandIn
@@ -38,7 +35,6 @@ from storage.kek_sources import TransitKeySource, key_source_from_settings
 from storage.keyfile import (
     blind_index_key_from_document,
     key_ring_from_document,
-    new_key_document,
     read_key_document,
     write_key_document,
 )
@@ -46,8 +42,9 @@ from storage.migrate import upgrade
 from storage.models import AgencyKind, DataKey, ReferralDraft, Role
 from storage.rotation import key_usage, rewrap_transit_all
 from storage.vault import Vault
+from tests.key_helpers import TRANSIT_KEY, file_mode, keys
 
-KEY = "marac-bot"
+KEY = TRANSIT_KEY
 V1 = f"transit:transit/{KEY}:v1"
 V2 = f"transit:transit/{KEY}:v2"
 
@@ -58,18 +55,6 @@ class SealedValue:
     context: FieldContext
     sealed: bytes
     plaintext: str
-
-
-@pytest.fixture
-def key_document() -> dict[str, Any]:
-    return new_key_document()
-
-
-@pytest.fixture
-async def transit() -> AsyncIterator[VaultTransitStandIn]:
-    async with VaultTransitStandIn() as server:
-        server.create_key(KEY)
-        yield server
 
 
 def make_source(
@@ -138,25 +123,6 @@ async def data_key_rows(runtime: Runtime) -> dict[str, tuple[str, bytes]]:
     async with runtime.sessions() as session:
         rows = await session.execute(select(DataKey.id, DataKey.kek_id, DataKey.wrapped))
         return {str(i): (str(k), bytes(w)) for i, k, w in rows.all()}
-
-
-def file_mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def keys_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marac-bot")
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-async def keys(*argv: str) -> int:
-    args = keys_parser().parse_args(["keys", *argv])
-    result = args.handler(args)
-    assert isinstance(result, Coroutine)
-    code = await result
-    assert isinstance(code, int)
-    return code
 
 
 @pytest.fixture
