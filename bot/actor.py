@@ -17,6 +17,8 @@ class Actor:
     display_name: str
     area_name: str
     agency_name: str | None = None
+    # The area's time zone: dates people type and see are the area's, wherever the server is.
+    timezone: str = "Europe/London"
 
     @property
     def where(self) -> str:

@@ -26,6 +26,7 @@ from bot.logging_setup import quiet_libraries
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
 from bot.update_order import ChatOrderedUpdateProcessor
+from config.settings import bot_api_base_url, bot_api_file_url
 from handlers import (
     actions,
     agencies,
@@ -70,7 +71,6 @@ def build_application(
     """
     settings = runtime.settings
     quiet_libraries()
-    base = base_url or settings.telegram_base_url
     builder = (
         ApplicationBuilder()
         .token(token or settings.token())
@@ -88,8 +88,9 @@ def build_application(
         # Different people's updates side by side, one person's in turn; each timed for /metrics.
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
     )
+    base = base_url or settings.telegram_base_url
     if base:
-        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+        builder = builder.base_url(bot_api_base_url(base)).base_file_url(bot_api_file_url(base))
     if rate_limit:
         # Stays within Telegram's limits (30 messages a second overall) and retries RetryAfter.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
 from typing import Any
 
 from bot.cli_governance import register as register_governance
@@ -44,13 +45,18 @@ async def _bot_username(settings: Settings) -> str | None:
         return settings.bot_username.lstrip("@")
     if settings.telegram_token is None:
         return None
+    try:
+        token = settings.token()
+    except SettingsError as problem:
+        print(f"Note: {problem} Until it is fixed, the invite below is a code, not a link.")
+        return None
     from telegram import Bot
 
     kwargs: dict[str, Any] = {}
     if settings.telegram_base_url:
-        kwargs["base_url"] = f"{settings.telegram_base_url}/bot"
+        kwargs["base_url"] = settings.telegram_base_url
     try:
-        async with Bot(settings.token(), **kwargs) as bot:
+        async with Bot(token, **kwargs) as bot:
             return bot.username
     except Exception:  # the link is a convenience; the code alone still works
         return None
@@ -152,13 +158,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     where = settings.telegram_base_url or "Telegram"
     logging.getLogger("marac").info("starting long polling against %s", where)
-    asyncio.run(
+    return _serve_until_stopped(
         serve(
             settings,
             poll_seconds=settings.leader_poll_seconds,
             check_seconds=settings.leader_check_seconds,
         )
     )
+
+
+def _serve_until_stopped(serving: Coroutine[Any, Any, None]) -> int:
+    """Run the bot; a token Telegram refuses ends it with one line, not a traceback."""
+    from telegram.error import InvalidToken
+
+    try:
+        asyncio.run(serving)
+    except InvalidToken as refused:
+        raise CliError(
+            "Telegram did not accept MARAC_TELEGRAM_TOKEN: check it with @BotFather "
+            "(/mybots, API Token)."
+        ) from refused
     return 0
 
 
@@ -202,7 +221,7 @@ def _run_webhook(settings: Settings) -> int:
         "webhook mode: port %s opens while this process holds the leader lease",
         settings.webhook_port,
     )
-    asyncio.run(
+    return _serve_until_stopped(
         serve(
             settings,
             poll_seconds=settings.leader_poll_seconds,
@@ -210,7 +229,6 @@ def _run_webhook(settings: Settings) -> int:
             webhook=options,
         )
     )
-    return 0
 
 
 async def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -285,7 +303,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     configure_logging("INFO" if args.verbose else "WARNING")
-    return asyncio.run(run_demo(verbose=args.verbose))
+    return asyncio.run(run_demo(start=args.date, verbose=args.verbose))
+
+
+def _calendar_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: write it as year-month-day, e.g. {date.today():%Y-%m-%d}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -323,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
     demo = sub.add_parser("demo", help="play the MARAC cycle against a local stand-in")
     demo.add_argument("--verbose", action="store_true", help="also show the bot's log")
+    demo.add_argument(
+        "--date",
+        type=_calendar_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the day the demo's clock starts (default: today)",
+    )
     demo.set_defaults(handler=cmd_demo)
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

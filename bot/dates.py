@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 MONTHS = {
@@ -37,8 +37,21 @@ def _two_digit_year(year: int) -> int:
     return 2000 + year if year < 100 else year
 
 
-def parse_uk_date(text: str) -> date:
-    """Accept 31/12/2026, 31-12-26, 31.12.2026, 2026-12-31 or 31 Dec 2026."""
+def example_date(today: date, days: int = 14) -> str:
+    """A date for a "for example" hint, ``days`` from today (before it when negative).
+
+    Examples are worked out from the day they are shown, so a hint never suggests a date
+    that has passed or that the bot would then refuse.
+    """
+    return (today + timedelta(days=days)).strftime("%d/%m/%Y")
+
+
+def parse_uk_date(text: str, today: date | None = None) -> date:
+    """Accept day/month/year with /, - or . and a 2- or 4-digit year, ISO (year-month-day),
+    or the day, the month's name and the year ("31 Dec" and the year).
+
+    ``today`` is only used for the example in the correction, when there is one to give.
+    """
     cleaned = text.strip().lower().replace(",", " ")
     numeric = re.fullmatch(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})", cleaned)
     iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", cleaned)
@@ -52,7 +65,8 @@ def parse_uk_date(text: str) -> date:
         day, month, year = int(words.group(1)), MONTHS[words.group(2)], int(words.group(3))
         year = _two_digit_year(year)
     else:
-        raise DateInputError("Please write the date as day/month/year, for example 31/03/2027.")
+        example = f", for example {example_date(today)}" if today is not None else ""
+        raise DateInputError(f"Please write the date as day/month/year{example}.")
     try:
         return date(year, month, day)
     except ValueError:
@@ -66,6 +80,9 @@ def format_uk_date(value: date | datetime) -> str:
 
 
 def format_local(moment: datetime, timezone: str) -> str:
-    """A moment on the area's clock, the way a UK reader scans it: "Thu 10 Dec 2026 10:00"."""
+    """A moment on the area's clock, the way a UK reader scans it: "Thu 10 Dec 2026 10:00".
+
+    The weekday and month are English words from strftime in the C locale, capitalised.
+    """
     local = moment.astimezone(ZoneInfo(timezone))
     return f"{local:%a} {local.day} {local:%b %Y %H:%M}"

@@ -14,14 +14,18 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from bot import texts
 from bot.clock import ManualClock
+from bot.dates import example_date, format_local
 from bot.local import running_bot
+from bot.meetings.agenda_rules import days_before_reminder
+from bot.meetings.workdays import AreaCalendar
 from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, RecordedMessage, SimulatedUser
@@ -34,6 +38,10 @@ from storage.models import Role
 
 LINK_CODE = re.compile(r"start=([A-Za-z0-9_-]+)")
 REFERENCE = re.compile(rf"\b({REFERENCE_PATTERN})\b")
+LONDON = "Europe/London"
+# The demo area keeps England's bank holidays and no closure days of its own.
+CALENDAR = AreaCalendar(LONDON)
+FIRST_MEETING_WORKING_DAYS = 10  # two working weeks after the demo's first day
 
 
 @dataclass
@@ -63,7 +71,9 @@ class Demo:
         self.scenes = 0
         self._marker = 0
         self.reference = ""
-        self.first_meeting = clock.now().date()
+        self.today = CALENDAR.local_date(clock.now())
+        # A working day, far enough ahead that a case accepted today makes its agenda.
+        self.first_meeting = CALENDAR.add_working_days(self.today, FIRST_MEETING_WORKING_DAYS)
 
     async def scene(self, title: str, play: Callable[[], Awaitable[None]]) -> None:
         self.scenes += 1
@@ -122,8 +132,9 @@ class Demo:
         priya = self.cast.coordinator
         await priya.press_and_wait("Northamptonshire Police", expect_edit=True)
         await priya.press_and_wait("Agreement dates", expect_edit=True)
-        await priya.send_and_wait("01/04/2026")
-        await priya.send_and_wait("01/04/2027")
+        # Signed eight months ago, reviewed in four: dates from the demo's own clock.
+        await priya.send_and_wait(example_date(self.today, -240))
+        await priya.send_and_wait(example_date(self.today, 125))
 
     async def invite(self, role_button: str, agency: str, invitee: SimulatedUser) -> None:
         priya = self.cast.coordinator
@@ -141,13 +152,16 @@ class Demo:
         await self.invite("Perpetrator-service rep", "Drive Project", self.cast.drive)
 
     async def schedule(self) -> None:
+        """Fortnightly from a working day; later meetings on a bank holiday move a day earlier."""
         priya = self.cast.coordinator
-        self.first_meeting = (self.clock.now() + timedelta(days=14)).date()
         await priya.send_and_wait("/meetings")
         await priya.press_and_wait("New meeting", expect_edit=True)
         await priya.send_and_wait(self.first_meeting.strftime("%d/%m/%Y"))
         await priya.send_and_wait("10:00")
-        await priya.press_and_wait("Every 2 weeks", expect_edit=True)
+        chosen = await priya.press_and_wait("Every 2 weeks", expect_edit=True)
+        rule = texts.OFF_DAY_RULE_BUTTONS["before"]
+        if any(button.text == rule for row in chosen.message.buttons for button in row):
+            await priya.press_and_wait(rule, expect_edit=True)
         await priya.send_and_wait("Video call: https://meet.example.invalid/marac", count=2)
 
     async def publish_and_research(self) -> None:
@@ -178,9 +192,10 @@ class Demo:
     async def reminders(self) -> None:
         """Time moves on (the clock is injected): the reminders fire when they are due."""
         sam, priya = self.cast.police, self.cast.coordinator
-        start = datetime.combine(self.first_meeting, clock_time(10), ZoneInfo("Europe/London"))
+        start = datetime.combine(self.first_meeting, clock_time(10), ZoneInfo(LONDON))
         for moment, text in (
-            (start - timedelta(days=2), "Reminder: the MARAC meeting is on"),
+            # Two days before, or the working day before that when it is not a working day.
+            (days_before_reminder(start, 2, CALENDAR), "Reminder: the MARAC meeting is on"),
             (start - timedelta(hours=2), "starts in 2 hours"),
         ):
             self.clock.set(moment.astimezone(UTC) + timedelta(seconds=1))
@@ -205,9 +220,10 @@ class Demo:
         await priya.send_and_wait("/plan")
         plan, button = await self.button_starting(priya, "Actions for")
         await priya.press_and_wait(button, message=plan, count=1)
+        due = CALENDAR.add_working_days(self.first_meeting, 5).strftime("%d/%m/%Y")
         for number, line in enumerate(
             (
-                "Police: check bail conditions and flag the address by 14/12/2026 high",
+                f"Police: check bail conditions and flag the address by {due} high",
                 "IDVA: update the safety plan and discuss a sanctuary scheme",
                 "Drive: assess the perpetrator for intensive case management",
             ),
@@ -276,16 +292,23 @@ class Demo:
         await self.driver.wait_for(lambda: people_list.deleted, description="list deleted")
 
 
-def demo_start() -> datetime:
-    london = ZoneInfo("Europe/London")
-    day = datetime.now(london).date()
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return datetime.combine(day, clock_time(7, 30), london).astimezone(UTC)
+def demo_start(day: date) -> datetime:
+    """07:30 on the demo's first day, whatever day it is: after the quiet hours, before 08:00.
+
+    The demo starts on the day given, weekend or bank holiday included; its meetings fall
+    on working days, and each reminder arrives on the day the area's calendar allows.
+    """
+    return datetime.combine(day, clock_time(7, 30), ZoneInfo(LONDON)).astimezone(UTC)
 
 
-async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
-    """Play every scene built so far; returns a process exit code."""
+def today_in_london() -> date:
+    return datetime.now(ZoneInfo(LONDON)).date()
+
+
+async def run_demo(
+    *, start: date | None = None, verbose: bool = False, out: TextIO | None = None
+) -> int:
+    """Play every scene built so far from ``start`` (default today); returns an exit code."""
     stream = out or sys.stdout
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="marac-demo-") as folder:
@@ -295,8 +318,8 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
             job_interval_seconds=0.2,
         )
         create_key_file(settings.key_file)
-        # 07:30 on a weekday: after the quiet hours (20:00-07:00), before the 08:00 digest.
-        clock = ManualClock(demo_start())
+        first_day = start or today_in_london()
+        clock = ManualClock(demo_start(first_day))
         runtime = open_runtime(settings, clock=clock)
         try:
             await upgrade(runtime.engine)
@@ -308,6 +331,7 @@ async def run_demo(*, verbose: bool = False, out: TextIO | None = None) -> int:
                 "marac-bot demo: the real bot, a fresh SQLite database and key file, and a local\n"
                 "stand-in for Telegram. `marac-bot init` created the area "
                 f"'{area.name}' and printed a one-time coordinator invite.\n"
+                f"The demo's clock starts at {format_local(clock.now(), LONDON)}.\n"
             )
             async with BotApiStandIn() as server, running_bot(runtime, server):
                 demo = Demo(runtime, server.driver(), clock, stream)

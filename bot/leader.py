@@ -434,6 +434,16 @@ def _database_unavailable(error: BaseException) -> bool:
     return is_database_unavailable(error)
 
 
+def _telegram_unreachable(error: BaseException) -> bool:
+    """Telegram (or the Bot API server) did not answer: the network, not this process, is at fault.
+
+    ``InvalidToken`` is not among them: a token Telegram refuses will not start working.
+    """
+    from telegram.error import InvalidToken, NetworkError
+
+    return isinstance(error, NetworkError) and not isinstance(error, InvalidToken)
+
+
 def _describe(error: BaseException) -> str:
     from bot.logging_setup import describe
 
@@ -515,6 +525,11 @@ async def _active_term(
     return lost.is_set()
 
 
+def telegram_retry_delay(attempt: int) -> float:
+    """2, 4, 8 ... seconds after each failed start-up, at most a minute between tries."""
+    return float(min(2 ** max(attempt, 1), 60))
+
+
 async def run_as_leader(
     make_app: Callable[[], Awaitable[AppT]],
     lease: Lease,
@@ -541,6 +556,8 @@ async def run_as_leader(
     for a supervisor to restart it. Any other error releases the lease and propagates.
     """
     stop = stop if stop is not None else asyncio.Event()
+    unreachable = 0  # start-ups in a row that could not reach Telegram
+    why = ""
     try:
         while not stop.is_set():
             await lease.acquire(poll_seconds, stop)
@@ -551,13 +568,25 @@ async def run_as_leader(
                 lost = await _active_term(
                     application, lease, stop, start_updates, check_seconds, stop_timeout
                 )
+                unreachable = 0
             except Exception as error:
-                if not _database_unavailable(error):
+                if _telegram_unreachable(error):
+                    unreachable, why = unreachable + 1, type(error).__name__
+                    lost = False
+                elif _database_unavailable(error):
+                    log.warning("stepping down: the database failed (%s)", _describe(error))
+                    lost = True
+                else:
                     raise
-                log.warning("stepping down: the database failed (%s)", _describe(error))
-                lost = True
             finally:
                 await lease.release()
+            if unreachable and not stop.is_set():
+                wait = telegram_retry_delay(unreachable)
+                log.warning(
+                    "cannot reach the Telegram Bot API (%s); trying again in %.0f s", why, wait
+                )
+                await _sleep_unless(stop, wait)
+                continue
             if lost and not stop.is_set():
                 log.warning("back on standby after losing the leader lease")
                 # Whatever cost us the lease may not be over: give the other processes, which

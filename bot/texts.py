@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.dates import example_date
+from bot.meetings.off_days import PlannedDay
+from bot.meetings.recurrence import format_day
+from bot.meetings.workdays import DayOff, NotWorking
 from storage.models import Role
 
 ROLE_NAMES: dict[Role, str] = {
@@ -122,11 +126,22 @@ ASK_AGENCY_NAME = (
     "Please send the agency's name, for example Northamptonshire Police. Send /cancel to stop."
 )
 ASK_AGENCY_NEW_NAME = "Please send the new name. Send /cancel to stop."
-ASK_ISA_SIGNED = (
-    "When was the information-sharing agreement signed? Send a date like 14/03/2026, "
-    "or /cancel to stop."
-)
-ASK_ISA_REVIEW = "When is it due for review? Send a date like 14/03/2027, or /cancel to stop."
+
+
+def ask_isa_signed(today: date) -> str:
+    return (
+        "When was the information-sharing agreement signed? Send a date like "
+        f"{example_date(today, -90)}, or /cancel to stop."
+    )
+
+
+def ask_isa_review(today: date) -> str:
+    return (
+        f"When is it due for review? Send a date like {example_date(today, 275)}, "
+        "or /cancel to stop."
+    )
+
+
 ISA_REMINDER_PROMISE = "I will remind the coordinators a month before the review date."
 
 
@@ -364,8 +379,8 @@ def referral_submitted(reference: str, urgent: bool, repeat_of: str | None) -> s
 
 
 CASE_NOT_FOUND = (
-    "There is no case with that reference that you can open. Check the reference, "
-    "for example /case NOR-2026-0001."
+    "There is no case with that reference that you can open. Check the reference as it "
+    "appears in your messages, and send /case followed by it."
 )
 CANNOT_EXCLUDE_SELF = "You cannot put yourself on the must-not-receive list."
 STATUS_NAMES: dict[str, str] = {
@@ -582,13 +597,26 @@ CALENDAR_DESCRIPTION = (
     "never put in calendar invitations."
 )
 NO_MEETINGS = "No meetings are scheduled."
-ASK_MEETING_DATE = "New meeting. What is the date of the first meeting? For example 08/12/2026."
+
+
+def ask_meeting_date(today: date) -> str:
+    return (
+        "New meeting. What is the date of the first meeting? "
+        f"For example {example_date(today, 14)}."
+    )
+
+
 ASK_MEETING_TIME = "What time does it start? For example 10:00."
 ASK_MEETING_REPEAT = "How often does it repeat?"
 ASK_MEETING_LOCATION = (
     "Where is it held? Send the room or the video link (kept encrypted), or 'none'."
 )
-ASK_MOVE_DATE = "Moving the meeting. What is the new date? For example 15/12/2026."
+
+
+def ask_move_date(today: date) -> str:
+    return f"Moving the meeting. What is the new date? For example {example_date(today, 21)}."
+
+
 ASK_MOVE_TIME = "And the new start time? For example 10:00."
 ASK_RESEARCH_NOTE = (
     "What does your agency know? Keep it short and factual; it is stored encrypted and shared "
@@ -608,11 +636,72 @@ ATTENDANCE_NAMES = {
 }
 
 
-def meetings_scheduled(description: str, first: str, count: int) -> str:
-    return (
+def meetings_scheduled(description: str, first: str, count: int, off_days: list[str]) -> str:
+    text = (
         f"Scheduled {description}: {count} meeting(s), the first on {first}. "
         "Accepted cases are listed automatically until each agenda's cut-off. "
         "Everyone is invited when the agenda is published."
+    )
+    if off_days:
+        text += "\nOn days that are not working days:\n" + "\n".join(
+            f"• {line}" for line in off_days
+        )
+    return text
+
+
+def day_off_reason(off: NotWorking) -> str:
+    """Why a day is not a working day, as it completes "Fri 25 Dec 2026 is ..."."""
+    if off.reason is DayOff.SATURDAY:
+        return "a Saturday"
+    if off.reason is DayOff.SUNDAY:
+        return "a Sunday"
+    if off.reason is DayOff.BANK_HOLIDAY:
+        return f"{off.name}, a bank holiday"
+    return f"a closure day in your area ({off.name})" if off.name else "a closure day in your area"
+
+
+def off_day_warning(off: NotWorking) -> str:
+    return (
+        f"{format_day(off.day)} is {day_off_reason(off)}, so agencies may not be able to "
+        "attend. Hold the meeting on the working day before or after, or keep this date?"
+    )
+
+
+def keep_day_button(day: date) -> str:
+    return f"Keep {format_day(day)}"
+
+
+def series_off_days_question(off_days: list[NotWorking]) -> str:
+    lines = [f"• {format_day(off.day)}: {day_off_reason(off)}" for off in off_days]
+    return (
+        "In the next 12 months these meetings of the series fall on a day that is not a "
+        "working day:\n" + "\n".join(lines) + "\nWhat should happen to them, now and "
+        "whenever the series adds more meetings?"
+    )
+
+
+OFF_DAY_RULE_BUTTONS = {
+    "before": "Move each to the working day before",
+    "after": "Move each to the working day after",
+    "keep": "Keep them on those days",
+}
+
+
+def planned_day_line(plan: PlannedDay) -> str:
+    """One meeting of a series that fell on a non-working day: moved, or kept as asked."""
+    assert plan.off is not None
+    reason = day_off_reason(plan.off)
+    if plan.moved:
+        return f"{format_day(plan.series_day)} ({reason}) moved to {format_day(plan.day)}"
+    return f"{format_day(plan.day)} ({reason}) kept on that day"
+
+
+def series_extended_off_days(description: str, lines: list[str]) -> str:
+    return (
+        f"More meetings of the series ({description}) have been scheduled. "
+        "On days that are not working days:\n"
+        + "\n".join(f"• {line}" for line in lines)
+        + "\nSend /meetings to move one."
     )
 
 
@@ -788,7 +877,7 @@ WAITING_WEEKS_RANGE = "Please give the waiting time as a number of weeks from 0 
 NO_OPEN_ACTIONS = "Your agency has no open actions."
 ASK_ACTION_LINES = (
     "Send one action per message, for example:\n"
-    "Police: check bail conditions and visit by 12/12/2026 high\n"
+    "Police: check bail conditions and visit within 5 working days high\n"
     "Each is saved as you send it; press Undo under one to take it back. Send /done when "
     "this case is finished."
 )

@@ -32,6 +32,17 @@ VAULT_KEY_ID_ROOM = 64 - len("transit:") - len("/") - len(":v") - 10
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///marac.db"
 
 
+def bot_api_base_url(address: str) -> str:
+    """A Bot API server's address as python-telegram-bot's ``base_url``: ending in ``/bot``."""
+    address = address.rstrip("/")
+    return address if address.endswith("/bot") else f"{address}/bot"
+
+
+def bot_api_file_url(base_url: str) -> str:
+    """The same server's ``base_file_url`` (``.../file/bot``), for downloads."""
+    return bot_api_base_url(base_url).removesuffix("/bot") + "/file/bot"
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is safe to print."""
 
@@ -84,19 +95,25 @@ class Settings(BaseModel):
 
     @field_validator("telegram_token")
     @classmethod
-    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not TOKEN_PATTERN.match(value.get_secret_value()):
-            raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
+    def _token_present(cls, value: SecretStr | None) -> SecretStr | None:
+        # Its shape is checked by token(), when a command needs it: init works without one.
+        if value is not None and not value.get_secret_value().strip():
+            return None
         return value
 
     @field_validator("telegram_base_url")
     @classmethod
     def _base_url_shape(cls, value: str | None) -> str | None:
+        """python-telegram-bot's ``base_url``: the server's address followed by ``/bot``.
+
+        ``https://api.telegram.org/bot`` is Telegram itself; the token is appended to it.
+        An address without the ``/bot`` (``http://127.0.0.1:8081``) is accepted as well.
+        """
         if value is None or value == "":
             return None
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return bot_api_base_url(value)
 
     @field_validator("kek_source", mode="before")
     @classmethod
@@ -170,7 +187,14 @@ class Settings(BaseModel):
             raise SettingsError(
                 "MARAC_TELEGRAM_TOKEN is not set: get a token from @BotFather and set it."
             )
-        return self.telegram_token.get_secret_value()
+        token = self.telegram_token.get_secret_value().strip()
+        if not TOKEN_PATTERN.match(token):
+            raise SettingsError(
+                "MARAC_TELEGRAM_TOKEN does not look like a bot token from @BotFather. "
+                "A token is the bot's number, a colon, then 30 or more letters, digits, "
+                "- or _ (like 123456789:AAH4kK...), with no spaces or quotes."
+            )
+        return token
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

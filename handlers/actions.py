@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-from zoneinfo import ZoneInfo
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import (
     BaseHandler,
@@ -16,7 +13,7 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.actions.entry import parse_action_line, read_back
+from bot.actions.entry import read_back
 from bot.actions.states import ACTION_LABELS, PERP_LABELS, PERP_NEEDS_REASON, ActionState, PerpState
 from bot.callbacks import pattern
 from bot.context import MaracContext
@@ -35,11 +32,6 @@ LINES, DONE_NOTE, NP_REASON, PERP_REASON, WAITING = range(5)
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
     return area_button(AREA, text, action, *ids)
-
-
-def _today(context: MaracContext) -> date:
-    zone = ZoneInfo(context.runtime.settings.timezone)
-    return context.runtime.clock.now().astimezone(zone).date()
 
 
 def _card(view: ActionView) -> str:
@@ -114,9 +106,7 @@ async def action_line(update: Update, context: MaracContext) -> int:
     pending = context.steps.get("plan") or {}
     service = context.runtime.services.actions
     try:
-        draft = parse_action_line(
-            update.message.text or "", await service.agency_names(context.actor), _today(context)
-        )
+        draft = await service.read_line(context.actor, update.message.text or "")
     except InputError as problem:
         await answer(update, str(problem))
         return LINES
@@ -142,8 +132,16 @@ async def undo(update: Update, context: MaracContext) -> None:
 
 
 async def lines_done(update: Update, context: MaracContext) -> int:
+    """How many actions the case has now, counted afresh: some may have been undone."""
+    assert context.actor is not None
     pending = context.steps.pop("plan", None) or {}
-    await answer(update, texts.actions_recorded(int(pending.get("saved", 0))))
+    if "case" not in pending:
+        await answer(update, texts.actions_recorded(0))
+        return ConversationHandler.END
+    count = await context.runtime.services.actions.recorded_count(
+        context.actor, int(pending["meeting"]), int(pending["case"])
+    )
+    await answer(update, texts.actions_recorded(count))
     return ConversationHandler.END
 
 

@@ -20,6 +20,7 @@ from bot.context import MaracContext
 from bot.dates import DateInputError, format_uk_date, parse_uk_date
 from bot.services.errors import NotFound, ServiceError
 from handlers.buttons import area_button, pressed
+from handlers.formatting import local_today
 from handlers.replies import answer, guarded, show
 from storage.models import AgencyKind
 
@@ -120,26 +121,26 @@ async def agreement_start(update: Update, context: MaracContext) -> int:
     callback = pressed(update)
     agency = await context.runtime.services.agencies.get(context.actor, callback.id())
     context.steps["agency_id"] = agency.id
-    await show(update, f"{agency.name}. {texts.ASK_ISA_SIGNED}")
+    await show(update, f"{agency.name}. {texts.ask_isa_signed(local_today(context))}")
     return ASK_SIGNED
 
 
 async def signed_received(update: Update, context: MaracContext) -> int:
     assert update.message is not None
     try:
-        signed = parse_uk_date(update.message.text or "")
+        signed = parse_uk_date(update.message.text or "", local_today(context))
     except DateInputError as error:
         await answer(update, str(error))
         return ASK_SIGNED
     context.steps["isa_signed"] = signed.isoformat()
-    await answer(update, texts.ASK_ISA_REVIEW)
+    await answer(update, texts.ask_isa_review(local_today(context)))
     return ASK_REVIEW
 
 
 async def review_received(update: Update, context: MaracContext) -> int:
     assert context.actor is not None and update.message is not None
     try:
-        review = parse_uk_date(update.message.text or "")
+        review = parse_uk_date(update.message.text or "", local_today(context))
         agency = await context.runtime.services.agencies.set_agreement(
             context.actor,
             int(context.steps["agency_id"]),

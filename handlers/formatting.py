@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.context import MaracContext
 from bot.dates import format_local
 
 
+def timezone_of(context: MaracContext) -> str:
+    """The reader's area's zone; the deployment's default before anyone is recognised."""
+    if context.actor is not None:
+        return context.actor.timezone
+    return context.runtime.settings.timezone
+
+
 def local_time(context: MaracContext, moment: datetime) -> str:
-    return format_local(moment, context.runtime.settings.timezone)
+    return format_local(moment, timezone_of(context))
 
 
 def local_day(context: MaracContext, moment: datetime | None) -> str:
     if moment is None:
         return "never"
-    zone = ZoneInfo(context.runtime.settings.timezone)
+    zone = ZoneInfo(timezone_of(context))
     return moment.astimezone(zone).strftime("%d %b %Y").lstrip("0")
+
+
+def local_today(context: MaracContext) -> date:
+    """Today on the area's wall clock, by the injected clock."""
+    return context.runtime.clock.now().astimezone(ZoneInfo(timezone_of(context))).date()
+
+
+def sentence(text: str) -> str:
+    """``text`` with its first letter capitalised and the rest as written.
+
+    Not ``str.capitalize``, which lower-cases the rest ("every 2 weeks on thursday").
+    """
+    return text[:1].upper() + text[1:]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, time
-from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -18,11 +17,13 @@ from telegram.ext import (
 from bot import texts
 from bot.callbacks import pattern
 from bot.context import MaracContext
+from bot.meetings.off_days import DayChoice, OffDayRule
 from bot.meetings.recurrence import (
     MeetingInputError,
     Repeat,
     Series,
     describe,
+    format_day,
     parse_meeting_date,
     parse_start_time,
 )
@@ -30,25 +31,29 @@ from bot.permissions import Operation, may
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.meetings import ATTENDANCE, MeetingDetail
 from handlers.buttons import area_button, pressed
-from handlers.formatting import local_time
+from handlers.formatting import local_time, local_today, sentence, timezone_of
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
 from storage.models import Role
 
 AREA = "mtg"
 REPEATS = list(Repeat)
-NEW_DATE, NEW_TIME, NEW_LOCATION, MOVE_DATE, MOVE_TIME, RESEARCH_NOTE, APOLOGIES, NEW_CHAIR = range(
-    8
-)
+(
+    NEW_DATE,
+    NEW_TIME,
+    NEW_LOCATION,
+    MOVE_DATE,
+    MOVE_TIME,
+    RESEARCH_NOTE,
+    APOLOGIES,
+    NEW_CHAIR,
+    NEW_OFF_RULE,
+) = range(9)
+OFF_DAY_RULES = list(OffDayRule)
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
     return area_button(AREA, text, action, *ids)
-
-
-def _today(context: MaracContext) -> date:
-    zone = ZoneInfo(context.runtime.settings.timezone)
-    return context.runtime.clock.now().astimezone(zone).date()
 
 
 async def list_meetings(update: Update, context: MaracContext) -> None:
@@ -129,19 +134,58 @@ async def open_meeting(update: Update, context: MaracContext) -> None:
 
 async def new_meeting(update: Update, context: MaracContext) -> int:
     context.steps["meeting"] = {}
-    await show(update, texts.ASK_MEETING_DATE)
+    await show(update, texts.ask_meeting_date(local_today(context)))
     return NEW_DATE
 
 
-async def new_date(update: Update, context: MaracContext) -> int:
-    assert update.message is not None
+def _day_choice_keyboard(choice: DayChoice, action: str) -> InlineKeyboardMarkup:
+    """The working day before and after (each one tap), or the typed day kept."""
+    days = [choice.before, choice.after] if choice.before != choice.off.day else [choice.after]
+    row = [_button(format_day(day), action, day.toordinal()) for day in days]
+    keep = _button(texts.keep_day_button(choice.off.day), action, choice.off.day.toordinal())
+    return InlineKeyboardMarkup([row, [keep]])
+
+
+async def _read_day(update: Update, context: MaracContext, action: str) -> date | None:
+    """The typed date, or None after a correction or an off-day question has been sent."""
+    assert context.actor is not None and update.message is not None
     try:
-        day = parse_meeting_date(update.message.text or "", _today(context))
+        day = parse_meeting_date(update.message.text or "", local_today(context))
     except MeetingInputError as problem:
         await answer(update, str(problem))
+        return None
+    choice = await context.runtime.services.meetings.check_day(context.actor, day)
+    if choice is None:
+        return day
+    await answer(update, texts.off_day_warning(choice.off), _day_choice_keyboard(choice, action))
+    return None
+
+
+def _chosen_day(update: Update, context: MaracContext) -> date | None:
+    """A day pressed under an off-day question: one of the days offered, from today on."""
+    try:
+        day = date.fromordinal(pressed(update).id())
+    except (ValueError, OverflowError):
+        return None
+    return day if day >= local_today(context) else None
+
+
+async def new_date(update: Update, context: MaracContext) -> int:
+    day = await _read_day(update, context, "day")
+    if day is None:
         return NEW_DATE
     context.steps["meeting"] = {"date": day.isoformat()}
     await answer(update, texts.ASK_MEETING_TIME)
+    return NEW_TIME
+
+
+async def new_day_chosen(update: Update, context: MaracContext) -> int:
+    day = _chosen_day(update, context)
+    if day is None:
+        await show(update, texts.BUTTON_NOT_RECOGNISED)
+        return NEW_DATE
+    context.steps["meeting"] = {"date": day.isoformat()}
+    await show(update, f"{format_day(day)}. {texts.ASK_MEETING_TIME}")
     return NEW_TIME
 
 
@@ -165,6 +209,7 @@ def _nth(day: date) -> int:
 
 
 async def repeat_chosen(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
     index = pressed(update).id()
     pending = context.steps.get("meeting") or {}
     if not 0 <= index < len(REPEATS) or "time" not in pending:
@@ -172,17 +217,43 @@ async def repeat_chosen(update: Update, context: MaracContext) -> int:
         return ConversationHandler.END
     repeat = REPEATS[index]
     day = date.fromisoformat(pending["date"])
+    start = time.fromisoformat(pending["time"])
     nth = _nth(day) if repeat is Repeat.MONTHLY_NTH_WEEKDAY else None
     try:
-        series = Series(
-            day, time.fromisoformat(pending["time"]), context.runtime.settings.timezone, repeat, nth
-        )
+        series = Series(day, start, timezone_of(context), repeat, nth)
     except MeetingInputError as problem:
         await show(update, str(problem))
         return NEW_TIME
-    pending.update(repeat=repeat.value, nth=nth)
+    pending.update(repeat=repeat.value, nth=nth, off_day_rule=OffDayRule.BEFORE.value)
     context.steps["meeting"] = pending
-    await show(update, f"{describe(series).capitalize()}. {texts.ASK_MEETING_LOCATION}")
+    off = await context.runtime.services.meetings.series_off_days(
+        context.actor, first_date=day, start=start, repeat=repeat, nth=nth
+    )
+    if off:
+        rows = [
+            [_button(texts.OFF_DAY_RULE_BUTTONS[rule.value], "offr", i)]
+            for i, rule in enumerate(OFF_DAY_RULES)
+        ]
+        await show(
+            update,
+            f"{sentence(describe(series))}. {texts.series_off_days_question(off)}",
+            InlineKeyboardMarkup(rows),
+        )
+        return NEW_OFF_RULE
+    await show(update, f"{sentence(describe(series))}. {texts.ASK_MEETING_LOCATION}")
+    return NEW_LOCATION
+
+
+async def off_rule_chosen(update: Update, context: MaracContext) -> int:
+    index = pressed(update).id()
+    pending = context.steps.get("meeting") or {}
+    if not 0 <= index < len(OFF_DAY_RULES) or "repeat" not in pending:
+        await show(update, texts.BUTTON_NOT_RECOGNISED)
+        return ConversationHandler.END
+    rule = OFF_DAY_RULES[index]
+    pending["off_day_rule"] = rule.value
+    context.steps["meeting"] = pending
+    await show(update, f"{texts.OFF_DAY_RULE_BUTTONS[rule.value]}. {texts.ASK_MEETING_LOCATION}")
     return NEW_LOCATION
 
 
@@ -227,7 +298,7 @@ async def _create(update: Update, context: MaracContext, chair_id: int | None) -
     day = date.fromisoformat(pending["date"])
     start = time.fromisoformat(pending["time"])
     repeat = Repeat(pending["repeat"])
-    meetings = await context.runtime.services.meetings.create(
+    schedule = await context.runtime.services.meetings.create(
         context.actor,
         first_date=day,
         start=start,
@@ -235,29 +306,41 @@ async def _create(update: Update, context: MaracContext, chair_id: int | None) -
         nth=pending.get("nth"),
         location=pending.get("location"),
         chair_person_id=chair_id,
+        off_day_rule=OffDayRule(pending.get("off_day_rule", OffDayRule.BEFORE.value)),
     )
-    series = Series(day, start, context.runtime.settings.timezone, repeat, pending.get("nth"))
-    first = local_time(context, meetings[0].starts_at)
-    await answer(update, texts.meetings_scheduled(describe(series), first, len(meetings)))
+    series = Series(day, start, timezone_of(context), repeat, pending.get("nth"))
+    first = local_time(context, schedule.meetings[0].starts_at)
+    off_days = [texts.planned_day_line(plan) for plan in schedule.notable]
+    await answer(
+        update,
+        texts.meetings_scheduled(describe(series), first, len(schedule.meetings), off_days),
+    )
     await list_meetings(update, context)
     return ConversationHandler.END
 
 
 async def move_start(update: Update, context: MaracContext) -> int:
     context.steps["move"] = {"meeting": pressed(update).id()}
-    await show(update, texts.ASK_MOVE_DATE)
+    await show(update, texts.ask_move_date(local_today(context)))
     return MOVE_DATE
 
 
 async def move_date(update: Update, context: MaracContext) -> int:
-    assert update.message is not None
-    try:
-        day = parse_meeting_date(update.message.text or "", _today(context))
-    except MeetingInputError as problem:
-        await answer(update, str(problem))
+    day = await _read_day(update, context, "mday")
+    if day is None:
         return MOVE_DATE
     context.steps["move"]["date"] = day.isoformat()
     await answer(update, texts.ASK_MOVE_TIME)
+    return MOVE_TIME
+
+
+async def move_day_chosen(update: Update, context: MaracContext) -> int:
+    day = _chosen_day(update, context)
+    if day is None or "meeting" not in context.steps.get("move", {}):
+        await show(update, texts.BUTTON_NOT_RECOGNISED)
+        return MOVE_DATE
+    context.steps["move"]["date"] = day.isoformat()
+    await show(update, f"{format_day(day)}. {texts.ASK_MOVE_TIME}")
     return MOVE_TIME
 
 
@@ -434,16 +517,25 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
             CallbackQueryHandler(guarded(attendance), pattern=pattern(AREA, "att")),
         ],
         states={
-            NEW_DATE: [MessageHandler(text, guarded(new_date))],
+            NEW_DATE: [
+                MessageHandler(text, guarded(new_date)),
+                CallbackQueryHandler(guarded(new_day_chosen), pattern=pattern(AREA, "day")),
+            ],
             NEW_TIME: [
                 MessageHandler(text, guarded(new_time)),
                 CallbackQueryHandler(guarded(repeat_chosen), pattern=pattern(AREA, "rep")),
+            ],
+            NEW_OFF_RULE: [
+                CallbackQueryHandler(guarded(off_rule_chosen), pattern=pattern(AREA, "offr"))
             ],
             NEW_LOCATION: [MessageHandler(text, guarded(new_location))],
             NEW_CHAIR: [
                 CallbackQueryHandler(guarded(chair_chosen), pattern=pattern(AREA, "chair"))
             ],
-            MOVE_DATE: [MessageHandler(text, guarded(move_date))],
+            MOVE_DATE: [
+                MessageHandler(text, guarded(move_date)),
+                CallbackQueryHandler(guarded(move_day_chosen), pattern=pattern(AREA, "mday")),
+            ],
             MOVE_TIME: [MessageHandler(text, guarded(move_time))],
             RESEARCH_NOTE: [MessageHandler(text, guarded(information_note))],
             APOLOGIES: [MessageHandler(text, guarded(apologies_reason))],

@@ -87,6 +87,24 @@ class Area(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AreaClosure(Base):
+    """A day the area's agencies are closed (a council shutdown, Christmas Eve).
+
+    Counted as non-working for every deadline and reminder, like a bank holiday. The note
+    says what the day is ("Christmas Eve"); it names no person, so it is not sealed.
+    """
+
+    __tablename__ = "area_closures"
+    __table_args__ = (UniqueConstraint("area_id", "day", name="uq_area_closures_area_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    day: Mapped[date] = mapped_column(Date())
+    note: Mapped[str | None] = mapped_column(String(80), default=None)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    added_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+
+
 class Agency(Base):
     __tablename__ = "agencies"
     __table_args__ = (UniqueConstraint("area_id", "name", name="uq_agencies_area_name"),)
@@ -400,6 +418,9 @@ class MeetingSeries(Base):
     nth: Mapped[int | None] = mapped_column(Integer(), default=None)
     first_date: Mapped[date] = mapped_column(Date())
     start_time: Mapped[str] = mapped_column(String(5))  # local "HH:MM" in the area's zone
+    # What happens to a meeting that falls on a non-working day: "before" (the working day
+    # before), "after" (the working day after) or "keep" (bot.meetings.recurrence.OffDayRule).
+    off_day_rule: Mapped[str] = mapped_column(String(8), default="before", server_default="before")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int] = mapped_column(BigInteger())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -414,6 +435,9 @@ class Meeting(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
     series_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_series.id"), default=None)
+    # The series' own date for this meeting, kept when it is moved off a non-working day,
+    # so the series is continued from its rhythm and not from the moved date.
+    series_day: Mapped[date | None] = mapped_column(Date(), default=None)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_minutes: Mapped[int] = mapped_column(Integer(), default=180)
     capacity: Mapped[int] = mapped_column(Integer(), default=20)

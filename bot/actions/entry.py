@@ -2,7 +2,7 @@
 
 A case gets 12-15 minutes at the table and agencies volunteer actions as they talk,
 so the coordinator types them as they are said, on a phone or a laptop, one message
-each: "Police: visit victim and check bail conditions by 12/12/2026 high". A form
+each: "Police: visit victim and check bail conditions by 14/12 high". A form
 with a question per field would fall behind the meeting. The bot reads every line
 back for confirmation, so the parser can be forgiving about how agencies are named
 and dates are written; when it cannot be sure it asks rather than guesses.
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.dates import MONTHS, format_uk_date
-from bot.meetings.workdays import add_working_days
+from bot.dates import MONTHS, example_date, format_uk_date
+from bot.meetings.workdays import NO_CLOSURES, add_working_days
 from bot.referrals.validation import NUMBER_WORDS, InputError
 
 HIGH = "high"
@@ -245,7 +245,10 @@ _WITHIN = re.compile(
     r"(?P<unit>(?:working|work|business)\s+days?|days?|weeks?|hours?|hrs?)\b",
     re.IGNORECASE,
 )
-_DATE_HELP = "Please write the due date as day/month/year, for example by 12/12/2026."
+
+
+def _date_help(today: date) -> str:
+    return f"Please write the due date as day/month/year, for example by {example_date(today)}."
 
 
 def _year_for(day: int, month: int, today: date, shown: str) -> int:
@@ -287,14 +290,14 @@ def _date_from(match: re.Match[str], today: date) -> date | None:
         day, month, year_text = int(match["wd"]), MONTHS[month_word], match["wy"]
     if year_text is None:
         if not 1 <= month <= 12:
-            raise InputError(f"{shown} is not a real date. {_DATE_HELP}")
+            raise InputError(f"{shown} is not a real date. {_date_help(today)}")
         year = _year_for(day, month, today, shown)
     else:
         year = int(year_text) + (2000 if len(year_text) == 2 else 0)
     return _real_date(year, month, day, shown)
 
 
-def _working_days_from(match: re.Match[str]) -> int:
+def _working_days_from(match: re.Match[str], today: date) -> int:
     count_text = match["n"].lower()
     if count_text in ("a", "an"):
         count = 1
@@ -307,7 +310,7 @@ def _working_days_from(match: re.Match[str]) -> int:
         # Hours would need a clock and a view on weekends; a date the person picks is safer.
         raise InputError(
             "Please give the deadline in days or as a date, for example "
-            "within 1 working day, or by 12/12/2026."
+            f"within 1 working day, or by {example_date(today)}."
         )
     if unit.startswith("week"):
         count *= WORKING_DAYS_PER_WEEK
@@ -318,7 +321,7 @@ def _working_days_from(match: re.Match[str]) -> int:
     return count
 
 
-def _take_due(rest: str, today: date) -> tuple[str, date | None]:
+def _take_due(rest: str, today: date, closures: frozenset[date]) -> tuple[str, date | None]:
     """Cut the due date out of the action text, wherever the person put it."""
     found: list[tuple[int, int, date]] = []
     for match in _BY_DATE.finditer(rest):
@@ -331,14 +334,20 @@ def _take_due(rest: str, today: date) -> tuple[str, date | None]:
             found.append((match.start(), match.end(), due))
     for match in _WITHIN.finditer(rest):
         found.append(
-            (match.start(), match.end(), add_working_days(today, _working_days_from(match)))
+            (
+                match.start(),
+                match.end(),
+                add_working_days(today, _working_days_from(match, today), closures),
+            )
         )
     if len(found) > 1:
         raise InputError("Please give one due date for each action.")
     if not found:
         broken = _BY_BROKEN_DATE.search(rest)
         if broken:
-            raise InputError(f"I could not read {broken['when'][:20]} as a date. {_DATE_HELP}")
+            raise InputError(
+                f"I could not read {broken['when'][:20]} as a date. {_date_help(today)}"
+            )
         return rest, None
     start, end, due = found[0]
     if due - today > MAX_AHEAD:
@@ -377,11 +386,17 @@ def _take_priority(text: str) -> tuple[str, str]:
 # --- the line --------------------------------------------------------------------------------
 
 
-def parse_action_line(text: str, agency_names: Sequence[str], today: date) -> ActionDraft:
+def parse_action_line(
+    text: str,
+    agency_names: Sequence[str],
+    today: date,
+    closures: frozenset[date] = NO_CLOSURES,
+) -> ActionDraft:
     """Read one action as typed at the meeting; InputError says what to type instead.
 
     ``today`` is the area's local date: a due date must not be before it, and "within
-    3 working days" counts from it.
+    3 working days" counts from it, skipping the area's ``closures`` as well as weekends
+    and bank holidays.
     """
     if not agency_names:
         raise InputError(
@@ -400,7 +415,7 @@ def parse_action_line(text: str, agency_names: Sequence[str], today: date) -> Ac
     if any(_starts_with_agency(line, agency_names) for line in lines[1:]):
         raise InputError("Please send one action per message, so each can be confirmed.")
     agency, rest = _split_agency(" ".join(lines), agency_names)
-    rest, due = _take_due(rest, today)
+    rest, due = _take_due(rest, today, closures)
     rest, priority = _take_priority(_tidy_text(rest))
     action = _tidy_text(rest)
     if not action:

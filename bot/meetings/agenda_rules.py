@@ -12,10 +12,10 @@ Pure functions only: ``now`` is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from bot.meetings.recurrence import local_to_utc, zone_for
-from bot.meetings.workdays import NO_CLOSURES, subtract_working_days
+from bot.meetings.workdays import NO_CLOSURES, AreaCalendar, subtract_working_days
 
 END_OF_WORKING_DAY = time(17, 0)
 DEFAULT_CUTOFF_DAYS = 5
@@ -60,6 +60,21 @@ def research_deadline(
     Two working days leave the coordinator and chair time to read it before the meeting.
     """
     return _end_of_day_before(starts_at, timezone, working_days, extra_closures)
+
+
+def days_before_reminder(starts_at: datetime, days: int, calendar: AreaCalendar) -> datetime:
+    """When the "meeting in N days" reminder goes, as aware UTC.
+
+    At the meeting's own local start time, ``days`` calendar days before it; when that
+    day is a weekend, a bank holiday or a closure day, on the working day before, so a
+    Monday meeting's "2 days before" reaches people on Friday rather than on Saturday.
+    """
+    _require_aware(starts_at, "starts_at")
+    if days < 0:
+        raise ValueError("days must not be negative")
+    local = starts_at.astimezone(zone_for(calendar.timezone))
+    day = calendar.on_or_before(local.date() - timedelta(days=days))
+    return local_to_utc(day, local.time().replace(tzinfo=None), calendar.timezone)
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,28 @@ def _meeting_days(series: Series, not_before: date) -> Iterator[date]:
             assert_never(series.repeat)
 
 
+def series_days(
+    series: Series, *, from_day: date, count: int | None = None, until: date | None = None
+) -> list[date]:
+    """The series' own meeting dates from ``from_day`` on: ``count`` of them, or up to ``until``.
+
+    These are the dates the rhythm gives, before any is moved off a non-working day
+    (``bot.meetings.off_days``); a one-off series has its single date.
+    """
+    if count is None and until is None:
+        raise ValueError("give a count or an end date")
+    found: list[date] = []
+    for day in _meeting_days(series, from_day):
+        if day < from_day:
+            continue
+        if (until is not None and day > until) or (count is not None and len(found) >= count):
+            break
+        found.append(day)
+        if series.repeat is Repeat.ONE_OFF:
+            break
+    return found
+
+
 def occurrences(series: Series, *, after: datetime, count: int) -> list[datetime]:
     """The next ``count`` meeting starts strictly after ``after``, as aware UTC instants.
 

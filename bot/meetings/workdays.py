@@ -12,13 +12,18 @@ weekend, and one-off days such as the 2023 coronation. Wales shares England's li
 Scotland and Northern Ireland differ and are not covered here.
 
 Pure functions only; the holiday table is computed per year and cached because it is
-a fixed fact about that year.
+a fixed fact about that year. ``AreaCalendar`` bundles an area's zone and closure days so
+that services pass one value, loaded once, to every rule that counts working days.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
@@ -97,3 +102,87 @@ def working_days_between(
         if is_working_day(current, extra_closures):
             count += 1
     return count
+
+
+def bank_holiday_name(day: date) -> str | None:
+    """England's name for the bank holiday on ``day`` ("Christmas Day"), or None."""
+    _require_date(day)
+    return holidays.country_holidays("GB", subdiv="ENG", years=day.year).get(day)
+
+
+class DayOff(enum.Enum):
+    """Why a day is not a working day, for the warning a coordinator reads."""
+
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+    BANK_HOLIDAY = "bank_holiday"
+    CLOSURE = "closure"
+
+
+@dataclass(frozen=True)
+class NotWorking:
+    """A day that is not a working day, and why; ``name`` names the holiday or closure."""
+
+    day: date
+    reason: DayOff
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class AreaCalendar:
+    """An area's working calendar: its time zone, England's bank holidays and its closures.
+
+    Every deadline and every non-urgent reminder in an area is worked out on this, so a
+    council's Christmas shutdown moves a research deadline exactly as a bank holiday does.
+    ``closures`` maps each closure day to the area's note for it ("Christmas Eve").
+    """
+
+    timezone: str = "Europe/London"
+    closures: Mapping[date, str] = field(default_factory=dict)
+    closed: frozenset[date] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for day in self.closures:
+            _require_date(day)
+        # Worked out once: every working-day count below asks for it.
+        object.__setattr__(self, "closed", frozenset(self.closures))
+
+    def local_date(self, moment: datetime) -> date:
+        """The date on the area's wall clock at an aware instant."""
+        if moment.tzinfo is None:
+            raise ValueError("local_date needs a timezone-aware time")
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def is_working_day(self, day: date) -> bool:
+        return is_working_day(day, self.closed)
+
+    def add_working_days(self, day: date, n: int) -> date:
+        return add_working_days(day, n, self.closed)
+
+    def subtract_working_days(self, day: date, n: int) -> date:
+        return subtract_working_days(day, n, self.closed)
+
+    def working_days_between(self, start: date, end: date) -> int:
+        return working_days_between(start, end, self.closed)
+
+    def on_or_before(self, day: date) -> date:
+        """``day`` if it is a working day, else the last working day before it."""
+        return day if self.is_working_day(day) else self.subtract_working_days(day, 1)
+
+    def on_or_after(self, day: date) -> date:
+        """``day`` if it is a working day, else the first working day after it."""
+        return day if self.is_working_day(day) else self.add_working_days(day, 1)
+
+    def not_working(self, day: date) -> NotWorking | None:
+        """Why ``day`` is not a working day (the weekend first), or None when it is one."""
+        _require_date(day)
+        if day.weekday() == 5:
+            return NotWorking(day, DayOff.SATURDAY)
+        if day.weekday() == 6:
+            return NotWorking(day, DayOff.SUNDAY)
+        holiday = bank_holiday_name(day)
+        if holiday is not None:
+            return NotWorking(day, DayOff.BANK_HOLIDAY, holiday)
+        if day in self.closures:
+            return NotWorking(day, DayOff.CLOSURE, self.closures[day] or None)
+        return None

@@ -238,7 +238,7 @@ TEXT_STEPS: dict[str, Parser] = {
     "safe_details": _store("safe_details", _optional_text),
     "consent_reason": _store("consent_reason", lambda raw: clean_free_text(raw, min_length=10)),
     "dash_quick": _quick,
-    "judgement_reason": _store("judgement_reason", lambda raw: clean_free_text(raw, min_length=10)),
+    "judgement_reason": _judgement,
     "police_incidents": _store("police_incidents", lambda raw: parse_count(raw, maximum=200)),
     "victim_name": _store("victim_name", clean_name),
     "victim_dob": _victim_dob,

@@ -47,7 +47,10 @@ __all__ = [
 _T = TypeVar("_T")
 # Waits take a ``timeout`` argument (hence the ASYNC109 exemptions) because test code reads
 # better as ``await user.send_and_wait("/start", timeout=2)`` than wrapped in asyncio.timeout.
-DEFAULT_TIMEOUT = 5.0
+# Every wait ends as soon as what it waits for arrives, so the default only decides how long
+# a failure takes to report: generous, because a loaded 2-core machine can take seconds to
+# answer a press that takes milliseconds when idle.
+DEFAULT_TIMEOUT = 30.0
 
 
 class WaitTimeout(AssertionError, TimeoutError):

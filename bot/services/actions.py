@@ -29,7 +29,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.actions.entry import ActionDraft
+from bot.actions.entry import ActionDraft, parse_action_line
 from bot.actions.minutes import MinutesRow, minutes_docx
 from bot.actions.states import (
     ACTION_FINAL,
@@ -52,7 +52,8 @@ from bot.actions.states import (
 )
 from bot.actor import Actor
 from bot.dates import format_local, format_uk_date
-from bot.meetings.workdays import is_working_day
+from bot.meetings.recurrence import local_to_utc
+from bot.meetings.workdays import AreaCalendar, is_working_day
 from bot.permissions import Operation, authorise
 from bot.referrals.validation import InputError
 from bot.services.audited import audit_by
@@ -62,6 +63,7 @@ from bot.services.exclusions import excluded_pairs, is_excluded, visible_to
 from bot.services.names import name_context, person_name
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
+from bot.services.policy import area_calendar
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.db import single_statement_session
@@ -300,13 +302,33 @@ class ActionService:
                 (m.id, m.starts_at, m.closed_at is not None, listed[m.id]) for m in meetings_found
             ]
 
-    async def agency_names(self, actor: Actor) -> list[str]:
+    async def read_line(self, actor: Actor, text: str) -> ActionDraft:
+        """One typed action line read against the area's agencies and working calendar.
+
+        Raises ``InputError`` with what to type instead; nothing is stored.
+        """
         authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
         async with self._deps.sessions() as session:
-            rows = await session.scalars(
-                select(Agency.name).where(Agency.area_id == actor.area_id).order_by(Agency.name)
+            names = list(
+                await session.scalars(
+                    select(Agency.name).where(Agency.area_id == actor.area_id).order_by(Agency.name)
+                )
             )
-            return list(rows)
+            calendar = await area_calendar(session, actor.area_id)
+        today = calendar.local_date(self._deps.clock.now())
+        return parse_action_line(text, names, today, calendar.closed)
+
+    async def recorded_count(self, actor: Actor, meeting_id: int, case_id: int) -> int:
+        """Actions recorded for a case at a meeting: what /done reports, after any Undo."""
+        authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
+        async with self._deps.sessions() as session:
+            meeting, _ = await self._meeting(session, actor, meeting_id)
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Action)
+                .where(Action.meeting_id == meeting.id, Action.case_id == case_id)
+            )
+            return int(count or 0)
 
     async def record(
         self, actor: Actor, meeting_id: int, case_id: int, draft: ActionDraft
@@ -336,7 +358,10 @@ class ActionService:
                 case_id=case.id,
                 meeting_id=meeting.id,
                 agency_id=agency.id,
-                due_on=draft.due or action_due_date(meeting_day),
+                due_on=draft.due
+                or action_due_date(
+                    meeting_day, extra_closures=(await area_calendar(session, area.id)).closed
+                ),
                 priority=draft.priority,
                 created_at=now,
                 created_by_id=actor.person_id,
@@ -621,7 +646,6 @@ class ActionService:
                 area_id=area.id,
                 person_id=colleague.id,
                 buttons=self._buttons(action.id),
-                timezone=area.timezone,
             )
             await append_event(
                 session,
@@ -735,7 +759,6 @@ class ActionService:
                     now=now,
                     area_id=area.id,
                     person_id=idva.id,
-                    timezone=area.timezone,
                 )
             await append_event(
                 session,
@@ -908,12 +931,15 @@ class ActionService:
                 local = now.astimezone(ZoneInfo(area.timezone))
                 today = local.date()
                 if local.time() < CHASE_HOUR or not is_working_day(today):
-                    continue
-                queued += await self._chase_area(session, area, today, now)
+                    continue  # before 09:00, or a weekend or bank holiday: no query needed
+                calendar = await area_calendar(session, area.id)
+                if not calendar.is_working_day(today):
+                    continue  # one of the area's own closure days
+                queued += await self._chase_area(session, area, calendar, today, now)
         return queued
 
     async def _chase_area(
-        self, session: AsyncSession, area: Area, today: date, now: datetime
+        self, session: AsyncSession, area: Area, calendar: AreaCalendar, today: date, now: datetime
     ) -> int:
         # By the area's agencies rather than the cases' area, so the open-actions index
         # (agency, closed_at, due_on) drives the query instead of a walk over every case.
@@ -947,7 +973,7 @@ class ActionService:
                 key = f"action:{action_id}:overdue:{today.isoformat()}:{person.id}"
                 chases.append(_Chase(key, person, False, action_id, reference, agency_name, due_on))
             if due_on not in escalate_from:
-                escalate_from[due_on] = overdue_escalation_due(due_on)
+                escalate_from[due_on] = overdue_escalation_due(due_on, calendar.closed)
             if today >= escalate_from[due_on]:
                 for person in audience.coordinators_for(case_id):
                     key = f"action:{action_id}:escalated:{person.id}"
@@ -970,7 +996,6 @@ class ActionService:
                     now=now,
                     area_id=area.id,
                     person_id=chase.recipient.id,
-                    timezone=area.timezone,
                 )
             else:
                 queued += await enqueue(
@@ -983,7 +1008,6 @@ class ActionService:
                     area_id=area.id,
                     person_id=chase.recipient.id,
                     buttons=self._buttons(chase.action_id),
-                    timezone=area.timezone,
                     expires_at=now + timedelta(hours=12),
                 )
         return queued
@@ -1007,8 +1031,9 @@ class ActionService:
     ) -> None:
         case = await session.get(Case, action.case_id)
         assert case is not None
-        chase_at = datetime.combine(
-            acceptance_chase_due(today), CHASE_HOUR, ZoneInfo(area.timezone)
+        calendar = await area_calendar(session, area.id)
+        chase_at = local_to_utc(
+            acceptance_chase_due(today, calendar.closed), CHASE_HOUR, area.timezone
         )
         for person in audience.reps_for(action.agency_id, case.id):
             await enqueue(
@@ -1023,7 +1048,6 @@ class ActionService:
                 area_id=area.id,
                 person_id=person.id,
                 buttons=self._buttons(action.id),
-                timezone=area.timezone,
             )
             await enqueue(
                 session,
@@ -1036,7 +1060,6 @@ class ActionService:
                 area_id=area.id,
                 person_id=person.id,
                 buttons=self._buttons(action.id),
-                timezone=area.timezone,
             )
 
     async def _queue_perp_follow_up(
@@ -1050,7 +1073,10 @@ class ActionService:
     ) -> None:
         case = await session.get(Case, referral.case_id)
         assert case is not None
-        due = datetime.combine(first_contact_chase_due(today), CHASE_HOUR, ZoneInfo(area.timezone))
+        calendar = await area_calendar(session, area.id)
+        due = local_to_utc(
+            first_contact_chase_due(today, calendar.closed), CHASE_HOUR, area.timezone
+        )
         for person in audience.reps_for(referral.service_agency_id, case.id):
             await enqueue(
                 session,
@@ -1062,7 +1088,6 @@ class ActionService:
                 due_at=due,
                 area_id=area.id,
                 person_id=person.id,
-                timezone=area.timezone,
             )
         await self._queue_stale_chase(session, referral, area, today, now, 0, audience)
 
@@ -1083,7 +1108,8 @@ class ActionService:
             audience = await self._audience(
                 session, area.id, {referral.service_agency_id}, [case.id]
             )
-        due = datetime.combine(stale_chase_due(today), CHASE_HOUR, ZoneInfo(area.timezone))
+        calendar = await area_calendar(session, area.id)
+        due = local_to_utc(stale_chase_due(today, calendar.closed), CHASE_HOUR, area.timezone)
         people = [
             *audience.reps_for(referral.service_agency_id, case.id),
             *audience.coordinators_for(case.id),
@@ -1099,7 +1125,6 @@ class ActionService:
                 due_at=due,
                 area_id=area.id,
                 person_id=person.id,
-                timezone=area.timezone,
             )
 
     async def _audience(

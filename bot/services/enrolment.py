@@ -36,6 +36,7 @@ _IDENTIFY = (
         Person.unreachable_since,
         Area.name,
         Agency.name,
+        Area.timezone,
     )
     .join(Area, Area.id == Person.area_id)
     .outerjoin(Agency, Agency.id == Person.agency_id)
@@ -92,6 +93,7 @@ class EnrolmentService:
                 unreachable_since,
                 area_name,
                 agency_name,
+                timezone,
             ) = row
             name = await self._open_sealed_name(session, person_id, data_key_id, name_sealed)
             now = self._deps.clock.now()
@@ -117,6 +119,7 @@ class EnrolmentService:
                 display_name=name,
                 area_name=area_name,
                 agency_name=agency_name,
+                timezone=timezone,
             )
 
     async def _open_name(self, session: AsyncSession, person: Person) -> str:
@@ -263,4 +266,5 @@ class EnrolmentService:
             display_name=await self._open_name(session, person),
             area_name=area.name,
             agency_name=agency.name if agency else None,
+            timezone=area.timezone,
         )

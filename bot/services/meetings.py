@@ -25,13 +25,22 @@ from bot.dates import format_local
 from bot.meetings.agenda_rules import (
     MeetingSlot,
     cutoff,
+    days_before_reminder,
     place_case,
     reorder,
     research_deadline,
 )
 from bot.meetings.calendar_file import meeting_ics
-from bot.meetings.recurrence import Repeat, Series, local_to_utc, occurrences
-from bot.meetings.workdays import is_working_day, subtract_working_days
+from bot.meetings.off_days import (
+    DayChoice,
+    OffDayRule,
+    PlannedDay,
+    day_choice,
+    off_days,
+    plan_days,
+)
+from bot.meetings.recurrence import Repeat, Series, describe, local_to_utc, series_days
+from bot.meetings.workdays import NotWorking, is_working_day
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep, triage_status
 from bot.services.audited import audit_by
@@ -40,7 +49,7 @@ from bot.services.errors import NotFound, ServiceError
 from bot.services.exclusions import excluded_pairs, is_excluded
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
-from bot.services.policy import area_policy
+from bot.services.policy import area_calendar, area_policy
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
@@ -63,6 +72,7 @@ from storage.models import (
 )
 
 MEETINGS_AHEAD = 6  # meetings of a series kept scheduled at any time
+OFF_DAY_LOOKAHEAD_DAYS = 365  # a new series is checked this far ahead for non-working days
 ATTENDANCE = ("attending", "deputy", "apologies")
 REP_ROLES = (Role.AGENCY_REP, Role.PERPETRATOR_REP)
 DIGEST_HOUR = 8
@@ -106,6 +116,19 @@ class MeetingDetail:
     my_agency_id: int | None
     next_meeting_id: int | None = None
     research_notes: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A new series' first meetings, and where each was planned (moved or kept)."""
+
+    meetings: list[MeetingView]
+    planned: list[PlannedDay]
+
+    @property
+    def notable(self) -> list[PlannedDay]:
+        """The later meetings that fell on a non-working day, moved or kept."""
+        return [plan for plan in self.planned[1:] if plan.off is not None]
 
 
 @dataclass(frozen=True)
@@ -212,7 +235,10 @@ async def list_case(
     """Put an accepted case on the next open meeting, in the caller's transaction."""
     slots = await _slots(session, case.area_id, now)
     policy = await area_policy(session, case.area_id)
-    placement = place_case(slots, now, cutoff_days=policy.agenda_cutoff_days)
+    calendar = await area_calendar(session, case.area_id)
+    placement = place_case(
+        slots, now, cutoff_days=policy.agenda_cutoff_days, extra_closures=calendar.closed
+    )
     if placement.meeting_id is None:
         return Listing(None, None, False, None)
     session.add(
@@ -239,6 +265,34 @@ class MeetingService:
 
     # -- scheduling ----------------------------------------------------------------------------
 
+    async def check_day(self, actor: Actor, day: date) -> DayChoice | None:
+        """None when ``day`` is a working day in the area; otherwise why not, and the choices."""
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        async with self._deps.sessions() as session:
+            calendar = await area_calendar(session, actor.area_id)
+        return day_choice(day, calendar, earliest=calendar.local_date(self._deps.clock.now()))
+
+    async def series_off_days(
+        self, actor: Actor, *, first_date: date, start: time, repeat: Repeat, nth: int | None
+    ) -> list[NotWorking]:
+        """A series' later meetings in the next year that fall on non-working days.
+
+        The coordinator is asked once what to do with them; the first meeting is left out,
+        as its date was just chosen (and warned about) on its own.
+        """
+        authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
+        if repeat is Repeat.ONE_OFF:
+            return []
+        async with self._deps.sessions() as session:
+            calendar = await area_calendar(session, actor.area_id)
+        series = Series(first_date, start, calendar.timezone, repeat, nth)
+        later = series_days(
+            series,
+            from_day=first_date + timedelta(days=1),
+            until=first_date + timedelta(days=OFF_DAY_LOOKAHEAD_DAYS),
+        )
+        return off_days(later, calendar)
+
     async def create(
         self,
         actor: Actor,
@@ -250,12 +304,19 @@ class MeetingService:
         location: str | None = None,
         capacity: int | None = None,
         chair_person_id: int | None = None,
-    ) -> list[MeetingView]:
+        off_day_rule: OffDayRule = OffDayRule.BEFORE,
+    ) -> Schedule:
+        """The series and its next meetings; later meetings on non-working days follow the rule.
+
+        The first meeting is held on ``first_date`` as chosen. The rule is kept with the
+        series, so the meetings added as the series goes on follow it too.
+        """
         authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             area = await _area(session, actor.area_id)
             policy = await area_policy(session, area.id)
+            calendar = await area_calendar(session, area.id)
             capacity = capacity or policy.meeting_capacity
             if chair_person_id is not None:
                 chair = await session.get(Person, chair_person_id)
@@ -267,27 +328,36 @@ class MeetingService:
                 ):
                     raise NotFound(texts.PERSON_NOT_FOUND)
             series = Series(first_date, start, area.timezone, repeat, nth)
-            day_before = datetime.combine(first_date - timedelta(days=1), time(23, 59))
-            after = day_before.replace(tzinfo=ZoneInfo(area.timezone))
             count = 1 if repeat is Repeat.ONE_OFF else MEETINGS_AHEAD
-            starts = occurrences(series, after=after, count=count)
+            days = series_days(series, from_day=first_date, count=count)
+            today = calendar.local_date(now)
+            planned = [
+                PlannedDay(first_date, first_date, calendar.not_working(first_date)),
+                *plan_days(days[1:], calendar, off_day_rule, earliest=today),
+            ]
             row = MeetingSeries(
                 area_id=area.id,
                 repeat=repeat.value,
                 nth=nth,
                 first_date=first_date,
                 start_time=start.strftime("%H:%M"),
+                off_day_rule=off_day_rule.value,
                 created_at=now,
                 created_by_id=actor.person_id,
             )
             session.add(row)
             await session.flush()
-            meetings = [
-                await self._new_meeting(session, actor, row.id, moment, location, capacity)
-                for moment in starts
-            ]
-            for meeting in meetings:
+            meetings = []
+            for plan in planned:
+                moment = local_to_utc(plan.day, start, area.timezone)
+                if moment <= now:
+                    raise ServiceError(texts.MEETING_IN_PAST)
+                meeting = await self._new_meeting(
+                    session, area.id, actor.person_id, row.id, moment, location, capacity
+                )
+                meeting.series_day = plan.series_day
                 meeting.chair_person_id = chair_person_id
+                meetings.append(meeting)
             await append_event(
                 session,
                 at=now,
@@ -296,28 +366,143 @@ class MeetingService:
                 actor_label="person",
                 action="meeting.scheduled",
                 subject=f"series:{row.id}",
-                details={"repeat": repeat.value, "meetings": len(meetings)},
+                details={
+                    "repeat": repeat.value,
+                    "meetings": len(meetings),
+                    "off_day_rule": off_day_rule.value,
+                    "moved": sum(plan.moved for plan in planned),
+                },
             )
             await self._list_waiting_cases(session, area.id, now, actor.person_id)
-            return [await self._view(session, m, area) for m in meetings]
+            return Schedule([await self._view(session, m, area) for m in meetings], planned)
+
+    async def extend_series(self) -> int:
+        """Keep every running series ``MEETINGS_AHEAD`` meetings ahead; returns meetings added.
+
+        Runs on the housekeeping tick; the usual tick is one grouped read that finds every
+        series still far enough ahead. A meeting added on a non-working day follows the
+        series' rule, and the area's coordinators are told what was moved or kept.
+        """
+        now = self._deps.clock.now()
+        upcoming = (
+            select(func.count())
+            .select_from(Meeting)
+            .where(
+                Meeting.series_id == MeetingSeries.id,
+                Meeting.cancelled_at.is_(None),
+                Meeting.starts_at > now,
+            )
+            .correlate(MeetingSeries)
+            .scalar_subquery()
+        )
+        async with self._deps.sessions() as session:
+            due = list(
+                await session.scalars(
+                    select(MeetingSeries.id).where(
+                        MeetingSeries.ended_at.is_(None),
+                        MeetingSeries.repeat != Repeat.ONE_OFF.value,
+                        upcoming < MEETINGS_AHEAD,
+                    )
+                )
+            )
+        added = 0
+        for series_id in due:
+            async with self._deps.sessions.begin() as session:
+                added += await self._extend(session, int(series_id), now)
+        return added
+
+    async def _extend(self, session: AsyncSession, series_id: int, now: datetime) -> int:
+        row = await session.get(MeetingSeries, series_id, with_for_update=True)
+        if row is None or row.ended_at is not None:
+            return 0
+        area = await _area(session, row.area_id)
+        calendar = await area_calendar(session, area.id)
+        meetings = list(
+            await session.scalars(
+                select(Meeting).where(Meeting.series_id == row.id).order_by(Meeting.starts_at)
+            )
+        )
+        ahead = [m for m in meetings if m.cancelled_at is None and m.starts_at > now]
+        if not meetings or len(ahead) >= MEETINGS_AHEAD:
+            return 0  # another instance topped it up meanwhile
+        start = time.fromisoformat(row.start_time)
+        series = Series(row.first_date, start, area.timezone, Repeat(row.repeat), row.nth)
+        last = meetings[-1]
+        last_day = max(m.series_day or calendar.local_date(m.starts_at) for m in meetings)
+        today = calendar.local_date(now)
+        days = series_days(
+            series,
+            from_day=max(last_day + timedelta(days=1), today),
+            count=MEETINGS_AHEAD - len(ahead),
+        )
+        rule = OffDayRule(row.off_day_rule)
+        location = await self._location(session, last)
+        planned = []
+        for plan in plan_days(days, calendar, rule, earliest=today):
+            moment = local_to_utc(plan.day, start, area.timezone)
+            if moment <= now:
+                continue
+            meeting = await self._new_meeting(
+                session, area.id, row.created_by_id, row.id, moment, location, last.capacity
+            )
+            meeting.series_day = plan.series_day
+            meeting.chair_person_id = last.chair_person_id
+            planned.append(plan)
+        if not planned:
+            return 0
+        await append_event(
+            session,
+            at=now,
+            area_id=area.id,
+            actor_label="system",
+            action="meeting.series_extended",
+            subject=f"series:{row.id}",
+            details={"meetings": len(planned), "moved": sum(p.moved for p in planned)},
+        )
+        notable = [plan for plan in planned if plan.off is not None]
+        if notable:
+            text = texts.series_extended_off_days(
+                describe(series), [texts.planned_day_line(plan) for plan in notable]
+            )
+            for person in await self._coordinators(session, area.id):
+                await enqueue(
+                    session,
+                    dedupe_key=f"series:{row.id}:off_days:{notable[0].series_day}:{person.id}",
+                    chat_id=person.telegram_user_id,
+                    kind="series_off_days",
+                    text=text,
+                    now=now,
+                    area_id=area.id,
+                    person_id=person.id,
+                )
+        await self._list_waiting_cases(session, area.id, now, None)
+        return len(planned)
+
+    async def _location(self, session: AsyncSession, meeting: Meeting) -> str | None:
+        if meeting.location_sealed is None or not meeting.data_key_id:
+            return None
+        return await self._deps.vault.open(
+            session, meeting.data_key_id, location_context(meeting.id), meeting.location_sealed
+        )
 
     async def _new_meeting(
         self,
         session: AsyncSession,
-        actor: Actor,
+        area_id: int,
+        by_person_id: int,
         series_id: int | None,
         starts_at: datetime,
         location: str | None,
         capacity: int,
     ) -> Meeting:
         meeting = Meeting(
-            area_id=actor.area_id,
+            area_id=area_id,
             series_id=series_id,
             starts_at=starts_at,
             capacity=capacity,
             calendar_uid=f"{secrets.token_hex(12)}@marac-bot",
             created_at=self._deps.clock.now(),
-            created_by_id=actor.person_id,
+            created_by_id=by_person_id,
         )
         session.add(meeting)
         await session.flush()
@@ -639,7 +824,6 @@ class MeetingService:
                     area_id=area.id,
                     person_id=person.id,
                     buttons=buttons[:40] or None,
-                    timezone=area.timezone,
                 )
                 await enqueue(
                     session,
@@ -657,7 +841,6 @@ class MeetingService:
                         ],
                         [("Apologies", f"mtg:att:{meeting.id}:2")],
                     ],
-                    timezone=area.timezone,
                 )
             await self._tell_invitees(
                 session, meeting, area, "invitation", texts.meeting_invitation(when), ics=True
@@ -706,12 +889,17 @@ class MeetingService:
                     .order_by(Meeting.starts_at, Meeting.id)
                 )
             ).all()
+            # Closure days move a cut-off earlier, as bank holidays do.
+            closures = {
+                area_id: (await area_calendar(session, area_id)).closed
+                for area_id in {int(row.area_id) for row in candidates}
+            }
         published = 0
         for meeting_id, area_id, starts_at, timezone, days in candidates:
             if days is None:  # an area nobody has used yet: its policy is created as before
                 async with self._deps.sessions.begin() as session:
                     days = (await area_policy(session, area_id)).agenda_cutoff_days
-            if cutoff(starts_at, timezone, days) <= now:
+            if cutoff(starts_at, timezone, days, closures[area_id]) <= now:
                 try:
                     await self.publish(None, meeting_id, area_id)
                     published += 1
@@ -853,7 +1041,6 @@ class MeetingService:
                         now=now,
                         area_id=area.id,
                         person_id=recipient.person_id,
-                        timezone=area.timezone,
                         expires_at=now + timedelta(hours=10),
                     )
         return queued
@@ -893,11 +1080,14 @@ class MeetingService:
                     )
                 )
             )
-        due = []
-        for area, recipients in wanted.values():
-            waiting = [r for r in recipients if r.dedupe_key not in taken]
-            if waiting:
-                due.append((area, waiting))
+            due = []
+            for area, recipients in wanted.values():
+                waiting = [r for r in recipients if r.dedupe_key not in taken]
+                # The area's own closure days are read only when a digest is still to go,
+                # so the usual tick, once today's digests are queued, stays two reads.
+                calendar = await area_calendar(session, area.id) if waiting else None
+                if calendar is not None and calendar.is_working_day(calendar.local_date(now)):
+                    due.append((area, waiting))
         return due
 
     async def calendar_file(self, meeting_id: int) -> tuple[str, bytes] | None:
@@ -1011,10 +1201,9 @@ class MeetingService:
         now = self._deps.clock.now()
         view = await self._view(session, meeting, area)
         when = self._when(view)
-        zone = ZoneInfo(area.timezone)
-        deadline_local = view.research_deadline.astimezone(zone)
-        chase_day = subtract_working_days(deadline_local.date(), 1)
-        research_due_at = datetime.combine(chase_day, time(9, 0), zone)
+        calendar = await area_calendar(session, area.id)
+        chase_day = calendar.subtract_working_days(calendar.local_date(view.research_deadline), 1)
+        research_due_at = local_to_utc(chase_day, time(9, 0), area.timezone)
         for person in await self._reps(session, area.id):
             await enqueue(
                 session,
@@ -1027,7 +1216,6 @@ class MeetingService:
                 expires_at=view.research_deadline,
                 area_id=area.id,
                 person_id=person.id,
-                timezone=area.timezone,
             )
             await enqueue(
                 session,
@@ -1047,15 +1235,15 @@ class MeetingService:
                     ],
                     [("Apologies", f"mtg:att:{meeting.id}:2")],
                 ],
-                timezone=area.timezone,
             )
         policy = await area_policy(session, area.id)
         days, hours = policy.reminder_days_before, policy.reminder_hours_before
+        moments = {
+            "days": days_before_reminder(meeting.starts_at, days, calendar),
+            "hours": meeting.starts_at - timedelta(hours=hours),
+        }
         for person in await self._invitees(session, area.id):
-            for label, before in (
-                ("days", timedelta(days=days)),
-                ("hours", timedelta(hours=hours)),
-            ):
+            for label, moment in moments.items():
                 await enqueue(
                     session,
                     dedupe_key=f"meeting:{meeting.id}:reminder_{label}:{person.id}",
@@ -1063,11 +1251,10 @@ class MeetingService:
                     kind=f"meeting_reminder_{label}",
                     text=texts.meeting_reminder(when, hours if label == "hours" else None),
                     now=now,
-                    due_at=max(meeting.starts_at - before, now),
+                    due_at=max(moment, now),
                     expires_at=meeting.starts_at,
                     area_id=area.id,
                     person_id=person.id,
-                    timezone=area.timezone,
                     # The last reminder is on the day itself, inside working hours.
                     urgent=label == "hours",
                 )
@@ -1093,7 +1280,6 @@ class MeetingService:
                 now=now,
                 area_id=area.id,
                 person_id=person.id,
-                timezone=area.timezone,
                 attachment=f"meeting_ics:{meeting.id}" if ics else None,
                 urgent=kind == "cancelled",
             )
@@ -1134,6 +1320,19 @@ class MeetingService:
                     Person.area_id == area_id,
                     Person.role.in_(REP_ROLES),
                     Person.agency_id.is_not(None),
+                    Person.deactivated_at.is_(None),
+                )
+                .order_by(Person.id)
+            )
+        )
+
+    async def _coordinators(self, session: AsyncSession, area_id: int) -> list[Person]:
+        return list(
+            await session.scalars(
+                select(Person)
+                .where(
+                    Person.area_id == area_id,
+                    Person.role == Role.COORDINATOR,
                     Person.deactivated_at.is_(None),
                 )
                 .order_by(Person.id)
@@ -1262,6 +1461,7 @@ class MeetingService:
     ) -> MeetingView:
         """``listed`` may be given by a caller that already counted it in a query of its own."""
         policy = await area_policy(session, area.id)
+        closed = (await area_calendar(session, area.id)).closed
         if listed is None:
             listed = await session.scalar(
                 select(func.count())
@@ -1276,9 +1476,9 @@ class MeetingService:
             listed=int(listed or 0),
             published=meeting.published_at is not None,
             cancelled=meeting.cancelled_at is not None,
-            cutoff=cutoff(meeting.starts_at, area.timezone, policy.agenda_cutoff_days),
+            cutoff=cutoff(meeting.starts_at, area.timezone, policy.agenda_cutoff_days, closed),
             research_deadline=research_deadline(
-                meeting.starts_at, area.timezone, policy.research_days
+                meeting.starts_at, area.timezone, policy.research_days, closed
             ),
         )
 

@@ -32,11 +32,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.quiet_hours import next_sendable
+from bot.quiet_hours import WORKING_DAY_KINDS, next_sendable
 from bot.services.deps import ServiceDeps
+from bot.services.policy import area_calendar
 from bot.texts import ROLE_NAMES
 from storage.audit import append_event
-from storage.models import Area, OutboxMessage, Person, Role
+from storage.models import OutboxMessage, Person, Role
 
 # Texts sent from here; to move into bot.texts with the others.
 UNREACHABLE_NOTICE: Final = (
@@ -144,16 +145,19 @@ async def enqueue(
     kind: str,
     text: str,
     now: datetime,
+    area_id: int,
     due_at: datetime | None = None,
-    area_id: int | None = None,
     person_id: int | None = None,
     buttons: Buttons | None = None,
     urgent: bool = False,
     expires_at: datetime | None = None,
-    timezone: str = "Europe/London",
     attachment: str | None = None,
 ) -> bool:
     """Queue a message in the caller's transaction; False if its key is already queued or sent.
+
+    When it may go out is judged on the area's own calendar, whoever queues it: outside
+    quiet hours on the area's wall clock and, for reminders and chases
+    (``WORKING_DAY_KINDS``), on one of its working days.
 
     One statement (INSERT ... ON CONFLICT) rather than check-then-insert, so two
     transactions racing on the same key cannot both insert, and a duplicate does
@@ -180,7 +184,7 @@ async def enqueue(
         "attachment": attachment,
         "urgent": urgent,
         "created_at": now,
-        "due_at": next_sendable(due_at or now, timezone, urgent=urgent),
+        "due_at": await _sendable(session, area_id, kind, due_at or now, urgent),
         "expires_at": expires_at,
         "attempts": 0,
     }
@@ -204,6 +208,19 @@ async def enqueue(
         where=and_(OutboxMessage.cancelled_at.is_not(None), OutboxMessage.sent_at.is_(None)),
     ).returning(OutboxMessage.id)
     return (await session.execute(upsert)).scalar_one_or_none() is not None
+
+
+async def _sendable(
+    session: AsyncSession, area_id: int, kind: str, due: datetime, urgent: bool
+) -> datetime:
+    calendar = await area_calendar(session, area_id)
+    return next_sendable(
+        due,
+        calendar.timezone,
+        urgent=urgent,
+        working_days_only=kind in WORKING_DAY_KINDS,
+        closures=calendar.closed,
+    )
 
 
 async def cancel(session: AsyncSession, *, dedupe_key_prefix: str, now: datetime) -> int:
@@ -423,10 +440,8 @@ class OutboxService:
                 row.failed_at = now
                 await self._audit_failure(session, row, now)
                 return False
-            if not row.urgent:
-                retry_at = next_sendable(
-                    retry_at, await self._timezone(session, row.area_id), urgent=False
-                )
+            if not row.urgent and row.area_id is not None:
+                retry_at = await _sendable(session, row.area_id, row.kind, retry_at, False)
             row.due_at = retry_at
             return True
 
@@ -517,13 +532,6 @@ class OutboxService:
         )
         return _rowcount(result)
 
-    async def _timezone(self, session: AsyncSession, area_id: int | None) -> str:
-        if area_id is not None:
-            zone = await session.scalar(select(Area.timezone).where(Area.id == area_id))
-            if zone:
-                return zone
-        return self._deps.default_timezone
-
     async def _notify_coordinators(
         self, session: AsyncSession, person: Person, urgent: bool, now: datetime
     ) -> int:
@@ -539,7 +547,6 @@ class OutboxService:
             )
         ).all()
         text = UNREACHABLE_NOTICE.format(role=ROLE_NAMES[person.role], person_id=person.id)
-        timezone = await self._timezone(session, person.area_id)
         notified = 0
         for coordinator in coordinators:
             # One notice per coordinator per episode: a later block after an unblock is new news.
@@ -554,7 +561,6 @@ class OutboxService:
                 person_id=coordinator.id,
                 # The undelivered message was urgent, so is finding another way to reach them.
                 urgent=urgent,
-                timezone=timezone,
             )
             notified += int(queued)
         return notified

@@ -1,13 +1,22 @@
-"""Reading an area's policy (thresholds, timings), created with SafeLives' defaults on first use."""
+"""Reading an area's policy (thresholds, timings) and its working calendar.
+
+The policy is created with SafeLives' defaults on first use. The calendar (the area's
+time zone and closure days) is read once per session and kept in ``session.info``, so
+a transaction that queues a thousand chases asks the database for it once.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AreaPolicy
+from bot.meetings.workdays import AreaCalendar
+from storage.models import Area, AreaClosure, AreaPolicy
+
+_CALENDARS = "area_calendars"
 
 DEFAULTS: dict[str, Any] = {
     "dash_threshold": 14,
@@ -40,3 +49,24 @@ async def area_policy(session: AsyncSession, area_id: int) -> AreaPolicy:
     policy = await session.get(AreaPolicy, area_id)
     assert policy is not None
     return policy
+
+
+async def area_calendar(session: AsyncSession, area_id: int) -> AreaCalendar:
+    """The area's time zone and closure days, as every deadline and reminder needs them."""
+    cached: dict[int, AreaCalendar] = session.info.setdefault(_CALENDARS, {})
+    if area_id in cached:
+        return cached[area_id]
+    timezone = await session.scalar(select(Area.timezone).where(Area.id == area_id))
+    if timezone is None:
+        raise LookupError(f"there is no area {area_id}")
+    rows = await session.execute(
+        select(AreaClosure.day, AreaClosure.note).where(AreaClosure.area_id == area_id)
+    )
+    calendar = AreaCalendar(timezone, {day: note or "" for day, note in rows.all()})
+    cached[area_id] = calendar
+    return calendar
+
+
+def forget_calendar(session: AsyncSession, area_id: int) -> None:
+    """After the area's closure days change in this session, read them again when next asked."""
+    session.info.get(_CALENDARS, {}).pop(area_id, None)
