@@ -25,7 +25,9 @@ class Operation(StrEnum):
     REFER_CASE = "refer a case (DASH checklist)"
     TRIAGE_CASES = "triage referrals; manage who must not receive a case"
     VIEW_CASES = "open case cards"
-    MANAGE_MEETINGS = "schedule, move and cancel meetings; build and publish agendas"
+    MANAGE_MEETINGS = (
+        "schedule, move and cancel meetings; keep closure days; build and publish agendas"
+    )
     VIEW_MEETINGS = "see meetings and agendas (references only)"
     RETURN_RESEARCH = "return research and confirm attendance for their agency"
     RECORD_ACTIONS = "record action plans, close meetings, produce minutes"
@@ -142,10 +144,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("refer", "Refer a case to MARAC (DASH checklist)", Operation.REFER_CASE),
     Command("case", "Open a case card by its reference", Operation.VIEW_CASES),
     Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
+    Command("closures", "Closure days: not counted as working days", Operation.MANAGE_MEETINGS),
     Command("actions", "Your agency's actions and perpetrator referrals", Operation.WORK_ACTIONS),
     Command("plan", "Action plans: record, close a meeting, minutes", Operation.RECORD_ACTIONS),
     Command("minutes", "A meeting's action plan as a document", Operation.RECORD_ACTIONS),
-    Command("stats", "Statistics: /stats, /stats 2026 Q4", Operation.VIEW_STATISTICS),
+    Command("stats", "Statistics by quarter or for the last 12 months", Operation.VIEW_STATISTICS),
     Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 

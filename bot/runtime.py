@@ -17,6 +17,7 @@ from bot.services.agencies import AgencyService
 from bot.services.areas import AreaService, PolicyService
 from bot.services.audit_trail import AuditTrailService
 from bot.services.cases import CaseService
+from bot.services.closures import ClosureService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
 from bot.services.invites import InviteService
@@ -49,6 +50,7 @@ class Services:
     outbox: OutboxService
     policies: PolicyService
     meetings: MeetingService
+    closures: ClosureService
     actions: ActionService
     statistics: StatisticsService
     retention: RetentionService
@@ -71,6 +73,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         outbox=OutboxService(deps),
         policies=PolicyService(deps),
         meetings=MeetingService(deps),
+        closures=ClosureService(deps),
         actions=ActionService(deps),
         statistics=StatisticsService(deps),
         retention=RetentionService(deps),

@@ -649,6 +649,64 @@ def meetings_scheduled(description: str, first: str, count: int, off_days: list[
     return text
 
 
+# --- Closure days -------------------------------------------------------------------------
+
+CLOSURE_NOT_FOUND = "That day is not one of your area's closure days. Send /closures for the list."
+NO_CLOSURES = "No closure days are set from today on."
+
+
+def closures_list(area: str, lines: list[str]) -> str:
+    return (
+        f"Closure days for {area}. Like bank holidays, they are not working days: no deadline "
+        "falls on them and no reminder or chase is sent on them.\n"
+        + ("\n".join(f"• {line}" for line in lines) if lines else NO_CLOSURES)
+    )
+
+
+def closure_line(day: date, note: str | None) -> str:
+    return f"{format_day(day)}: {note}" if note else format_day(day)
+
+
+def ask_closure(today: date) -> str:
+    return (
+        "Send the closure day and what it is, for example "
+        f"{example_date(today, 18)} Christmas Eve. For several days, give the first and the "
+        f"last with 'to' between them, like {example_date(today, 21)} to "
+        f"{example_date(today, 23)} council closure. Send /cancel to stop."
+    )
+
+
+def closures_added(added: list[str], already: list[str], reminders_moved: int) -> str:
+    lines = []
+    if added:
+        lines.append("Closure days added: " + ", ".join(added) + ".")
+        lines.append("Deadlines and reminders from now on skip them.")
+    if reminders_moved:
+        lines.append(
+            f"{reminders_moved} reminder(s) already queued for them moved to a working day."
+        )
+    if already:
+        lines.append(
+            "Already not working days (weekend or bank holiday): " + ", ".join(already) + "."
+        )
+    return "\n".join(lines) or "Nothing to add."
+
+
+def closure_meeting_warning(when: str) -> str:
+    return (
+        f"The MARAC meeting on {when} now falls on a closure day. Move it to the working day "
+        "before or after (everyone invited is told), or keep it?"
+    )
+
+
+def closure_removed(day: date) -> str:
+    return f"{format_day(day)} is a working day again for deadlines and reminders from now on."
+
+
+def meeting_kept(when: str) -> str:
+    return f"The meeting stays on {when}. Nothing was changed."
+
+
 def day_off_reason(off: NotWorking) -> str:
     """Why a day is not a working day, as it completes "Fri 25 Dec 2026 is ..."."""
     if off.reason is DayOff.SATURDAY:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from telegram import InlineKeyboardButton, Update
 
 from bot import texts
@@ -19,3 +21,11 @@ def pressed(update: Update) -> Callback:
     if callback is None:
         raise NotFound(texts.BUTTON_NOT_RECOGNISED)
     return callback
+
+
+def pressed_day(update: Update, index: int = 0) -> date:
+    """A date carried in a button as its ordinal; a forged number is refused like any button."""
+    try:
+        return date.fromordinal(pressed(update).id(index))
+    except (ValueError, OverflowError):
+        raise NotFound(texts.BUTTON_NOT_RECOGNISED) from None

@@ -30,7 +30,7 @@ from bot.meetings.recurrence import (
 from bot.permissions import Operation, may
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.meetings import ATTENDANCE, MeetingDetail
-from handlers.buttons import area_button, pressed
+from handlers.buttons import area_button, pressed, pressed_day
 from handlers.formatting import local_time, local_today, sentence, timezone_of
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
@@ -163,10 +163,7 @@ async def _read_day(update: Update, context: MaracContext, action: str) -> date 
 
 def _chosen_day(update: Update, context: MaracContext) -> date | None:
     """A day pressed under an off-day question: one of the days offered, from today on."""
-    try:
-        day = date.fromordinal(pressed(update).id())
-    except (ValueError, OverflowError):
-        return None
+    day = pressed_day(update)
     return day if day >= local_today(context) else None
 
 

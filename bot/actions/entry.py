@@ -236,7 +236,7 @@ _BY_DATE = re.compile(
     r"|(?P<relative>today|tomorrow)\b)",
     re.IGNORECASE,
 )
-# "by 12/13/2026" or "by 1.2.3.4": meant as a date but not one the patterns above can use.
+# "by 12/13/<year>" or "by 1.2.3.4": meant as a date but not one the patterns above can use.
 _BY_BROKEN_DATE = re.compile(
     r"\b(?:due\s+by|due|by)\s+(?P<when>[0-9]{1,4}[/.\-][0-9/.\-]*)", re.IGNORECASE
 )

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.dates import MONTHS
+from bot.dates import MONTHS, example_date
 
 EARLIEST_START = time(7, 0)
 LATEST_START = time(20, 0)
@@ -77,8 +77,11 @@ _WEEKDAYS_BY_WORD = {
     for word in words
 }
 
-DATE_EXAMPLE = "14/03/2027"
-_DATE_HOW = f"Please write the date as day/month/year, for example {DATE_EXAMPLE}."
+
+def _date_how(example: str) -> str:
+    return f"Please write the date as day/month/year, for example {example}."
+
+
 _TIME_HOW = "Please write the time like 10:00, 14:30 or 2pm."
 
 
@@ -307,17 +310,17 @@ def _full_year(year: int) -> int:
     return 2000 + year if year < 100 else year
 
 
-def _calendar_date(year: int, month: int, day: int) -> date:
+def _calendar_date(year: int, month: int, day: int, example: str) -> date:
     """A date from its parts, or a correction that names exactly which part is wrong."""
     if not 1 <= month <= 12:
         raise MeetingInputError(
             f"There is no month {month}. Please put the day first, then the month, "
-            f"for example {DATE_EXAMPLE}."
+            f"for example {example}."
         )
     month_name = _MONTH_NAMES[month - 1]
     days_in_month = calendar.monthrange(year, month)[1]
     if day < 1:
-        raise MeetingInputError(f"There is no day 0 in a month. {_DATE_HOW}")
+        raise MeetingInputError(f"There is no day 0 in a month. {_date_how(example)}")
     if day > days_in_month:
         if month == 2 and day == 29:
             raise MeetingInputError(
@@ -331,7 +334,7 @@ def _calendar_date(year: int, month: int, day: int) -> date:
     return date(year, month, day)
 
 
-def _read_date(cleaned: str) -> date:
+def _read_date(cleaned: str, example: str) -> date:
     words = cleaned.split(" ")
     said_weekday: int | None = None
     if len(words) > 1 and words[0].rstrip(".") in _WEEKDAYS_BY_WORD:
@@ -354,16 +357,16 @@ def _read_date(cleaned: str) -> date:
         if month_word not in _MONTHS_BY_WORD:
             raise MeetingInputError(
                 "I did not recognise the month. "
-                f"Please write it like 14 Mar 2027 or {DATE_EXAMPLE}."
+                f"Please write it like {example}, or with the month's name."
             )
         day, month = int(spelled.group(1)), _MONTHS_BY_WORD[month_word]
         year = _full_year(int(spelled.group(3)))
     elif no_year:
-        raise MeetingInputError(f"Please include the year, for example {DATE_EXAMPLE}.")
+        raise MeetingInputError(f"Please include the year, for example {example}.")
     else:
-        raise MeetingInputError(f"I could not read that as a date. {_DATE_HOW}")
+        raise MeetingInputError(f"I could not read that as a date. {_date_how(example)}")
 
-    result = _calendar_date(year, month, day)
+    result = _calendar_date(year, month, day, example)
     if said_weekday is not None and said_weekday != result.weekday():
         raise MeetingInputError(
             f"{result.day} {_MONTH_NAMES[result.month - 1]} {result.year} is a "
@@ -376,20 +379,22 @@ def _read_date(cleaned: str) -> date:
 def parse_meeting_date(text: str, today: date) -> date:
     """A meeting date typed the UK way (day first), from today up to two years ahead.
 
-    Accepts 14/03/2027, 14-03-27, 14.03.2027, 14 Mar 2027, 14th March 2027,
-    Sun 14 Mar 2027 (the weekday is checked), 2027-03-14, "today" and "tomorrow".
+    Accepts day/month/year with /, - or . (2- or 4-digit year), "14 Mar" or "14th March"
+    with the year, a weekday first (it is checked), ISO year-month-day, "today" and
+    "tomorrow". Corrections give an example worked out from ``today``.
     The two-year limit catches a mistyped year before invitations go out. ``today``
     is the area's local date, which the caller knows and this module must not guess.
     """
     cleaned = " ".join(text.strip().lower().replace(",", " ").split())
+    example = example_date(today)
     if not cleaned:
-        raise MeetingInputError(f"Please type the meeting date, for example {DATE_EXAMPLE}.")
+        raise MeetingInputError(f"Please type the meeting date, for example {example}.")
     if cleaned == "today":
         day = today
     elif cleaned == "tomorrow":
         day = today + timedelta(days=1)
     else:
-        day = _read_date(cleaned)
+        day = _read_date(cleaned, example)
     if day < today:
         raise MeetingInputError(
             f"That date has passed ({format_day(day)}). Please choose today or a later date."

@@ -40,7 +40,7 @@ from bot.meetings.off_days import (
     plan_days,
 )
 from bot.meetings.recurrence import Repeat, Series, describe, local_to_utc, series_days
-from bot.meetings.workdays import NotWorking, is_working_day
+from bot.meetings.workdays import NO_CLOSURES, NotWorking, is_working_day
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep, triage_status
 from bot.services.audited import audit_by
@@ -58,6 +58,7 @@ from storage.models import (
     Agency,
     AgendaItem,
     Area,
+    AreaClosure,
     AreaPolicy,
     AttendanceReply,
     Case,
@@ -559,13 +560,20 @@ class MeetingService:
                 for meeting, listed in rows.all()
             ]
 
-    async def move(self, actor: Actor, meeting_id: int, day: date, start: time) -> MeetingView:
-        """Everyone invited is told, with an updated calendar invite (same UID, next sequence)."""
+    async def move(
+        self, actor: Actor, meeting_id: int, day: date, start: time | None = None
+    ) -> MeetingView:
+        """Everyone invited is told, with an updated calendar invite (same UID, next sequence).
+
+        Without ``start`` the meeting keeps its local start time on the new day.
+        """
         authorise(actor, Operation.MANAGE_MEETINGS, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             meeting = await self._meeting(session, actor, meeting_id, lock=True)
             area = await _area(session, actor.area_id)
+            if start is None:
+                start = meeting.starts_at.astimezone(ZoneInfo(area.timezone)).time()
             new_start = local_to_utc(day, start, area.timezone)
             if new_start <= now:
                 raise ServiceError(texts.MEETING_IN_PAST)
@@ -866,6 +874,16 @@ class MeetingService:
         agenda that is due is then published in its own transaction.
         """
         now = self._deps.clock.now()
+        # Closure days can only bring a cut-off forward, and only one still to come can; so
+        # an area's calendar is read only when it has one, and the usual tick stays one read.
+        upcoming_closure = (
+            exists()
+            .where(
+                AreaClosure.area_id == Meeting.area_id,
+                AreaClosure.day >= (now - timedelta(days=1)).date(),
+            )
+            .correlate(Meeting)
+        )
         async with self._deps.sessions() as session:
             candidates = (
                 await session.execute(
@@ -875,6 +893,7 @@ class MeetingService:
                         Meeting.starts_at,
                         Area.timezone,
                         AreaPolicy.agenda_cutoff_days,
+                        upcoming_closure,
                     )
                     .join(Area, Area.id == Meeting.area_id)
                     .outerjoin(AreaPolicy, AreaPolicy.area_id == Meeting.area_id)
@@ -889,17 +908,17 @@ class MeetingService:
                     .order_by(Meeting.starts_at, Meeting.id)
                 )
             ).all()
-            # Closure days move a cut-off earlier, as bank holidays do.
             closures = {
                 area_id: (await area_calendar(session, area_id)).closed
-                for area_id in {int(row.area_id) for row in candidates}
+                for area_id in {int(row.area_id) for row in candidates if row[5]}
             }
         published = 0
-        for meeting_id, area_id, starts_at, timezone, days in candidates:
+        for meeting_id, area_id, starts_at, timezone, days, _ in candidates:
             if days is None:  # an area nobody has used yet: its policy is created as before
                 async with self._deps.sessions.begin() as session:
                     days = (await area_policy(session, area_id)).agenda_cutoff_days
-            if cutoff(starts_at, timezone, days, closures[area_id]) <= now:
+            closed = closures.get(area_id, NO_CLOSURES)
+            if cutoff(starts_at, timezone, days, closed) <= now:
                 try:
                     await self.publish(None, meeting_id, area_id)
                     published += 1

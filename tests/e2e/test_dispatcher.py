@@ -331,6 +331,7 @@ async def test_chat_not_found_counts_as_unreachable(
             kind="reminder",
             text="Reminder",
             now=runtime.clock.now(),
+            area_id=area.area_id,
         )
     report = await dispatch_due(bot_app.bot, OutboxService(runtime.deps))
     assert report == DispatchReport(unreachable=1)

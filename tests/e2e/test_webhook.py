@@ -355,6 +355,7 @@ async def test_reminder_lateness_is_measured(
 ) -> None:
     driver.user(941, "Late")
     now = clock.now()
+    area_id = (await runtime.services.areas.ensure_area("Northamptonshire")).id
     async with runtime.sessions.begin() as session:
         assert await enqueue(
             session,
@@ -364,6 +365,7 @@ async def test_reminder_lateness_is_measured(
             text="due half a minute from now",
             now=now,
             due_at=now + timedelta(seconds=30),
+            area_id=area_id,
         )
     late = metrics.METRICS.reminders_late
     count, total = late.count, late.sum

@@ -87,9 +87,11 @@ async def build(runtime: Runtime) -> Scene:
     kim = await _enrol(runtime, 603, "Kim Lee", area, Role.AGENCY_REP, police)
     nia = await _enrol(runtime, 602, "Nia Brown", area, Role.AGENCY_REP, health)
     pat = await _enrol(runtime, 605, "Pat Quinn", area, Role.PERPETRATOR_REP, drive)
-    (meeting,) = await services.meetings.create(
-        priya, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
-    )
+    (meeting,) = (
+        await services.meetings.create(
+            priya, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
+        )
+    ).meetings
     cases = []
     for victim, perpetrator in (("Jane Doe", "John Doe"), ("Ann Smith", "Bob Smith")):
         submitted = await refer(

@@ -68,14 +68,16 @@ async def fortnightly(
     runtime: Runtime, who: Cast, capacity: int | None = None
 ) -> list[MeetingView]:
     """Thursdays 10:00 from 10 Dec 2026: 10 Dec, 24 Dec, 7 Jan, 21 Jan, ..."""
-    return await runtime.services.meetings.create(
-        who.priya,
-        first_date=date(2026, 12, 10),
-        start=time(10),
-        repeat=Repeat.FORTNIGHTLY,
-        location="Room 2, County Hall",
-        capacity=capacity,
-    )
+    return (
+        await runtime.services.meetings.create(
+            who.priya,
+            first_date=date(2026, 12, 10),
+            start=time(10),
+            repeat=Repeat.FORTNIGHTLY,
+            location="Room 2, County Hall",
+            capacity=capacity,
+        )
+    ).meetings
 
 
 async def accept_new_case(runtime: Runtime, who: Cast) -> int:

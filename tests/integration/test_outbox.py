@@ -54,6 +54,12 @@ def other_outbox(
     return OutboxService(ServiceDeps(sessions=second_sessions, vault=runtime.vault, clock=clock))
 
 
+async def area_in(runtime: Runtime, timezone: str = "Europe/London") -> int:
+    """An area to queue for: when a message may go is judged on its calendar."""
+    name = "Testshire" if timezone == "Europe/London" else f"Area in {timezone}"
+    return (await runtime.services.areas.ensure_area(name, timezone)).id
+
+
 async def put(
     runtime: Runtime,
     key: str,
@@ -62,6 +68,8 @@ async def put(
     text: str = "Reminder: MARAC on Thursday, case NOR-2026-0001.",
     **options: object,
 ) -> bool:
+    if "area_id" not in options:
+        options["area_id"] = await area_in(runtime)
     async with runtime.sessions.begin() as session:
         return await enqueue(
             session,
@@ -123,6 +131,7 @@ async def test_same_key_from_two_connections_at_once_makes_one_row(
 ) -> None:
     """Both transactions are open when they insert; the second must wait and then do nothing."""
     inside = asyncio.Event()
+    area_id = await area_in(runtime)
 
     async def queue(sessions: async_sessionmaker[AsyncSession], first: bool) -> bool:
         async with sessions.begin() as session:
@@ -135,6 +144,7 @@ async def test_same_key_from_two_connections_at_once_makes_one_row(
                 kind="action",
                 text="Action 9 assigned to your agency.",
                 now=clock.now(),
+                area_id=area_id,
             )
             if first:
                 inside.set()
@@ -147,6 +157,7 @@ async def test_same_key_from_two_connections_at_once_makes_one_row(
 
 
 async def test_message_rolls_back_with_its_cause(runtime: Runtime) -> None:
+    area_id = await area_in(runtime)
     with pytest.raises(RuntimeError, match="cause failed"):
         async with runtime.sessions.begin() as session:
             await enqueue(
@@ -156,6 +167,7 @@ async def test_message_rolls_back_with_its_cause(runtime: Runtime) -> None:
                 kind="reminder",
                 text="Meeting scheduled.",
                 now=runtime.clock.now(),
+                area_id=area_id,
             )
             raise RuntimeError("cause failed")
     assert await rows(runtime) == {}
@@ -209,10 +221,10 @@ async def test_queued_at_night_without_a_due_time_waits_for_morning(
     assert (await rows(runtime))["summer-night"].due_at == datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
 
 
-async def test_quiet_hours_use_the_given_time_zone(runtime: Runtime) -> None:
+async def test_quiet_hours_use_the_areas_time_zone(runtime: Runtime) -> None:
     due = datetime(2026, 11, 26, 19, 30, tzinfo=UTC)  # 19:30 in London, 20:30 in Paris
     await put(runtime, "london", due_at=due)
-    await put(runtime, "paris", due_at=due, timezone="Europe/Paris")
+    await put(runtime, "paris", due_at=due, area_id=await area_in(runtime, "Europe/Paris"))
     found = await rows(runtime)
     assert found["london"].due_at == due
     assert found["paris"].due_at == datetime(2026, 11, 27, 6, 0, tzinfo=UTC)  # 07:00 CET
@@ -258,6 +270,7 @@ async def test_a_moved_meeting_queues_its_reminders_again_under_the_same_keys(
 ) -> None:
     await put(runtime, "meeting:8:day-before", text="MARAC tomorrow (Thursday).")
     moved_to = clock.now() + timedelta(days=7)
+    area_id = await area_in(runtime)
     async with runtime.sessions.begin() as session:
         assert await cancel(session, dedupe_key_prefix="meeting:8:", now=clock.now()) == 1
         assert await enqueue(
@@ -268,6 +281,7 @@ async def test_a_moved_meeting_queues_its_reminders_again_under_the_same_keys(
             text="MARAC tomorrow (moved to next Thursday).",
             now=clock.now(),
             due_at=moved_to,
+            area_id=area_id,
         )
     (row,) = (await rows(runtime)).values()
     assert row.cancelled_at is None and row.due_at == moved_to
@@ -338,6 +352,7 @@ async def test_claims_are_exclusive_between_two_dispatchers(
     clock: ManualClock,
     backend: str,
 ) -> None:
+    area_id = await area_in(runtime)
     async with runtime.sessions.begin() as session:
         for n in range(200):
             await enqueue(
@@ -347,6 +362,7 @@ async def test_claims_are_exclusive_between_two_dispatchers(
                 kind="reminder",
                 text=f"Reminder {n}",
                 now=clock.now(),
+                area_id=area_id,
             )
 
     async def drain(service: OutboxService) -> list[int]:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.actor import Actor
+from bot.meetings.closures import ClosureInput
 from bot.meetings.recurrence import Repeat
 from bot.permissions import MATRIX, Operation, PermissionDenied, Scope, scope_for
 from bot.runtime import Runtime
@@ -140,9 +141,11 @@ async def build_world(runtime: Runtime) -> World:
         ),
     }
     referral = await refer(runtime, actors[Role.AGENCY_REP])
-    (meeting,) = await services.meetings.create(
-        coordinator1, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
-    )
+    (meeting,) = (
+        await services.meetings.create(
+            coordinator1, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
+        )
+    ).meetings
     open1 = await services.invites.issue(None, area_id=area1, role=Role.CHAIR)
     open2 = await services.invites.issue(None, area_id=area2, role=Role.CHAIR)
     return World(
@@ -369,10 +372,19 @@ async def verify_card(cell: Cell, card: Any) -> None:
         assert card.identifying.victim["name"] == "Jane Doe"
 
 
-async def verify_scheduled(cell: Cell, meetings: Any) -> None:
-    (meeting,) = meetings
+async def verify_scheduled(cell: Cell, schedule: Any) -> None:
+    (meeting,) = schedule.meetings
     upcoming = await cell.runtime.services.meetings.upcoming(cell.actor)
     assert meeting.id in [m.id for m in upcoming]
+
+
+async def verify_closures(cell: Cell, added: Any) -> None:
+    assert added.added == [date(2026, 12, 24)]
+    upcoming = await cell.runtime.services.closures.upcoming(cell.actor)
+    assert [(c.day, c.note) for c in upcoming] == [(date(2026, 12, 24), "Christmas Eve")]
+    # The closure is the area's own: the other area's calendar has none.
+    other = cell.world.area2_actors[Role.COORDINATOR]
+    assert await cell.runtime.services.closures.upcoming(other) == []
 
 
 async def verify_upcoming(cell: Cell, meetings: Any) -> None:
@@ -427,6 +439,13 @@ CALLS: dict[Operation, list[ServiceCall]] = {
                 c.actor, first_date=date(2026, 12, 17), start=time(10), repeat=Repeat.ONE_OFF
             ),
             verify_scheduled,
+        ),
+        ServiceCall(
+            "closures.add",
+            lambda c: c.runtime.services.closures.add(
+                c.actor, ClosureInput(date(2026, 12, 24), date(2026, 12, 24), "Christmas Eve")
+            ),
+            verify_closures,
         ),
     ],
     Operation.VIEW_MEETINGS: [

@@ -142,12 +142,16 @@ async def build_world(runtime: Runtime, clock: ManualClock) -> World:
         role=Role.PERPETRATOR_REP,
         agency_id=pathways.id,
     )
-    (meeting1,) = await services.meetings.create(
-        cora, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
-    )
-    (meeting2,) = await services.meetings.create(
-        cora, first_date=date(2026, 12, 17), start=time(10), repeat=Repeat.ONE_OFF
-    )
+    (meeting1,) = (
+        await services.meetings.create(
+            cora, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
+        )
+    ).meetings
+    (meeting2,) = (
+        await services.meetings.create(
+            cora, first_date=date(2026, 12, 17), start=time(10), repeat=Repeat.ONE_OFF
+        )
+    ).meetings
 
     full = await refer(runtime, police_rep)  # Jane Doe, person causing harm John Doe
     await services.cases.request_information(cora, full.case_id, INFO_NOTE)
@@ -290,9 +294,11 @@ async def test_a_case_listed_at_a_future_meeting_is_never_due(
     world = await build_world(runtime, clock)
     # Heard long ago, but listed again at a meeting years later: that listing counts.
     clock.set(datetime(2032, 11, 1, 9, tzinfo=UTC))
-    (later,) = await runtime.services.meetings.create(
-        world.cora, first_date=date(2033, 1, 13), start=time(10), repeat=Repeat.ONE_OFF
-    )
+    (later,) = (
+        await runtime.services.meetings.create(
+            world.cora, first_date=date(2033, 1, 13), start=time(10), repeat=Repeat.ONE_OFF
+        )
+    ).meetings
     async with runtime.sessions.begin() as session:
         session.add(
             AgendaItem(

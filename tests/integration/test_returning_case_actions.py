@@ -30,9 +30,11 @@ async def test_outstanding_actions_follow_the_case_to_its_next_meeting(runtime: 
     )
     sam = (await services.enrolment.redeem(601, "Sam Okafor", rep_code.code)).actor
     assert sam is not None
-    meetings = await services.meetings.create(
-        priya, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.FORTNIGHTLY
-    )
+    meetings = (
+        await services.meetings.create(
+            priya, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.FORTNIGHTLY
+        )
+    ).meetings
     first, second = meetings[0], meetings[1]
     submitted = await refer(runtime, sam)
     _, listing = await services.cases.accept(priya, submitted.case_id)

@@ -39,9 +39,11 @@ async def test_done_not_possible_open_and_overdue_actions_are_counted(
     )
     sam = (await services.enrolment.redeem(601, "Sam Okafor", rep_code.code)).actor
     assert sam is not None
-    (meeting,) = await services.meetings.create(
-        priya, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
-    )
+    (meeting,) = (
+        await services.meetings.create(
+            priya, first_date=date(2026, 12, 10), start=time(10), repeat=Repeat.ONE_OFF
+        )
+    ).meetings
     submitted = await refer(runtime, sam)
     await services.cases.accept(priya, submitted.case_id)
     for text in ("Visit and check bail", "Flag the address", "Share the bail conditions"):

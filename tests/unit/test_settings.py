@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings, SettingsError, load_settings
-from config.settings import DEFAULT_DATABASE_URL
+from config.settings import DEFAULT_DATABASE_URL, bot_api_file_url
 
 GOOD_TOKEN = "123456789:AAFakeTokenForTests_abcdefghijklmnopq"
 
@@ -74,17 +74,29 @@ def test_environment_values_are_used() -> None:
     ids=["words", "short-secret", "letters-id", "no-colon", "bad-char", "empty"],
 )
 def test_malformed_token_names_the_setting_and_hides_the_value(bad_token: str) -> None:
-    message = error_for({"MARAC_TELEGRAM_TOKEN": bad_token})
+    """Loading succeeds (``init`` needs no token); asking for the token says what is wrong."""
+    settings = load_settings({"MARAC_TELEGRAM_TOKEN": bad_token})
+    with pytest.raises(SettingsError) as caught:
+        settings.token()
+    message = str(caught.value)
+    assert "\n" not in message
     assert "MARAC_TELEGRAM_TOKEN" in message
     if bad_token:
+        assert "a colon, then 30 or more letters, digits, - or _" in message
         assert bad_token not in message
         assert bad_token.split(":")[-1] not in message
+    else:
+        assert "is not set" in message
 
 
 def test_malformed_token_from_the_config_file_is_not_echoed(tmp_path: Path) -> None:
     secretish = "123456:this token has spaces in it oops"
     path = write_toml(tmp_path, f'[marac]\ntelegram_token = "{secretish}"\n')
-    message = error_for({}, path)
+    settings = load_settings({}, path)
+    assert secretish not in repr(settings)
+    with pytest.raises(SettingsError) as caught:
+        settings.token()
+    message = str(caught.value)
     assert "MARAC_TELEGRAM_TOKEN" in message
     assert secretish not in message
     assert "oops" not in message
@@ -204,10 +216,25 @@ def test_other_bad_values_name_their_setting(name: str, value: str) -> None:
     assert message.startswith(name)
 
 
-def test_empty_base_url_means_none_and_trailing_slash_is_dropped() -> None:
+@pytest.mark.parametrize(
+    ("given", "base_url"),
+    [
+        # python-telegram-bot's convention, as the README documents it: the token follows.
+        ("https://api.telegram.org/bot", "https://api.telegram.org/bot"),
+        ("https://api.telegram.org/bot/", "https://api.telegram.org/bot"),
+        # A self-hosted server's address alone is accepted too.
+        ("http://127.0.0.1:8081", "http://127.0.0.1:8081/bot"),
+        ("http://127.0.0.1:8081/", "http://127.0.0.1:8081/bot"),
+    ],
+)
+def test_base_url_follows_python_telegram_bots_convention(given: str, base_url: str) -> None:
+    settings = load_settings({"MARAC_TELEGRAM_BASE_URL": given})
+    assert settings.telegram_base_url == base_url
+    assert bot_api_file_url(base_url) == base_url.removesuffix("/bot") + "/file/bot"
+
+
+def test_empty_base_url_means_telegram() -> None:
     assert load_settings({"MARAC_TELEGRAM_BASE_URL": ""}).telegram_base_url is None
-    settings = load_settings({"MARAC_TELEGRAM_BASE_URL": "http://127.0.0.1:8081/"})
-    assert settings.telegram_base_url == "http://127.0.0.1:8081"
 
 
 def test_token_without_a_token_names_the_setting() -> None:
