@@ -200,7 +200,7 @@ class Demo:
         ):
             self.clock.set(moment.astimezone(UTC) + timedelta(seconds=1))
             self.flush()
-            self.out.write(f"[the clock moves to {moment:%a %d %b %H:%M}]\n")
+            self.out.write(f"[the clock moves to {format_local(moment, LONDON)}]\n")
             for person in (sam, priya, self.cast.idva, self.cast.drive):
                 await self.wait_for_text(person, text)
             if text.startswith("Reminder"):
@@ -212,7 +212,9 @@ class Demo:
         self.flush()
         after = start + timedelta(hours=3, minutes=30)
         self.clock.set(after.astimezone(UTC))
-        self.out.write(f"[the clock moves to {after:%a %d %b %H:%M}: the meeting has ended]\n")
+        self.out.write(
+            f"[the clock moves to {format_local(after, LONDON)}: the meeting has ended]\n"
+        )
 
     async def action_plan(self) -> None:
         """The meeting agrees actions; closing it sends each agency its own, with buttons."""

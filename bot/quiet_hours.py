@@ -114,3 +114,10 @@ WORKING_DAY_KINDS: Final = frozenset(
         "perpetrator_stale",
     }
 )
+
+# Of those, the ones that lead up to something (a meeting, a research deadline): when their day
+# turns out not to be a working day they come a working day earlier, not later, like the
+# "2 days before" reminder itself. The others (chases) simply wait for the next working day.
+AHEAD_OF_TIME_KINDS: Final = frozenset(
+    {"meeting_reminder_days", "research_due", "attendance_chase"}
+)

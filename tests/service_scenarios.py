@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.actor import Actor
 from bot.referrals import flow
 from bot.runtime import Runtime
 from bot.services.referrals import Submitted
+from storage.models import Agency, AgencyKind, Role
 
 TYPED = {
     "safe_details": "Call after 6pm only",
@@ -39,3 +42,42 @@ async def refer(
         else:
             state = await referrals.choose(actor, flow.step_number(key), CHOSEN.get(key, 0))
     return await referrals.submit(actor, flow.step_number("review"))
+
+
+@dataclass
+class Cast:
+    """An area with a coordinator and two agency reps, enrolled through the services."""
+
+    area_id: int
+    priya: Actor  # coordinator, Telegram user 501
+    sam: Actor  # police rep, 601
+    nia: Actor  # health rep, 602
+
+
+async def enrol(
+    runtime: Runtime, area_id: int, user: int, name: str, role: Role, agency_id: int | None
+) -> Actor:
+    services = runtime.services
+    issued = await services.invites.issue(None, area_id=area_id, role=role, agency_id=agency_id)
+    actor = (await services.enrolment.redeem(user, name, issued.code)).actor
+    assert actor is not None
+    return actor
+
+
+async def cast(
+    runtime: Runtime, area: str = "Northamptonshire", timezone: str | None = None
+) -> Cast:
+    summary = await runtime.services.areas.ensure_area(area, timezone)
+    ids = []
+    async with runtime.sessions.begin() as session:
+        for name, kind in (("Police", AgencyKind.POLICE), ("Health", AgencyKind.HEALTH)):
+            row = Agency(area_id=summary.id, name=name, kind=kind, created_at=runtime.clock.now())
+            session.add(row)
+            await session.flush()
+            ids.append(row.id)
+    return Cast(
+        summary.id,
+        await enrol(runtime, summary.id, 501, "Priya Shah", Role.COORDINATOR, None),
+        await enrol(runtime, summary.id, 601, "Sam Okafor", Role.AGENCY_REP, ids[0]),
+        await enrol(runtime, summary.id, 602, "Nia Brown", Role.AGENCY_REP, ids[1]),
+    )

@@ -25,7 +25,7 @@ from bot.meetings.off_days import DayChoice, day_choice
 from bot.meetings.recurrence import local_to_utc
 from bot.meetings.workdays import AreaCalendar
 from bot.permissions import Operation, authorise
-from bot.quiet_hours import WORKING_DAY_KINDS, next_sendable
+from bot.quiet_hours import AHEAD_OF_TIME_KINDS, WORKING_DAY_KINDS, next_sendable
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound
@@ -150,8 +150,12 @@ async def _move_reminders(
     calendar: AreaCalendar,
     now: datetime,
 ) -> int:
-    """Reminders and chases queued for a new closure day go on the next working day instead,
-    or on the working day before when the next would be too late (after they expire)."""
+    """Reminders and chases queued for a new closure day go on a working day instead.
+
+    One that leads up to something (a meeting, a research deadline) comes on the working
+    day before, at the same time, as "2 days before" does; a chase waits for the morning of
+    the next working day. Neither is moved to before now, nor past the moment it expires.
+    """
     if not closed:
         return 0
     rows = await session.scalars(
@@ -166,8 +170,8 @@ async def _move_reminders(
     )
     moved = 0
     for row in rows:
-        local_day = calendar.local_date(row.due_at)
-        if local_day not in closed:
+        day = calendar.local_date(row.due_at)
+        if day not in closed:
             continue
         later = next_sendable(
             row.due_at,
@@ -176,10 +180,12 @@ async def _move_reminders(
             working_days_only=True,
             closures=calendar.closed,
         )
-        if row.expires_at is not None and later >= row.expires_at:
+        too_late = row.expires_at is not None and later >= row.expires_at
+        if row.kind in AHEAD_OF_TIME_KINDS or too_late:
             at = row.due_at.astimezone(ZoneInfo(calendar.timezone)).time()
-            later = max(local_to_utc(calendar.on_or_before(local_day), at, calendar.timezone), now)
-        row.due_at = later
+            row.due_at = max(local_to_utc(calendar.on_or_before(day), at, calendar.timezone), now)
+        else:
+            row.due_at = later
         moved += 1
     return moved
 

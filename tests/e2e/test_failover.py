@@ -40,7 +40,7 @@ from sqlalchemy import select
 
 from bot import texts
 from bot.application import MaracApplication, build_application
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock
 from bot.leader import LeaderLease, StopUpdates, lease_key, run_as_leader, serve
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
@@ -64,7 +64,7 @@ REFERENCE = re.compile(r"\b([A-Z]{3}\d?-\d{4}-\d{4})\b")
 BOT_PROCESS = """
 import asyncio, sys
 from datetime import datetime
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock
 from bot.leader import serve
 from bot.logging_setup import configure_logging
 from config import load_settings
@@ -538,12 +538,16 @@ async def port_open(port: int) -> bool:
 async def test_webhook_standby_opens_its_port_when_the_active_process_is_killed(
     pg_url: str,
     keys: dict[str, Any],
-    make_runtime: Callable[[], Runtime],
+    bot_settings: Settings,
     server: BotApiStandIn,
     driver: Driver,
     tmp_path: Path,
 ) -> None:
-    runtime = make_runtime()
+    # The processes are started exactly as systemd starts them, so they read the wall clock:
+    # the invite they redeem is issued on the wall clock too, not on the test's fixed clock.
+    runtime = open_runtime(
+        bot_settings, clock=SystemClock(), key_ring=key_ring_from_document(keys, "t")
+    )
     await upgrade(runtime.engine)
     area = Area(runtime, driver)
     await area.create()
@@ -663,3 +667,4 @@ async def test_webhook_standby_opens_its_port_when_the_active_process_is_killed(
                 if process.returncode is None:
                     process.kill()
                     await process.wait()
+            await runtime.close()

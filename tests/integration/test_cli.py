@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
+import socket
 import stat
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from storage.keyfile import create_key_file
 from storage.models import AuditEvent
 
 TOKEN = "123456:TEST-standin-token-abcdefghijklmnopqrstuv"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -56,12 +60,71 @@ def test_init_creates_key_area_and_single_use_link_and_is_safe_to_rerun(
     assert "Audit log intact" in capsys.readouterr().out
 
 
+def test_init_needs_no_token_and_a_malformed_one_only_costs_the_link(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MARAC_BOT_USERNAME")
+    assert main(["init", "--area", "Northamptonshire"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"send: /start [A-Za-z0-9_-]{20,}", out), out
+
+    monkeypatch.setenv("MARAC_TELEGRAM_TOKEN", "1234:not-a-real-token")
+    assert main(["init", "--area", "Northamptonshire"]) == 0
+    out = capsys.readouterr().out
+    assert "MARAC_TELEGRAM_TOKEN does not look like a bot token" in out
+    assert "a colon, then 30 or more letters" in out
+    assert "not-a-real-token" not in out
+    assert re.search(r"send: /start [A-Za-z0-9_-]{20,}", out), out
+
+
 def test_run_without_token_stops_with_one_line(
     operator_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["run"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "MARAC_TELEGRAM_TOKEN" in err
+
+
+async def test_run_keeps_trying_an_unreachable_bot_api_with_one_line_each_time(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``marac-bot run`` as a real process, pointed at a Bot API address nobody answers."""
+    assert await asyncio.to_thread(main, ["init", "--area", "Northamptonshire"]) == 0
+    capsys.readouterr()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MARAC_TELEGRAM_TOKEN": TOKEN,
+        "MARAC_TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main(['run']))",
+        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while sum("cannot reach the Telegram Bot API" in line for line in lines) < 2:
+                raw = await process.stdout.readline()
+                assert raw, "the process ended:\n" + "".join(lines)
+                lines.append(raw.decode())
+        assert process.returncode is None  # still running, still trying
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        closed.close()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    output = "".join(lines) + (await process.stdout.read()).decode()
+    assert "Traceback" not in output, output
+    retries = [line for line in lines if "cannot reach" in line]
+    assert "(NetworkError); trying again in 2 s" in retries[0]
+    assert "trying again in 4 s" in retries[1]
 
 
 def test_malformed_token_is_named_but_never_printed(
