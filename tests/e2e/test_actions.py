@@ -310,3 +310,23 @@ async def test_many_perpetrator_referrals_are_shown_open_ones_first_a_page_at_a_
     assert f"Perpetrator referral {reference}: ended" in page
     assert texts.PREVIOUS_REFERRALS in turned.message.button_texts
     assert not any(label.startswith(f"{reference}: ") for label in turned.message.button_texts)
+
+
+async def test_done_counts_the_actions_left_after_an_undo(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    priya = cast.priya
+    (plan,) = await priya.send_and_wait("/plan")
+    await priya.press_and_wait(
+        f"Actions for {reference} (Thu 10 Dec 2026 10:00)", message=plan, count=1
+    )
+    await priya.send_and_wait("Police: check bail conditions within 5 working days")
+    (mistyped,) = await priya.send_and_wait("NGH - GP to review medication for the wrong case")
+    undone = await priya.press_and_wait("Undo", message=mistyped, expect_edit=True)
+    assert undone.message.text == texts.action_undone(reference)
+    (done,) = await priya.send_and_wait("/done")
+    assert done.text == texts.actions_recorded(1)
