@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.models import Role
+from storage.models import AgencyKind, Role
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class Actor:
     agency_name: str | None = None
     # The area's time zone: dates people type and see are the area's, wherever the server is.
     timezone: str = "Europe/London"
+    agency_kind: AgencyKind | None = None
+    on_call: bool = False
 
     @property
     def where(self) -> str:

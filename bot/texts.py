@@ -542,15 +542,22 @@ def person_excluded(name: str, reference: str) -> str:
     return f"{name} will not receive anything about {reference}."
 
 
+RESEARCH_ONLY_NOTE = (
+    "Shown so your agency can search its records. The referral's safety details and concerns "
+    "stay with the coordinator and chair."
+)
+
+
 def case_details(
     victim: dict[str, object],
     perpetrator: dict[str, object],
-    safety: dict[str, object],
+    safety: dict[str, object] | None,
     household: dict[str, object],
-    summary: str,
+    summary: str | None,
     judgement_reason: str | None,
     notes: list[str],
 ) -> list[str]:
+    """The identifiers, then (when given) the referral as submitted."""
     lines = [
         f"Victim: {victim.get('name')}, born {_uk_date(victim.get('dob'))}",
         f"Other names: {victim.get('aliases') or 'none'}; "
@@ -558,6 +565,10 @@ def case_details(
         f"Person causing harm: {perpetrator.get('name') or 'not known'}"
         + (f", born {_uk_date(perpetrator.get('dob'))}" if perpetrator.get("dob") else ""),
         f"Relationship: {RELATIONSHIP_NAMES.get(str(household.get('relationship')), 'not given')}",
+    ]
+    if safety is None:
+        return [*lines, RESEARCH_ONLY_NOTE, *notes]
+    lines += [
         f"Safe to contact: {_yes_no(safety.get('safe_to_contact'))}. "
         f"Safety notes: {safety.get('safe_details') or 'none'}",
         f"Consent: {_yes_no(safety.get('consent'))}"
@@ -982,15 +993,31 @@ def action_card(reference: str, agency: str, text: str, due: str, state: str, pr
     return f"{reference} — {agency}{high}\n{text}\nDue {due}. Status: {state}."
 
 
-def action_saved(number: int, line: str) -> str:
-    return f"Saved action {number}: {line}"
+def action_saved(number: int, line: str, unreachable_agency: str | None = None) -> str:
+    text = f"Saved action {number}: {line}"
+    if unreachable_agency:
+        text += "\n" + nobody_may_receive(unreachable_agency)
+    return text
 
 
-def actions_closed(count: int) -> str:
+def nobody_may_receive(agency: str) -> str:
     return (
+        f"Warning: nobody at {agency} can be sent this action: nobody is enrolled there, or "
+        "everyone enrolled is on this case's must-not-receive list. Ask the agency to enrol "
+        "someone who may receive it, or give the action to another agency."
+    )
+
+
+def actions_closed(count: int, unreached: list[tuple[str, str]]) -> str:
+    text = (
         f"Meeting closed. {count} action(s) sent to the agencies, who are asked to accept them; "
         "overdue actions are chased daily and escalated to you after 3 working days."
     )
+    if unreached:
+        text += "\nNot sent, because nobody at the agency may receive the case:\n" + "\n".join(
+            f"• {reference}: {agency}" for reference, agency in unreached
+        )
+    return text
 
 
 def perpetrator_update(reference: str, service: str, state: str) -> str:

@@ -119,7 +119,7 @@ async def action_line(update: Update, context: MaracContext) -> int:
     await send_sensitive(
         update,
         context,
-        texts.action_saved(pending["saved"], line),
+        texts.action_saved(pending["saved"], line, view.agency if view.unreachable else None),
         InlineKeyboardMarkup([[_button("Undo", "undo", view.id)]]),
     )
     return LINES
@@ -147,10 +147,10 @@ async def lines_done(update: Update, context: MaracContext) -> int:
 
 async def close_meeting(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    count = await context.runtime.services.actions.close_meeting(
+    closed = await context.runtime.services.actions.close_meeting(
         context.actor, pressed(update).id()
     )
-    await show(update, texts.actions_closed(count))
+    await show(update, texts.actions_closed(closed.sent, closed.unreached))
     dispatch_soon(context)
 
 

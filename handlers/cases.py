@@ -126,8 +126,9 @@ async def show_case(update: Update, context: MaracContext) -> None:
         await answer(update, texts.CASE_NOT_FOUND)
         return
     card = await context.runtime.services.cases.card(context.actor, reference)
-    may_decide = card.identifying is not None and (card.may_triage or card.possible_repeats != [])
-    await send_sensitive(update, context, _render(context, card), _keyboard(card, may_decide))
+    await send_sensitive(
+        update, context, _render(context, card), _keyboard(card, card.may_decide_repeat)
+    )
 
 
 async def accept(update: Update, context: MaracContext) -> None:

@@ -392,6 +392,10 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text())
     buttons: Mapped[str | None] = mapped_column(Text(), default=None)
+    # The cases the message names ("12,15"), so whether the recipient may still receive it is
+    # asked again when it is sent (bot.access): an exclusion or a change of role after it was
+    # queued stops it.
+    case_ids: Mapped[str | None] = mapped_column(Text(), default=None)
     # A file built at send time from current data, e.g. "meeting_ics:12" (the calendar invite).
     attachment: Mapped[str | None] = mapped_column(String(60), default=None)
     urgent: Mapped[bool] = mapped_column(Boolean(), default=False)

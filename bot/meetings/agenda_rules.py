@@ -62,6 +62,26 @@ def research_deadline(
     return _end_of_day_before(starts_at, timezone, working_days, extra_closures)
 
 
+DEFAULT_RESEARCH_OPEN_DAYS_AFTER = 5
+
+
+def research_closes(
+    starts_at: datetime,
+    calendar: AreaCalendar,
+    working_days: int = DEFAULT_RESEARCH_OPEN_DAYS_AFTER,
+) -> datetime:
+    """When invited agencies stop seeing a listed case's research identifiers, as aware UTC.
+
+    17:00 local on the ``working_days``-th working day after the meeting: long enough to
+    finish the actions agreed at it, short enough that identifiers are not open for good.
+    """
+    _require_aware(starts_at, "starts_at")
+    meeting_day = calendar.local_date(starts_at)
+    return local_to_utc(
+        calendar.add_working_days(meeting_day, working_days), END_OF_WORKING_DAY, calendar.timezone
+    )
+
+
 def days_before_reminder(starts_at: datetime, days: int, calendar: AreaCalendar) -> datetime:
     """When the "meeting in N days" reminder goes, as aware UTC.
 

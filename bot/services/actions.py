@@ -10,7 +10,7 @@ doubles them. Notifications carry references only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
-    Select,
     and_,
     delete,
     func,
@@ -29,6 +28,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.access import NEEDS, CasePath, Level, case_access
 from bot.actions.entry import ActionDraft, parse_action_line
 from bot.actions.minutes import MinutesRow, minutes_docx
 from bot.actions.states import (
@@ -57,16 +57,25 @@ from bot.meetings.workdays import AreaCalendar, is_working_day
 from bot.permissions import Operation, authorise
 from bot.referrals.validation import InputError
 from bot.services.audited import audit_by
+from bot.services.case_access import (
+    Receivers,
+    Shown,
+    case_facts,
+    not_excluded,
+    receivers,
+    record_views,
+    require,
+    viewers,
+    visible,
+)
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
-from bot.services.exclusions import excluded_pairs, is_excluded, visible_to
 from bot.services.names import name_context, person_name
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar
 from storage.audit import append_event
 from storage.crypto import FieldContext
-from storage.db import single_statement_session
 from storage.models import (
     Action,
     ActionStep,
@@ -109,6 +118,18 @@ class ActionView:
     state: ActionState
     last_by: str | None
     overdue: bool
+    # Nobody at the agency may receive the case (nobody enrolled, or everyone excluded):
+    # the coordinator is told when the action is recorded.
+    unreachable: bool = False
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A closed meeting: how many actions went out, and which reached nobody (reference,
+    agency), because nobody at the agency may receive the case."""
+
+    sent: int
+    unreached: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -192,7 +213,7 @@ def _open_for(agency_id: int | None, person_id: int) -> list[ColumnElement[bool]
         Action.agency_id == agency_id,
         Action.sent_at.is_not(None),
         Action.closed_at.is_(None),
-        visible_to(person_id, Action.case_id),
+        not_excluded(person_id, Action.case_id),
     ]
 
 
@@ -232,22 +253,19 @@ class _Recipient(NamedTuple):
 
 @dataclass(frozen=True)
 class _Audience:
-    """Who may be told about a batch of cases, read in three statements for the whole batch.
-
-    The same people, in the same order (by person id), as asking per action for the
-    agency's active reps and the area's active coordinators; the must-not-receive pairs of
-    the batch's cases are read once and applied here.
-    """
+    """Who may be told about a batch of cases: the agencies' active reps and the area's
+    active coordinators (in person id order), as far as the access policy lets each of
+    them receive each case, asked once for the whole batch."""
 
     reps: dict[int, list[_Recipient]]
     coordinators: list[_Recipient]
-    excluded: frozenset[tuple[int, int]]
+    allowed: Receivers
 
     def reps_for(self, agency_id: int, case_id: int) -> list[_Recipient]:
-        return [p for p in self.reps.get(agency_id, []) if (case_id, p.id) not in self.excluded]
+        return [p for p in self.reps.get(agency_id, []) if self.allowed.allows([case_id], p.id)]
 
     def coordinators_for(self, case_id: int) -> list[_Recipient]:
-        return [p for p in self.coordinators if (case_id, p.id) not in self.excluded]
+        return [p for p in self.coordinators if self.allowed.allows([case_id], p.id)]
 
 
 @dataclass(frozen=True)
@@ -258,6 +276,7 @@ class _Chase:
     recipient: _Recipient
     escalation: bool
     action_id: int
+    case_id: int
     reference: str
     agency: str
     due_on: date
@@ -272,10 +291,13 @@ class ActionService:
     async def plan_meetings(
         self, actor: Actor
     ) -> list[tuple[int, datetime, bool, list[tuple[int, str]]]]:
-        """Meetings of the last and next month, with their listed cases, to record actions on."""
+        """Meetings of the last and next month, with their listed cases, to record actions on.
+
+        Only cases the access policy lets this person plan for are listed; each is recorded
+        against its case as seen."""
         authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
         now = self._deps.clock.now()
-        async with self._deps.sessions() as session:
+        async with self._deps.sessions.begin() as session:
             meetings = await session.scalars(
                 select(Meeting)
                 .where(
@@ -296,8 +318,21 @@ class ActionService:
                     .where(AgendaItem.meeting_id.in_(listed), AgendaItem.removed_at.is_(None))
                     .order_by(AgendaItem.emergency.desc(), AgendaItem.position)
                 )
-                for meeting_id, case_id, reference in rows.all():
-                    listed[int(meeting_id)].append((int(case_id), str(reference)))
+                found = rows.all()
+                seen = await visible(
+                    session, actor, {int(row[1]) for row in found}, CasePath.ACTION_PLAN, now
+                )
+                for meeting_id, case_id, reference in found:
+                    if case_id in seen:
+                        listed[int(meeting_id)].append((int(case_id), str(reference)))
+                references = {ref: seen[c] for cases in listed.values() for c, ref in cases}
+                await record_views(
+                    session,
+                    actor,
+                    [Shown(ref, level) for ref, level in references.items()],
+                    CasePath.ACTION_PLAN,
+                    now,
+                )
             return [
                 (m.id, m.starts_at, m.closed_at is not None, listed[m.id]) for m in meetings_found
             ]
@@ -323,6 +358,7 @@ class ActionService:
         authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
         async with self._deps.sessions() as session:
             meeting, _ = await self._meeting(session, actor, meeting_id)
+            await self._may_plan(session, actor, case_id)
             count = await session.scalar(
                 select(func.count())
                 .select_from(Action)
@@ -348,6 +384,7 @@ class ActionService:
             case = await session.get(Case, case_id)
             if listed is None or case is None or case.data_key_id is None:
                 raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
+            await self._may_plan(session, actor, case.id)
             agency = await session.scalar(
                 select(Agency).where(Agency.area_id == area.id, Agency.name == draft.agency)
             )
@@ -406,6 +443,7 @@ class ActionService:
                 subject=case.reference,
                 details={"agency": agency.id, "action": action.id},
             )
+            reachable = await self._anyone_may_receive(session, area.id, case.id, agency.id, now)
             return ActionView(
                 action.id,
                 case.reference,
@@ -416,6 +454,7 @@ class ActionService:
                 ActionState.ASSIGNED,
                 None,
                 False,
+                unreachable=not reachable,
             )
 
     async def undo(self, actor: Actor, action_id: int) -> str:
@@ -423,6 +462,7 @@ class ActionService:
         authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
         async with self._deps.sessions.begin() as session:
             action = await self._action(session, actor, action_id)
+            await self._may_plan(session, actor, action.case_id, missing=texts.ACTION_NOT_FOUND)
             if action.sent_at is not None:
                 raise ServiceError(texts.ACTION_ALREADY_SENT)
             case = await session.get(Case, action.case_id)
@@ -440,8 +480,12 @@ class ActionService:
             )
             return case.reference
 
-    async def close_meeting(self, actor: Actor, meeting_id: int) -> int:
-        """Send every agency its actions with buttons; queue acceptance chases and follow-ups."""
+    async def close_meeting(self, actor: Actor, meeting_id: int) -> Closed:
+        """Send every agency its actions with buttons; queue acceptance chases and follow-ups.
+
+        An action whose agency has nobody who may receive it (nobody enrolled, or everyone
+        on the case's must-not-receive list) is reported back, so the coordinator can act.
+        """
         authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
@@ -458,13 +502,17 @@ class ActionService:
             cases_of_meeting = select(Action.case_id).where(Action.meeting_id == meeting.id)
             # Loaded once so the per-action lookups below are answered from the session.
             (await session.scalars(select(Case).where(Case.id.in_(cases_of_meeting)))).all()
-            agency_ids = {a.agency_id for a in actions}
             referrals = await self._referrals_of(session, [a.id for a in actions])
-            agency_ids.update(r.service_agency_id for r in referrals)
-            audience = await self._audience(session, area.id, agency_ids, cases_of_meeting)
             for action in actions:
                 action.sent_at = now
-                await self._send_action(session, action, area, today, now, audience)
+            await session.flush()  # sent: the agencies now work on these cases
+            work = {(a.case_id, a.agency_id) for a in actions}
+            work |= {(r.case_id, r.service_agency_id) for r in referrals}
+            audience = await self._audience(session, area.id, work, now)
+            unreached: list[tuple[str, str]] = []
+            for action in actions:
+                if not await self._send_action(session, action, area, today, now, audience):
+                    unreached.append(await self._reference_and_agency(session, action))
             for referral in referrals:
                 await self._queue_perp_follow_up(session, referral, area, today, now, audience)
             await append_event(
@@ -475,9 +523,44 @@ class ActionService:
                 actor_label="person",
                 action="meeting.closed",
                 subject=f"meeting:{meeting.id}",
-                details={"actions": len(actions)},
+                details={"actions": len(actions), "unreached": len(unreached)},
             )
-            return len(actions)
+            return Closed(len(actions), unreached)
+
+    async def _may_plan(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        case_id: int,
+        *,
+        missing: str = texts.AGENDA_ITEM_NOT_FOUND,
+    ) -> Level:
+        """Recording or withdrawing a case's actions is for those who may see all of it."""
+        return await require(
+            session, actor, case_id, CasePath.ACTION_PLAN, self._deps.clock.now(), missing=missing
+        )
+
+    async def _anyone_may_receive(
+        self, session: AsyncSession, area_id: int, case_id: int, agency_id: int, now: datetime
+    ) -> bool:
+        """Whether one of the agency's active reps may receive the case once the action is
+        sent: asked as if it were sent already, since that is when they will be told."""
+        reps, _ = await self._people_for(session, area_id, {agency_id})
+        people = reps.get(agency_id, [])
+        if not people:
+            return False
+        facts = await case_facts(session, [case_id])
+        fact = replace(
+            facts[case_id], working_agencies=facts[case_id].working_agencies | {agency_id}
+        )
+        found = await viewers(session, [p.id for p in people])
+        return any(case_access(v, fact, now) >= NEEDS[CasePath.NOTICE] for v in found.values())
+
+    async def _reference_and_agency(self, session: AsyncSession, action: Action) -> tuple[str, str]:
+        case = await session.get(Case, action.case_id)
+        agency = await session.get(Agency, action.agency_id)
+        assert case is not None and agency is not None
+        return case.reference, agency.name
 
     # -- agencies work their actions ----------------------------------------------------------
 
@@ -490,14 +573,16 @@ class ActionService:
     ) -> ActionPage:
         """Open actions of the actor's agency, oldest due first, ``limit`` of them from ``offset``.
 
-        Picked in SQL (sent, ``closed_at`` empty, not excluded) so the closed history, which
-        grows for ever, is never read; then the steps and the names of just these actions,
-        one statement each, and only their texts are opened. The steps stay the record: an
-        action whose steps say it is closed is left out even if the projection disagrees.
+        Picked in SQL (sent, ``closed_at`` empty, not excluded: the index-friendly form of
+        the policy's must-not-receive rule) so the closed history, which grows for ever, is
+        never read; then the access policy decides each action's case, every case shown is
+        recorded against it, and only these actions' texts are opened. The steps stay the
+        record: an action whose steps say it is closed is left out even if the projection
+        disagrees.
         """
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
-        async with self._deps.sessions() as session:
-            await single_statement_session(session)  # reads only
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
             area = await session.get(Area, actor.area_id)
             agency = await session.get(Agency, actor.agency_id)
             assert area is not None and agency is not None
@@ -521,26 +606,48 @@ class ActionService:
                 query = query.offset(offset).limit(limit)
             elif offset:
                 query = query.offset(offset)
+            found = (await session.execute(query)).all()
+            seen = await visible(
+                session, actor, {a.case_id for a, _, _ in found}, CasePath.ACTIONS_LIST, now
+            )
             rows = [
                 (action, str(reference), data_key_id, agency.name)
-                for action, reference, data_key_id in (await session.execute(query)).all()
+                for action, reference, data_key_id in found
+                if action.case_id in seen
             ]
             views = await self._views(session, rows, self._today(area), names=True)
             open_views = [v for v in views if is_open(v.state)]
+            shown = {
+                (view.reference, seen[a.case_id])
+                for view, (a, *_) in zip(views, rows, strict=True)
+                if is_open(view.state)
+            }
+            await record_views(
+                session,
+                actor,
+                [Shown(reference, level) for reference, level in sorted(shown)],
+                CasePath.ACTIONS_LIST,
+                now,
+            )
             if total is None:
                 total = offset + len(open_views)
             return ActionPage(open_views, total, offset)
 
     async def get(self, actor: Actor, action_id: int) -> ActionView:
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
-        async with self._deps.sessions() as session:
-            await single_statement_session(session)  # reads only
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
             action = await self._own_action(session, actor, action_id)
             case = await session.get(Case, action.case_id)
             agency = await session.get(Agency, action.agency_id)
             area = await session.get(Area, actor.area_id)
             assert case is not None and agency is not None and area is not None
-            return await self._view(session, action, case, agency.name, self._today(area))
+            view = await self._view(session, action, case, agency.name, self._today(area))
+            level = (await visible(session, actor, [case.id], CasePath.ACTION_CARD, now))[case.id]
+            await record_views(
+                session, actor, [Shown(case.reference, level)], CasePath.ACTION_CARD, now
+            )
+            return view
 
     async def move(
         self, actor: Actor, action_id: int, target: ActionState, note: str | None = None
@@ -596,15 +703,27 @@ class ActionService:
     async def colleagues(self, actor: Actor, action_id: int) -> list[tuple[int, str]]:
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
         async with self._deps.sessions() as session:
-            await self._own_action(session, actor, action_id)
-            people = await session.scalars(
-                select(Person).where(
-                    Person.agency_id == actor.agency_id,
-                    Person.deactivated_at.is_(None),
-                    Person.id != actor.person_id,
+            action = await self._own_action(session, actor, action_id)
+            people = list(
+                await session.scalars(
+                    select(Person)
+                    .where(
+                        Person.agency_id == actor.agency_id,
+                        Person.deactivated_at.is_(None),
+                        Person.id != actor.person_id,
+                    )
+                    .order_by(Person.id)
                 )
             )
-            return [(p.id, await self._name(session, p.id)) for p in people]
+            # Only colleagues the policy lets receive the case: never one on its list.
+            allowed = await receivers(
+                session, [(action.case_id, p.id) for p in people], self._deps.clock.now()
+            )
+            return [
+                (p.id, await self._name(session, p.id))
+                for p in people
+                if allowed.allows([action.case_id], p.id)
+            ]
 
     async def reassign(self, actor: Actor, action_id: int, person_id: int) -> ActionView:
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
@@ -618,6 +737,9 @@ class ActionService:
                 or colleague.deactivated_at is not None
             ):
                 raise NotFound(texts.PERSON_NOT_FOUND)
+            allowed = await receivers(session, [(action.case_id, colleague.id)], now)
+            if not allowed.allows([action.case_id], colleague.id):
+                raise NotFound(texts.PERSON_NOT_FOUND)  # as if they were not a colleague
             steps = await self._steps(session, action.id)
             current = action_state([ActionState(s.state) for s in steps])
             try:
@@ -646,6 +768,8 @@ class ActionService:
                 area_id=area.id,
                 person_id=colleague.id,
                 buttons=self._buttons(action.id),
+                case_ids=[case.id],
+                checked=allowed,
             )
             await append_event(
                 session,
@@ -671,8 +795,8 @@ class ActionService:
         (``move_perpetrator`` checks each), so its latest step is what replaying gives.
         """
         authorise(actor, Operation.WORK_ACTIONS, area_id=actor.area_id, agency_id=actor.agency_id)
-        async with self._deps.sessions() as session:
-            await single_statement_session(session)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
             rows = await session.execute(
                 select(
                     PerpetratorReferral.id,
@@ -680,6 +804,7 @@ class ActionService:
                     Case.reference,
                     Agency.name,
                     _perp_latest_state(),
+                    Case.id,
                 )
                 .join(Case, Case.id == PerpetratorReferral.case_id)
                 .join(Agency, Agency.id == PerpetratorReferral.service_agency_id)
@@ -687,14 +812,22 @@ class ActionService:
                 .where(
                     PerpetratorReferral.service_agency_id == actor.agency_id,
                     Action.sent_at.is_not(None),
-                    visible_to(
+                    not_excluded(
                         actor.person_id, Action.case_id
                     ),  # must-not-receive applies here too
                 )
                 .order_by(PerpetratorReferral.referred_at, PerpetratorReferral.id)
             )
+            found = rows.all()
+            seen = await visible(
+                session, actor, {row[5] for row in found}, CasePath.PERPETRATOR_REFERRALS, now
+            )
             views = []
-            for referral_id, referred_at, reference, service, latest in rows.all():
+            shown: dict[str, Level] = {}
+            for referral_id, referred_at, reference, service, latest, case_id in found:
+                if case_id not in seen:
+                    continue
+                shown[str(reference)] = seen[case_id]
                 state = PerpState(latest)
                 views.append(
                     PerpView(
@@ -706,6 +839,13 @@ class ActionService:
                         perp_next_options(state),
                     )
                 )
+            await record_views(
+                session,
+                actor,
+                [Shown(ref, level) for ref, level in shown.items()],
+                CasePath.PERPETRATOR_REFERRALS,
+                now,
+            )
             return views
 
     async def move_perpetrator(
@@ -716,12 +856,16 @@ class ActionService:
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             referral = await session.get(PerpetratorReferral, referral_id, with_for_update=True)
-            if (
-                referral is None
-                or referral.service_agency_id != actor.agency_id
-                or await self._excluded(session, referral.case_id, actor.person_id)
-            ):
+            if referral is None or referral.service_agency_id != actor.agency_id:
                 raise NotFound(texts.REFERRAL_NOT_FOUND)
+            await require(
+                session,
+                actor,
+                referral.case_id,
+                CasePath.PERPETRATOR_REFERRALS,
+                now,
+                missing=texts.REFERRAL_NOT_FOUND,
+            )
             case = await session.get(Case, referral.case_id)
             area = await session.get(Area, actor.area_id)
             assert case is not None and area is not None and case.data_key_id is not None
@@ -747,7 +891,8 @@ class ActionService:
                 await self._queue_stale_chase(session, referral, area, today, now, step.id)
             service = await session.get(Agency, referral.service_agency_id)
             assert service is not None
-            for idva in await self._idvas(session, area.id, case.id):
+            idvas, told = await self._idvas(session, area.id, case.id, now)
+            for idva in idvas:
                 await enqueue(
                     session,
                     dedupe_key=f"perpinfo:{referral.id}:{step.id}:{idva.id}",
@@ -759,6 +904,8 @@ class ActionService:
                     now=now,
                     area_id=area.id,
                     person_id=idva.id,
+                    case_ids=[case.id],
+                    checked=told,
                 )
             await append_event(
                 session,
@@ -824,7 +971,14 @@ class ActionService:
                 )
                 .select_from(Action)
                 .join(Agency, Agency.id == Action.agency_id)
-                .where(Agency.area_id == area.id, Action.sent_at.is_not(None))
+                .where(
+                    Agency.area_id == area.id,
+                    Action.sent_at.is_not(None),
+                    # A case this person may not see is not counted either: the SQL form of
+                    # the access policy's must-not-receive rule (coordinators see every
+                    # other case in full).
+                    not_excluded(actor.person_id, Action.case_id),
+                )
                 .group_by(Agency.name)
             )
             agencies = sorted(
@@ -868,21 +1022,41 @@ class ActionService:
             ]
 
     async def minutes(self, actor: Actor, meeting_id: int) -> tuple[str, bytes]:
-        """The meeting's action plan as a document; steps of all its actions read at once."""
+        """The meeting's action plan as a document; steps of all its actions read at once.
+
+        It holds only the cases the access policy lets this reader see in minutes, and
+        each case in it is recorded against that case, as obtained by this reader.
+        """
         authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
+        now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             meeting, area = await self._meeting(session, actor, meeting_id)
-            rows = await session.execute(
-                select(Action, Case.reference, Case.data_key_id, Agency.name)
-                .join(Case, Case.id == Action.case_id)
-                .join(Agency, Agency.id == Action.agency_id)
-                .where(Action.meeting_id == meeting.id)
-                .order_by(Case.reference, Action.id)
+            rows = (
+                await session.execute(
+                    select(Action, Case.reference, Case.data_key_id, Agency.name)
+                    .join(Case, Case.id == Action.case_id)
+                    .join(Agency, Agency.id == Action.agency_id)
+                    .where(Action.meeting_id == meeting.id)
+                    .order_by(Case.reference, Action.id)
+                )
+            ).all()
+            seen = await visible(
+                session, actor, {a.case_id for a, *_ in rows}, CasePath.MINUTES, now
             )
             found = [
                 (action, str(reference), data_key_id, str(agency_name))
-                for action, reference, data_key_id, agency_name in rows.all()
+                for action, reference, data_key_id, agency_name in rows
+                if action.case_id in seen
             ]
+            in_minutes = {reference: seen[action.case_id] for action, reference, *_ in found}
+            await record_views(
+                session,
+                actor,
+                [Shown(ref, level) for ref, level in in_minutes.items()],
+                CasePath.MINUTES,
+                now,
+                meeting=meeting.id,
+            )
             # The minutes show no names, so none are opened.
             views = await self._views(session, found, self._today(area), names=False)
             lines = [
@@ -962,29 +1136,32 @@ class ActionService:
         ).all()
         if not rows:
             return 0
-        overdue_cases = select(Action.case_id).join(Case, Case.id == Action.case_id).where(*overdue)
-        audience = await self._audience(
-            session, area.id, {row.agency_id for row in rows}, overdue_cases
-        )
+        # Everyone who could be chased first; the policy is asked only about the chases not
+        # queued yet, so the usual tick, after the day's chases are out, asks it nothing.
+        reps, coordinators = await self._people_for(session, area.id, {r.agency_id for r in rows})
         escalate_from: dict[date, date] = {}
         chases: list[_Chase] = []
         for action_id, case_id, agency_id, due_on, reference, agency_name in rows:
-            for person in audience.reps_for(agency_id, case_id):
+            for person in reps.get(agency_id, []):
                 key = f"action:{action_id}:overdue:{today.isoformat()}:{person.id}"
-                chases.append(_Chase(key, person, False, action_id, reference, agency_name, due_on))
+                chases.append(
+                    _Chase(key, person, False, action_id, case_id, reference, agency_name, due_on)
+                )
             if due_on not in escalate_from:
                 escalate_from[due_on] = overdue_escalation_due(due_on, calendar.closed)
             if today >= escalate_from[due_on]:
-                for person in audience.coordinators_for(case_id):
+                for person in coordinators:
                     key = f"action:{action_id}:escalated:{person.id}"
                     chases.append(
-                        _Chase(key, person, True, action_id, reference, agency_name, due_on)
+                        _Chase(
+                            key, person, True, action_id, case_id, reference, agency_name, due_on
+                        )
                     )
         queued_already = await self._queued_already(session, [c.key for c in chases])
+        chases = [chase for chase in chases if chase.key not in queued_already]
+        allowed = await receivers(session, {(c.case_id, c.recipient.id) for c in chases}, now)
         queued = 0
         for chase in chases:
-            if chase.key in queued_already:
-                continue
             due = format_uk_date(chase.due_on)
             if chase.escalation:
                 queued += await enqueue(
@@ -996,6 +1173,8 @@ class ActionService:
                     now=now,
                     area_id=area.id,
                     person_id=chase.recipient.id,
+                    case_ids=[chase.case_id],
+                    checked=allowed,
                 )
             else:
                 queued += await enqueue(
@@ -1009,6 +1188,8 @@ class ActionService:
                     person_id=chase.recipient.id,
                     buttons=self._buttons(chase.action_id),
                     expires_at=now + timedelta(hours=12),
+                    case_ids=[chase.case_id],
+                    checked=allowed,
                 )
         return queued
 
@@ -1028,14 +1209,16 @@ class ActionService:
         today: date,
         now: datetime,
         audience: _Audience,
-    ) -> None:
+    ) -> bool:
+        """Queue the action to every rep of its agency who may receive it; False for nobody."""
         case = await session.get(Case, action.case_id)
         assert case is not None
         calendar = await area_calendar(session, area.id)
         chase_at = local_to_utc(
             acceptance_chase_due(today, calendar.closed), CHASE_HOUR, area.timezone
         )
-        for person in audience.reps_for(action.agency_id, case.id):
+        reps = audience.reps_for(action.agency_id, case.id)
+        for person in reps:
             await enqueue(
                 session,
                 dedupe_key=f"action:{action.id}:assigned:{person.id}",
@@ -1048,6 +1231,8 @@ class ActionService:
                 area_id=area.id,
                 person_id=person.id,
                 buttons=self._buttons(action.id),
+                case_ids=[case.id],
+                checked=audience.allowed,
             )
             await enqueue(
                 session,
@@ -1060,7 +1245,10 @@ class ActionService:
                 area_id=area.id,
                 person_id=person.id,
                 buttons=self._buttons(action.id),
+                case_ids=[case.id],
+                checked=audience.allowed,
             )
+        return bool(reps)
 
     async def _queue_perp_follow_up(
         self,
@@ -1088,6 +1276,8 @@ class ActionService:
                 due_at=due,
                 area_id=area.id,
                 person_id=person.id,
+                case_ids=[case.id],
+                checked=audience.allowed,
             )
         await self._queue_stale_chase(session, referral, area, today, now, 0, audience)
 
@@ -1106,7 +1296,7 @@ class ActionService:
         assert case is not None
         if audience is None:
             audience = await self._audience(
-                session, area.id, {referral.service_agency_id}, [case.id]
+                session, area.id, {(case.id, referral.service_agency_id)}, now
             )
         calendar = await area_calendar(session, area.id)
         due = local_to_utc(stale_chase_due(today, calendar.closed), CHASE_HOUR, area.timezone)
@@ -1125,17 +1315,29 @@ class ActionService:
                 due_at=due,
                 area_id=area.id,
                 person_id=person.id,
+                case_ids=[case.id],
+                checked=audience.allowed,
             )
 
     async def _audience(
         self,
         session: AsyncSession,
         area_id: int,
-        agency_ids: Iterable[int],
-        case_ids: Select[tuple[int]] | list[int],
+        work: Iterable[tuple[int, int]],
+        now: datetime,
     ) -> _Audience:
-        """Reps of these agencies, the area's coordinators, and who of them is excluded from
-        which of these cases (``case_ids``: a list, or a statement selecting them)."""
+        """Reps of the agencies and the area's coordinators for (case id, agency id) pieces of
+        work, with the policy's answer on who of them may receive which case."""
+        work = set(work)
+        reps, coordinators = await self._people_for(session, area_id, {a for _, a in work})
+        pairs = {(case_id, p.id) for case_id, agency_id in work for p in reps.get(agency_id, [])}
+        pairs |= {(case_id, p.id) for case_id, _ in work for p in coordinators}
+        return _Audience(reps, coordinators, await receivers(session, pairs, now))
+
+    async def _people_for(
+        self, session: AsyncSession, area_id: int, agency_ids: Iterable[int]
+    ) -> tuple[dict[int, list[_Recipient]], list[_Recipient]]:
+        """The agencies' active reps and the area's active coordinators: two statements."""
         reps: dict[int, list[_Recipient]] = {}
         wanted = sorted(set(agency_ids))
         if wanted:
@@ -1165,7 +1367,7 @@ class ActionService:
                 )
             ).all()
         ]
-        return _Audience(reps, coordinators, await excluded_pairs(session, case_ids))
+        return reps, coordinators
 
     async def _queued_already(self, session: AsyncSession, keys: Sequence[str]) -> set[str]:
         """Which of these dedupe keys ``enqueue`` would turn down: queued or sent already.
@@ -1195,20 +1397,24 @@ class ActionService:
         )
         return list(rows)
 
-    async def _idvas(self, session: AsyncSession, area_id: int, case_id: int) -> list[Person]:
-        people = await session.scalars(
-            select(Person)
-            .join(Agency, Agency.id == Person.agency_id)
-            .where(
-                Person.area_id == area_id,
-                Person.deactivated_at.is_(None),
-                Agency.kind == AgencyKind.IDVA,
+    async def _idvas(
+        self, session: AsyncSession, area_id: int, case_id: int, now: datetime
+    ) -> tuple[list[Person], Receivers]:
+        """The area's IDVA service reps the policy lets hear of this case."""
+        people = list(
+            await session.scalars(
+                select(Person)
+                .join(Agency, Agency.id == Person.agency_id)
+                .where(
+                    Person.area_id == area_id,
+                    Person.deactivated_at.is_(None),
+                    Agency.kind == AgencyKind.IDVA,
+                )
+                .order_by(Person.id)
             )
         )
-        return [p for p in people if not await self._excluded(session, case_id, p.id)]
-
-    async def _excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
-        return await is_excluded(session, case_id, person_id)
+        allowed = await receivers(session, [(case_id, p.id) for p in people], now)
+        return [p for p in people if allowed.allows([case_id], p.id)], allowed
 
     async def _meeting(
         self, session: AsyncSession, actor: Actor, meeting_id: int, *, lock: bool = False
@@ -1232,13 +1438,16 @@ class ActionService:
     ) -> Action:
         """An action of the actor's own agency, already sent, on a case they may hear about."""
         action = await session.get(Action, action_id, with_for_update=lock)
-        if (
-            action is None
-            or action.agency_id != actor.agency_id
-            or action.sent_at is None
-            or await self._excluded(session, action.case_id, actor.person_id)
-        ):
+        if action is None or action.agency_id != actor.agency_id or action.sent_at is None:
             raise NotFound(texts.ACTION_NOT_FOUND)
+        await require(
+            session,
+            actor,
+            action.case_id,
+            CasePath.ACTION_CARD,
+            self._deps.clock.now(),
+            missing=texts.ACTION_NOT_FOUND,
+        )
         return action
 
     async def _steps(self, session: AsyncSession, action_id: int) -> list[ActionStep]:

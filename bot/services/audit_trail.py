@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import texts
+from bot.access import CasePath
 from bot.actor import Actor
 from bot.permissions import Operation, authorise
+from bot.referrals.status import REFERENCE_PATTERN
 from bot.services.audited import audit_by
+from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.deps import ServiceDeps
 from bot.services.names import name_context
 from storage.audit import Scalar, append_event
-from storage.models import AuditEvent, Person
+from storage.models import AuditEvent, Case, Person
 
 MAX_LINES = 50
+REFERENCE = re.compile(REFERENCE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,14 @@ class AuditTrailService:
     async def latest(
         self, actor: Actor, *, subject: str | None = None, limit: int = 20
     ) -> list[AuditLine]:
-        """The newest events of the actor's own area, optionally about one thing only."""
+        """The newest events of the actor's own area, optionally about one thing only.
+
+        Events about a case the access policy keeps from the reader are left out, and a
+        case's own trail is refused as if the case did not exist; reading a case's trail is
+        itself recorded against the case.
+        """
         authorise(actor, Operation.VIEW_AUDIT, area_id=actor.area_id)
+        now = self._deps.clock.now()
         query = select(AuditEvent).where(AuditEvent.area_id == actor.area_id)
         if subject is not None:
             # Equality (every subject is one whole reference, e.g. a case's or "meeting:12"),
@@ -46,7 +59,25 @@ class AuditTrailService:
             query = query.where(AuditEvent.subject == subject)
         query = query.order_by(AuditEvent.seq.desc()).limit(min(limit, MAX_LINES))
         async with self._deps.sessions.begin() as session:
+            case_of = await self._cases_named(session, actor, {subject} if subject else set())
+            if subject is not None and subject in case_of:
+                level = await require(
+                    session,
+                    actor,
+                    case_of[subject],
+                    CasePath.AUDIT_TRAIL,
+                    now,
+                    missing=texts.CASE_NOT_FOUND,
+                )
+                await record_views(
+                    session, actor, [Shown(subject, level)], CasePath.AUDIT_TRAIL, now
+                )
             events = list(await session.scalars(query))
+            named = await self._cases_named(
+                session, actor, {e.subject for e in events if e.subject}
+            )
+            seen = await visible(session, actor, set(named.values()), CasePath.AUDIT_TRAIL, now)
+            events = [e for e in events if e.subject not in named or named[e.subject] in seen]
             names: dict[int, str] = {}
             for event in events:
                 pid = event.actor_person_id
@@ -73,6 +104,20 @@ class AuditTrailService:
             )
             for e in events
         ]
+
+    async def _cases_named(
+        self, session: AsyncSession, actor: Actor, subjects: set[str | None]
+    ) -> dict[str, int]:
+        """Which of these audit subjects are case references of the area: reference -> id."""
+        references = sorted(s for s in subjects if s and REFERENCE.fullmatch(s))
+        if not references:
+            return {}
+        rows = await session.execute(
+            select(Case.reference, Case.id).where(
+                Case.area_id == actor.area_id, Case.reference.in_(references)
+            )
+        )
+        return {str(reference): int(case_id) for reference, case_id in rows.all()}
 
     async def record_refusal(
         self,

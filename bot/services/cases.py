@@ -1,17 +1,16 @@
-"""Triage of referrals and the case card: who may see a case, and what they may see.
+"""Triage of referrals and the case card, shown at the level the access policy allows.
 
-Identifying details (names, dates of birth, address, summary, safety notes) are
-opened only for the coordinator, the chair and the person who referred; an
-agency rep sees only cases their own agency referred, and never identifying
-details of someone else's referral. People on a case's "must not receive" list
-see nothing, as if the case did not exist. Links to other victims' cases with the
-same person causing harm are shown, by reference, to the coordinator and chair only.
+``bot.access`` decides what a person may see of a case; the card opens only that: the
+summary, then the identifiers agencies research on, then the referral as submitted
+(safety details, concerns), then what every agency returned. People on a case's "must not
+receive" list see nothing, as if the case did not exist. Links to other victims' cases
+with the same person causing harm are shown, by reference, to those who see everything.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
@@ -19,20 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot import texts
+from bot.access import CasePath, Level
 from bot.actor import Actor
-from bot.permissions import Operation, Scope, authorise, scope_for
+from bot.permissions import Operation, authorise
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
 from bot.services.audited import audit_by
+from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
-from bot.services.exclusions import is_excluded
 from bot.services.meetings import Listing, list_case, research_context
 from bot.services.names import person_name
 from bot.services.outbox import enqueue
 from bot.services.referrals import (
     SERIAL_PERPETRATOR,
     case_context,
-    excluded_from,
     same_perpetrator_cases,
 )
 from storage.crypto import FieldContext
@@ -54,14 +53,17 @@ _REPEATED = aliased(Case, name="repeated")
 
 @dataclass(frozen=True)
 class Identifying:
+    """What the card opens beyond the summary, as far as the reader's level allows."""
+
     victim: dict[str, object]
     perpetrator: dict[str, object]
-    safety: dict[str, object]
     household: dict[str, object]
-    summary: str
-    judgement_reason: str | None
-    notes: list[tuple[datetime, str, str]]  # (when, step, note) for info requests / declines
-    # (when, agency, note) of agencies' research; only the coordinator and chair see it.
+    # The referral as submitted (level REFERRAL and above); None for research identifiers only.
+    safety: dict[str, object] | None = None
+    summary: str | None = None
+    judgement_reason: str | None = None
+    notes: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, step, note)
+    # (when, agency, note) of agencies' research: for those who see everything.
     research: list[tuple[datetime, str, str]] = field(default_factory=list)
 
 
@@ -81,7 +83,9 @@ class CaseCard:
     possible_repeats: list[tuple[int, str]]
     history: list[tuple[datetime, str, str]]  # (when, step, who)
     identifying: Identifying | None = None
+    level: Level = Level.SUMMARY
     may_triage: bool = False
+    may_decide_repeat: bool = False
     excluded_people: list[str] = field(default_factory=list)
     # References of other victims' cases with the same person causing harm (within 3 years);
     # only the coordinator and chair see them, and never names.
@@ -105,6 +109,7 @@ class CaseService:
         query, since ``/case`` is among the commonest updates.
         """
         authorise(actor, Operation.VIEW_CASES, area_id=actor.area_id, agency_id=actor.agency_id)
+        now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             found = (
                 await session.execute(
@@ -114,16 +119,13 @@ class CaseService:
                     .where(which)
                 )
             ).one_or_none()
-            case = await self._visible(session, actor, found[0] if found else None)
+            case, level = await self._visible(
+                session, actor, found[0] if found else None, CasePath.CASE_CARD
+            )
             assert found is not None
-            card = await self._card(session, actor, case, found[1], found[2])
-            await audit_by(
-                session,
-                actor,
-                at=self._deps.clock.now(),
-                action="case.viewed",
-                subject=case.reference,
-                details={"identifying": card.identifying is not None},
+            card = await self._card(session, actor, case, level, found[1], found[2])
+            await record_views(
+                session, actor, [Shown(case.reference, level)], CasePath.CASE_CARD, now
             )
             return card
 
@@ -153,7 +155,7 @@ class CaseService:
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             case = await session.get(Case, case_id, with_for_update=True)
-            case = await self._visible(session, actor, case)
+            case, _ = await self._visible(session, actor, case, CasePath.TRIAGE)
             events = await self._events(session, case.id)
             status = triage_status(e.kind for e in events)
             if not can_triage(status):
@@ -174,11 +176,7 @@ class CaseService:
                 await session.flush()
                 listing.append(await list_case(session, case, now, actor.person_id))
             referrer = await session.get(Person, case.referred_by_id)
-            if (
-                referrer is not None
-                and referrer.deactivated_at is None
-                and not await self._excluded(session, case.id, referrer.id)
-            ):
+            if referrer is not None:
                 await enqueue(
                     session,
                     dedupe_key=f"case:{case.id}:{step.value}:{event.id}",
@@ -188,6 +186,7 @@ class CaseService:
                     now=now,
                     area_id=case.area_id,
                     person_id=referrer.id,
+                    case_ids=[case.id],
                 )
             return case.reference
 
@@ -199,7 +198,7 @@ class CaseService:
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             case = await session.get(Case, case_id, with_for_update=True)
-            case = await self._visible(session, actor, case)
+            case, _ = await self._visible(session, actor, case, CasePath.REPEAT_DECISION)
             if actor.role is not Role.COORDINATOR and case.referred_by_id != actor.person_id:
                 raise NotFound(texts.CASE_NOT_FOUND)
             events = await self._events(session, case.id)
@@ -240,7 +239,9 @@ class CaseService:
         authorise(actor, Operation.TRIAGE_CASES, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
-            case = await self._visible(session, actor, await session.get(Case, case_id))
+            case, _ = await self._visible(
+                session, actor, await session.get(Case, case_id), CasePath.MUST_NOT_RECEIVE
+            )
             person = await session.get(Person, person_id)
             if person is None or person.area_id != actor.area_id:
                 raise NotFound(texts.PERSON_NOT_FOUND)
@@ -273,29 +274,28 @@ class CaseService:
                 )
             return case.reference
 
-    async def excluded_person_ids(self, case_id: int) -> set[int]:
-        async with self._deps.sessions() as session:
-            rows = await session.scalars(
-                select(CaseExclusion.person_id).where(CaseExclusion.case_id == case_id)
-            )
-            return set(rows)
-
     # -- helpers -------------------------------------------------------------------------------
 
-    async def _visible(self, session: AsyncSession, actor: Actor, case: Case | None) -> Case:
-        """The case, if this person may see it at all; otherwise it does not exist for them."""
-        if case is None or case.area_id != actor.area_id:
+    async def _visible(
+        self, session: AsyncSession, actor: Actor, case: Case | None, path: CasePath
+    ) -> tuple[Case, Level]:
+        """The case and the reader's level on it, if ``path`` may show it to them; otherwise
+        it does not exist for them (the same refusal as an unknown reference)."""
+        if case is None:
             raise NotFound(texts.CASE_NOT_FOUND)
-        if await self._excluded(session, case.id, actor.person_id):
-            raise NotFound(texts.CASE_NOT_FOUND)
-        if scope_for(actor.role, Operation.VIEW_CASES) is Scope.AGENCY and (
-            actor.agency_id is None or case.referring_agency_id != actor.agency_id
-        ):
-            raise NotFound(texts.CASE_NOT_FOUND)
-        return case
+        level = await require(
+            session, actor, case.id, path, self._deps.clock.now(), missing=texts.CASE_NOT_FOUND
+        )
+        return case, level
 
     async def _excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
-        return await is_excluded(session, case_id, person_id)
+        """Whether the person is on the case's list already (adding them twice does nothing)."""
+        found = await session.scalar(
+            select(CaseExclusion.person_id).where(
+                CaseExclusion.case_id == case_id, CaseExclusion.person_id == person_id
+            )
+        )
+        return found is not None
 
     async def _events(self, session: AsyncSession, case_id: int) -> list[CaseEvent]:
         rows = await session.scalars(
@@ -311,6 +311,7 @@ class CaseService:
         session: AsyncSession,
         actor: Actor,
         case: Case,
+        level: Level,
         agency_name: str | None,
         repeat_of: str | None,
     ) -> CaseCard:
@@ -335,17 +336,19 @@ class CaseService:
                 other = await session.get(Case, related)
                 if other is not None:
                     possible.append((other.id, other.reference))
-        sees_serial = actor.role in (Role.COORDINATOR, Role.CHAIR)
-        serial_links: list[str] = []
-        hidden: set[int] = set()  # other cases this person must not hear of
-        if sees_serial:
-            others = await same_perpetrator_cases(session, case)
-            linked = [e.related_case_id for e in events if e.kind == SERIAL_PERPETRATOR]
-            ids = [o.id for o in others] + [r for r in linked if r is not None]
-            hidden = await excluded_from(session, actor.person_id, ids)
-            serial_links = [o.reference for o in others if o.id not in hidden]
+        sees_serial = level >= Level.FULL
+        others = await same_perpetrator_cases(session, case) if sees_serial else []
+        linked = [e.related_case_id for e in events if e.kind == SERIAL_PERPETRATOR]
+        # Other cases named on this card are named only to someone the policy lets hear of them.
+        mentioned = {o.id for o in others} | {r for r in linked if r is not None}
+        mentioned |= {other_id for other_id, _ in possible}
+        known = await visible(session, actor, mentioned, CasePath.NOTICE, self._deps.clock.now())
+        hidden = mentioned - set(known)  # other cases this person must not hear of
+        possible = [(other_id, ref) for other_id, ref in possible if other_id in known]
+        serial_links = [o.reference for o in others if o.id in known]
         excluded_ids: list[int] = []
-        if actor.role is Role.COORDINATOR:
+        may_triage = level >= Level.FULL and actor.role is Role.COORDINATOR
+        if may_triage:
             excluded_rows = await session.execute(
                 select(CaseExclusion.person_id, Person)
                 .outerjoin(Person, Person.id == CaseExclusion.person_id)
@@ -355,9 +358,7 @@ class CaseService:
                 excluded_ids.append(person_id)
                 if person is not None:
                     people.append(person)
-        sees_details = actor.role in (Role.COORDINATOR, Role.CHAIR) or (
-            case.referred_by_id == actor.person_id
-        )
+        sees_details = level >= Level.RESEARCH
         # Every key this card opens, unwrapped with one query rather than one per key.
         await self._deps.vault.preload(
             session,
@@ -368,8 +369,10 @@ class CaseService:
             for e in events
             if e.kind != SERIAL_PERPETRATOR or (sees_serial and e.related_case_id not in hidden)
         ]
-        identifying = await self._identifying(session, case, events) if sees_details else None
-        if identifying is not None and actor.role in (Role.COORDINATOR, Role.CHAIR):
+        identifying = (
+            await self._identifying(session, case, events, level) if sees_details else None
+        )
+        if identifying is not None and level >= Level.FULL:
             identifying.research.extend(await self._research(session, case))
         excluded = [await self._name(session, pid) for pid in excluded_ids]
         return CaseCard(
@@ -387,7 +390,10 @@ class CaseService:
             possible_repeats=possible,
             history=history,
             identifying=identifying,
-            may_triage=actor.role is Role.COORDINATOR,
+            level=level,
+            may_triage=may_triage,
+            may_decide_repeat=level >= Level.REFERRAL
+            and (may_triage or case.referred_by_id == actor.person_id),
             excluded_people=excluded,
             serial_links=serial_links,
         )
@@ -412,8 +418,10 @@ class CaseService:
         return found
 
     async def _identifying(
-        self, session: AsyncSession, case: Case, events: list[CaseEvent]
+        self, session: AsyncSession, case: Case, events: list[CaseEvent], level: Level
     ) -> Identifying | None:
+        """The identifiers, and at REFERRAL and above the referral itself; nothing else is
+        opened (its ciphertext stays sealed)."""
         if case.data_key_id is None:
             return None
         vault = self._deps.vault
@@ -425,6 +433,13 @@ class CaseService:
                 session, case.data_key_id, case_context(case.id, column), sealed
             )
 
+        identifiers = Identifying(
+            victim=json.loads(await opened("victim_sealed")),
+            perpetrator=json.loads(await opened("perpetrator_sealed")),
+            household=json.loads(await opened("household_sealed")),
+        )
+        if level < Level.REFERRAL:
+            return identifiers
         risk = json.loads(await opened("risk_sealed"))
         notes: list[tuple[datetime, str, str]] = []
         for event in events:
@@ -436,11 +451,9 @@ class CaseService:
                     event.note_sealed,
                 )
                 notes.append((event.at, event.kind, note))
-        return Identifying(
-            victim=json.loads(await opened("victim_sealed")),
-            perpetrator=json.loads(await opened("perpetrator_sealed")),
+        return replace(
+            identifiers,
             safety=json.loads(await opened("safety_sealed")),
-            household=json.loads(await opened("household_sealed")),
             summary=await opened("summary_sealed"),
             judgement_reason=risk.get("judgement_reason"),
             notes=notes,

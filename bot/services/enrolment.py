@@ -37,6 +37,8 @@ _IDENTIFY = (
         Area.name,
         Agency.name,
         Area.timezone,
+        Agency.kind,
+        Person.on_call,
     )
     .join(Area, Area.id == Person.area_id)
     .outerjoin(Agency, Agency.id == Person.agency_id)
@@ -94,6 +96,8 @@ class EnrolmentService:
                 area_name,
                 agency_name,
                 timezone,
+                agency_kind,
+                on_call,
             ) = row
             name = await self._open_sealed_name(session, person_id, data_key_id, name_sealed)
             now = self._deps.clock.now()
@@ -120,6 +124,8 @@ class EnrolmentService:
                 area_name=area_name,
                 agency_name=agency_name,
                 timezone=timezone,
+                agency_kind=agency_kind,
+                on_call=bool(on_call),
             )
 
     async def _open_name(self, session: AsyncSession, person: Person) -> str:
@@ -267,4 +273,6 @@ class EnrolmentService:
             area_name=area.name,
             agency_name=agency.name if agency else None,
             timezone=area.timezone,
+            agency_kind=agency.kind if agency else None,
+            on_call=person.on_call,
         )

@@ -19,6 +19,7 @@ from sqlalchemy import ScalarSelect, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.access import CasePath
 from bot.actions.states import ActionState, action_state, is_open
 from bot.actor import Actor
 from bot.dates import format_local
@@ -44,9 +45,9 @@ from bot.meetings.workdays import NO_CLOSURES, NotWorking, is_working_day
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep, triage_status
 from bot.services.audited import audit_by
+from bot.services.case_access import Shown, receivers, record_views, require, visible
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
-from bot.services.exclusions import excluded_pairs, is_excluded
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar, area_policy
@@ -63,7 +64,6 @@ from storage.models import (
     AttendanceReply,
     Case,
     CaseEvent,
-    CaseExclusion,
     Meeting,
     MeetingSeries,
     OutboxMessage,
@@ -541,23 +541,41 @@ class MeetingService:
                 await list_case(session, case, now, by)
 
     async def upcoming(self, actor: Actor, limit: int = 8) -> list[MeetingView]:
+        """The next meetings, each counting only the cases the reader may see on its agenda."""
         authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
         now = self._deps.clock.now()
         async with self._deps.sessions() as session:
             area = await _area(session, actor.area_id)
-            rows = await session.execute(
-                select(Meeting, _listed_count())
-                .where(
-                    Meeting.area_id == actor.area_id,
-                    Meeting.cancelled_at.is_(None),
-                    Meeting.starts_at > now - timedelta(hours=4),
+            meetings = list(
+                await session.scalars(
+                    select(Meeting)
+                    .where(
+                        Meeting.area_id == actor.area_id,
+                        Meeting.cancelled_at.is_(None),
+                        Meeting.starts_at > now - timedelta(hours=4),
+                    )
+                    .order_by(Meeting.starts_at)
+                    .limit(limit)
                 )
-                .order_by(Meeting.starts_at)
-                .limit(limit)
             )
+            items = (
+                await session.execute(
+                    select(AgendaItem.meeting_id, AgendaItem.case_id).where(
+                        AgendaItem.meeting_id.in_([m.id for m in meetings]),
+                        AgendaItem.removed_at.is_(None),
+                    )
+                )
+            ).all()
+            seen = await visible(
+                session, actor, {int(case_id) for _, case_id in items}, CasePath.AGENDA, now
+            )
+            listed: dict[int, int] = {}
+            for meeting_id, case_id in items:
+                if case_id in seen:
+                    listed[meeting_id] = listed.get(meeting_id, 0) + 1
             return [
-                await self._view(session, meeting, area, listed=int(listed or 0))
-                for meeting, listed in rows.all()
+                await self._view(session, meeting, area, listed=listed.get(meeting.id, 0))
+                for meeting in meetings
             ]
 
     async def move(
@@ -643,10 +661,13 @@ class MeetingService:
     async def detail(self, actor: Actor, meeting_id: int) -> MeetingDetail:
         """The agenda as the reader may see it, in a fixed number of queries.
 
-        Research returns and earlier actions are read for the whole agenda at once
-        (``IN (...)``), so a longer agenda costs more rows, never more round trips.
+        Only the cases the access policy lets the reader see on an agenda are listed or
+        counted; each one shown is recorded against its case. Research returns and earlier
+        actions are read for the whole agenda at once (``IN (...)``), so a longer agenda
+        costs more rows, never more round trips.
         """
         authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
+        now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             meeting = await self._meeting(session, actor, meeting_id)
             area = await _area(session, actor.area_id)
@@ -659,14 +680,19 @@ class MeetingService:
                     .order_by(AgendaItem.emergency.desc(), AgendaItem.position)
                 )
             ).all()
-            # Every listed item has its case (the foreign key cascades), so this is the count.
-            view = await self._view(session, meeting, area, listed=len(rows))
-            excluded = set(
-                await session.scalars(
-                    select(CaseExclusion.case_id).where(CaseExclusion.person_id == actor.person_id)
-                )
+            levels = await visible(
+                session, actor, [case.id for _, case, _ in rows], CasePath.AGENDA, now
             )
-            shown = [(item, case, name) for item, case, name in rows if case.id not in excluded]
+            shown = [(item, case, name) for item, case, name in rows if case.id in levels]
+            view = await self._view(session, meeting, area, listed=len(shown))
+            await record_views(
+                session,
+                actor,
+                [Shown(case.reference, levels[case.id]) for _, case, _ in shown],
+                CasePath.AGENDA,
+                now,
+                meeting=meeting.id,
+            )
             returned = await self._returned_by_item(session, [item.id for item, _, _ in shown])
             outstanding = await self._outstanding_actions(
                 session, [case.id for _, case, _ in shown], meeting.id
@@ -814,24 +840,25 @@ class MeetingService:
             reps = await self._reps(session, area.id)
             deadline = self._local(view.research_deadline, area.timezone)
             when = self._when(view)
-            excluded = await self._exclusions(session, [case_id for _, _, case_id in items])
+            await session.flush()  # the agenda is published: the policy reads it so
+            allowed = await receivers(
+                session, [(case_id, p.id) for p in reps for _, _, case_id in items], now
+            )
             for person in reps:
-                visible = [
-                    (item_id, ref)
-                    for item_id, ref, case_id in items
-                    if (case_id, person.id) not in excluded
-                ]
-                buttons = [[(f"Research {ref}", f"mtg:res:{item_id}")] for item_id, ref in visible]
+                shown = [item for item in items if allowed.allows([item[2]], person.id)]
+                buttons = [[(f"Research {ref}", f"mtg:res:{item_id}")] for item_id, ref, _ in shown]
                 await enqueue(
                     session,
                     dedupe_key=f"meeting:{meeting.id}:research:{person.id}",
                     chat_id=person.telegram_user_id,
                     kind="research_request",
-                    text=texts.research_request(when, [ref for _, ref in visible], deadline),
+                    text=texts.research_request(when, [ref for _, ref, _ in shown], deadline),
                     now=now,
                     area_id=area.id,
                     person_id=person.id,
                     buttons=buttons[:40] or None,
+                    case_ids=[case_id for _, _, case_id in shown],
+                    checked=allowed,
                 )
                 await enqueue(
                     session,
@@ -1048,7 +1075,7 @@ class MeetingService:
         queued = 0
         for area, recipients in await self._digests_due(now):
             async with self._deps.sessions() as session:
-                summary = await self._digest(session, area, now)
+                summaries = await self._digest(session, area, now, recipients)
             async with self._deps.sessions.begin() as session:
                 for recipient in recipients:
                     queued += await enqueue(
@@ -1056,7 +1083,7 @@ class MeetingService:
                         dedupe_key=recipient.dedupe_key,
                         chat_id=recipient.chat_id,
                         kind="digest",
-                        text=summary,
+                        text=summaries[recipient.person_id],
                         now=now,
                         area_id=area.id,
                         person_id=recipient.person_id,
@@ -1139,10 +1166,17 @@ class MeetingService:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    async def _digest(self, session: AsyncSession, area: _DigestArea, now: datetime) -> str:
-        """The digest's text, reading only what it reports: the triage count and the
-        next two meetings (their agenda items, research returns and attendance replies)."""
-        lines: list[str] = []
+    async def _digest(
+        self,
+        session: AsyncSession,
+        area: _DigestArea,
+        now: datetime,
+        recipients: list[_DigestRecipient],
+    ) -> dict[int, str]:
+        """Each coordinator's digest text, reading only what it reports: the referrals
+        awaiting triage and the next two meetings (their agenda items, research returns and
+        attendance replies). A case the access policy keeps from a coordinator is left out
+        of their counts, so no number gives it away."""
         meetings = (
             await session.execute(
                 select(Meeting.id, Meeting.starts_at, Meeting.published_at)
@@ -1157,8 +1191,12 @@ class MeetingService:
         ).all()
         # Of the next two meetings, only those with a published agenda are reported on.
         published = [(int(m_id), starts) for m_id, starts, at in meetings if at is not None]
+        ids = [m_id for m_id, _ in published]
+        items: dict[int, list[tuple[int, int]]] = {m_id: [] for m_id in ids}
+        agencies: list[tuple[int, str]] = []
+        returned: dict[int, set[int]] = {}
+        attendance: dict[int, dict[int, str]] = {}
         if published:
-            ids = [m_id for m_id, _ in published]
             agencies = [
                 (int(agency_id), str(name))
                 for agency_id, name in await session.execute(
@@ -1167,21 +1205,33 @@ class MeetingService:
                     .order_by(Agency.id)
                 )
             ]
-            items: dict[int, list[int]] = {m_id: [] for m_id in ids}
-            for m_id, item_id in await session.execute(
-                select(AgendaItem.meeting_id, AgendaItem.id)
-                .join(Case, Case.id == AgendaItem.case_id)
-                .where(AgendaItem.meeting_id.in_(ids), AgendaItem.removed_at.is_(None))
+            for m_id, item_id, case_id in await session.execute(
+                select(AgendaItem.meeting_id, AgendaItem.id, AgendaItem.case_id).where(
+                    AgendaItem.meeting_id.in_(ids), AgendaItem.removed_at.is_(None)
+                )
             ):
-                items[int(m_id)].append(int(item_id))
+                items[int(m_id)].append((int(item_id), int(case_id)))
             returned = await self._returned_by_item(
-                session, [item_id for listed in items.values() for item_id in listed]
+                session, [item_id for listed in items.values() for item_id, _ in listed]
             )
             attendance = await self._attendance(session, ids)
+        awaiting = await self._awaiting_triage(session, area.id)
+        cases = {case_id for listed in items.values() for _, case_id in listed} | set(awaiting)
+        allowed = await receivers(
+            session, [(case_id, r.person_id) for r in recipients for case_id in cases], now
+        )
+        texts_for: dict[int, str] = {}
+        for recipient in recipients:
+
+            def told(case_id: int, person_id: int = recipient.person_id) -> bool:
+                return allowed.allows([case_id], person_id)
+
+            lines = []
             for m_id, starts_at in published:
                 outstanding = sum(
                     1
-                    for item_id in items[m_id]
+                    for item_id, case_id in items[m_id]
+                    if told(case_id)
                     for agency_id, _ in agencies
                     if agency_id not in returned.get(item_id, ())
                 )
@@ -1189,14 +1239,15 @@ class MeetingService:
                 silent = [name for agency_id, name in agencies if agency_id not in replied]
                 when = self._local(starts_at, area.timezone)
                 lines.append(texts.digest_meeting(when, outstanding, silent))
-        awaiting = await self._awaiting_triage(session, area.id)
-        return texts.morning_digest(area.name, awaiting, lines)
+            waiting = sum(1 for case_id in awaiting if told(case_id))
+            texts_for[recipient.person_id] = texts.morning_digest(area.name, waiting, lines)
+        return texts_for
 
-    async def _awaiting_triage(self, session: AsyncSession, area_id: int) -> int:
+    async def _awaiting_triage(self, session: AsyncSession, area_id: int) -> list[int]:
         """Cases whose latest triage step is still open (submitted or more information asked).
 
         The same reading as ``triage_status``, done by the database: each case's latest
-        triage event is found through the (case_id, id) index, one count for the area.
+        triage event is found through the (case_id, id) index.
         """
         latest = (
             select(CaseEvent.kind)
@@ -1206,15 +1257,13 @@ class MeetingService:
             .correlate(Case)
             .scalar_subquery()
         )
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Case)
-            .where(
+        found = await session.scalars(
+            select(Case.id).where(
                 Case.area_id == area_id,
                 func.coalesce(latest, CaseStep.SUBMITTED.value).in_(sorted(OPEN_FOR_TRIAGE)),
             )
         )
-        return int(count or 0)
+        return [int(case_id) for case_id in found]
 
     async def _queue_reminders(self, session: AsyncSession, meeting: Meeting, area: Area) -> None:
         now = self._deps.clock.now()
@@ -1382,9 +1431,6 @@ class MeetingService:
         )
         return [(int(i), str(r), int(c)) for i, r, c in rows.all()]
 
-    async def _is_excluded(self, session: AsyncSession, case_id: int, person_id: int) -> bool:
-        return await is_excluded(session, case_id, person_id)
-
     async def _agency_done(self, session: AsyncSession, meeting_id: int, agency_id: int) -> bool:
         """True when the agency has returned research on every case on the agenda (one query)."""
         missing = await session.scalar(
@@ -1401,16 +1447,6 @@ class MeetingService:
             .limit(1)
         )
         return missing is None
-
-    async def _exclusions(
-        self, session: AsyncSession, case_ids: list[int]
-    ) -> frozenset[tuple[int, int]]:
-        """(case id, person id) pairs that must not receive those cases, for a whole agenda.
-
-        The same rule as ``bot.services.exclusions.is_excluded``, asked once per agenda
-        instead of once per case and person.
-        """
-        return await excluded_pairs(session, case_ids)
 
     async def _returned_by_item(
         self, session: AsyncSession, item_ids: list[int]
@@ -1467,12 +1503,18 @@ class MeetingService:
             raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
         meeting = await self._meeting(session, actor, item.meeting_id)
         case = await session.get(Case, item.case_id)
-        if case is None or await self._is_excluded(session, case.id, actor.person_id):
-            raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
-        if scope_for(actor.role, Operation.RETURN_RESEARCH) is not Scope.AGENCY:
+        if case is None or scope_for(actor.role, Operation.RETURN_RESEARCH) is not Scope.AGENCY:
             raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
         if meeting.published_at is None:
             raise ServiceError(texts.AGENDA_NOT_PUBLISHED)
+        await require(
+            session,
+            actor,
+            case.id,
+            CasePath.RESEARCH,
+            self._deps.clock.now(),
+            missing=texts.AGENDA_ITEM_NOT_FOUND,
+        )
         return item, case, meeting
 
     async def _view(

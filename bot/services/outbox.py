@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.quiet_hours import WORKING_DAY_KINDS, next_sendable
+from bot.services.case_access import Receivers, receivers
 from bot.services.deps import ServiceDeps
 from bot.services.policy import area_calendar
 from bot.texts import ROLE_NAMES
@@ -51,6 +52,7 @@ DEFAULT_LEASE: Final = timedelta(minutes=2)
 EXPIRED: Final = "expired"
 UNREACHABLE: Final = "unreachable"
 RECIPIENT_DEACTIVATED: Final = "recipient deactivated"
+RECIPIENT_MAY_NOT_RECEIVE: Final = "recipient may not receive this case"
 
 # Telegram's own limits, checked when queueing so a bad message fails its cause's
 # transaction instead of failing eight times in the night.
@@ -152,8 +154,16 @@ async def enqueue(
     urgent: bool = False,
     expires_at: datetime | None = None,
     attachment: str | None = None,
+    case_ids: Collection[int] = (),
+    checked: Receivers | None = None,
 ) -> bool:
-    """Queue a message in the caller's transaction; False if its key is already queued or sent.
+    """Queue a message in the caller's transaction; False if its key is already queued or sent,
+    or if the recipient may not receive the cases it names.
+
+    ``case_ids`` are the cases the message names: the access policy is asked whether
+    ``person_id`` may be sent them now (and asked again when it is sent). A caller queueing
+    many messages asks once for the whole batch with ``case_access.receivers`` and passes
+    the answer as ``checked``.
 
     When it may go out is judged on the area's own calendar, whoever queues it: outside
     quiet hours on the area's wall clock and, for reminders and chases
@@ -173,6 +183,13 @@ async def enqueue(
     for moment in (now, due_at, expires_at):
         if moment is not None and moment.tzinfo is None:
             raise ValueError("outbox times must be timezone-aware")
+    if case_ids:
+        if person_id is None:
+            raise ValueError("a message naming a case needs its recipient's person_id")
+        if checked is None:
+            checked = await receivers(session, [(c, person_id) for c in case_ids], now)
+        if not checked.allows(case_ids, person_id):
+            return False
     values: dict[str, Any] = {
         "dedupe_key": dedupe_key,
         "area_id": area_id,
@@ -182,6 +199,7 @@ async def enqueue(
         "text": text,
         "buttons": _check_buttons(buttons),
         "attachment": attachment,
+        "case_ids": ",".join(str(c) for c in sorted(set(case_ids))) or None,
         "urgent": urgent,
         "created_at": now,
         "due_at": await _sendable(session, area_id, kind, due_at or now, urgent),
@@ -311,6 +329,7 @@ class OutboxService:
             if _dialect(session) == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             ids = list((await session.scalars(query)).all())
+            ids = await self._drop_not_allowed(session, ids, now)
             if not ids:
                 return []
             rows = (
@@ -531,6 +550,45 @@ class OutboxService:
             .execution_options(synchronize_session=False)
         )
         return _rowcount(result)
+
+    async def _drop_not_allowed(
+        self, session: AsyncSession, ids: list[int], now: datetime
+    ) -> list[int]:
+        """The access policy asked again at send time: a message naming a case is settled
+        unsent when its recipient may no longer receive that case (excluded since, moved to
+        another agency or role, left); the rest are returned to be sent."""
+        if not ids:
+            return ids
+        rows = (
+            await session.execute(
+                select(OutboxMessage.id, OutboxMessage.person_id, OutboxMessage.case_ids).where(
+                    OutboxMessage.id.in_(ids), OutboxMessage.case_ids.is_not(None)
+                )
+            )
+        ).all()
+        named = {
+            int(row_id): (int(person_id), [int(c) for c in str(cases).split(",") if c])
+            for row_id, person_id, cases in rows
+            if person_id is not None
+        }
+        if not named:
+            return ids
+        allowed = await receivers(
+            session,
+            {(case_id, person) for person, cases in named.values() for case_id in cases},
+            now,
+        )
+        refused = [
+            row_id for row_id, (person, cases) in named.items() if not allowed.allows(cases, person)
+        ]
+        if refused:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(refused), _pending())
+                .values(failed_at=now, last_error=RECIPIENT_MAY_NOT_RECEIVE, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return [row_id for row_id in ids if row_id not in set(refused)]
 
     async def _notify_coordinators(
         self, session: AsyncSession, person: Person, urgent: bool, now: datetime

@@ -30,6 +30,7 @@ from bot.referrals.dash import Answer
 from bot.referrals.status import CaseStep, format_reference
 from bot.referrals.validation import InputError, age_on
 from bot.services.audited import audit_by
+from bot.services.case_access import receivers
 from bot.services.deps import ServiceDeps
 from bot.services.errors import ServiceError
 from bot.services.outbox import enqueue
@@ -43,7 +44,6 @@ from storage.models import (
     Case,
     CaseCounter,
     CaseEvent,
-    CaseExclusion,
     Criterion,
     Person,
     ReferralDraft,
@@ -114,18 +114,6 @@ async def same_perpetrator_cases(session: AsyncSession, case: Case) -> list[Case
         .order_by(Case.referred_at.desc(), Case.id.desc())
     )
     return list(rows)
-
-
-async def excluded_from(session: AsyncSession, person_id: int, case_ids: list[int]) -> set[int]:
-    """Which of these cases the person is on the must-not-receive list of."""
-    if not case_ids:
-        return set()
-    rows = await session.scalars(
-        select(CaseExclusion.case_id).where(
-            CaseExclusion.person_id == person_id, CaseExclusion.case_id.in_(case_ids)
-        )
-    )
-    return set(rows)
 
 
 class ReferralService:
@@ -383,6 +371,7 @@ class ReferralService:
                 person_id=person.id,
                 buttons=buttons,
                 urgent=case.urgent,
+                case_ids=[case.id],
             )
         if case.urgent:
             alert = texts.urgent_alert(case.reference, urgent_reasons, policy.out_of_hours_route)
@@ -400,6 +389,7 @@ class ReferralService:
                     area_id=case.area_id,
                     person_id=person.id,
                     urgent=True,
+                    case_ids=[case.id],
                 )
 
     async def _notify_serial(
@@ -410,21 +400,25 @@ class ReferralService:
             return
         recipients = await self._people(session, case.area_id, roles={Role.COORDINATOR})
         case_ids = [case.id, *(other.id for other in others)]
+        allowed = await receivers(
+            session, [(c, person.id) for person in recipients for c in case_ids], now
+        )
         for person in recipients:
-            excluded = await excluded_from(session, person.id, case_ids)
-            visible = [other.reference for other in others if other.id not in excluded]
-            if case.id in excluded or not visible:
+            visible = [other for other in others if allowed.allows([other.id], person.id)]
+            if not allowed.allows([case.id], person.id) or not visible:
                 continue
             await enqueue(
                 session,
                 dedupe_key=f"case:{case.id}:serial:{person.id}",
                 chat_id=person.telegram_user_id,
                 kind="serial_perpetrator",
-                text=texts.serial_perpetrator_alert(case.reference, visible),
+                text=texts.serial_perpetrator_alert(case.reference, [o.reference for o in visible]),
                 now=now,
                 area_id=case.area_id,
                 person_id=person.id,
                 urgent=False,
+                case_ids=[case.id, *(o.id for o in visible)],
+                checked=allowed,
             )
 
     async def _people(

@@ -38,10 +38,12 @@ from sqlalchemy import CursorResult, Executable, delete, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.access import CasePath
 from bot.actor import Actor
 from bot.logging_setup import describe
 from bot.permissions import Operation, PermissionDenied, authorise
 from bot.services.audited import audit_by
+from bot.services.case_access import require
 from bot.services.deps import ServiceDeps
 from bot.services.errors import NotFound, ServiceError
 from bot.services.outbox import enqueue
@@ -292,13 +294,6 @@ class RetentionService:
             )
         )
         for person in others:
-            excluded = await session.scalar(
-                select(CaseExclusion.person_id).where(
-                    CaseExclusion.case_id == case.id, CaseExclusion.person_id == person.id
-                )
-            )
-            if excluded is not None:
-                continue
             await enqueue(
                 session,
                 dedupe_key=f"case:{case.id}:erasure:{now.isoformat()}:{person.id}",
@@ -317,6 +312,7 @@ class RetentionService:
                     ]
                 ],
                 urgent=True,
+                case_ids=[case.id],
             )
 
     async def withdraw_erasure(self, actor: Actor, case_id: int) -> str:
@@ -650,17 +646,19 @@ class RetentionService:
     async def _case_for(
         self, session: AsyncSession, actor: Actor, case_id: int, *, lock: bool = False
     ) -> Case:
-        """The case, if this coordinator may see it at all; otherwise it does not exist."""
+        """The case, if the access policy lets this coordinator erase it; otherwise it does
+        not exist for them."""
         case = await session.get(Case, case_id, with_for_update=lock)
-        if case is None or case.area_id != actor.area_id:
+        if case is None:
             raise NotFound(texts.CASE_NOT_FOUND)
-        excluded = await session.scalar(
-            select(CaseExclusion.person_id).where(
-                CaseExclusion.case_id == case.id, CaseExclusion.person_id == actor.person_id
-            )
+        await require(
+            session,
+            actor,
+            case.id,
+            CasePath.EARLY_ERASURE,
+            self._deps.clock.now(),
+            missing=texts.CASE_NOT_FOUND,
         )
-        if excluded is not None:
-            raise NotFound(texts.CASE_NOT_FOUND)
         return case
 
     async def _pending_request(self, session: AsyncSession, case_id: int) -> CaseEvent | None:

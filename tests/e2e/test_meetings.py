@@ -187,11 +187,20 @@ async def test_agency_rep_sees_references_only_and_cannot_manage(
     reference, _ = await refer_and_accept(driver, priya, sam)
     listing = await nia.send_and_wait("/meetings")
     assert listing[-1].find_button("New meeting") is None
+    # Before the agenda is published, another agency is not told which cases are on it,
+    # not even how many.
+    assert "(0/20)" in listing[-1].buttons[0][0].text
     agenda = (await nia.press_and_wait(listing[-1].buttons[0][0].text, count=1)).new_messages[-1]
-    assert reference in (agenda.text or "") and "Jane Doe" not in (agenda.text or "")
+    assert reference not in (agenda.text or "") and "Cases: 0 of 20" in (agenda.text or "")
     assert agenda.find_button("Publish agenda") is None
     query = await nia.press_data(agenda.message_id, "mtg:pub:1")
     assert (await driver.wait_for_answer(query)).text == texts.NOT_ALLOWED
+    # Once it is published, the agency sees the case's reference and summary, not who it is.
+    published = await open_first_meeting(priya)
+    await priya.press_and_wait("Publish agenda", message=published, expect_edit=True)
+    listing = await nia.send_and_wait("/meetings")
+    agenda = (await nia.press_and_wait(listing[-1].buttons[0][0].text, count=1)).new_messages[-1]
+    assert reference in (agenda.text or "") and "Jane Doe" not in (agenda.text or "")
 
 
 async def test_chair_is_chosen_and_cases_can_be_reordered(

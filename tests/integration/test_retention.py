@@ -184,7 +184,7 @@ async def build_world(runtime: Runtime, clock: ManualClock) -> World:
         full.case_id,
         ActionDraft("Change Pathways", "Refer to the perpetrator programme", None, "normal"),
     )
-    assert await services.actions.close_meeting(cora, meeting1.id) == 2
+    assert (await services.actions.close_meeting(cora, meeting1.id)).sent == 2
     (police_action,) = await services.actions.open_for_agency(police_rep)
     await services.actions.move(police_rep, police_action.id, ActionState.ACCEPTED)
     await services.actions.move(police_rep, police_action.id, ActionState.DONE, STEP_NOTE)

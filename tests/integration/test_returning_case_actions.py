@@ -51,7 +51,7 @@ async def test_outstanding_actions_follow_the_case_to_its_next_meeting(runtime: 
         submitted.case_id,
         ActionDraft("Police", "Flag the address", None, "normal"),
     )
-    assert await services.actions.close_meeting(priya, first.id) == 2
+    assert (await services.actions.close_meeting(priya, first.id)).sent == 2
     done = (await services.actions.open_for_agency(sam))[0]
     await services.actions.move(sam, done.id, ActionState.DONE)
 

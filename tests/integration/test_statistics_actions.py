@@ -50,7 +50,7 @@ async def test_done_not_possible_open_and_overdue_actions_are_counted(
         await services.actions.record(
             priya, meeting.id, submitted.case_id, ActionDraft("Police", text, None, "normal")
         )
-    assert await services.actions.close_meeting(priya, meeting.id) == 3
+    assert (await services.actions.close_meeting(priya, meeting.id)).sent == 3
     done, impossible, _ = await services.actions.open_for_agency(sam)
     await services.actions.move(sam, done.id, ActionState.DONE)
     await services.actions.move(

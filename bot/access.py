@@ -1,0 +1,178 @@
+"""Who may see what of a case: the one decision every read and send path asks.
+
+MARAC information is shared on a need-to-know basis. A coordinator or chair runs the
+case; the referrer knows what they referred; an agency invited to a meeting needs the
+victim's and the person causing harm's identifiers to search its own records, but only
+while the research is open; an agency given an action needs the reference to do it; and a
+person on the case's must-not-receive list (a colleague related to the person causing
+harm, say) must not learn that the case exists. Every service used to decide this for
+itself, and two of them forgot the list. Here it is decided once, from facts the services
+load in one query, and nothing else decides.
+
+The answer is a level, each including everything below it:
+
+* ``NONE``: as if the case did not exist (no reference, no count, no file);
+* ``REFERENCE``: its reference, and the agency's own work on it (actions, a perpetrator
+  referral), in notices and lists;
+* ``SUMMARY``: criterion, DASH score, dates, the referring agency: the agenda line;
+* ``RESEARCH``: the identifiers needed to search records (names, other names, dates of
+  birth, addresses, the children);
+* ``REFERRAL``: the referral as submitted (safety details, concerns, the judgement reason,
+  triage notes);
+* ``FULL``: everything, with what every agency returned and the case's links.
+
+Pure functions only: no clock (``now`` is passed in), no database, no Telegram.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.models import AgencyKind, Role
+
+
+class Level(enum.IntEnum):
+    NONE = 0
+    REFERENCE = 1
+    SUMMARY = 2
+    RESEARCH = 3
+    REFERRAL = 4
+    FULL = 5
+
+
+LEVEL_NAMES: dict[Level, str] = {
+    Level.NONE: "nothing",
+    Level.REFERENCE: "reference",
+    Level.SUMMARY: "summary",
+    Level.RESEARCH: "research identifiers",
+    Level.REFERRAL: "the referral",
+    Level.FULL: "everything",
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person asking (or about to be sent something), as they are now."""
+
+    person_id: int
+    role: Role
+    area_id: int
+    agency_id: int | None
+    agency_kind: AgencyKind | None = None
+    active: bool = True
+    on_call: bool = False
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A meeting the case is (or was) on the agenda of."""
+
+    meeting_id: int
+    starts_at: datetime
+    published_at: datetime | None
+    # When the agencies' access to the research identifiers ends (an area setting, some
+    # working days after the meeting); None until the agenda is published.
+    research_closes_at: datetime | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the decision needs to know about a case; loaded for many cases in one query."""
+
+    case_id: int
+    area_id: int
+    referred_by_id: int | None
+    referring_agency_id: int | None
+    urgent: bool = False
+    excluded: frozenset[int] = frozenset()
+    listings: tuple[Listing, ...] = ()
+    # Agencies with an action on the case that has been sent to them, and perpetrator
+    # services with a referral for it: they need its reference to do the work.
+    working_agencies: frozenset[int] = frozenset()
+
+    def published(self) -> Iterable[Listing]:
+        return (item for item in self.listings if item.published_at and not item.cancelled)
+
+
+# Who is invited to a published meeting: every agency representative of the area, as
+# ``MeetingService.publish`` asks them all for research and attendance.
+INVITED_ROLES = frozenset({Role.AGENCY_REP, Role.PERPETRATOR_REP})
+# Roles whose invitation opens the research identifiers while research is open. A
+# perpetrator service is asked about the person causing harm only: it never sees the
+# victim's identifiers through this level.
+RESEARCH_ROLES = frozenset({Role.AGENCY_REP})
+
+
+def case_access(viewer: Viewer, case: CaseFacts, now: datetime) -> Level:
+    """The most ``viewer`` may see of ``case`` at ``now``."""
+    if not viewer.active or viewer.area_id != case.area_id:
+        return Level.NONE
+    if viewer.person_id in case.excluded:
+        return Level.NONE
+    if viewer.role in (Role.COORDINATOR, Role.CHAIR):
+        return Level.FULL
+    if viewer.role is Role.GOVERNANCE:
+        return Level.NONE  # statistics only, never a case
+    level = Level.NONE
+    if viewer.person_id == case.referred_by_id:
+        level = Level.REFERRAL
+    if viewer.role in INVITED_ROLES:
+        for listing in case.published():
+            assert listing.published_at is not None
+            researching = (
+                viewer.role in RESEARCH_ROLES
+                and listing.published_at <= now
+                and (listing.research_closes_at is None or now < listing.research_closes_at)
+            )
+            level = max(level, Level.RESEARCH if researching else Level.SUMMARY)
+    if viewer.agency_id is not None and viewer.agency_id == case.referring_agency_id:
+        level = max(level, Level.SUMMARY)
+    if viewer.agency_id is not None and viewer.agency_id in case.working_agencies:
+        level = max(level, Level.REFERENCE)
+    if viewer.on_call and case.urgent:
+        level = max(level, Level.REFERENCE)  # told of urgent referrals at any hour
+    if viewer.agency_kind is AgencyKind.IDVA:
+        level = max(level, Level.REFERENCE)  # the IDVA service hears of every case's progress
+    return level
+
+
+class CasePath(enum.StrEnum):
+    """Every way case information reaches a person. Each asks ``case_access`` for the level
+    it needs (``NEEDS``) and records the view against the case; nothing else shows a case."""
+
+    CASE_CARD = "case card"
+    TRIAGE = "triage"
+    REPEAT_DECISION = "repeat decision"
+    MUST_NOT_RECEIVE = "must-not-receive list"
+    AGENDA = "agenda"
+    RESEARCH = "research return"
+    ACTION_PLAN = "action plan"
+    MINUTES = "minutes"
+    ACTIONS_LIST = "actions list"
+    ACTION_CARD = "action card"
+    PERPETRATOR_REFERRALS = "perpetrator referrals"
+    AUDIT_TRAIL = "audit trail"
+    EARLY_ERASURE = "early erasure"
+    NOTICE = "notice"  # any message sent to a person that names the case
+
+
+NEEDS: dict[CasePath, Level] = {
+    CasePath.CASE_CARD: Level.SUMMARY,
+    CasePath.TRIAGE: Level.FULL,
+    CasePath.REPEAT_DECISION: Level.REFERRAL,
+    CasePath.MUST_NOT_RECEIVE: Level.FULL,
+    CasePath.AGENDA: Level.SUMMARY,
+    CasePath.RESEARCH: Level.SUMMARY,
+    CasePath.ACTION_PLAN: Level.FULL,
+    CasePath.MINUTES: Level.FULL,
+    CasePath.ACTIONS_LIST: Level.REFERENCE,
+    CasePath.ACTION_CARD: Level.REFERENCE,
+    CasePath.PERPETRATOR_REFERRALS: Level.REFERENCE,
+    CasePath.AUDIT_TRAIL: Level.FULL,
+    CasePath.EARLY_ERASURE: Level.FULL,
+    CasePath.NOTICE: Level.REFERENCE,
+}

@@ -1,0 +1,302 @@
+"""Asking the case-access policy (``bot.access``) from the services, and recording the answer.
+
+The policy is pure; this module loads the facts it needs for any number of cases in a few
+statements, asks it for a person (an ``Actor``) or for many recipients at once, refuses
+what a person may not see as if it did not exist, and writes one audit event per case a
+person was shown, with the level and the path it was shown through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from bot.access import (
+    INVITED_ROLES,
+    NEEDS,
+    CaseFacts,
+    CasePath,
+    Level,
+    Listing,
+    Viewer,
+    case_access,
+)
+from bot.actor import Actor
+from bot.meetings.agenda_rules import research_closes
+from bot.services.errors import NotFound
+from bot.services.policy import area_calendar
+from storage.audit import NewEvent, append_events
+from storage.models import (
+    Action,
+    Agency,
+    AgendaItem,
+    Case,
+    CaseExclusion,
+    Meeting,
+    PerpetratorReferral,
+    Person,
+)
+
+T = TypeVar("T")
+CHUNK = 500
+VIEWED = "case.viewed"
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def viewer_of(actor: Actor) -> Viewer:
+    """The person behind an update: active by construction (the guard found them so)."""
+    return Viewer(
+        person_id=actor.person_id,
+        role=actor.role,
+        area_id=actor.area_id,
+        agency_id=actor.agency_id,
+        agency_kind=actor.agency_kind,
+        active=True,
+        on_call=actor.on_call,
+    )
+
+
+async def viewers(session: AsyncSession, person_ids: Collection[int]) -> dict[int, Viewer]:
+    """People as they are now (role, agency, active), for deciding what may be sent to them."""
+    found: dict[int, Viewer] = {}
+    wanted = sorted(set(person_ids))
+    for chunk in _chunks(wanted):
+        rows = await session.execute(
+            select(
+                Person.id,
+                Person.role,
+                Person.area_id,
+                Person.agency_id,
+                Agency.kind,
+                Person.deactivated_at,
+                Person.on_call,
+            )
+            .outerjoin(Agency, Agency.id == Person.agency_id)
+            .where(Person.id.in_(chunk))
+        )
+        for person_id, role, area_id, agency_id, kind, deactivated_at, on_call in rows.all():
+            found[int(person_id)] = Viewer(
+                int(person_id),
+                role,
+                int(area_id),
+                agency_id,
+                kind,
+                deactivated_at is None,
+                bool(on_call),
+            )
+    return found
+
+
+async def case_facts(
+    session: AsyncSession,
+    case_ids: Collection[int],
+    *,
+    for_people: Collection[int] | None = None,
+    with_work: bool = True,
+) -> dict[int, CaseFacts]:
+    """What the policy needs about these cases, in four statements per 500 cases.
+
+    ``for_people`` limits the must-not-receive rows read to those people (a single reader
+    needs only their own); ``with_work=False`` skips the meetings and actions, which only
+    decide for agency representatives.
+    """
+    ids = sorted(set(case_ids))
+    facts: dict[int, CaseFacts] = {}
+    for chunk in _chunks(ids):
+        rows = await session.execute(
+            select(
+                Case.id, Case.area_id, Case.referred_by_id, Case.referring_agency_id, Case.urgent
+            ).where(Case.id.in_(chunk))
+        )
+        for case_id, area_id, referred_by, agency_id, urgent in rows.all():
+            facts[int(case_id)] = CaseFacts(
+                int(case_id), int(area_id), referred_by, agency_id, bool(urgent)
+            )
+        excluded: dict[int, set[int]] = {}
+        query = select(CaseExclusion.case_id, CaseExclusion.person_id).where(
+            CaseExclusion.case_id.in_(chunk)
+        )
+        if for_people is not None:
+            query = query.where(CaseExclusion.person_id.in_(sorted(set(for_people))))
+        for case_id, person_id in (await session.execute(query)).all():
+            excluded.setdefault(int(case_id), set()).add(int(person_id))
+        listings: dict[int, list[Listing]] = {}
+        working: dict[int, set[int]] = {}
+        if with_work:
+            listed = await session.execute(
+                select(
+                    AgendaItem.case_id,
+                    Meeting.id,
+                    Meeting.area_id,
+                    Meeting.starts_at,
+                    Meeting.published_at,
+                    Meeting.cancelled_at,
+                )
+                .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+                .where(AgendaItem.case_id.in_(chunk), AgendaItem.removed_at.is_(None))
+            )
+            for case_id, meeting_id, area_id, starts, published, cancelled in listed.all():
+                closes = None
+                if published is not None:
+                    closes = research_closes(starts, await area_calendar(session, int(area_id)))
+                listings.setdefault(int(case_id), []).append(
+                    Listing(int(meeting_id), starts, published, closes, cancelled is not None)
+                )
+            sent = await session.execute(
+                select(Action.case_id, Action.agency_id).where(
+                    Action.case_id.in_(chunk), Action.sent_at.is_not(None)
+                )
+            )
+            referred = await session.execute(
+                select(PerpetratorReferral.case_id, PerpetratorReferral.service_agency_id)
+                .join(Action, Action.id == PerpetratorReferral.action_id)
+                .where(PerpetratorReferral.case_id.in_(chunk), Action.sent_at.is_not(None))
+            )
+            for case_id, agency_id in [*sent.all(), *referred.all()]:
+                working.setdefault(int(case_id), set()).add(int(agency_id))
+        for case_id in chunk:
+            if case_id in facts:
+                facts[case_id] = replace(
+                    facts[case_id],
+                    excluded=frozenset(excluded.get(case_id, ())),
+                    listings=tuple(listings.get(case_id, ())),
+                    working_agencies=frozenset(working.get(case_id, ())),
+                )
+    return facts
+
+
+def _needs_work(roles: Iterable[object]) -> bool:
+    return any(role in INVITED_ROLES for role in roles)
+
+
+async def levels_for(
+    session: AsyncSession, actor: Actor, case_ids: Collection[int], now: datetime
+) -> dict[int, Level]:
+    """What ``actor`` may see of each case (cases that do not exist are left out)."""
+    viewer = viewer_of(actor)
+    facts = await case_facts(
+        session,
+        case_ids,
+        for_people=[actor.person_id],
+        with_work=_needs_work([viewer.role]),
+    )
+    return {case_id: case_access(viewer, fact, now) for case_id, fact in facts.items()}
+
+
+async def require(
+    session: AsyncSession,
+    actor: Actor,
+    case_id: int,
+    path: CasePath,
+    now: datetime,
+    *,
+    missing: str,
+) -> Level:
+    """The actor's level on the case, if the path's need is met; otherwise NotFound(missing),
+    exactly as if the case did not exist."""
+    level = (await levels_for(session, actor, [case_id], now)).get(case_id, Level.NONE)
+    if level < NEEDS[path]:
+        raise NotFound(missing)
+    return level
+
+
+async def visible(
+    session: AsyncSession,
+    actor: Actor,
+    case_ids: Collection[int],
+    path: CasePath,
+    now: datetime,
+) -> dict[int, Level]:
+    """The cases of a list the actor may see through ``path``, with their levels."""
+    levels = await levels_for(session, actor, case_ids, now)
+    return {case_id: level for case_id, level in levels.items() if level >= NEEDS[path]}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A case someone was shown: its reference and the level they saw it at."""
+
+    reference: str
+    level: Level
+
+
+async def record_views(
+    session: AsyncSession,
+    actor: Actor,
+    shown: Sequence[Shown],
+    path: CasePath,
+    now: datetime,
+    **details: str | int,
+) -> None:
+    """One audit event per case shown, against the case: who, at what level, through what."""
+    await append_events(
+        session,
+        [
+            NewEvent(
+                VIEWED,
+                subject=item.reference,
+                details={"level": item.level.name.lower(), "path": path.value, **details},
+            )
+            for item in shown
+        ],
+        at=now,
+        area_id=actor.area_id,
+        actor_person_id=actor.person_id,
+        actor_label="person",
+    )
+
+
+@dataclass(frozen=True)
+class Receivers:
+    """The policy's answer for a batch of (case id, person id) pairs: who may be sent what."""
+
+    allowed: frozenset[tuple[int, int]]
+
+    def allows(self, case_ids: Iterable[int], person_id: int) -> bool:
+        return all((case_id, person_id) in self.allowed for case_id in case_ids)
+
+    def __bool__(self) -> bool:
+        return bool(self.allowed)
+
+
+async def receivers(
+    session: AsyncSession, pairs: Collection[tuple[int, int]], now: datetime
+) -> Receivers:
+    """Of (case id, person id) pairs, those where the person may be sent a notice naming
+    the case, as they and the case are now (role, agency, leaving, must-not-receive)."""
+    if not pairs:
+        return Receivers(frozenset())
+    people = await viewers(session, {person_id for _, person_id in pairs})
+    facts = await case_facts(
+        session,
+        {case_id for case_id, _ in pairs},
+        with_work=_needs_work(v.role for v in people.values()),
+    )
+    allowed = set()
+    for case_id, person_id in pairs:
+        viewer, fact = people.get(person_id), facts.get(case_id)
+        if viewer is None or fact is None:
+            continue
+        if case_access(viewer, fact, now) >= NEEDS[CasePath.NOTICE]:
+            allowed.add((case_id, person_id))
+    return Receivers(frozenset(allowed))
+
+
+def not_excluded(person_id: int, case_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """The policy's must-not-receive rule as a SQL condition on rows naming a case.
+
+    For lists that page in SQL (an agency's actions): rows the rule removes are never read,
+    and the policy still decides each row that is. Answered from the exclusions' primary
+    key (case_id, person_id).
+    """
+    return ~exists().where(CaseExclusion.case_id == case_id, CaseExclusion.person_id == person_id)
