@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.permissions import Operation
 from storage.models import AgencyKind, Role
 
 
@@ -41,16 +42,6 @@ class Level(enum.IntEnum):
     RESEARCH = 3
     REFERRAL = 4
     FULL = 5
-
-
-LEVEL_NAMES: dict[Level, str] = {
-    Level.NONE: "nothing",
-    Level.REFERENCE: "reference",
-    Level.SUMMARY: "summary",
-    Level.RESEARCH: "research identifiers",
-    Level.REFERRAL: "the referral",
-    Level.FULL: "everything",
-}
 
 
 @dataclass(frozen=True)
@@ -175,4 +166,24 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.AUDIT_TRAIL: Level.FULL,
     CasePath.EARLY_ERASURE: Level.FULL,
     CasePath.NOTICE: Level.REFERENCE,
+}
+
+
+# The operation each path is part of: a path is open to a person when the permission matrix
+# gives their role the operation and this policy gives them the level it needs.
+PATH_OPERATIONS: dict[CasePath, Operation | None] = {
+    CasePath.CASE_CARD: Operation.VIEW_CASES,
+    CasePath.TRIAGE: Operation.TRIAGE_CASES,
+    CasePath.REPEAT_DECISION: Operation.VIEW_CASES,
+    CasePath.MUST_NOT_RECEIVE: Operation.TRIAGE_CASES,
+    CasePath.AGENDA: Operation.VIEW_MEETINGS,
+    CasePath.RESEARCH: Operation.RETURN_RESEARCH,
+    CasePath.ACTION_PLAN: Operation.RECORD_ACTIONS,
+    CasePath.MINUTES: Operation.RECORD_ACTIONS,
+    CasePath.ACTIONS_LIST: Operation.WORK_ACTIONS,
+    CasePath.ACTION_CARD: Operation.WORK_ACTIONS,
+    CasePath.PERPETRATOR_REFERRALS: Operation.WORK_ACTIONS,
+    CasePath.AUDIT_TRAIL: Operation.VIEW_AUDIT,
+    CasePath.EARLY_ERASURE: Operation.TRIAGE_CASES,
+    CasePath.NOTICE: None,  # whatever caused the message was permitted already
 }

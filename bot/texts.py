@@ -7,6 +7,7 @@ a protected case message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from bot.dates import example_date
@@ -235,6 +236,26 @@ NO_AUDIT_EVENTS = "There are no audit events to show."
 def audit_heading(count: int, subject: str | None) -> str:
     about = f" about {subject}" if subject else ""
     return f"Latest {count} audit events{about} (newest first):"
+
+
+def case_view_note(details: Mapping[str, object]) -> str:
+    """Through what, and how much of the case, a person was shown: " (minutes, everything)"."""
+    path, level = details.get("path"), details.get("level")
+    if not path:
+        return ""
+    shown = ACCESS_LEVEL_NAMES.get(str(level), str(level))
+    return f" ({path}, {shown})"
+
+
+# What each level of the access policy (bot.access.Level, by its lower-case name) shows.
+ACCESS_LEVEL_NAMES = {
+    "none": "nothing",
+    "reference": "reference",
+    "summary": "summary",
+    "research": "research identifiers",
+    "referral": "the referral",
+    "full": "everything",
+}
 
 
 AUDIT_SUBJECT_FORMAT = (

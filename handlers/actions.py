@@ -92,11 +92,15 @@ async def plan(update: Update, context: MaracContext) -> None:
 
 
 async def record_start(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
     callback = pressed(update)
     if len(callback.ids) != 2:
         await answer(update, texts.BUTTON_NOT_RECOGNISED)
         return ConversationHandler.END
-    context.steps["plan"] = {"meeting": callback.id(0), "case": callback.id(1), "saved": 0}
+    count = await context.runtime.services.actions.recorded_count(
+        context.actor, callback.id(0), callback.id(1)
+    )  # refused here, as if the case were not there, for someone who may not plan it
+    context.steps["plan"] = {"meeting": callback.id(0), "case": callback.id(1), "saved": count}
     await answer(update, texts.ASK_ACTION_LINES)
     return LINES
 

@@ -31,7 +31,10 @@ async def show_audit(update: Update, context: MaracContext) -> None:
     for line in lines:
         about = f" {line.subject}" if line.subject else ""
         outcome = "" if line.outcome == "ok" else f" — {line.outcome.upper()}"
-        body.append(f"{local_time(context, line.at)} · {line.who} · {line.action}{about}{outcome}")
+        how = texts.case_view_note(line.details) if line.action == "case.viewed" else ""
+        body.append(
+            f"{local_time(context, line.at)} · {line.who} · {line.action}{about}{how}{outcome}"
+        )
     await send_sensitive(update, context, "\n".join(body))
 
 

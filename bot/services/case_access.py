@@ -182,8 +182,14 @@ def _needs_work(roles: Iterable[object]) -> bool:
 async def levels_for(
     session: AsyncSession, actor: Actor, case_ids: Collection[int], now: datetime
 ) -> dict[int, Level]:
-    """What ``actor`` may see of each case (cases that do not exist are left out)."""
-    viewer = viewer_of(actor)
+    """What ``actor`` may see of each case (cases that do not exist are left out).
+
+    The person is read as they are now, not as the update found them: a deactivation or a
+    change of role during a long operation applies to it at once.
+    """
+    viewer = (await viewers(session, [actor.person_id])).get(actor.person_id)
+    if viewer is None or viewer.area_id != actor.area_id:
+        return {}
     facts = await case_facts(
         session,
         case_ids,

@@ -209,6 +209,10 @@ class CaseService:
             other = await session.get(Case, other_case_id)
             if not suggested or other is None:
                 raise NotFound(texts.CASE_NOT_FOUND)
+            # The decision names the other case too: only for someone who may hear of it.
+            await require(
+                session, actor, other.id, CasePath.NOTICE, now, missing=texts.CASE_NOT_FOUND
+            )
             decided = repeat_decision(((e.kind, e.related_case_id) for e in events), other_case_id)
             if decided is not None:
                 raise ServiceError(texts.repeat_already_decided(other.reference, decided))

@@ -1489,10 +1489,19 @@ class MeetingService:
         return meeting
 
     async def _item(self, session: AsyncSession, actor: Actor, item_id: int) -> AgendaItem:
+        """An agenda item the coordinator may change: its case must be one they may see."""
         item = await session.get(AgendaItem, item_id, with_for_update=True)
         if item is None or item.removed_at is not None:
             raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
         await self._meeting(session, actor, item.meeting_id)
+        await require(
+            session,
+            actor,
+            item.case_id,
+            CasePath.AGENDA,
+            self._deps.clock.now(),
+            missing=texts.AGENDA_ITEM_NOT_FOUND,
+        )
         return item
 
     async def _researchable(

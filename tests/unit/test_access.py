@@ -1,0 +1,148 @@
+"""The case-access policy as a pure rule: who may see what of a case, and when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.access import CaseFacts, Level, Listing, Viewer, case_access
+from storage.models import AgencyKind, Role
+
+NOW = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)  # an input like any other: no wall clock here
+AREA, OTHER_AREA = 1, 2
+POLICE, HEALTH, IDVA, DRIVE = 10, 11, 12, 13
+PUBLISHED = Listing(
+    meeting_id=5,
+    starts_at=NOW + timedelta(days=7),
+    published_at=NOW - timedelta(days=1),
+    research_closes_at=NOW + timedelta(days=14),
+)
+
+
+def case(**changes: object) -> CaseFacts:
+    base: dict[str, object] = {
+        "case_id": 1,
+        "area_id": AREA,
+        "referred_by_id": 100,
+        "referring_agency_id": POLICE,
+    }
+    base.update(changes)
+    return CaseFacts(**base)  # type: ignore[arg-type]
+
+
+def person(
+    person_id: int,
+    role: Role,
+    agency_id: int | None = None,
+    kind: AgencyKind | None = None,
+    **changes: object,
+) -> Viewer:
+    return Viewer(person_id, role, changes.pop("area_id", AREA), agency_id, kind, **changes)  # type: ignore[arg-type]
+
+
+COORDINATOR = person(1, Role.COORDINATOR)
+CHAIR = person(2, Role.CHAIR)
+REFERRER = person(100, Role.AGENCY_REP, POLICE, AgencyKind.POLICE)
+COLLEAGUE = person(101, Role.AGENCY_REP, POLICE, AgencyKind.POLICE)
+HEALTH_REP = person(102, Role.AGENCY_REP, HEALTH, AgencyKind.HEALTH)
+IDVA_REP = person(103, Role.AGENCY_REP, IDVA, AgencyKind.IDVA)
+DRIVE_REP = person(104, Role.PERPETRATOR_REP, DRIVE, AgencyKind.PERPETRATOR_SERVICE)
+GOVERNANCE = person(105, Role.GOVERNANCE)
+EVERYONE = [COORDINATOR, CHAIR, REFERRER, COLLEAGUE, HEALTH_REP, IDVA_REP, DRIVE_REP, GOVERNANCE]
+
+
+def test_who_runs_the_case_sees_everything() -> None:
+    assert case_access(COORDINATOR, case(), NOW) is Level.FULL
+    assert case_access(CHAIR, case(), NOW) is Level.FULL
+
+
+def test_the_referrer_sees_their_referral_and_their_colleagues_its_summary() -> None:
+    assert case_access(REFERRER, case(), NOW) is Level.REFERRAL
+    assert case_access(COLLEAGUE, case(), NOW) is Level.SUMMARY
+    assert case_access(HEALTH_REP, case(), NOW) is Level.NONE
+
+
+def test_an_invited_agency_researches_only_while_research_is_open() -> None:
+    listed = case(listings=(PUBLISHED,))
+    assert case_access(HEALTH_REP, listed, NOW) is Level.RESEARCH
+    closed = NOW + timedelta(days=15)
+    assert case_access(HEALTH_REP, listed, closed) is Level.SUMMARY
+    before = PUBLISHED.published_at - timedelta(minutes=1)  # type: ignore[operator]
+    assert case_access(HEALTH_REP, listed, before) is Level.SUMMARY
+
+
+def test_an_unpublished_or_cancelled_agenda_opens_nothing() -> None:
+    draft = Listing(5, NOW + timedelta(days=7), None)
+    cancelled = Listing(5, NOW + timedelta(days=7), NOW, NOW + timedelta(days=14), True)
+    for listing in (draft, cancelled):
+        assert case_access(HEALTH_REP, case(listings=(listing,)), NOW) is Level.NONE
+
+
+def test_a_perpetrator_service_never_gets_the_victims_identifiers() -> None:
+    listed = case(listings=(PUBLISHED,), working_agencies=frozenset({DRIVE}))
+    assert case_access(DRIVE_REP, listed, NOW) is Level.SUMMARY
+    assert case_access(DRIVE_REP, case(working_agencies=frozenset({DRIVE})), NOW) is Level.REFERENCE
+
+
+def test_an_agency_with_work_on_the_case_knows_its_reference() -> None:
+    assert case_access(HEALTH_REP, case(working_agencies=frozenset({HEALTH})), NOW) is (
+        Level.REFERENCE
+    )
+
+
+def test_the_idva_service_hears_of_every_case_and_on_call_of_urgent_ones() -> None:
+    assert case_access(IDVA_REP, case(), NOW) is Level.REFERENCE
+    on_call = person(106, Role.AGENCY_REP, HEALTH, AgencyKind.HEALTH, on_call=True)
+    assert case_access(on_call, case(urgent=True), NOW) is Level.REFERENCE
+    assert case_access(on_call, case(), NOW) is Level.NONE
+
+
+def test_governance_sees_no_case() -> None:
+    everything = case(listings=(PUBLISHED,), working_agencies=frozenset({POLICE}))
+    assert case_access(GOVERNANCE, everything, NOW) is Level.NONE
+
+
+VIEWERS = st.sampled_from(EVERYONE)
+FACTS = st.builds(
+    case,
+    urgent=st.booleans(),
+    listings=st.sampled_from([(), (PUBLISHED,)]),
+    working_agencies=st.frozensets(st.sampled_from([POLICE, HEALTH, IDVA, DRIVE])),
+)
+MOMENTS = st.datetimes(
+    min_value=datetime(2030, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(VIEWERS, FACTS, MOMENTS)
+def test_the_must_not_receive_list_always_wins(
+    viewer: Viewer, facts: CaseFacts, now: datetime
+) -> None:
+    excluded = CaseFacts(**{**facts.__dict__, "excluded": frozenset({viewer.person_id})})
+    assert case_access(viewer, excluded, now) is Level.NONE
+
+
+@given(VIEWERS, FACTS, MOMENTS)
+def test_another_area_or_a_leaver_sees_nothing(
+    viewer: Viewer, facts: CaseFacts, now: datetime
+) -> None:
+    elsewhere = Viewer(**{**viewer.__dict__, "area_id": OTHER_AREA})
+    gone = Viewer(**{**viewer.__dict__, "active": False})
+    assert case_access(elsewhere, facts, now) is Level.NONE
+    assert case_access(gone, facts, now) is Level.NONE
+
+
+@given(VIEWERS, FACTS, MOMENTS)
+def test_more_facts_never_take_access_away(viewer: Viewer, facts: CaseFacts, now: datetime) -> None:
+    """Publication, work or urgency only ever add to what someone may see."""
+    richer = CaseFacts(
+        **{
+            **facts.__dict__,
+            "listings": (PUBLISHED,),
+            "working_agencies": facts.working_agencies | {POLICE, HEALTH, IDVA, DRIVE},
+            "urgent": True,
+        }
+    )
+    assert case_access(viewer, richer, now) >= case_access(viewer, facts, now)
