@@ -187,3 +187,15 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.EARLY_ERASURE: Operation.TRIAGE_CASES,
     CasePath.NOTICE: None,  # whatever caused the message was permitted already
 }
+
+
+def paths_as_markdown() -> str:
+    """The paths as a README table, generated from the rules so the two cannot disagree."""
+    lines = ["| path | level it needs | operation |", "|---|---|---|"]
+    for path in CasePath:
+        operation = PATH_OPERATIONS[path]
+        lines.append(
+            f"| {path.value} | {NEEDS[path].name.lower()} | "
+            f"{operation.value if operation else '(the event that sends it)'} |"
+        )
+    return "\n".join(lines)
