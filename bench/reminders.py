@@ -16,10 +16,11 @@ What the benchmark does
 3. Every reminder is queued with ``bot.services.outbox.enqueue`` (in transactions of 500),
    round-robin over the recipients (reminder i goes to recipient i mod R), each with its own
    dedupe key and a unique text, not urgent, all due at the same instant.
-4. The real Application runs against the stand-in (``bot.local.running_bot``), so every send goes
+4. The real Application runs against the stand-in (``bot.adapter.local.running_bot``), so
+   every send goes
    through ``application.bot``: PTB's ExtBot with the ``AIORateLimiter`` that
-   ``bot.application`` builds, over real HTTP. ``--dispatchers`` concurrent loops call
-   ``bot.dispatcher.dispatch_due`` until the outbox holds nothing pending.
+   ``bot.adapter.application`` builds, over real HTTP. ``--dispatchers`` concurrent loops call
+   ``bot.adapter.dispatcher.dispatch_due`` until the outbox holds nothing pending.
 
 Choices, and why
 ----------------
@@ -97,8 +98,8 @@ from telegram.constants import FloodLimit
 from telegram.warnings import PTBUserWarning
 
 from bench.common import database_url
-from bot.dispatcher import DispatchReport, dispatch_due
-from bot.local import running_bot
+from bot.adapter.dispatcher import DispatchReport, dispatch_due
+from bot.adapter.local import running_bot
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn
 from bot.services.outbox import OutboxService, enqueue
@@ -434,7 +435,7 @@ def report(
         f"batch {args.batch}"
     )
     print(
-        "Limiter: PTB AIORateLimiter as bot.application builds it: "
+        "Limiter: PTB AIORateLimiter as bot.adapter.application builds it: "
         f"{FloodLimit.MESSAGES_PER_SECOND}/s overall, "
         f"{FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP}/min per group chat, none per private chat"
     )

@@ -23,7 +23,7 @@ What the benchmark does
 3. This process then does what the bot process does on start: ``open_runtime`` (engine, vault
    with a cold key cache, services) and ``build_application`` (PTB, every handler), then
    freezes start-up's objects out of the garbage collector's sight as ``marac-bot run`` does
-   (``bot.heap``), so its memory and its collections are the bot's; it does not poll. The
+   (``bot.adapter.heap``), so its memory and its collections are the bot's; it does not poll. The
    actors are found the way the guard finds them, with ``EnrolmentService.identify``.
 4. Each service call is timed (``time.perf_counter``) ``--repeats`` times, one after another:
    the first call separately (cold key cache, cold statement cache), then median and p95 of the
@@ -94,9 +94,9 @@ from bench.common import (
 )
 from bench.seed import SeedSpec, spec_options
 from bot.actor import Actor
-from bot.application import build_application
+from bot.adapter.application import build_application
+from bot.adapter.heap import settle_after_start_up
 from bot.clock import ManualClock
-from bot.heap import settle_after_start_up
 from bot.meetings.workdays import is_working_day
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import DEFAULT_TOKEN

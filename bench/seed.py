@@ -73,6 +73,7 @@ from bot.services.meetings import location_context, research_context
 from bot.services.names import name_context
 from bot.services.policy import DEFAULTS as POLICY_DEFAULTS
 from bot.services.referrals import SERIAL_PERPETRATOR, case_context
+from bot.vocabulary import AgencyKind, Criterion, Role
 from storage.audit import GENESIS_HASH, event_hash
 from storage.crypto import FieldContext, KeyRing
 from storage.db import create_engine
@@ -82,7 +83,6 @@ from storage.models import (
     Action,
     ActionStep,
     Agency,
-    AgencyKind,
     AgendaItem,
     Area,
     AreaPolicy,
@@ -93,14 +93,12 @@ from storage.models import (
     CaseCounter,
     CaseEvent,
     CaseExclusion,
-    Criterion,
     DataKey,
     Meeting,
     PerpetratorReferral,
     PerpetratorStep,
     Person,
     ResearchReturn,
-    Role,
 )
 from storage.vault import Vault
 

@@ -39,18 +39,18 @@ What the benchmark does
 
    Coordinators may not use ``/actions`` or action buttons, so they only do ``case``,
    ``referral`` and ``text``. The mix actually played is printed.
-3. The real Application (``bot.application.build_application``: every handler, the database
+3. The real Application (``bot.adapter.application.build_application``: every handler, the database
    persistence and its write-through handler) polls a fresh ``BotApiStandIn`` over HTTP on
-   127.0.0.1 exactly as ``bot.local.running_bot`` does, except that it is built with
+   127.0.0.1 exactly as ``bot.adapter.local.running_bot`` does, except that it is built with
    ``rate_limit=False``: PTB's ``AIORateLimiter`` allows 30 requests a second overall and would
    cap both bots at the limiter, not at their own speed. ``--rate-limit`` builds both with it.
    The housekeeping and morning-digest jobs are removed, so only updates are measured. Once
    built, start-up's objects are frozen out of the garbage collector's sight
-   (``bot.heap.settle_after_start_up``), as ``marac-bot run`` does; the echo bot likewise.
+   (``bot.adapter.heap.settle_after_start_up``), as ``marac-bot run`` does; the echo bot likewise.
 4. The echo bot is the smallest PTB bot that answers every update the same way, built with the
    same PTB version and ``ApplicationBuilder`` settings (the same update processor as ours,
-   ``bot.update_order.ChatOrderedUpdateProcessor``, handling ``--concurrency`` updates at once
-   and never two of one chat; same polling, same limiter choice) on its own fresh stand-in:
+   ``bot.adapter.update_order.ChatOrderedUpdateProcessor``, handling ``--concurrency`` updates
+   at once and never two of one chat; same polling, same limiter choice) on its own fresh stand-in:
    a message is echoed with ``sendMessage``, a button press is answered with
    ``answerCallbackQuery``. It gets the same users, the same plans and the same pre-sent
    notifications, first; then our bot runs.
@@ -73,7 +73,7 @@ Latency, and why it is measured this way
 ----------------------------------------
 * **Handler latency** (the goal's p50 / p99): a ``TypeHandler(Update)`` in group -1000 notes
   ``perf_counter`` when PTB starts the update, another in group 1,000,001 when it is done.
-  Group 1,000,000 (``storage.persistence.WRITE_THROUGH_GROUP``) already holds the write-through
+  Group 1,000,000 (``bot.adapter.persistence.WRITE_THROUGH_GROUP``) already holds the write-through
   handler, and within a group only the first matching handler runs, so the end marker goes one
   group later: the time covers the guard, the feature handler, every Bot API call it awaits and
   the persistence write. Both bots get the same two handlers.
@@ -139,17 +139,17 @@ from bench.common import (
 from bench.seed import SeedSpec, spec_options
 from bot import texts
 from bot.actions.states import ACTION_LABELS, ActionState
-from bot.application import build_application
-from bot.callbacks import button_data
-from bot.dispatcher import keyboard
-from bot.heap import settle_after_start_up
+from bot.adapter.application import build_application
+from bot.adapter.dispatcher import keyboard
+from bot.adapter.heap import settle_after_start_up
+from bot.adapter.persistence import WRITE_THROUGH_GROUP
+from bot.adapter.update_order import ChatOrderedUpdateProcessor
+from bot.buttons import ACTION_ACCEPT, action_buttons
 from bot.runtime import open_runtime
 from bot.sandbox import BotApiStandIn, RecordedMessage, application_builder, running_application
 from bot.sandbox.server import QUERY_TOO_OLD, JSONDict, TranscriptEvent
-from bot.update_order import ChatOrderedUpdateProcessor
 from config import Settings
 from storage.keyfile import key_ring_from_document, new_key_document
-from storage.persistence import WRITE_THROUGH_GROUP
 
 KINDS = ("confirm", "actions", "case", "referral", "text")
 COORDINATOR_KINDS = ("case", "referral", "text")
@@ -336,7 +336,7 @@ class Load:
         chat = user.telegram_user_id
         if kind == "confirm":
             message, action = user.notifications.pop(0)
-            data = button_data("act", "acc", int(action["id"]))
+            data = ACTION_ACCEPT.data(int(action["id"]))
             query = self.server.press_callback(chat, chat, message.message_id, data)
             expected = texts.action_moved(action["reference"], ACTION_LABELS[ActionState.ACCEPTED])
             return ("q", query.id), self.check_confirm(message, expected)
@@ -571,16 +571,7 @@ async def send_notifications(
     """'Action assigned' messages with their buttons, as the outbox dispatcher sends them."""
     for user in users:
         for action in needs.get(user.telegram_user_id, []):
-            buttons = [
-                [
-                    ("Accept", button_data("act", "acc", action["id"])),
-                    ("Done", button_data("act", "done", action["id"])),
-                ],
-                [
-                    ("Not possible", button_data("act", "np", action["id"])),
-                    ("Reassign", button_data("act", "re", action["id"])),
-                ],
-            ]
+            buttons = action_buttons(int(action["id"]))
             sent = await application.bot.send_message(
                 user.telegram_user_id,
                 texts.action_assigned(action["reference"], action["due_on"], False),

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.permissions import Operation
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 
 
 class Level(enum.IntEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 
 
 @dataclass(frozen=True)

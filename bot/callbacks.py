@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot import texts
-from bot.services.errors import NotFound
+from bot.errors import NotFound
 
 MAX_BYTES = 64
 _PATTERN = re.compile(r"^([a-z]{1,12}):([a-z]{1,12})((?::\d{1,18}){0,3})$")
@@ -36,10 +36,6 @@ class Callback:
         return self.ids[index]
 
 
-def button_data(area: str, action: str, *ids: int) -> str:
-    return Callback(area, action, tuple(ids)).encode()
-
-
 def parse(data: str | None) -> Callback | None:
     """None for anything that is not exactly what this bot would have produced."""
     if not data or len(data.encode()) > MAX_BYTES:
@@ -49,9 +45,3 @@ def parse(data: str | None) -> Callback | None:
         return None
     ids = tuple(int(part) for part in match.group(3).split(":")[1:])
     return Callback(match.group(1), match.group(2), ids)
-
-
-def pattern(area: str, action: str | None = None) -> re.Pattern[str]:
-    """A CallbackQueryHandler pattern for one area (and optionally one action) of buttons."""
-    action_part = re.escape(action) if action else "[a-z]{1,12}"
-    return re.compile(rf"^{re.escape(area)}:{action_part}(?::\d{{1,18}}){{0,3}}$")

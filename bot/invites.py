@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot import texts
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 
 AGENCY_ROLES = frozenset({Role.AGENCY_REP, Role.PERPETRATOR_REP})
 

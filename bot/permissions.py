@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.actor import Actor
-from storage.models import Role
+from bot.vocabulary import Role
 
 
 class Operation(StrEnum):

@@ -14,7 +14,7 @@ from bot.dates import example_date
 from bot.meetings.off_days import PlannedDay
 from bot.meetings.recurrence import format_day
 from bot.meetings.workdays import DayOff, NotWorking
-from storage.models import Role
+from bot.vocabulary import Role
 
 ROLE_NAMES: dict[Role, str] = {
     Role.COORDINATOR: "MARAC coordinator",

@@ -72,10 +72,10 @@ class Settings(BaseModel):
     morning_digest: bool = True
     # How often the housekeeping job looks for due work (message deletion, reminders).
     job_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
-    # Updates handled at once, never two from the same chat (bot/update_order.py); 1 handles
+    # Updates handled at once, never two from the same chat (bot/adapter/update_order.py); 1 handles
     # one at a time. PostgreSQL's pool is sized from it (storage.db.create_engine).
     concurrent_updates: int = Field(default=8, ge=1, le=32)
-    # Active/standby on PostgreSQL (bot/leader.py): how often a standby tries for the leader
+    # Active/standby on PostgreSQL (bot/adapter/leader.py): how often a standby tries for the leader
     # lease, and how often the active process confirms it still holds it (each check may take
     # 2 s and must end before the lease session's 15 s idle timeout).
     leader_poll_seconds: float = Field(default=5.0, gt=0, le=10)

@@ -15,12 +15,11 @@ from telegram.ext import (
 from bot import texts
 from bot.actions.entry import read_back
 from bot.actions.states import ACTION_LABELS, PERP_LABELS, PERP_NEEDS_REASON, ActionState, PerpState
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.dates import format_uk_date
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.actions import ActionView, PerpView
-from handlers.buttons import area_button, pressed
+from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show

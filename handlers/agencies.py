@@ -15,14 +15,13 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.dates import DateInputError, format_uk_date, parse_uk_date
-from bot.services.errors import NotFound, ServiceError
-from handlers.buttons import area_button, pressed
+from bot.errors import NotFound, ServiceError
+from bot.vocabulary import AgencyKind
+from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_today
 from handlers.replies import answer, guarded, show
-from storage.models import AgencyKind
 
 AREA = "ag"
 KINDS = list(AgencyKind)

@@ -8,9 +8,9 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.referrals.status import REFERENCE_PATTERN
+from handlers.buttons import pattern
 from handlers.formatting import local_time
 from handlers.replies import answer, guarded, send_sensitive
 

@@ -1,18 +1,45 @@
-"""Inline buttons as every handler builds and reads them: an area, an action, server ids."""
+"""Inline buttons as every handler builds and reads them, from the one vocabulary.
+
+Every button a handler makes, and every press it answers, is a kind registered in
+``bot.buttons``: an unregistered area and action fail here, at start-up for patterns and on
+first use for buttons, rather than leaving a button in someone's chat that nothing answers.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-from telegram import InlineKeyboardButton, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts
-from bot.callbacks import Callback, button_data, parse
-from bot.services.errors import NotFound
+from bot.buttons import KINDS, ButtonKind, kind
+from bot.callbacks import Callback, parse
+from bot.errors import NotFound
 
 
 def area_button(area: str, text: str, action: str, *ids: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=button_data(area, action, *ids))
+    return button(kind(area, action), text, *ids)
+
+
+def button(of: ButtonKind, text: str, *ids: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=of.data(*ids))
+
+
+def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """A keyboard from (label, data) rows, as services build them with ``bot.buttons``."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def pattern(area: str, action: str | None = None) -> re.Pattern[str]:
+    """The CallbackQueryHandler pattern for a registered kind, or for all kinds of an area."""
+    if action is not None:
+        return kind(area, action).pattern
+    if not any(registered == area for registered, _ in KINDS):
+        raise ValueError(f"no buttons of area {area} are registered in bot.buttons")
+    return re.compile(rf"^{re.escape(area)}:[a-z]{{1,12}}(?::\d{{1,18}}){{0,3}}$")
 
 
 def pressed(update: Update) -> Callback:

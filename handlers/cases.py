@@ -15,12 +15,19 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import button_data, pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
+from bot.buttons import (
+    REPEAT_CONFIRM,
+    REPEAT_REJECT,
+    TRIAGE_ACCEPT,
+    TRIAGE_ASK,
+    TRIAGE_DECLINE,
+    kind,
+)
 from bot.referrals.status import REFERENCE_PATTERN, can_triage
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.cases import CaseCard
-from handlers.buttons import pressed
+from handlers.buttons import pattern, pressed
 from handlers.formatting import local_day, local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
@@ -82,26 +89,22 @@ def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMa
     if card.may_triage and can_triage(card.status):
         rows.append(
             [
-                InlineKeyboardButton("Accept", callback_data=button_data("tri", "acc", card.id)),
-                InlineKeyboardButton(
-                    "Ask for information", callback_data=button_data("tri", "info", card.id)
-                ),
+                InlineKeyboardButton("Accept", callback_data=TRIAGE_ACCEPT.data(card.id)),
+                InlineKeyboardButton("Ask for information", callback_data=TRIAGE_ASK.data(card.id)),
             ]
         )
-        rows.append(
-            [InlineKeyboardButton("Decline", callback_data=button_data("tri", "dec", card.id))]
-        )
+        rows.append([InlineKeyboardButton("Decline", callback_data=TRIAGE_DECLINE.data(card.id))])
     if actor_may_decide_repeat:
         for other_id, reference in card.possible_repeats:
             rows.append(
                 [
                     InlineKeyboardButton(
                         f"Confirm repeat of {reference}",
-                        callback_data=button_data("rep", "yes", card.id, other_id),
+                        callback_data=REPEAT_CONFIRM.data(card.id, other_id),
                     ),
                     InlineKeyboardButton(
                         "Not the same person",
-                        callback_data=button_data("rep", "no", card.id, other_id),
+                        callback_data=REPEAT_REJECT.data(card.id, other_id),
                     ),
                 ]
             )
@@ -109,10 +112,10 @@ def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMa
         rows.append(
             [
                 InlineKeyboardButton(
-                    "Must not receive…", callback_data=button_data("cas", "exc", card.id)
+                    "Must not receive…", callback_data=kind("cas", "exc").data(card.id)
                 ),
                 InlineKeyboardButton(
-                    "Erase early…", callback_data=button_data("era", "ask", card.id)
+                    "Erase early…", callback_data=kind("era", "ask").data(card.id)
                 ),
             ]
         )
@@ -208,7 +211,7 @@ async def choose_exclusion(update: Update, context: MaracContext) -> None:
         [
             InlineKeyboardButton(
                 f"{p.name} ({p.agency_name or texts.ROLE_NAMES[p.role]})"[:60],
-                callback_data=button_data("cas", "exy", card.id, p.id),
+                callback_data=kind("cas", "exy").data(card.id, p.id),
             )
         ]
         for p in people

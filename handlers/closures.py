@@ -13,13 +13,12 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.dates import example_date
 from bot.meetings.closures import parse_closure
 from bot.meetings.recurrence import MeetingInputError, format_day
 from bot.services.closures import AffectedMeeting
-from handlers.buttons import area_button, pressed, pressed_day
+from handlers.buttons import area_button, pattern, pressed, pressed_day
 from handlers.formatting import local_time, local_today
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, show

@@ -6,11 +6,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import texts
-from bot.callbacks import button_data, pattern
-from bot.context import MaracContext
-from bot.jobs import rotate_keys_after_erasure
+from bot.adapter.context import MaracContext
+from bot.adapter.jobs import rotate_keys_after_erasure
+from bot.buttons import kind
 from bot.services.retention import ErasureReason
-from handlers.buttons import pressed
+from handlers.buttons import pattern, pressed
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, show
 
@@ -24,7 +24,7 @@ async def choose_reason(update: Update, context: MaracContext) -> None:
         [
             InlineKeyboardButton(
                 texts.ERASURE_REASONS[reason.value],
-                callback_data=button_data(AREA, "req", case_id, index),
+                callback_data=kind(AREA, "req").data(case_id, index),
             )
         ]
         for index, reason in enumerate(REASONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.dates import format_local
 
 

@@ -7,7 +7,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from handlers.replies import refuse_button, start_update
 
 GUARD_GROUP = -10

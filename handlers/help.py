@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import texts
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.permissions import commands_for
 from handlers.replies import set_menu_for
 

@@ -6,14 +6,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.invites import AGENCY_ROLES, deep_link
 from bot.permissions import Operation, authorise
-from handlers.buttons import area_button, pressed
+from bot.vocabulary import AgencyKind, Role
+from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.replies import guarded, show
-from storage.models import AgencyKind, Role
 
 AREA = "inv"
 ROLES = list(Role)

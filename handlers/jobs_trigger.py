@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.context import MaracContext
-from bot.dispatcher import dispatch_job
+from bot.adapter.context import MaracContext
+from bot.adapter.dispatcher import dispatch_job
 
 
 def dispatch_soon(context: MaracContext) -> None:

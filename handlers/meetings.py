@@ -15,8 +15,7 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.meetings.off_days import DayChoice, OffDayRule
 from bot.meetings.recurrence import (
     MeetingInputError,
@@ -30,11 +29,11 @@ from bot.meetings.recurrence import (
 from bot.permissions import Operation, may
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.meetings import ATTENDANCE, MeetingDetail
-from handlers.buttons import area_button, pressed, pressed_day
+from bot.vocabulary import Role
+from handlers.buttons import area_button, pattern, pressed, pressed_day
 from handlers.formatting import local_time, local_today, sentence, timezone_of
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
-from storage.models import Role
 
 AREA = "mtg"
 REPEATS = list(Repeat)

@@ -8,10 +8,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.permissions import Operation, may
-from handlers.buttons import area_button, pressed
+from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_day
 from handlers.replies import guarded, send_sensitive, set_menu_for, show
 

@@ -13,12 +13,11 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.callbacks import pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
+from bot.errors import ServiceError
 from bot.referrals import flow
-from bot.services.errors import ServiceError
 from bot.services.referrals import DraftState
-from handlers.buttons import area_button, pressed
+from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show

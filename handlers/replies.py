@@ -13,10 +13,10 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from bot import texts
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
+from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied, commands_for
-from bot.services.errors import NotFound, ServiceError
-from storage.models import Role
+from bot.vocabulary import Role
 
 Callback = Callable[[Update, MaracContext], Coroutine[Any, Any, Any]]
 

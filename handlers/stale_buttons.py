@@ -9,7 +9,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import texts
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from handlers.replies import refuse_button
 
 

@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts
 from bot.actor import Actor
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.permissions import Operation, may
 from bot.services.enrolment import Redemption
 from handlers.replies import set_menu_for

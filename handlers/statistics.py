@@ -6,10 +6,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.callbacks import Callback, button_data, pattern
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
+from bot.buttons import kind
+from bot.callbacks import Callback
 from bot.stats.figures import Period, PeriodError, last_12_months, parse_period, quarter
-from handlers.buttons import pressed
+from handlers.buttons import pattern, pressed
 from handlers.replies import answer, guarded
 
 AREA = "st"
@@ -45,8 +46,8 @@ async def stats(update: Update, context: MaracContext) -> None:
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("CSV return", callback_data=button_data(AREA, "csv", year, q)),
-                InlineKeyboardButton("Chart", callback_data=button_data(AREA, "png", year, q)),
+                InlineKeyboardButton("CSV return", callback_data=kind(AREA, "csv").data(year, q)),
+                InlineKeyboardButton("Chart", callback_data=kind(AREA, "png").data(year, q)),
             ]
         ]
     )

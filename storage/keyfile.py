@@ -212,7 +212,7 @@ def lock_path_for(key_file: Path) -> Path:
 
 
 # Key rotation steps. Each returns a new document and leaves the one given untouched;
-# the caller writes it with write_key_document (see storage.rotation and bot.cli_keys).
+# the caller writes it with write_key_document (see storage.rotation and bot.cli.keys).
 
 
 def _kek_entries(document: dict[str, Any]) -> list[dict[str, Any]]:

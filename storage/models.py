@@ -26,33 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.vocabulary import AgencyKind, Criterion, Role
 from storage.base import Base, UTCDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Role(enum.StrEnum):
-    COORDINATOR = "coordinator"
-    CHAIR = "chair"
-    AGENCY_REP = "agency_rep"
-    PERPETRATOR_REP = "perpetrator_rep"
-    GOVERNANCE = "governance"
-
-
-class AgencyKind(enum.StrEnum):
-    POLICE = "police"
-    IDVA = "idva"
-    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
-    ADULT_SOCIAL_CARE = "adult_social_care"
-    HEALTH = "health"
-    HOUSING = "housing"
-    PROBATION = "probation"
-    EDUCATION = "education"
-    MENTAL_HEALTH = "mental_health"
-    SUBSTANCE_MISUSE = "substance_misuse"
-    PERPETRATOR_SERVICE = "perpetrator_service"
-    OTHER = "other"
 
 
 def _enum(kind: type[enum.StrEnum]) -> Enum:
@@ -235,15 +213,6 @@ class SensitiveMessage(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delete_after: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-
-
-class Criterion(enum.StrEnum):
-    """The four SafeLives routes to MARAC."""
-
-    VISIBLE_HIGH_RISK = "visible_high_risk"
-    PROFESSIONAL_JUDGEMENT = "professional_judgement"
-    POTENTIAL_ESCALATION = "potential_escalation"
-    REPEAT = "repeat"
 
 
 class AreaPolicy(Base):
@@ -578,3 +547,18 @@ class PerpetratorStep(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     by_person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
     reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+
+
+class BotState(Base):
+    """One persisted value of python-telegram-bot's state (``bot.adapter.persistence``): a
+    conversation's state, or one user's, chat's or the bot's data dict, as plain JSON."""
+
+    __tablename__ = "bot_state"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The ConversationHandler's name; "" for the data kinds.
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # JSON: the conversation key as a list, or the user/chat id; "" for bot_data.
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Coroutine
 from pathlib import Path
 
-from bot.cli_keys import register
+from bot.cli.keys import register
 
 TRANSIT_KEY = "marac-bot"
 

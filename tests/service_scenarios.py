@@ -8,7 +8,8 @@ from bot.actor import Actor
 from bot.referrals import flow
 from bot.runtime import Runtime
 from bot.services.referrals import Submitted
-from storage.models import Agency, AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency
 
 TYPED = {
     "safe_details": "Call after 6pm only",

@@ -14,7 +14,7 @@ from datetime import date
 
 from bot.referrals.dash import STRANGULATION, THREATS_TO_KILL, Answer, DashAnswers, score
 from bot.referrals.validation import InputError
-from storage.models import Criterion
+from bot.vocabulary import Criterion
 
 MIN_REASON_CHARACTERS = 10
 URGENT_YES_COUNT = 18

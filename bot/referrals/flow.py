@@ -31,7 +31,7 @@ from bot.referrals.validation import (
     parse_date_of_birth,
     parse_date_or_unknown,
 )
-from storage.models import Criterion
+from bot.vocabulary import Criterion
 
 Payload = dict[str, Any]
 Option = tuple[str, str]  # (value, label)

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.actor import Actor
+from bot.errors import NotFound, ServiceError
 from bot.permissions import Operation, authorise
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
-from bot.services.errors import NotFound, ServiceError
+from bot.vocabulary import AgencyKind, Role
 from storage.audit import append_event
-from storage.models import Agency, AgencyKind, Area, Person, Role
+from storage.models import Agency, Area, Person
 
 MAX_AGENCY_NAME = 120
 ISA_REMINDER_LEAD = timedelta(days=30)

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from bot.services.deps import ServiceDeps
 from bot.services.policy import area_policy
+from bot.vocabulary import Role
 from storage.audit import append_event
-from storage.models import Area, Person, Role
+from storage.models import Area, Person
 
 
 @dataclass(frozen=True)

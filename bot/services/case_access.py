@@ -28,8 +28,8 @@ from bot.access import (
     case_access,
 )
 from bot.actor import Actor
+from bot.errors import NotFound
 from bot.meetings.agenda_rules import research_closes
-from bot.services.errors import NotFound
 from bot.services.policy import area_calendar
 from storage.audit import NewEvent, append_events
 from storage.models import (

@@ -20,12 +20,12 @@ from sqlalchemy.orm import aliased
 from bot import texts
 from bot.access import CasePath, Level
 from bot.actor import Actor
+from bot.errors import NotFound, ServiceError
 from bot.permissions import Operation, authorise
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.deps import ServiceDeps
-from bot.services.errors import NotFound, ServiceError
 from bot.services.meetings import Listing, list_case, research_context
 from bot.services.names import person_name
 from bot.services.outbox import enqueue
@@ -34,6 +34,7 @@ from bot.services.referrals import (
     case_context,
     same_perpetrator_cases,
 )
+from bot.vocabulary import Role
 from storage.crypto import FieldContext
 from storage.models import (
     Agency,
@@ -43,7 +44,6 @@ from storage.models import (
     CaseExclusion,
     Person,
     ResearchReturn,
-    Role,
 )
 
 # The case a case repeats. Made once: a new alias per call would cost more than the query,

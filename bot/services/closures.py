@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.actor import Actor
+from bot.errors import NotFound
 from bot.meetings.closures import ClosureInput
 from bot.meetings.off_days import DayChoice, day_choice
 from bot.meetings.recurrence import local_to_utc
@@ -28,7 +29,6 @@ from bot.permissions import Operation, authorise
 from bot.quiet_hours import AHEAD_OF_TIME_KINDS, WORKING_DAY_KINDS, next_sendable
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
-from bot.services.errors import NotFound
 from bot.services.policy import area_calendar, forget_calendar
 from storage.models import AreaClosure, Meeting, OutboxMessage
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot import texts
 from bot.actor import Actor
+from bot.errors import NotFound, ServiceError
 from bot.invites import (
     InviteFacts,
     InviteState,
@@ -20,9 +21,9 @@ from bot.invites import (
 from bot.permissions import Operation, authorise
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
-from bot.services.errors import NotFound, ServiceError
+from bot.vocabulary import Role
 from storage.audit import append_event
-from storage.models import Agency, Area, Invite, Role
+from storage.models import Agency, Area, Invite
 
 
 @dataclass(frozen=True)

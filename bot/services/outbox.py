@@ -3,7 +3,7 @@
 Writing the message in the same transaction as its cause means there is no
 moment where a meeting is scheduled but its reminder is lost (or a reminder
 exists for a meeting that rolled back). Sending happens later, from
-``bot.dispatcher``, on any number of bot instances at once:
+``bot.adapter.dispatcher``, on any number of bot instances at once:
 
 * a row is claimed with a lease (``claimed_until``) before it is sent, so two
   dispatchers never both hold it, and a dispatcher that crashes mid-batch only
@@ -37,8 +37,9 @@ from bot.services.case_access import Receivers, receivers
 from bot.services.deps import ServiceDeps
 from bot.services.policy import area_calendar
 from bot.texts import ROLE_NAMES
+from bot.vocabulary import Role
 from storage.audit import append_event
-from storage.models import OutboxMessage, Person, Role
+from storage.models import OutboxMessage, Person
 
 # Texts sent from here; to move into bot.texts with the others.
 UNREACHABLE_NOTICE: Final = (

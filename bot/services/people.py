@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.actor import Actor
+from bot.errors import NotFound, ServiceError
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
-from bot.services.errors import NotFound, ServiceError
 from bot.services.names import name_context
-from storage.models import Agency, Person, Role
+from bot.vocabulary import Role
+from storage.models import Agency, Person
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.actor import Actor
+from bot.buttons import REPEAT_CONFIRM, REPEAT_REJECT, TRIAGE_ACCEPT, TRIAGE_ASK, TRIAGE_DECLINE
+from bot.errors import ServiceError
 from bot.permissions import Operation, authorise
 from bot.referrals import flow
 from bot.referrals.criteria import CriterionChoice, Thresholds, assess_urgency, determine_criterion
@@ -32,9 +34,9 @@ from bot.referrals.validation import InputError, age_on
 from bot.services.audited import audit_by
 from bot.services.case_access import receivers
 from bot.services.deps import ServiceDeps
-from bot.services.errors import ServiceError
 from bot.services.outbox import enqueue
 from bot.services.policy import area_policy
+from bot.vocabulary import Criterion, Role
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
@@ -44,10 +46,8 @@ from storage.models import (
     Case,
     CaseCounter,
     CaseEvent,
-    Criterion,
     Person,
     ReferralDraft,
-    Role,
 )
 
 SEALED_CASE_COLUMNS = (
@@ -348,14 +348,14 @@ class ReferralService:
             match.reference if match else None,
         )
         buttons = [
-            [("Accept", f"tri:acc:{case.id}"), ("Ask for information", f"tri:info:{case.id}")],
-            [("Decline", f"tri:dec:{case.id}")],
+            [TRIAGE_ACCEPT("Accept", case.id), TRIAGE_ASK("Ask for information", case.id)],
+            [TRIAGE_DECLINE("Decline", case.id)],
         ]
         if match is not None:
             buttons.append(
                 [
-                    (f"Confirm repeat of {match.reference}", f"rep:yes:{case.id}:{match.id}"),
-                    ("Not the same person", f"rep:no:{case.id}:{match.id}"),
+                    REPEAT_CONFIRM(f"Confirm repeat of {match.reference}", case.id, match.id),
+                    REPEAT_REJECT("Not the same person", case.id, match.id),
                 ]
             )
         recipients = await self._people(session, case.area_id, roles={Role.COORDINATOR})

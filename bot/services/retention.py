@@ -40,13 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.access import CasePath
 from bot.actor import Actor
+from bot.buttons import ERASURE_CONFIRM, ERASURE_KEEP
+from bot.errors import NotFound, ServiceError
 from bot.logging_setup import describe
 from bot.permissions import Operation, PermissionDenied, authorise
 from bot.services.audited import audit_by
 from bot.services.case_access import require
 from bot.services.deps import ServiceDeps
-from bot.services.errors import NotFound, ServiceError
 from bot.services.outbox import enqueue
+from bot.vocabulary import Role
 from storage.audit import Scalar, append_event
 from storage.audit_retention import (
     AUDIT_RETENTION_YEARS,
@@ -72,7 +74,6 @@ from storage.models import (
     Person,
     ReferralDraft,
     ResearchReturn,
-    Role,
 )
 
 log = logging.getLogger("marac.retention")
@@ -307,8 +308,8 @@ class RetentionService:
                 person_id=person.id,
                 buttons=[
                     [
-                        ("Confirm erasure", f"era:ok:{case.id}"),
-                        ("Keep the case", f"era:no:{case.id}"),
+                        ERASURE_CONFIRM("Confirm erasure", case.id),
+                        ERASURE_KEEP("Keep the case", case.id),
                     ]
                 ],
                 urgent=True,

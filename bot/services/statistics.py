@@ -38,18 +38,17 @@ from bot.stats.figures import (
     overdue_cutoff,
     render_text,
 )
+from bot.vocabulary import AgencyKind, Role
 from storage.audit import append_event
 from storage.models import (
     Action,
     Agency,
-    AgencyKind,
     AgendaItem,
     Area,
     Case,
     Meeting,
     PerpetratorReferral,
     PerpetratorStep,
-    Role,
 )
 
 # The kinds counted by name in SQL; "other" is what is left, so that a case whose referring

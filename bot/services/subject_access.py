@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.errors import NotFound
 from bot.services.actions import action_context, perp_context, step_context
 from bot.services.deps import ServiceDeps
-from bot.services.errors import NotFound
 from bot.services.meetings import research_context
 from bot.services.referrals import SEALED_CASE_COLUMNS, case_context
 from storage.audit import append_event

@@ -16,14 +16,18 @@ from __future__ import annotations
 import csv
 import io
 
-from bot.stats.figures import AGENCY_KIND_LABELS, AGENCY_KINDS, AreaFigures, CaseCounts, suppress
+from bot.stats.figures import AGENCY_KINDS, AreaFigures, CaseCounts, suppress
+from bot.texts import AGENCY_KIND_NAMES
 
 
 def _referral_heading(kind: str) -> str:
+    """The dataset's column heading: "Referrals from police", "... from Idva" as SafeLives
+    spells it, "... from other agencies"."""
     if kind == "other":
         return "Referrals from other agencies"
-    label = AGENCY_KIND_LABELS[kind]
-    return f"Referrals from {label if kind == 'idva' else label.lower()}"
+    if kind == "idva":
+        return "Referrals from Idva"
+    return f"Referrals from {AGENCY_KIND_NAMES[kind].lower()}"
 
 
 HEADER: tuple[str, ...] = (

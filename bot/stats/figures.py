@@ -28,39 +28,11 @@ from typing import TypedDict
 from bot.actions.states import median_days
 from bot.dates import format_uk_date
 from bot.referrals.validation import InputError
+from bot.texts import AGENCY_KIND_NAMES
+from bot.vocabulary import AgencyKind
 
-# The referring-agency kinds, in the order the dataset lists them. Kept here rather than
-# imported from storage so that this module stays free of the database layer; a unit
-# test checks that it still matches ``storage.models.AgencyKind``.
-AGENCY_KINDS: tuple[str, ...] = (
-    "police",
-    "idva",
-    "childrens_social_care",
-    "adult_social_care",
-    "health",
-    "housing",
-    "probation",
-    "education",
-    "mental_health",
-    "substance_misuse",
-    "perpetrator_service",
-    "other",
-)
-
-AGENCY_KIND_LABELS: dict[str, str] = {
-    "police": "Police",
-    "idva": "Idva",
-    "childrens_social_care": "Children's social care",
-    "adult_social_care": "Adult social care",
-    "health": "Health",
-    "housing": "Housing",
-    "probation": "Probation",
-    "education": "Education",
-    "mental_health": "Mental health",
-    "substance_misuse": "Substance misuse",
-    "perpetrator_service": "Perpetrator service",
-    "other": "Other",
-}
+# The referring-agency kinds, in the order the dataset lists them.
+AGENCY_KINDS: tuple[str, ...] = tuple(kind.value for kind in AgencyKind)
 
 # SafeLives' expected volume (reviewing-your-marac-data, domain-reference 1.6).
 BENCHMARK_PER_10K = 40
@@ -696,7 +668,7 @@ def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
         lines.append("")
         lines.append("Referred by")
         for kind, value in referrers:
-            lines.append(f"{AGENCY_KIND_LABELS.get(kind, kind)}: {c(value)}")
+            lines.append(f"{AGENCY_KIND_NAMES.get(kind, kind)}: {c(value)}")
 
     if f.meetings:
         lines.append("")

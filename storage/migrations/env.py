@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import storage.models
-import storage.persistence  # noqa: F401
+import storage.models  # noqa: F401  (every table registers itself on Base.metadata)
 from storage.base import Base
 
 config = context.config

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.application import MaracApplication
-from bot.local import running_bot
+from bot.adapter.application import MaracApplication
+from bot.adapter.local import running_bot
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.services.outbox import enqueue
+from bot.vocabulary import AgencyKind, Role
 from config import Settings
-from storage.models import Agency, AgencyKind, Person, Role
+from storage.models import Agency, Person
 
 
 @pytest.fixture

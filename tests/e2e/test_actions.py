@@ -16,7 +16,7 @@ from bot.clock import ManualClock
 from bot.dates import format_uk_date
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 from tests.e2e.conftest import Area
 from tests.e2e.test_meetings import _agency, refer_and_accept, schedule
 from tests.e2e.test_referrals import wait_for_text

@@ -15,7 +15,7 @@ from bot.meetings.recurrence import format_day
 from bot.meetings.workdays import AreaCalendar
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 from tests.e2e.conftest import Area, add_agency
 
 

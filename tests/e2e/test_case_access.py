@@ -14,7 +14,7 @@ from bot import texts
 from bot.meetings.workdays import AreaCalendar
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 from tests.e2e.conftest import Area, add_agency
 from tests.service_scenarios import refer
 
@@ -52,6 +52,12 @@ async def _case_with_actions(
         excluded = await runtime.services.enrolment.identify(people[name].id)
         assert excluded is not None
         await runtime.services.cases.exclude(coordinator, submitted.case_id, excluded.person_id)
+    # The notices the referral and the triage queued arrive before anyone types again.
+    for who, text in ((priya, "New referral"), (people["sam"], "has been accepted")):
+        await driver.wait_for(
+            lambda who=who, text=text: any(text in (m.text or "") for m in who.bot_messages()),
+            description=text,
+        )
     return people, submitted.reference
 
 

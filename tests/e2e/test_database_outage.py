@@ -44,15 +44,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot import metrics, texts
-from bot.application import MaracApplication
+from bot import texts
+from bot.adapter import metrics
+from bot.adapter.application import MaracApplication
+from bot.adapter.persistence import BotState, StateKind
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import press
+from bot.vocabulary import AgencyKind, Role
 from config import Settings
-from storage.models import AgencyKind, OutboxMessage, Role
-from storage.persistence import BotState, StateKind
+from storage.models import OutboxMessage
 from tests.e2e.conftest import Area, add_agency, queue_reminder
 from tests.e2e.tcp_proxy import TcpProxy
 from tests.e2e.test_failover import Instance, eventually, finish_referral

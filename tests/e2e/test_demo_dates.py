@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.demo import run_demo, today_in_london
+from bot.cli.demo import run_demo, today_in_london
 from bot.meetings.workdays import is_working_day
 
 LONDON = ZoneInfo("Europe/London")

@@ -14,16 +14,17 @@ from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.application import MaracApplication
+from bot.adapter.application import MaracApplication
+from bot.adapter.dispatcher import DispatchReport, dispatch_due, dispatch_job, retry_after_delay
+from bot.adapter.local import running_bot
 from bot.clock import ManualClock
-from bot.dispatcher import DispatchReport, dispatch_due, dispatch_job, retry_after_delay
-from bot.local import running_bot
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver
 from bot.services.deps import ServiceDeps
 from bot.services.outbox import OutboxService, cancel, enqueue, retry_backoff
+from bot.vocabulary import Role
 from storage.db import create_engine, create_session_factory
-from storage.models import AuditEvent, OutboxMessage, Person, Role
+from storage.models import AuditEvent, OutboxMessage, Person
 from tests.e2e.conftest import Area
 
 

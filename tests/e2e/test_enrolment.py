@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import texts
+from bot.adapter.local import running_bot
 from bot.clock import ManualClock
-from bot.local import running_bot
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver
-from storage.models import Role
+from bot.vocabulary import Role
 from tests.e2e.conftest import Area
 
 

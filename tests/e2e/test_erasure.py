@@ -6,8 +6,8 @@ from bot import texts
 from bot.runtime import Runtime
 from bot.sandbox import Driver
 from bot.sandbox.scenarios import make_referral
+from bot.vocabulary import AgencyKind, Role
 from storage.audit import verify_chain
-from storage.models import AgencyKind, Role
 from tests.e2e.conftest import Area
 from tests.e2e.test_meetings import _agency
 from tests.e2e.test_referrals import REFERENCE, wait_for_text

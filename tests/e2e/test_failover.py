@@ -39,17 +39,18 @@ import pytest
 from sqlalchemy import select
 
 from bot import texts
-from bot.application import MaracApplication, build_application
+from bot.adapter.application import MaracApplication, build_application
+from bot.adapter.leader import LeaderLease, StopUpdates, lease_key, run_as_leader, serve
 from bot.clock import ManualClock, SystemClock
-from bot.leader import LeaderLease, StopUpdates, lease_key, run_as_leader, serve
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import Referral, press, say
 from bot.services.outbox import OutboxService
+from bot.vocabulary import AgencyKind, Role
 from config import Settings
 from storage.keyfile import create_key_file, key_ring_from_document, new_key_document
 from storage.migrate import upgrade
-from storage.models import AgencyKind, OutboxMessage, Role
+from storage.models import OutboxMessage
 from tests.e2e.conftest import Area, add_agency, queue_reminder
 from tests.e2e.test_webhook import PATH, PUBLIC_URL, SECRET, message_update
 
@@ -65,7 +66,7 @@ BOT_PROCESS = """
 import asyncio, sys
 from datetime import datetime
 from bot.clock import ManualClock, SystemClock
-from bot.leader import serve
+from bot.adapter.leader import serve
 from bot.logging_setup import configure_logging
 from config import load_settings
 
@@ -482,7 +483,7 @@ async def test_on_sqlite_the_one_process_is_simply_active(
             priya = driver.user(501, "Priya", last_name="Shah", role=Role.COORDINATOR.value)
             welcome, _ = await priya.send_and_wait(f"/start {code}", count=2, timeout=15)
             assert "Welcome" in (welcome.text or "")
-            # Start-up's objects are out of the collector's sight (bot.heap).
+            # Start-up's objects are out of the collector's sight (bot.adapter.heap).
             assert gc.get_freeze_count() > 0
         finally:
             stop.set()

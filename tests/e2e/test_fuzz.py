@@ -16,7 +16,7 @@ import pytest
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.sandbox.scenarios import make_referral
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 from tests.e2e.conftest import Area
 from tests.e2e.test_meetings import _agency
 

@@ -12,7 +12,8 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import Driver, RecordedMessage, SimulatedUser
 from bot.sandbox.scenarios import make_referral
-from storage.models import Agency, AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency
 from tests.e2e.conftest import Area
 from tests.e2e.test_referrals import REFERENCE, wait_for_text
 
@@ -198,6 +199,8 @@ async def test_agency_rep_sees_references_only_and_cannot_manage(
     # Once it is published, the agency sees the case's reference and summary, not who it is.
     published = await open_first_meeting(priya)
     await priya.press_and_wait("Publish agenda", message=published, expect_edit=True)
+    for sent_meanwhile in ("Research for the MARAC", "Will your agency attend", "You are invited"):
+        await wait_for_text(driver, nia, sent_meanwhile)
     listing = await nia.send_and_wait("/meetings")
     agenda = (await nia.press_and_wait(listing[-1].buttons[0][0].text, count=1)).new_messages[-1]
     assert reference in (agenda.text or "") and "Jane Doe" not in (agenda.text or "")

@@ -12,7 +12,8 @@ from bot import texts
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
-from storage.models import AuditEvent, Person, Role
+from bot.vocabulary import Role
+from storage.models import AuditEvent, Person
 from tests.e2e.conftest import Area
 
 LINK_CODE = re.compile(r"start=([A-Za-z0-9_-]+)")
@@ -225,7 +226,7 @@ async def test_agreement_review_reminder_goes_to_coordinators_once(
 async def test_restart_in_the_middle_of_adding_an_agency_loses_nothing(
     runtime: Runtime, server: object, area: Area, driver: Driver
 ) -> None:
-    from bot.local import running_bot
+    from bot.adapter.local import running_bot
     from bot.sandbox import BotApiStandIn
 
     assert isinstance(server, BotApiStandIn)

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from bot import texts
-from bot.local import running_bot
+from bot.adapter.local import running_bot
 from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import Referral, make_referral, press, say
-from storage.models import Agency, AgencyKind, Case, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency, Case
 from tests.e2e.conftest import Area
 
 REFERENCE = re.compile(rf"\b({REFERENCE_PATTERN})\b")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.runtime import Runtime
 from bot.sandbox import Driver
 from bot.sandbox.scenarios import Referral, make_referral
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 from tests.e2e.conftest import Area
 from tests.e2e.test_referrals import agency, submit, wait_for_text
 

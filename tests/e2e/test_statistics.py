@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import Driver
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 from tests.e2e.conftest import Area
 from tests.e2e.test_meetings import _agency, refer_and_accept, schedule
 

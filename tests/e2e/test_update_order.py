@@ -9,7 +9,7 @@ from __future__ import annotations
 from bot import texts
 from bot.permissions import commands_for
 from bot.sandbox import BotApiStandIn, Driver
-from storage.models import Role
+from bot.vocabulary import Role
 from tests.e2e.conftest import Area
 
 HELD_SECONDS = 3.0

@@ -20,9 +20,10 @@ from bot import texts
 from bot.runtime import Runtime
 from bot.sandbox import Driver
 from bot.sandbox.vault_transit import VaultTransitStandIn
+from bot.vocabulary import Role
 from storage.kek_sources import TransitKeySource
 from storage.keyfile import blind_index_key_from_document, new_key_document
-from storage.models import DataKey, Person, Role
+from storage.models import DataKey, Person
 from tests.e2e.conftest import Area
 from tests.key_helpers import TRANSIT_KEY
 

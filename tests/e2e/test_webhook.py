@@ -1,9 +1,10 @@
-"""Webhook mode end to end: the real Application behind bot.webhook, the stand-in as Telegram.
+"""Webhook mode end to end: the real Application behind bot.adapter.webhook, the stand-in as
+Telegram.
 
 The stand-in plays Telegram's Bot API (setWebhook, sendMessage, ...); as Telegram would, the
 test POSTs update JSON to our webhook endpoint itself and reads the bot's replies from what
 the stand-in recorded. The counters come from the real wiring: ``build_application`` times
-updates with ``TimedUpdateProcessor`` and ``dispatch_due`` reports each run to bot.metrics.
+updates with ``TimedUpdateProcessor`` and ``dispatch_due`` reports each run to bot.adapter.metrics.
 """
 
 from __future__ import annotations
@@ -23,16 +24,13 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest
 
-import bot.dispatcher
-from bot import metrics, texts
-from bot.application import MaracApplication, build_application
-from bot.clock import ManualClock
-from bot.leader import SingleProcessLease, run_as_leader
-from bot.metrics import Metrics
-from bot.runtime import Runtime, open_runtime
-from bot.sandbox import BotApiStandIn, Driver
-from bot.services.outbox import enqueue
-from bot.webhook import (
+import bot.adapter.dispatcher
+from bot import texts
+from bot.adapter import metrics
+from bot.adapter.application import MaracApplication, build_application
+from bot.adapter.leader import SingleProcessLease, run_as_leader
+from bot.adapter.metrics import Metrics
+from bot.adapter.webhook import (
     SECRET_HEADER,
     RunningWebhook,
     WebhookOptions,
@@ -43,6 +41,10 @@ from bot.webhook import (
     serve_webhook,
     webhook_updates,
 )
+from bot.clock import ManualClock
+from bot.runtime import Runtime, open_runtime
+from bot.sandbox import BotApiStandIn, Driver
+from bot.services.outbox import enqueue
 from config import Settings
 from storage.crypto import KeyRing
 from tests.e2e.conftest import Area
@@ -371,7 +373,9 @@ async def test_reminder_lateness_is_measured(
     count, total = late.count, late.sum
     clock.advance(timedelta(seconds=120))
     async with Bot(server.token, base_url=server.base_url) as telegram:
-        assert (await bot.dispatcher.dispatch_due(telegram, runtime.services.outbox)).sent == 1
+        assert (
+            await bot.adapter.dispatcher.dispatch_due(telegram, runtime.services.outbox)
+        ).sent == 1
     assert (late.count - count, late.sum - total) == (1, 90)
 
 

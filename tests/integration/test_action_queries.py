@@ -19,20 +19,13 @@ from bot.actions.entry import ActionDraft
 from bot.actions.states import ACTION_FINAL, ActionState, PerpState, action_state
 from bot.actor import Actor
 from bot.clock import ManualClock
+from bot.errors import NotFound, ServiceError
 from bot.meetings.recurrence import Repeat
 from bot.runtime import Runtime
 from bot.services.enrolment import Redemption
-from bot.services.errors import NotFound, ServiceError
 from bot.services.outbox import cancel
-from storage.models import (
-    Action,
-    ActionStep,
-    Agency,
-    AgencyKind,
-    OutboxMessage,
-    PerpetratorStep,
-    Role,
-)
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Action, ActionStep, Agency, OutboxMessage, PerpetratorStep
 from tests.service_scenarios import refer
 
 POLICE, HEALTH, DRIVE = "Northamptonshire Police", "NGH Hospital", "Drive Project"

@@ -29,21 +29,15 @@ from bot.access import NEEDS, PATH_OPERATIONS, CasePath, Level, case_access
 from bot.actions.entry import ActionDraft
 from bot.actor import Actor
 from bot.clock import ManualClock
+from bot.errors import NotFound, ServiceError
 from bot.meetings.recurrence import Repeat
 from bot.meetings.workdays import AreaCalendar
 from bot.permissions import PermissionDenied, scope_for
 from bot.runtime import Runtime, Services
 from bot.services.case_access import case_facts, viewers
-from bot.services.errors import NotFound, ServiceError
 from bot.services.outbox import enqueue
-from storage.models import (
-    Agency,
-    AgencyKind,
-    AgendaItem,
-    AuditEvent,
-    OutboxMessage,
-    Role,
-)
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency, AgendaItem, AuditEvent, OutboxMessage
 from tests.service_scenarios import enrol, refer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -481,11 +475,13 @@ def _kind(node: ast.expr | None) -> str:
 def _enqueue_calls() -> list[tuple[str, str, bool]]:
     """Every call to ``enqueue`` in the services: (file, kind, whether it passes case_ids)."""
     found = []
-    for path in sorted((ROOT / "bot" / "services").glob("*.py")):
+    services = ROOT / "bot" / "services"
+    for path in sorted(services.rglob("*.py")):
+        service = path.relative_to(services).parts[0].removesuffix(".py")
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "enqueue":
                 keywords = {k.arg: k.value for k in node.keywords if k.arg}
-                found.append((path.name, _kind(keywords.get("kind")), "case_ids" in keywords))
+                found.append((service, _kind(keywords.get("kind")), "case_ids" in keywords))
     return found
 
 
@@ -494,14 +490,14 @@ def _enqueue_calls() -> list[tuple[str, str, bool]]:
 # policy), the calendar and a person who cannot be reached. Every other message names a case
 # and must pass case_ids, so the policy is asked when it is queued and again when it is sent.
 CASE_FREE_KINDS = {
-    ("meetings.py", "attendance_request"),
-    ("meetings.py", "meeting_{}"),
-    ("meetings.py", "research_due"),
-    ("meetings.py", "attendance_chase"),
-    ("meetings.py", "meeting_reminder_{}"),
-    ("meetings.py", "digest"),
-    ("meetings.py", "series_off_days"),
-    ("outbox.py", "UNREACHABLE_NOTICE_KIND"),
+    ("meetings", "attendance_request"),
+    ("meetings", "meeting_{}"),
+    ("meetings", "research_due"),
+    ("meetings", "attendance_chase"),
+    ("meetings", "meeting_reminder_{}"),
+    ("meetings", "digest"),
+    ("meetings", "series_off_days"),
+    ("outbox", "UNREACHABLE_NOTICE_KIND"),
 }
 
 

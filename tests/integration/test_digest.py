@@ -10,7 +10,8 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.meetings import MeetingService
-from storage.models import OutboxMessage, Role
+from bot.vocabulary import Role
+from storage.models import OutboxMessage
 from tests.service_scenarios import refer
 
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import bot.cli_keys as cli_keys
+import bot.cli.keys as cli_keys
 from bot.runtime import Runtime, open_runtime
 from config import Settings
 from storage.audit import verify_chain
@@ -378,7 +378,7 @@ async def test_running_bot_needs_the_new_key_file_and_can_reload_it(
     ]
 
 
-# --- the CLI: bot.cli_keys ----------------------------------------------------------------
+# --- the CLI: bot.cli.keys ----------------------------------------------------------------
 
 
 @pytest.fixture
@@ -574,7 +574,7 @@ def test_marac_bot_main_runs_keys_once_wired(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.cli import build_parser, main
+    from bot.cli.main import build_parser, main
 
     build_parser().parse_args(["keys", "status"])  # the keys commands are registered
     capsys.readouterr()

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from bot.leader import (
+from bot.adapter.leader import (
     LEASE_NAMESPACE,
     LeaderLease,
     SingleProcessLease,
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A process that takes the lease, says so, and reports when it finds the lease gone.
 HOLDER = """
 import asyncio, sys
-from bot.leader import LeaderLease
+from bot.adapter.leader import LeaderLease
 
 async def main() -> None:
     lease = LeaderLease(sys.argv[1], session_timeout=float(sys.argv[2]), check_timeout=0.3)

@@ -17,15 +17,16 @@ from typing import Any
 from sqlalchemy import event, select
 
 from bot.actor import Actor
+from bot.adapter.context import MaracContext
+from bot.adapter.jobs import housekeeping
+from bot.adapter.local import running_bot
 from bot.clock import ManualClock
-from bot.context import MaracContext
-from bot.jobs import housekeeping
-from bot.local import running_bot
 from bot.meetings.recurrence import Repeat
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn
 from bot.services.meetings import MeetingView
-from storage.models import Agency, AgencyKind, OutboxMessage, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency, OutboxMessage
 from tests.service_scenarios import refer
 
 

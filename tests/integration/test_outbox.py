@@ -26,8 +26,9 @@ from bot.services.outbox import (
     cancel,
     enqueue,
 )
+from bot.vocabulary import Role
 from storage.db import create_engine, create_session_factory
-from storage.models import AuditEvent, OutboxMessage, Person, Role
+from storage.models import AuditEvent, OutboxMessage, Person
 
 LEASE = timedelta(minutes=2)
 

@@ -18,17 +18,18 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.actor import Actor
+from bot.errors import NotFound
 from bot.meetings.closures import ClosureInput
 from bot.meetings.recurrence import Repeat
 from bot.permissions import MATRIX, Operation, PermissionDenied, Scope, scope_for
 from bot.runtime import Runtime
 from bot.services.agencies import AgencyView
 from bot.services.enrolment import Redemption
-from bot.services.errors import NotFound
 from bot.services.invites import IssuedInvite
 from bot.services.people import PersonView
 from bot.stats.figures import quarter
-from storage.models import Agency, AgencyKind, AuditEvent, Invite, Person, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency, AuditEvent, Invite, Person
 from tests.service_scenarios import refer
 
 AREA_1 = "Northamptonshire"

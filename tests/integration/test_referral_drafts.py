@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
+from bot.errors import ServiceError
 from bot.runtime import Runtime
-from bot.services.errors import ServiceError
-from storage.models import DataKey, ReferralDraft, Role
+from bot.vocabulary import Role
+from storage.models import DataKey, ReferralDraft
 from tests.service_scenarios import refer
 
 

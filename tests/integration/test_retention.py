@@ -25,13 +25,13 @@ from bot.actions.entry import ActionDraft
 from bot.actions.states import ActionState, PerpState
 from bot.actor import Actor
 from bot.cli import main as marac_main
-from bot.cli_governance import register
+from bot.cli.governance import register
 from bot.clock import ManualClock
+from bot.errors import NotFound, ServiceError
 from bot.meetings.recurrence import Repeat
 from bot.permissions import PermissionDenied
 from bot.runtime import Runtime, open_runtime
 from bot.services.actions import action_context
-from bot.services.errors import NotFound, ServiceError
 from bot.services.meetings import research_context
 from bot.services.referrals import case_context
 from bot.services.retention import (
@@ -41,6 +41,7 @@ from bot.services.retention import (
     RetentionService,
     add_years,
 )
+from bot.vocabulary import AgencyKind, Role
 from config import load_settings
 from storage.audit import verify_chain
 from storage.base import Base
@@ -48,7 +49,6 @@ from storage.crypto import CryptoError, KeyRing
 from storage.models import (
     Action,
     ActionStep,
-    AgencyKind,
     AgendaItem,
     AuditEvent,
     Case,
@@ -60,7 +60,6 @@ from storage.models import (
     PerpetratorStep,
     ReferralDraft,
     ResearchReturn,
-    Role,
 )
 from storage.vault import Vault
 from tests.service_scenarios import refer

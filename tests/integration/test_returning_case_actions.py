@@ -8,7 +8,8 @@ from bot.actions.entry import ActionDraft
 from bot.actions.states import ActionState
 from bot.meetings.recurrence import Repeat
 from bot.runtime import Runtime
-from storage.models import Agency, AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency
 from tests.service_scenarios import refer
 
 

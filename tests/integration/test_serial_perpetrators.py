@@ -18,7 +18,8 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.enrolment import Redemption
 from bot.services.referrals import SERIAL_PERPETRATOR
-from storage.models import AgencyKind, CaseEvent, CaseExclusion, OutboxMessage, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import CaseEvent, CaseExclusion, OutboxMessage
 from tests.service_scenarios import refer
 
 FIRST_VICTIM = {"victim_name": "Jane Doe", "victim_dob": "14/03/1990"}

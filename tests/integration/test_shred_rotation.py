@@ -26,6 +26,7 @@ from bot.runtime import Runtime
 from bot.sandbox.vault_transit import VaultTransitStandIn
 from bot.services.referrals import case_context
 from bot.services.retention import RetentionService
+from bot.vocabulary import Role
 from config import Settings
 from storage.audit import verify_chain
 from storage.crypto import CryptoError, KeySource
@@ -39,7 +40,7 @@ from storage.keyfile import (
     write_key_document,
 )
 from storage.migrate import upgrade
-from storage.models import AuditEvent, Case, DataKey, Role
+from storage.models import AuditEvent, Case, DataKey
 from storage.rotation import SHREDDED, retire_unused_keks, rotate_after_erasure
 from storage.vault import Vault
 from tests.key_helpers import TRANSIT_KEY
@@ -119,7 +120,7 @@ async def enrol(
 
 
 async def build_world(runtime: Runtime) -> World:
-    from storage.models import AgencyKind
+    from bot.vocabulary import AgencyKind
 
     services = runtime.services
     area_id = (await services.areas.ensure_area("Northamptonshire")).id

@@ -15,7 +15,8 @@ from bot.clock import ManualClock
 from bot.meetings.recurrence import Repeat
 from bot.runtime import Runtime
 from bot.stats.figures import quarter
-from storage.models import Agency, AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
+from storage.models import Agency
 from tests.service_scenarios import refer
 
 

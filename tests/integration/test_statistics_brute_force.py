@@ -38,19 +38,17 @@ from bot.stats.figures import (
     last_12_months,
     quarter,
 )
+from bot.vocabulary import AgencyKind, Criterion, Role
 from storage.models import (
     Action,
     ActionStep,
     Agency,
-    AgencyKind,
     AgendaItem,
     AreaPolicy,
     Case,
-    Criterion,
     Meeting,
     PerpetratorReferral,
     PerpetratorStep,
-    Role,
 )
 
 LONDON = ZoneInfo("Europe/London")

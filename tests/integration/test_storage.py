@@ -12,10 +12,11 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.enrolment import Redemption
 from bot.services.names import name_context
+from bot.vocabulary import Role
 from storage.audit import append_event, verify_chain
 from storage.crypto import CryptoError, FieldContext
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import AuditEvent, Invite, Person, Role
+from storage.models import AuditEvent, Invite, Person
 
 
 async def test_migrations_reach_head_and_are_idempotent(runtime: Runtime) -> None:

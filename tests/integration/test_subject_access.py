@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 
 from bot.cli import main as marac_main
 from bot.clock import ManualClock
+from bot.errors import NotFound
 from bot.runtime import Runtime, open_runtime
-from bot.services.errors import NotFound
 from bot.services.subject_access import EXPORTED_ACTION, SubjectAccessService
+from bot.vocabulary import Role
 from config import load_settings
 from storage.audit import verify_chain
-from storage.models import AuditEvent, Case, Role
+from storage.models import AuditEvent, Case
 from tests.integration.test_retention import (
     ACTION_TEXT,
     AREA,

@@ -22,15 +22,16 @@ from sqlalchemy.exc import IntegrityError
 
 import storage.db
 from bot import texts
-from bot.application import MaracApplication
+from bot.adapter.application import MaracApplication
+from bot.adapter.local import running_bot
 from bot.clock import ManualClock
-from bot.local import running_bot
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn
 from bot.services.enrolment import LAST_ACTIVE_RESOLUTION
+from bot.vocabulary import AgencyKind, Role
 from storage.crypto import CryptoError, FieldContext
 from storage.db import create_engine, is_database_unavailable
-from storage.models import Agency, AgencyKind, Person, Role
+from storage.models import Agency, Person
 from tests.e2e.conftest import Area
 
 

@@ -22,6 +22,7 @@ from bot.actor import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox.vault_transit import VaultTransitStandIn
+from bot.vocabulary import AgencyKind, Role
 from config import Settings, load_settings
 from storage.crypto import (
     CryptoError,
@@ -39,7 +40,7 @@ from storage.keyfile import (
     write_key_document,
 )
 from storage.migrate import upgrade
-from storage.models import AgencyKind, DataKey, ReferralDraft, Role
+from storage.models import DataKey, ReferralDraft
 from storage.rotation import key_usage, rewrap_transit_all
 from storage.vault import Vault
 from tests.key_helpers import TRANSIT_KEY, file_mode, keys

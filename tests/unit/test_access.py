@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.access import CaseFacts, Level, Listing, Viewer, case_access
-from storage.models import AgencyKind, Role
+from bot.vocabulary import AgencyKind, Role
 
 NOW = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)  # an input like any other: no wall clock here
 AREA, OTHER_AREA = 1, 2

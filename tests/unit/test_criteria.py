@@ -20,7 +20,7 @@ from bot.referrals.criteria import (
 )
 from bot.referrals.dash import STRANGULATION, THREATS_TO_KILL, Answer, DashAnswers
 from bot.referrals.validation import InputError
-from storage.models import Criterion
+from bot.vocabulary import Criterion
 
 DEFAULT = Thresholds()
 REASON = "Strangled last week and extremely frightened"

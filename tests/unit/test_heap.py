@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.heap import settle_after_start_up
+from bot.adapter.heap import settle_after_start_up
 
 
 class Node:

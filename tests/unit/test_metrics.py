@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import metrics
-from bot.dispatcher import DispatchReport
-from bot.metrics import (
+from bot.adapter import metrics
+from bot.adapter.dispatcher import DispatchReport
+from bot.adapter.metrics import (
     HANDLER_BUCKETS,
     Counter,
     Gauge,

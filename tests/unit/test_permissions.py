@@ -20,7 +20,7 @@ from bot.permissions import (
     may,
     scope_for,
 )
-from storage.models import Role
+from bot.vocabulary import Role
 
 AREA = 10
 OTHER_AREA = 11

@@ -35,7 +35,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, RequestData
 
-from storage.persistence import (
+from bot.adapter.persistence import (
     WRITE_THROUGH_GROUP,
     BotState,
     DatabasePersistence,

@@ -35,7 +35,7 @@ from bot.stats.figures import (
     render_text,
     suppress,
 )
-from storage.models import AgencyKind
+from bot.vocabulary import AgencyKind
 
 TODAY = date(2026, 11, 26)
 Q3 = quarter(2026, 3)
@@ -547,7 +547,7 @@ def test_exact_summary_for_coordinators() -> None:
         "Aged 16–17: 1 (5%)",
         "Perpetrators aged 17 or under: 2",
         "Police: 12",
-        "Idva: 2",
+        "IDVA service: 2",
         "Children's social care: 1",
         "1 Jul 2026: 6 cases, 3 repeats (50%)",
         "13 Aug 2026: 4 cases, 1 repeat (25%)",
@@ -586,7 +586,7 @@ def test_suppressed_summary_for_governance() -> None:
         "Aged 16–17: <5",
         "Perpetrators aged 17 or under: <5",
         "Police: 12",
-        "Idva: <5",
+        "IDVA service: <5",
         "1 Jul 2026: 6 cases, <5 repeats (suppressed)",
         "13 Aug 2026: <5 cases, <5 repeats (suppressed)",
         "10 Sep 2026: 10 cases, <5 repeats (suppressed)",

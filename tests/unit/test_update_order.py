@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from telegram import Chat, Message, Update
 
-from bot.metrics import Metrics
-from bot.update_order import ChatOrderedUpdateProcessor, chat_of
+from bot.adapter.metrics import Metrics
+from bot.adapter.update_order import ChatOrderedUpdateProcessor, chat_of
 
 
 def update_from(chat_id: int, update_id: int) -> Update:

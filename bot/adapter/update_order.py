@@ -26,7 +26,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.metrics import METRICS, Metrics, TimedUpdateProcessor
+from bot.adapter.metrics import METRICS, Metrics, TimedUpdateProcessor
 
 
 class _ChatTurn:

@@ -20,15 +20,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import String, Text, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 from telegram import Update
 from telegram.ext import BasePersistence, CallbackContext, PersistenceInput, TypeHandler
 
-from storage.base import Base, UTCDateTime
+from storage.models import BotState
 
 __all__ = [
     "WRITE_THROUGH_GROUP",
@@ -61,20 +60,6 @@ _NO_KEY: Final = ""
 
 # Above any group a feature handler would sensibly use, so it runs after all of them.
 WRITE_THROUGH_GROUP: Final = 1_000_000
-
-
-class BotState(Base):
-    """One persisted PTB value: a conversation state, or one user's/chat's/the bot's data dict."""
-
-    __tablename__ = "bot_state"
-
-    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
-    # The ConversationHandler's name; "" for the data kinds.
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    # JSON: the conversation key as a list, or the user/chat id; "" for bot_data.
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    value: Mapped[str] = mapped_column(Text, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 def _to_json(value: object, what: str) -> str:

@@ -20,7 +20,7 @@ from bot.logging_setup import describe
 from storage.db import is_database_unavailable
 
 if TYPE_CHECKING:
-    from bot.context import MaracContext
+    from bot.adapter.context import MaracContext
 
 log = logging.getLogger("marac.jobs")
 
@@ -82,7 +82,7 @@ async def housekeeping(context: MaracContext) -> None:
     agenda auto-publish and the morning digest check what is due, or already queued
     today, before they compute anything.
     """
-    from bot.dispatcher import dispatch_due
+    from bot.adapter.dispatcher import dispatch_due
 
     services = context.runtime.services
     parts: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (
@@ -100,7 +100,7 @@ async def housekeeping(context: MaracContext) -> None:
 
 async def morning_digest(context: MaracContext) -> None:
     """The 08:00 cron run; housekeeping also catches up after a restart (the key stops twins)."""
-    from bot.dispatcher import dispatch_due
+    from bot.adapter.dispatcher import dispatch_due
 
     services = context.runtime.services
     try:

@@ -19,7 +19,7 @@ from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, T
 from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
-from bot.context import MaracContext
+from bot.adapter.context import MaracContext
 from bot.logging_setup import describe
 from storage.crypto import KeySourceUnavailable
 from storage.db import is_database_unavailable

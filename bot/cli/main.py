@@ -16,17 +16,17 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from typing import Any
 
-from bot.cli_governance import register as register_governance
-from bot.cli_keys import register as register_keys
+from bot.cli.governance import register as register_governance
+from bot.cli.keys import register as register_keys
 from bot.invites import deep_link
 from bot.logging_setup import configure_logging
 from bot.runtime import open_runtime
+from bot.vocabulary import Role
 from config import Settings, SettingsError, load_settings
 from storage.audit import verify_chain
 from storage.db import is_database_unavailable
 from storage.keyfile import KeyFileError, create_key_file
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import Role
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -154,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     asyncio.run(_check_keys(settings))
     if args.webhook:
         return _run_webhook(settings)
-    from bot.leader import serve
+    from bot.adapter.leader import serve
 
     where = settings.telegram_base_url or "Telegram"
     logging.getLogger("marac").info("starting long polling against %s", where)
@@ -183,7 +183,7 @@ def _serve_until_stopped(serving: Coroutine[Any, Any, None]) -> int:
 
 def _webhook_options(settings: Settings) -> str:
     """Checked before anything else, so a missing secret is named as such."""
-    from bot.webhook import check_webhook_options
+    from bot.adapter.webhook import check_webhook_options
 
     if not settings.webhook_public_url or settings.webhook_secret is None:
         raise CliError(
@@ -205,8 +205,8 @@ def _run_webhook(settings: Settings) -> int:
     Under the same leader lease as long polling, so two processes can be run as active and
     standby: only the active one opens its port (and registers the webhook on takeover).
     """
-    from bot.leader import serve
-    from bot.webhook import WebhookOptions
+    from bot.adapter.leader import serve
+    from bot.adapter.webhook import WebhookOptions
 
     options = WebhookOptions(
         listen=settings.webhook_listen,
@@ -300,7 +300,7 @@ async def cmd_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     configure_logging("INFO" if args.verbose else "WARNING")
     return asyncio.run(run_demo(start=args.date, verbose=args.verbose))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.application import MaracApplication, build_application
+from bot.adapter.application import MaracApplication, build_application
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, running_application
 

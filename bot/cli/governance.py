@@ -19,8 +19,8 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from bot.dates import format_uk_date
+from bot.errors import NotFound
 from bot.runtime import open_runtime
-from bot.services.errors import NotFound
 from bot.services.retention import ErasureItem, RetentionService
 from bot.services.subject_access import SubjectAccessService
 from config import load_settings

@@ -8,7 +8,7 @@ few seconds and start the bot as soon as they get the lock. In webhook mode a st
 closed, so a reverse proxy with the instances as primary and ``backup`` upstreams sends
 Telegram's posts to whichever is active; a new leader registers the webhook again on takeover.
 Everything a new leader needs is already in the database: conversation states (written through
-after each update by :mod:`storage.persistence`), sealed referral drafts, and the outbox, whose
+after each update by :mod:`bot.adapter.persistence`), sealed referral drafts, and the outbox, whose
 rows are claimed with leases so no reminder goes out twice even if two processes ever dispatch
 at once.
 
@@ -54,9 +54,9 @@ from sqlalchemy.engine import make_url
 if TYPE_CHECKING:
     from telegram.ext import Application
 
-    from bot.application import MaracApplication
+    from bot.adapter.application import MaracApplication
+    from bot.adapter.webhook import WebhookOptions
     from bot.clock import Clock
-    from bot.webhook import WebhookOptions
     from config import Settings
 
     AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
@@ -612,8 +612,8 @@ async def serve(
     when it loses it; a standby's port stays closed, which is how the reverse proxy knows
     where to send Telegram's posts.
     """
-    from bot.application import build_application
-    from bot.heap import settle_after_start_up
+    from bot.adapter.application import build_application
+    from bot.adapter.heap import settle_after_start_up
     from bot.runtime import open_runtime
 
     stop = stop if stop is not None else asyncio.Event()
@@ -629,7 +629,7 @@ async def serve(
     lease = LeaderLease.for_url(settings.database_url)
     start_updates: Callable[[MaracApplication], Awaitable[StopUpdates | None]] = start_polling
     if webhook is not None:
-        from bot.webhook import webhook_updates
+        from bot.adapter.webhook import webhook_updates
 
         start_updates = webhook_updates(runtime, webhook)
 

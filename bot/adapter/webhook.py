@@ -15,9 +15,9 @@ tornado) with three routes:
     all is well, 503 when the database does not answer or the outbox dispatcher has not
     finished a run for more than 5 job intervals.
 ``GET /metrics``
-    Prometheus text format (:mod:`bot.metrics`); the outbox depth is read at each scrape.
+    Prometheus text format (:mod:`bot.adapter.metrics`); the outbox depth is read at each scrape.
 
-``marac-bot run --webhook`` runs this under the leader lease (:mod:`bot.leader`, through
+``marac-bot run --webhook`` runs this under the leader lease (:mod:`bot.adapter.leader`, through
 :func:`webhook_updates`): the port is open only while the process is the active one, and
 each new leader registers the webhook again, so a reverse proxy with a primary and a
 ``backup`` server always reaches whichever process is active.
@@ -45,9 +45,9 @@ from sqlalchemy import text
 from telegram import Update
 from telegram.error import BadRequest, NetworkError
 
-from bot.application import MaracApplication
+from bot.adapter.application import MaracApplication
+from bot.adapter.metrics import CONTENT_TYPE, METRICS, Metrics
 from bot.logging_setup import describe
-from bot.metrics import CONTENT_TYPE, METRICS, Metrics
 from bot.runtime import Runtime
 
 log = logging.getLogger("marac.webhook")
@@ -347,7 +347,7 @@ def webhook_updates(
     metrics: Metrics | None = None,
     on_open: Callable[[RunningWebhook], object] | None = None,
 ) -> Callable[[MaracApplication], Awaitable[CloseWebhook]]:
-    """``start_updates`` for :func:`bot.leader.run_as_leader`: the webhook, while active only.
+    """``start_updates`` for :func:`bot.adapter.leader.run_as_leader`: the webhook, while active.
 
     The port is opened when this process takes the leader lease and closed again when it
     stops or loses it, so a standby's port stays closed and the reverse proxy sends
@@ -463,7 +463,7 @@ async def serve_webhook(
     allowed_updates: Sequence[str] = Update.ALL_TYPES,
 ) -> None:
     """One process on its own, without the leader lease: serve until SIGTERM or SIGINT (or
-    until ``stop`` is set). ``marac-bot run --webhook`` runs :func:`bot.leader.serve` with
+    until ``stop`` is set). ``marac-bot run --webhook`` runs :func:`bot.adapter.leader.serve` with
     :class:`WebhookOptions` instead, so that a standby can take over."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 from telegram.ext import BaseUpdateProcessor
 
 if TYPE_CHECKING:
-    from bot.dispatcher import DispatchReport
+    from bot.adapter.dispatcher import DispatchReport
 
 HANDLER_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Send time minus due time: a reminder a few seconds late is normal (the job runs every
@@ -286,7 +286,7 @@ def render() -> str:
 
 class TimedUpdateProcessor(BaseUpdateProcessor):
     """Times each update (``max_concurrent_updates`` at once; the bot uses its subclass
-    ``bot.update_order.ChatOrderedUpdateProcessor``).
+    ``bot.adapter.update_order.ChatOrderedUpdateProcessor``).
 
     It wraps PTB's whole ``process_update``, so updates stopped by the guard
     (``ApplicationHandlerStop``) and updates whose handler failed are counted too.

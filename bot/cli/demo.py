@@ -21,20 +21,20 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot import texts
+from bot.adapter.local import running_bot
 from bot.clock import ManualClock
 from bot.dates import example_date, format_local
-from bot.local import running_bot
 from bot.meetings.agenda_rules import days_before_reminder
 from bot.meetings.workdays import AreaCalendar
 from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, RecordedMessage, SimulatedUser
 from bot.sandbox.scenarios import make_referral
+from bot.vocabulary import Role
 from config import Settings
 from storage.audit import verify_chain
 from storage.keyfile import create_key_file
 from storage.migrate import upgrade
-from storage.models import Role
 
 LINK_CODE = re.compile(r"start=([A-Za-z0-9_-]+)")
 REFERENCE = re.compile(rf"\b({REFERENCE_PATTERN})\b")

@@ -20,12 +20,14 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import BotData, MaracContext
-from bot.jobs import schedule_jobs
+from bot.adapter.context import BotData, MaracContext
+from bot.adapter.errors import on_error
+from bot.adapter.jobs import schedule_jobs
+from bot.adapter.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
+from bot.adapter.update_order import ChatOrderedUpdateProcessor
 from bot.logging_setup import quiet_libraries
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
-from bot.update_order import ChatOrderedUpdateProcessor
 from config.settings import bot_api_base_url, bot_api_file_url
 from handlers import (
     actions,
@@ -40,12 +42,10 @@ from handlers import (
     referral,
     statistics,
 )
-from handlers.errors import on_error
 from handlers.guard import GUARD_GROUP, guard
 from handlers.help import help_command
 from handlers.stale_buttons import refuse_unrecognised
 from handlers.start import not_understood, start
-from storage.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
 
 MaracApplication = Application[Any, MaracContext, dict[str, Any], dict[str, Any], BotData, Any]
 

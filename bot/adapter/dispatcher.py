@@ -32,7 +32,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import metrics
+from bot.adapter import metrics
 from bot.services.outbox import (
     DEFAULT_LEASE,
     Buttons,
@@ -44,7 +44,7 @@ from bot.services.outbox import (
 from storage.db import is_database_unavailable
 
 if TYPE_CHECKING:
-    from bot.context import MaracContext
+    from bot.adapter.context import MaracContext
 
 log = logging.getLogger("marac.dispatcher")
 

@@ -1,0 +1,181 @@
+"""Every inline button the bot makes, named once: the one button vocabulary.
+
+A button's callback data is ``area:action:id:id...`` (``bot.callbacks``): server ids only,
+never content. Services queue buttons in outbox rows that may be sent hours later, and
+handlers answer the presses; both take the data from here, so a button can neither be
+made that no handler answers nor be renamed on one side only (a test checks every kind
+has its handler, and that no service writes button data by hand).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.callbacks import Callback, parse
+
+
+@dataclass(frozen=True)
+class ButtonKind:
+    """One kind of button: which handler area and action it calls, with how many ids."""
+
+    area: str
+    action: str
+    ids: int
+    what: str
+
+    def data(self, *ids: int) -> str:
+        if len(ids) != self.ids:
+            raise ValueError(f"{self.area}:{self.action} carries {self.ids} id(s), not {len(ids)}")
+        return Callback(self.area, self.action, tuple(ids)).encode()
+
+    def __call__(self, label: str, *ids: int) -> tuple[str, str]:
+        """(label, data), the form outbox rows store buttons in."""
+        return label, self.data(*ids)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """What a CallbackQueryHandler matches for this kind (its ids checked by the handler)."""
+        return re.compile(
+            rf"^{re.escape(self.area)}:{re.escape(self.action)}(?::\d{{1,18}}){{0,3}}$"
+        )
+
+    def matches(self, data: str) -> bool:
+        found = parse(data)
+        return found is not None and (found.area, found.action) == (self.area, self.action)
+
+
+def _kind(area: str, action: str, ids: int, what: str) -> ButtonKind:
+    return ButtonKind(area, action, ids, what)
+
+
+# -- buttons that services queue in messages sent later ----------------------------------------
+
+TRIAGE_ACCEPT = _kind("tri", "acc", 1, "accept a referral (case)")
+TRIAGE_ASK = _kind("tri", "info", 1, "ask the referrer for information (case)")
+TRIAGE_DECLINE = _kind("tri", "dec", 1, "decline a referral (case)")
+REPEAT_CONFIRM = _kind("rep", "yes", 2, "confirm a suggested repeat (case, other case)")
+REPEAT_REJECT = _kind("rep", "no", 2, "not the same person (case, other case)")
+ACTION_ACCEPT = _kind("act", "acc", 1, "accept an action (action)")
+ACTION_DONE = _kind("act", "done", 1, "mark an action done (action)")
+ACTION_NOT_POSSIBLE = _kind("act", "np", 1, "mark an action not possible (action)")
+ACTION_REASSIGN = _kind("act", "re", 1, "pass an action to a colleague (action)")
+MEETING_RESEARCH = _kind("mtg", "res", 1, "research a listed case (agenda item)")
+MEETING_ATTENDANCE = _kind("mtg", "att", 2, "attending / deputy / apologies (meeting, choice)")
+ERASURE_CONFIRM = _kind("era", "ok", 1, "confirm an early erasure (case)")
+ERASURE_KEEP = _kind("era", "no", 1, "keep the case (case)")
+
+# -- buttons handlers make and answer themselves -------------------------------------------------
+
+_HANDLER_KINDS = [
+    ("act", "rec", 2, "record actions for a case (meeting, case)"),
+    ("act", "close", 1, "close a meeting and send its actions (meeting)"),
+    ("act", "min", 1, "the minutes (meeting)"),
+    ("act", "undo", 1, "take a recorded action back (action)"),
+    ("act", "open", 1, "open an action (action)"),
+    ("act", "pg", 2, "a page of actions (offset, referral offset)"),
+    ("act", "pm", 2, "move a perpetrator referral (referral, state)"),
+    ("act", "wait", 0, "set a perpetrator service's waiting time"),
+    ("act", "rto", 2, "pass an action to this colleague (action, person)"),
+    ("ag", "open", 1, "open an agency (agency)"),
+    ("ag", "new", 0, "add an agency"),
+    ("ag", "ren", 1, "rename an agency (agency)"),
+    ("ag", "isa", 1, "information-sharing agreement dates (agency)"),
+    ("ag", "list", 0, "the agencies"),
+    ("ag", "kind", 1, "the kind of a new agency (index)"),
+    ("aud", "latest", 0, "the latest audit events"),
+    ("cas", "exc", 1, "the must-not-receive list (case)"),
+    ("cas", "exy", 2, "put someone on the list (case, person)"),
+    ("cls", "add", 0, "add closure days"),
+    ("cls", "rm", 1, "remove a closure day (day ordinal)"),
+    ("cls", "mv", 2, "move a meeting off a closure day (meeting, day ordinal)"),
+    ("cls", "keep", 1, "keep a meeting on a closure day (meeting)"),
+    ("era", "ask", 1, "ask for early erasure (case)"),
+    ("era", "req", 2, "the reason for early erasure (case, reason)"),
+    ("inv", "menu", 0, "the invite menu"),
+    ("inv", "role", 1, "invite for a role (index)"),
+    ("inv", "ag", 2, "invite for an agency (role index, agency)"),
+    ("inv", "open", 0, "open invites"),
+    ("inv", "rev", 1, "revoke an invite (invite)"),
+    ("inv", "revy", 1, "confirm revoking (invite)"),
+    ("mtg", "list", 0, "the meetings"),
+    ("mtg", "open", 1, "open a meeting (meeting)"),
+    ("mtg", "new", 0, "schedule a meeting"),
+    ("mtg", "day", 1, "a working day offered instead (day ordinal)"),
+    ("mtg", "mday", 1, "a working day offered for a move (day ordinal)"),
+    ("mtg", "rep", 1, "how a series repeats (index)"),
+    ("mtg", "offr", 1, "what a series does on non-working days (index)"),
+    ("mtg", "chair", 1, "the chair (person, or 0 to decide later)"),
+    ("mtg", "pub", 1, "publish the agenda (meeting)"),
+    ("mtg", "move", 1, "move a meeting (meeting)"),
+    ("mtg", "cancel", 1, "cancel a meeting (meeting)"),
+    ("mtg", "cancely", 1, "confirm cancelling (meeting)"),
+    ("mtg", "item", 1, "change an agenda item (item)"),
+    ("mtg", "up", 1, "move a case up the agenda (item)"),
+    ("mtg", "mvnext", 1, "move a case to the next meeting (item)"),
+    ("mtg", "emerg", 1, "list a case as an emergency (item)"),
+    ("mtg", "none", 1, "nothing known (item)"),
+    ("mtg", "info", 1, "add research information (item)"),
+    ("ppl", "list", 0, "the people"),
+    ("ppl", "open", 1, "open a person (person)"),
+    ("ppl", "off", 1, "deactivate (person)"),
+    ("ppl", "offy", 1, "confirm deactivating (person)"),
+    ("ppl", "keep", 1, "keep them (person)"),
+    ("ppl", "callon", 1, "make an on-call contact (person)"),
+    ("ppl", "calloff", 1, "stop urgent alerts (person)"),
+    ("ref", "o", 2, "an answer to a referral question (step, option)"),
+    ("ref", "back", 1, "back a question (step)"),
+    ("ref", "submit", 1, "submit the referral (step)"),
+    ("ref", "discard", 0, "discard the draft"),
+    ("ref", "go", 0, "continue the draft"),
+    ("ref", "new", 0, "start again"),
+    ("st", "csv", 2, "the quarterly return as CSV (year, quarter)"),
+    ("st", "png", 2, "the chart (year, quarter)"),
+]
+
+SERVICE_KINDS: tuple[ButtonKind, ...] = (
+    TRIAGE_ACCEPT,
+    TRIAGE_ASK,
+    TRIAGE_DECLINE,
+    REPEAT_CONFIRM,
+    REPEAT_REJECT,
+    ACTION_ACCEPT,
+    ACTION_DONE,
+    ACTION_NOT_POSSIBLE,
+    ACTION_REASSIGN,
+    MEETING_RESEARCH,
+    MEETING_ATTENDANCE,
+    ERASURE_CONFIRM,
+    ERASURE_KEEP,
+)
+KINDS: dict[tuple[str, str], ButtonKind] = {
+    (kind.area, kind.action): kind
+    for kind in (*SERVICE_KINDS, *(_kind(*row) for row in _HANDLER_KINDS))
+}
+
+
+def kind(area: str, action: str) -> ButtonKind:
+    """The registered kind; a button nobody registered cannot be made or answered."""
+    try:
+        return KINDS[(area, action)]
+    except KeyError:
+        raise ValueError(f"no button {area}:{action} is registered in bot.buttons") from None
+
+
+def attendance_buttons(meeting_id: int) -> list[list[tuple[str, str]]]:
+    """Attending, sending a deputy, apologies: asked at publication and chased later."""
+    return [
+        [
+            MEETING_ATTENDANCE("Attending", meeting_id, 0),
+            MEETING_ATTENDANCE("Sending a deputy", meeting_id, 1),
+        ],
+        [MEETING_ATTENDANCE("Apologies", meeting_id, 2)],
+    ]
+
+
+def action_buttons(action_id: int) -> list[list[tuple[str, str]]]:
+    """Accept, Done, Not possible, Reassign: under every message about an agency's action."""
+    return [
+        [ACTION_ACCEPT("Accept", action_id), ACTION_DONE("Done", action_id)],
+        [ACTION_NOT_POSSIBLE("Not possible", action_id), ACTION_REASSIGN("Reassign", action_id)],
+    ]

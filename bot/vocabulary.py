@@ -1,0 +1,44 @@
+"""The domain's words: who people are, what kind of agency, why a case came to MARAC.
+
+The core, the services, the faces and storage all speak these; storage imports them to
+type its columns, never the other way round. The values are stored, so they must never
+change.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    COORDINATOR = "coordinator"
+    CHAIR = "chair"
+    AGENCY_REP = "agency_rep"
+    PERPETRATOR_REP = "perpetrator_rep"
+    GOVERNANCE = "governance"
+
+
+class AgencyKind(enum.StrEnum):
+    """In the order the SafeLives quarterly dataset lists referring agencies."""
+
+    POLICE = "police"
+    IDVA = "idva"
+    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
+    ADULT_SOCIAL_CARE = "adult_social_care"
+    HEALTH = "health"
+    HOUSING = "housing"
+    PROBATION = "probation"
+    EDUCATION = "education"
+    MENTAL_HEALTH = "mental_health"
+    SUBSTANCE_MISUSE = "substance_misuse"
+    PERPETRATOR_SERVICE = "perpetrator_service"
+    OTHER = "other"
+
+
+class Criterion(enum.StrEnum):
+    """The four SafeLives routes to MARAC."""
+
+    VISIBLE_HIGH_RISK = "visible_high_risk"
+    PROFESSIONAL_JUDGEMENT = "professional_judgement"
+    POTENTIAL_ESCALATION = "potential_escalation"
+    REPEAT = "repeat"
