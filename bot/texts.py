@@ -629,6 +629,11 @@ CALENDAR_DESCRIPTION = (
     "never put in calendar invitations."
 )
 NO_MEETINGS = "No meetings are scheduled."
+UPCOMING_MEETINGS = "Upcoming MARAC meetings:"
+
+
+def calendar_summary(area: str) -> str:
+    return f"MARAC meeting, {area}"
 
 
 def ask_meeting_date(today: date) -> str:
@@ -1192,3 +1197,140 @@ def open_action_line(
 
 def referrals_showing(first: int, last: int, total: int) -> str:
     return f"Perpetrator referrals {first} to {last} of {total}, open ones first."
+
+
+# --- Button labels ----------------------------------------------------------------------
+
+BUTTON_ACCEPT = "Accept"
+BUTTON_ADD_AGENCY = "Add agency"
+BUTTON_ADD_CLOSURE_DAYS = "Add closure days"
+BUTTON_ADD_INFORMATION = "Add information"
+BUTTON_AGREEMENT_DATES = "Agreement dates"
+BUTTON_ASK_FOR_INFORMATION = "Ask for information"
+BUTTON_BACK = "Back"
+BUTTON_BACK_TO_AGENCIES = "Back to agencies"
+BUTTON_CANCEL = "Cancel"
+BUTTON_CHART = "Chart"
+BUTTON_CONFIRM_ERASURE = "Confirm erasure"
+BUTTON_CONTINUE = "Continue"
+BUTTON_CSV_RETURN = "CSV return"
+BUTTON_DEACTIVATE = "Deactivate"
+BUTTON_DECIDE_LATER = "Decide later"
+BUTTON_DECLINE = "Decline"
+BUTTON_DISCARD_AND_START_AGAIN = "Discard and start again"
+BUTTON_DISCARD_DRAFT = "Discard draft"
+BUTTON_DONE = "Done"
+BUTTON_KEEP_IT = "Keep it"
+BUTTON_KEEP_THE_CASE = "Keep the case"
+BUTTON_MAKE_ON_CALL_CONTACT = "Make on-call contact"
+BUTTON_MOVE_MEETING = "Move meeting"
+BUTTON_MOVE_TO_THE_NEXT_MEETING = "Move to the next meeting"
+BUTTON_MOVE_UP_THE_AGENDA = "Move up the agenda"
+BUTTON_NEW_MEETING = "New meeting"
+BUTTON_NOTHING_KNOWN = "Nothing known"
+BUTTON_NOT_POSSIBLE = "Not possible"
+BUTTON_NOT_THE_SAME_PERSON = "Not the same person"
+BUTTON_OPEN_INVITES = "Open invites"
+BUTTON_PUBLISH_AGENDA = "Publish agenda"
+BUTTON_REASSIGN = "Reassign"
+BUTTON_RENAME = "Rename"
+BUTTON_SET_OUR_WAITING_TIME = "Set our waiting time"
+BUTTON_STOP_URGENT_ALERTS = "Stop urgent alerts"
+BUTTON_SUBMIT_REFERRAL = "Submit referral"
+BUTTON_UNDO = "Undo"
+BUTTON_URGENT_EMERGENCY_LISTING = "Urgent — emergency listing"
+BUTTON_YES_CANCEL_IT = "Yes, cancel it"
+BUTTON_YES_DEACTIVATE = "Yes, deactivate"
+BUTTON_YES_REVOKE = "Yes, revoke"
+BUTTON_MUST_NOT_RECEIVE = "Must not receive…"
+BUTTON_ERASE_EARLY = "Erase early…"
+
+
+def button_actions_for(reference: str, when: str) -> str:
+    return f"Actions for {reference} ({when})"
+
+
+def button_close_meeting(when: str) -> str:
+    return f"Close {when} and send actions"
+
+
+def button_minutes(when: str) -> str:
+    return f"Minutes {when}"
+
+
+def button_remove_closure(day: str) -> str:
+    return f"Remove {day}"
+
+
+def button_move_to(day: str) -> str:
+    return f"Move to {day}"
+
+
+def button_change(reference: str) -> str:
+    return f"Change {reference}"
+
+
+def button_research(reference: str) -> str:
+    return f"Research {reference}"
+
+
+def button_confirm_repeat(reference: str) -> str:
+    return f"Confirm repeat of {reference}"
+
+
+# The home menu's buttons, by the operation that shows each.
+MENU_AGENCIES = "Agencies"
+MENU_INVITE = "Invite someone"
+MENU_PEOPLE = "People"
+MENU_AUDIT = "Audit trail"
+MENU_MEETINGS = "Meetings"
+
+PLAN_HEADING = "Action plans."
+PLAN_BY_AGENCY = "Actions by agency:"
+PLAN_PERPETRATOR_SERVICES = "Perpetrator services:"
+OPEN_INVITES_HEADING = "Open invites:"
+ENROLLED_HEADING = "Enrolled people:"
+
+
+def renaming(agency: str) -> str:
+    return f"Renaming {agency}. {ASK_AGENCY_NEW_NAME}"
+
+
+def revoke_invite_button(role: str, where: str) -> str:
+    return f"Revoke: {role}, {where}"[:60]
+
+
+# --- Early erasure refusals ---
+
+ERASURE_UNKNOWN_REASON = (
+    "Please choose why the case should be erased early: wrong person referred, "
+    "a legal instruction, or other."
+)
+NO_ERASURE_REQUEST = (
+    "No early erasure has been requested for this case. A coordinator must request it first."
+)
+SECOND_COORDINATOR_NEEDED = (
+    "You requested this erasure, so another coordinator must confirm it. Nothing was erased."
+)
+
+
+def unreachable_notice(role: str, person_id: int) -> str:
+    return (
+        f"A message to {role} person:{person_id} could not be delivered: they have blocked the "
+        "bot or left Telegram. Please contact them another way."
+    )
+
+
+# --- Subject access export (a document for the data protection officer) ---
+
+SAR_NOTE = (
+    "Everything held about the people in this case, decrypted. Staff appear by person id and "
+    "role; the audit trail lists who did or saw what with the case."
+)
+
+
+def sar_pruned_note(pruned_through: int) -> str:
+    return (
+        f"Audit events 1-{pruned_through} (all older than 7 years) were deleted under the "
+        "retention rule; the trail above begins after them."
+    )

@@ -47,8 +47,14 @@ def _card(view: ActionView) -> str:
 def _action_buttons(action_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [_button("Accept", "acc", action_id), _button("Done", "done", action_id)],
-            [_button("Not possible", "np", action_id), _button("Reassign", "re", action_id)],
+            [
+                _button(texts.BUTTON_ACCEPT, "acc", action_id),
+                _button(texts.BUTTON_DONE, "done", action_id),
+            ],
+            [
+                _button(texts.BUTTON_NOT_POSSIBLE, "np", action_id),
+                _button(texts.BUTTON_REASSIGN, "re", action_id),
+            ],
         ]
     )
 
@@ -60,15 +66,15 @@ async def plan(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     service = context.runtime.services.actions
     agencies, services = await service.summary(context.actor)
-    lines = ["Action plans."]
+    lines = [texts.PLAN_HEADING]
     if agencies:
-        lines.append("Actions by agency:")
+        lines.append(texts.PLAN_BY_AGENCY)
         lines += [
             texts.summary_agency_line(a.agency, a.open, a.done, a.not_possible, a.overdue)
             for a in agencies
         ]
     if services:
-        lines.append("Perpetrator services:")
+        lines.append(texts.PLAN_PERPETRATOR_SERVICES)
         lines += [
             texts.summary_service_line(
                 s.service, s.waiting_referrals, s.waiting_weeks, s.median_days_to_start
@@ -80,11 +86,11 @@ async def plan(update: Update, context: MaracContext) -> None:
         when = local_time(context, starts_at)
         if not closed:
             rows += [
-                [_button(f"Actions for {ref} ({when})", "rec", meeting_id, case_id)]
+                [_button(texts.button_actions_for(ref, when), "rec", meeting_id, case_id)]
                 for case_id, ref in cases
             ]
-            rows.append([_button(f"Close {when} and send actions", "close", meeting_id)])
-        rows.append([_button(f"Minutes {when}", "min", meeting_id)])
+            rows.append([_button(texts.button_close_meeting(when), "close", meeting_id)])
+        rows.append([_button(texts.button_minutes(when), "min", meeting_id)])
     await send_sensitive(
         update, context, "\n".join(lines), InlineKeyboardMarkup(rows[:40]) if rows else None
     )
@@ -123,7 +129,7 @@ async def action_line(update: Update, context: MaracContext) -> int:
         update,
         context,
         texts.action_saved(pending["saved"], line, view.agency if view.unreachable else None),
-        InlineKeyboardMarkup([[_button("Undo", "undo", view.id)]]),
+        InlineKeyboardMarkup([[_button(texts.BUTTON_UNDO, "undo", view.id)]]),
     )
     return LINES
 
@@ -267,7 +273,7 @@ async def _action_list(
     if nav:
         rows.append(nav)
     if referrals:
-        rows.append([_button("Set our waiting time", "wait")])
+        rows.append([_button(texts.BUTTON_SET_OUR_WAITING_TIME, "wait")])
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 
 

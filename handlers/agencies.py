@@ -36,7 +36,7 @@ async def list_agencies(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     agencies = await context.runtime.services.agencies.list_for(context.actor)
     rows = [[_button(a.name, "open", a.id)] for a in agencies]
-    rows.append([_button("Add agency", "new")])
+    rows.append([_button(texts.BUTTON_ADD_AGENCY, "new")])
     await show(update, texts.agency_list([a.name for a in agencies]), InlineKeyboardMarkup(rows))
 
 
@@ -53,8 +53,11 @@ async def open_agency(update: Update, context: MaracContext) -> None:
     )
     keyboard = InlineKeyboardMarkup(
         [
-            [_button("Rename", "ren", agency.id), _button("Agreement dates", "isa", agency.id)],
-            [_button("Back to agencies", "list")],
+            [
+                _button(texts.BUTTON_RENAME, "ren", agency.id),
+                _button(texts.BUTTON_AGREEMENT_DATES, "isa", agency.id),
+            ],
+            [_button(texts.BUTTON_BACK_TO_AGENCIES, "list")],
         ]
     )
     await show(update, card, keyboard)
@@ -97,7 +100,7 @@ async def rename_start(update: Update, context: MaracContext) -> int:
     callback = pressed(update)
     agency = await context.runtime.services.agencies.get(context.actor, callback.id())
     context.steps["agency_id"] = agency.id
-    await show(update, f"Renaming {agency.name}. {texts.ASK_AGENCY_NEW_NAME}")
+    await show(update, texts.renaming(agency.name))
     return ASK_NEW_NAME
 
 

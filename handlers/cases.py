@@ -89,21 +89,27 @@ def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMa
     if card.may_triage and can_triage(card.status):
         rows.append(
             [
-                InlineKeyboardButton("Accept", callback_data=TRIAGE_ACCEPT.data(card.id)),
-                InlineKeyboardButton("Ask for information", callback_data=TRIAGE_ASK.data(card.id)),
+                InlineKeyboardButton(
+                    texts.BUTTON_ACCEPT, callback_data=TRIAGE_ACCEPT.data(card.id)
+                ),
+                InlineKeyboardButton(
+                    texts.BUTTON_ASK_FOR_INFORMATION, callback_data=TRIAGE_ASK.data(card.id)
+                ),
             ]
         )
-        rows.append([InlineKeyboardButton("Decline", callback_data=TRIAGE_DECLINE.data(card.id))])
+        rows.append(
+            [InlineKeyboardButton(texts.BUTTON_DECLINE, callback_data=TRIAGE_DECLINE.data(card.id))]
+        )
     if actor_may_decide_repeat:
         for other_id, reference in card.possible_repeats:
             rows.append(
                 [
                     InlineKeyboardButton(
-                        f"Confirm repeat of {reference}",
+                        texts.button_confirm_repeat(reference),
                         callback_data=REPEAT_CONFIRM.data(card.id, other_id),
                     ),
                     InlineKeyboardButton(
-                        "Not the same person",
+                        texts.BUTTON_NOT_THE_SAME_PERSON,
                         callback_data=REPEAT_REJECT.data(card.id, other_id),
                     ),
                 ]
@@ -112,10 +118,10 @@ def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMa
         rows.append(
             [
                 InlineKeyboardButton(
-                    "Must not receive…", callback_data=kind("cas", "exc").data(card.id)
+                    texts.BUTTON_MUST_NOT_RECEIVE, callback_data=kind("cas", "exc").data(card.id)
                 ),
                 InlineKeyboardButton(
-                    "Erase early…", callback_data=kind("era", "ask").data(card.id)
+                    texts.BUTTON_ERASE_EARLY, callback_data=kind("era", "ask").data(card.id)
                 ),
             ]
         )

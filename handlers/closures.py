@@ -36,9 +36,9 @@ async def list_closures(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     closures = await context.runtime.services.closures.upcoming(context.actor)
     lines = [texts.closure_line(c.day, c.note) for c in closures]
-    rows = [[_button("Add closure days", "add")]]
+    rows = [[_button(texts.BUTTON_ADD_CLOSURE_DAYS, "add")]]
     rows += [
-        [_button(f"Remove {format_day(c.day)}", "rm", c.day.toordinal())]
+        [_button(texts.button_remove_closure(format_day(c.day)), "rm", c.day.toordinal())]
         for c in closures[:MAX_REMOVE_BUTTONS]
     ]
     await show(
@@ -81,10 +81,10 @@ def _move_keyboard(meeting: AffectedMeeting) -> InlineKeyboardMarkup:
     choice = meeting.choice
     days = [choice.before, choice.after] if choice.before != choice.off.day else [choice.after]
     row = [
-        _button(f"Move to {format_day(day)}", "mv", meeting.meeting_id, day.toordinal())
+        _button(texts.button_move_to(format_day(day)), "mv", meeting.meeting_id, day.toordinal())
         for day in days
     ]
-    return InlineKeyboardMarkup([row, [_button("Keep it", "keep", meeting.meeting_id)]])
+    return InlineKeyboardMarkup([row, [_button(texts.BUTTON_KEEP_IT, "keep", meeting.meeting_id)]])
 
 
 async def move_meeting(update: Update, context: MaracContext) -> None:

@@ -26,7 +26,7 @@ async def start_invite(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     authorise(context.actor, Operation.INVITE_PEOPLE, area_id=context.actor.area_id)
     rows = [[_button(texts.ROLE_BUTTONS[r.value], "role", i)] for i, r in enumerate(ROLES)]
-    rows.append([_button("Open invites", "open")])
+    rows.append([_button(texts.BUTTON_OPEN_INVITES, "open")])
     await show(update, texts.CHOOSE_INVITE_ROLE, InlineKeyboardMarkup(rows))
 
 
@@ -86,14 +86,21 @@ async def list_open(update: Update, context: MaracContext) -> None:
         where = invite.agency_name or context.actor.area_name
         role = texts.ROLE_BUTTONS[invite.role.value]
         lines.append(texts.open_invite_line(role, where, local_time(context, invite.expires_at)))
-        rows.append([_button(f"Revoke: {role}, {where}"[:60], "rev", invite.id)])
-    await show(update, "Open invites:\n" + "\n".join(lines), InlineKeyboardMarkup(rows))
+        rows.append([_button(texts.revoke_invite_button(role, where), "rev", invite.id)])
+    await show(
+        update, texts.OPEN_INVITES_HEADING + "\n" + "\n".join(lines), InlineKeyboardMarkup(rows)
+    )
 
 
 async def confirm_revoke(update: Update, context: MaracContext) -> None:
     invite_id = pressed(update).id()
     keyboard = InlineKeyboardMarkup(
-        [[_button("Yes, revoke", "revy", invite_id), _button("Keep it", "open")]]
+        [
+            [
+                _button(texts.BUTTON_YES_REVOKE, "revy", invite_id),
+                _button(texts.BUTTON_KEEP_IT, "open"),
+            ]
+        ]
     )
     await show(update, texts.CONFIRM_REVOKE, keyboard)
 

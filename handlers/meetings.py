@@ -67,8 +67,8 @@ async def list_meetings(update: Update, context: MaracContext) -> None:
         for m in meetings
     ]
     if may(context.actor, Operation.MANAGE_MEETINGS):
-        rows.append([_button("New meeting", "new")])
-    text = "Upcoming MARAC meetings:\n" + "\n".join(lines) if lines else texts.NO_MEETINGS
+        rows.append([_button(texts.BUTTON_NEW_MEETING, "new")])
+    text = "\n".join([texts.UPCOMING_MEETINGS, *lines]) if lines else texts.NO_MEETINGS
     await show(update, text, InlineKeyboardMarkup(rows) if rows else None)
 
 
@@ -113,16 +113,19 @@ async def open_meeting(update: Update, context: MaracContext) -> None:
     rows: list[list[InlineKeyboardButton]] = []
     if detail.may_manage:
         if not meeting.published:
-            rows.append([_button("Publish agenda", "pub", meeting.id)])
+            rows.append([_button(texts.BUTTON_PUBLISH_AGENDA, "pub", meeting.id)])
         rows.append(
-            [_button("Move meeting", "move", meeting.id), _button("Cancel", "cancel", meeting.id)]
+            [
+                _button(texts.BUTTON_MOVE_MEETING, "move", meeting.id),
+                _button(texts.BUTTON_CANCEL, "cancel", meeting.id),
+            ]
         )
         for line in detail.agenda:
-            rows.append([_button(f"Change {line.reference}", "item", line.item_id)])
+            rows.append([_button(texts.button_change(line.reference), "item", line.item_id)])
     elif meeting.published and detail.my_agency_id is not None:
         for line in detail.agenda:
             if detail.my_agency_id not in line.returned_by:
-                rows.append([_button(f"Research {line.reference}", "res", line.item_id)])
+                rows.append([_button(texts.button_research(line.reference), "res", line.item_id)])
     await send_sensitive(
         update, context, _agenda(context, detail), InlineKeyboardMarkup(rows) if rows else None
     )
@@ -274,7 +277,7 @@ async def new_location(update: Update, context: MaracContext) -> int:
     if not chairs:
         return await _create(update, context, None)
     rows = [[_button(p.name[:60], "chair", p.id)] for p in chairs]
-    rows.append([_button("Decide later", "chair", 0)])
+    rows.append([_button(texts.BUTTON_DECIDE_LATER, "chair", 0)])
     await answer(update, texts.ASK_MEETING_CHAIR, InlineKeyboardMarkup(rows))
     return NEW_CHAIR
 
@@ -359,7 +362,12 @@ async def move_time(update: Update, context: MaracContext) -> int:
 async def confirm_cancel(update: Update, context: MaracContext) -> None:
     meeting_id = pressed(update).id()
     keyboard = InlineKeyboardMarkup(
-        [[_button("Yes, cancel it", "cancely", meeting_id), _button("Keep it", "open", meeting_id)]]
+        [
+            [
+                _button(texts.BUTTON_YES_CANCEL_IT, "cancely", meeting_id),
+                _button(texts.BUTTON_KEEP_IT, "open", meeting_id),
+            ]
+        ]
     )
     await show(update, texts.CONFIRM_CANCEL_MEETING, keyboard)
 
@@ -384,9 +392,9 @@ async def change_item(update: Update, context: MaracContext) -> None:
     item_id = pressed(update).id()
     keyboard = InlineKeyboardMarkup(
         [
-            [_button("Move up the agenda", "up", item_id)],
-            [_button("Move to the next meeting", "mvnext", item_id)],
-            [_button("Urgent — emergency listing", "emerg", item_id)],
+            [_button(texts.BUTTON_MOVE_UP_THE_AGENDA, "up", item_id)],
+            [_button(texts.BUTTON_MOVE_TO_THE_NEXT_MEETING, "mvnext", item_id)],
+            [_button(texts.BUTTON_URGENT_EMERGENCY_LISTING, "emerg", item_id)],
         ]
     )
     await show(update, texts.CHANGE_AGENDA_ITEM, keyboard)
@@ -430,7 +438,12 @@ async def research_options(update: Update, context: MaracContext) -> None:
     item_id = pressed(update).id()
     reference, when = await context.runtime.services.meetings.research_item(context.actor, item_id)
     keyboard = InlineKeyboardMarkup(
-        [[_button("Nothing known", "none", item_id), _button("Add information", "info", item_id)]]
+        [
+            [
+                _button(texts.BUTTON_NOTHING_KNOWN, "none", item_id),
+                _button(texts.BUTTON_ADD_INFORMATION, "info", item_id),
+            ]
+        ]
     )
     await answer(update, texts.research_options(reference, when), keyboard)
 

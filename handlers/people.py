@@ -42,7 +42,7 @@ async def list_people(update: Update, context: MaracContext) -> None:
     if may(actor, Operation.MANAGE_PEOPLE):
         rows = [[_button(p.name[:60], "open", p.id)] for p in people if p.id != actor.person_id]
         markup = InlineKeyboardMarkup(rows[:MAX_BUTTONS]) if rows else None
-    await send_sensitive(update, context, "Enrolled people:" + "\n".join(lines), markup)
+    await send_sensitive(update, context, texts.ENROLLED_HEADING + "\n".join(lines), markup)
 
 
 async def open_person(update: Update, context: MaracContext) -> None:
@@ -55,11 +55,13 @@ async def open_person(update: Update, context: MaracContext) -> None:
         local_day(context, person.last_active_at),
     )
     on_call = (
-        _button("Stop urgent alerts", "calloff", person.id)
+        _button(texts.BUTTON_STOP_URGENT_ALERTS, "calloff", person.id)
         if person.on_call
-        else _button("Make on-call contact", "callon", person.id)
+        else _button(texts.BUTTON_MAKE_ON_CALL_CONTACT, "callon", person.id)
     )
-    keyboard = InlineKeyboardMarkup([[on_call], [_button("Deactivate", "off", person.id)]])
+    keyboard = InlineKeyboardMarkup(
+        [[on_call], [_button(texts.BUTTON_DEACTIVATE, "off", person.id)]]
+    )
     if person.on_call:
         card += "\n" + texts.ON_CALL_NOTE
     await show(update, card, keyboard)
@@ -78,7 +80,12 @@ async def confirm_deactivate(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     person = await context.runtime.services.people.get(context.actor, pressed(update).id())
     keyboard = InlineKeyboardMarkup(
-        [[_button("Yes, deactivate", "offy", person.id), _button("Cancel", "keep", person.id)]]
+        [
+            [
+                _button(texts.BUTTON_YES_DEACTIVATE, "offy", person.id),
+                _button(texts.BUTTON_CANCEL, "keep", person.id),
+            ]
+        ]
     )
     await show(update, texts.confirm_deactivate(person.name), keyboard)
 

@@ -33,15 +33,15 @@ def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
 async def _ask(update: Update, context: MaracContext, state: DraftState) -> None:
     """Show the current question, or the review screen once every question is answered."""
     step = flow.prompt(state.payload, state.thresholds)
-    back = [_button("Back", "back", step.number)] if step.can_go_back else []
+    back = [_button(texts.BUTTON_BACK, "back", step.number)] if step.can_go_back else []
     if step.key == "review":
         answers = flow.dash_answers(state.payload)
         not_known = sum(1 for a in answers.values() if a.value == "not_known")
         review = texts.referral_review(state.payload, flow.yes_count(state.payload), not_known)
         keyboard = InlineKeyboardMarkup(
             [
-                [_button("Submit referral", "submit", step.number)],
-                [*back, _button("Discard draft", "discard")],
+                [_button(texts.BUTTON_SUBMIT_REFERRAL, "submit", step.number)],
+                [*back, _button(texts.BUTTON_DISCARD_DRAFT, "discard")],
             ]
         )
         await send_sensitive(update, context, review, keyboard)
@@ -86,7 +86,12 @@ async def refer(update: Update, context: MaracContext) -> int:
     draft = await referrals.current_draft(context.actor)
     if draft is not None:
         keyboard = InlineKeyboardMarkup(
-            [[_button("Continue", "go"), _button("Discard and start again", "new")]]
+            [
+                [
+                    _button(texts.BUTTON_CONTINUE, "go"),
+                    _button(texts.BUTTON_DISCARD_AND_START_AGAIN, "new"),
+                ]
+            ]
         )
         await answer(update, texts.resume_draft(local_time(context, draft.updated_at)), keyboard)
         return REFERRING
@@ -107,7 +112,7 @@ async def resume(update: Update, context: MaracContext) -> int:
 
 async def start_again(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
-    await _settle_pressed(update, "Discard and start again")
+    await _settle_pressed(update, texts.BUTTON_DISCARD_AND_START_AGAIN)
     await _ask(update, context, await context.runtime.services.referrals.start(context.actor))
     return REFERRING
 

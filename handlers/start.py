@@ -12,11 +12,11 @@ from bot.services.enrolment import Redemption
 from handlers.replies import set_menu_for
 
 MENU: tuple[tuple[str, Operation, str], ...] = (
-    ("Agencies", Operation.MANAGE_AGENCIES, "ag:list"),
-    ("Invite someone", Operation.INVITE_PEOPLE, "inv:menu"),
-    ("People", Operation.VIEW_PEOPLE, "ppl:list"),
-    ("Audit trail", Operation.VIEW_AUDIT, "aud:latest"),
-    ("Meetings", Operation.VIEW_MEETINGS, "mtg:list"),
+    (texts.MENU_AGENCIES, Operation.MANAGE_AGENCIES, "ag:list"),
+    (texts.MENU_INVITE, Operation.INVITE_PEOPLE, "inv:menu"),
+    (texts.MENU_PEOPLE, Operation.VIEW_PEOPLE, "ppl:list"),
+    (texts.MENU_AUDIT, Operation.VIEW_AUDIT, "aud:latest"),
+    (texts.MENU_MEETINGS, Operation.VIEW_MEETINGS, "mtg:list"),
 )
 
 

@@ -46,8 +46,12 @@ async def stats(update: Update, context: MaracContext) -> None:
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("CSV return", callback_data=kind(AREA, "csv").data(year, q)),
-                InlineKeyboardButton("Chart", callback_data=kind(AREA, "png").data(year, q)),
+                InlineKeyboardButton(
+                    texts.BUTTON_CSV_RETURN, callback_data=kind(AREA, "csv").data(year, q)
+                ),
+                InlineKeyboardButton(
+                    texts.BUTTON_CHART, callback_data=kind(AREA, "png").data(year, q)
+                ),
             ]
         ]
     )

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import ManualClock
 from bot.runtime import Runtime, open_runtime
-from bot.sandbox.vault_transit import VaultTransitStandIn
 from config import Settings
 from storage.crypto import KeyRing
 from storage.keyfile import key_ring_from_document, new_key_document
 from storage.migrate import upgrade
-from tests.key_helpers import TRANSIT_KEY
+from tests.support.keys import TRANSIT_KEY
+from tests.support.vault_transit import VaultTransitStandIn
 
 ADMIN_URL = os.environ.get("MARAC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 T = TypeVar("T")

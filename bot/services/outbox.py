@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import texts
 from bot.clock import Clock
 from bot.quiet_hours import WORKING_DAY_KINDS, next_sendable
 from bot.services.case_access import Receivers, receivers
@@ -40,12 +41,6 @@ from bot.texts import ROLE_NAMES
 from bot.vocabulary import Role
 from storage.audit import append_event
 from storage.models import OutboxMessage, Person
-
-# Texts sent from here; to move into bot.texts with the others.
-UNREACHABLE_NOTICE: Final = (
-    "A message to {role} person:{person_id} could not be delivered: they have blocked the "
-    "bot or left Telegram. Please contact them another way."
-)
 
 UNREACHABLE_NOTICE_KIND: Final = "unreachable_notice"
 MAX_ATTEMPTS: Final = 8
@@ -605,7 +600,7 @@ class OutboxService:
                 )
             )
         ).all()
-        text = UNREACHABLE_NOTICE.format(role=ROLE_NAMES[person.role], person_id=person.id)
+        text = texts.unreachable_notice(ROLE_NAMES[person.role], person.id)
         notified = 0
         for coordinator in coordinators:
             # One notice per coordinator per episode: a later block after an unblock is new news.

@@ -348,14 +348,17 @@ class ReferralService:
             match.reference if match else None,
         )
         buttons = [
-            [TRIAGE_ACCEPT("Accept", case.id), TRIAGE_ASK("Ask for information", case.id)],
-            [TRIAGE_DECLINE("Decline", case.id)],
+            [
+                TRIAGE_ACCEPT(texts.BUTTON_ACCEPT, case.id),
+                TRIAGE_ASK(texts.BUTTON_ASK_FOR_INFORMATION, case.id),
+            ],
+            [TRIAGE_DECLINE(texts.BUTTON_DECLINE, case.id)],
         ]
         if match is not None:
             buttons.append(
                 [
-                    REPEAT_CONFIRM(f"Confirm repeat of {match.reference}", case.id, match.id),
-                    REPEAT_REJECT("Not the same person", case.id, match.id),
+                    REPEAT_CONFIRM(texts.button_confirm_repeat(match.reference), case.id, match.id),
+                    REPEAT_REJECT(texts.BUTTON_NOT_THE_SAME_PERSON, case.id, match.id),
                 ]
             )
         recipients = await self._people(session, case.area_id, roles={Role.COORDINATOR})

@@ -89,17 +89,6 @@ ERASURE_REQUESTED: Final = "erasure_requested"  # CaseEvent kind of a pending ea
 ERASURE_WITHDRAWN: Final = "erasure_withdrawn"
 DRAFT_RULE: Final = "draft: expired"
 
-# Texts shown to coordinators; to move into bot.texts with the others.
-UNKNOWN_REASON: Final = (
-    "Please choose why the case should be erased early: wrong person referred, "
-    "a legal instruction, or other."
-)
-NO_ERASURE_REQUEST: Final = (
-    "No early erasure has been requested for this case. A coordinator must request it first."
-)
-SECOND_COORDINATOR_NEEDED: Final = (
-    "You requested this erasure, so another coordinator must confirm it. Nothing was erased."
-)
 ACTIVE_COORDINATOR_NEEDED: Final = "only an active coordinator of the area"
 
 
@@ -254,7 +243,7 @@ class RetentionService:
         try:
             category = ErasureReason(reason)
         except ValueError:
-            raise ServiceError(UNKNOWN_REASON) from None
+            raise ServiceError(texts.ERASURE_UNKNOWN_REASON) from None
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             await self._active_coordinator(session, actor)
@@ -308,8 +297,8 @@ class RetentionService:
                 person_id=person.id,
                 buttons=[
                     [
-                        ERASURE_CONFIRM("Confirm erasure", case.id),
-                        ERASURE_KEEP("Keep the case", case.id),
+                        ERASURE_CONFIRM(texts.BUTTON_CONFIRM_ERASURE, case.id),
+                        ERASURE_KEEP(texts.BUTTON_KEEP_THE_CASE, case.id),
                     ]
                 ],
                 urgent=True,
@@ -324,7 +313,7 @@ class RetentionService:
             await self._active_coordinator(session, actor)
             case = await self._case_for(session, actor, case_id)
             if await self._pending_request(session, case.id) is None:
-                raise ServiceError(NO_ERASURE_REQUEST)
+                raise ServiceError(texts.NO_ERASURE_REQUEST)
             session.add(
                 CaseEvent(
                     case_id=case.id, kind=ERASURE_WITHDRAWN, at=now, by_person_id=actor.person_id
@@ -351,7 +340,7 @@ class RetentionService:
             case = await self._case_for(session, actor, case_id, lock=True)
             request = await self._pending_request(session, case.id)
             if request is None:
-                raise ServiceError(NO_ERASURE_REQUEST)
+                raise ServiceError(texts.NO_ERASURE_REQUEST)
             if request.by_person_id == actor.person_id:
                 refused_reference = case.reference
             else:
@@ -387,7 +376,7 @@ class RetentionService:
                 outcome="refused",
                 details={"reason": "requester cannot confirm"},
             )
-        raise ServiceError(SECOND_COORDINATOR_NEEDED)
+        raise ServiceError(texts.SECOND_COORDINATOR_NEEDED)
 
     # -- helpers: what is due ------------------------------------------------------------------
 

@@ -146,10 +146,7 @@ class SubjectAccessService:
             "reference": case.reference,
             "area": area.name if area else None,
             "exported_at": _iso(now),
-            "note": (
-                "Everything held about the people in this case, decrypted. Staff appear by "
-                "person id and role; the audit trail lists who did or saw what with the case."
-            ),
+            "note": texts.SAR_NOTE,
             "case": coded,
             **sealed,
             "case_events": await self._events(session, case),
@@ -168,12 +165,7 @@ class SubjectAccessService:
         head = await session.get(AuditHead, 1)
         if head is None or not head.pruned_seq:
             return {}
-        return {
-            "audit_trail_note": (
-                f"Audit events 1-{head.pruned_seq} (all older than 7 years) were deleted under "
-                "the retention rule; the trail above begins after them."
-            )
-        }
+        return {"audit_trail_note": texts.sar_pruned_note(head.pruned_seq)}
 
     async def _events(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
         rows = await session.scalars(

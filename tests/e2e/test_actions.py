@@ -17,9 +17,7 @@ from bot.dates import format_uk_date
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.vocabulary import AgencyKind, Role
-from tests.e2e.conftest import Area
-from tests.e2e.test_meetings import _agency, refer_and_accept, schedule
-from tests.e2e.test_referrals import wait_for_text
+from tests.support.e2e import Area, _agency, refer_and_accept, schedule, wait_for_text
 
 
 class Cast:

@@ -16,7 +16,7 @@ from bot.meetings.workdays import AreaCalendar
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.vocabulary import AgencyKind, Role
-from tests.e2e.conftest import Area, add_agency
+from tests.support.e2e import Area, add_agency
 
 
 def today(clock: ManualClock) -> date:

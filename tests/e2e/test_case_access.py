@@ -15,8 +15,8 @@ from bot.meetings.workdays import AreaCalendar
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.vocabulary import AgencyKind, Role
-from tests.e2e.conftest import Area, add_agency
-from tests.service_scenarios import refer
+from tests.support.e2e import Area, add_agency
+from tests.support.service_scenarios import refer
 
 ACTION = "Police: check bail conditions and flag the address within 5 working days"
 

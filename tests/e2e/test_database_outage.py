@@ -1,6 +1,6 @@
 """Real database outages, end to end, on PostgreSQL.
 
-The bot's engine reaches PostgreSQL through :class:`~tests.e2e.tcp_proxy.TcpProxy`. Cutting
+The bot's engine reaches PostgreSQL through :class:`~tests.support.tcp_proxy.TcpProxy`. Cutting
 the proxy resets every pooled connection and refuses new ones, as a database restart or a
 failed-over server would; freezing it makes the server go silent, as a hung host or a network
 partition would; restoring it lets the bot find its own way back. Nothing in the bot is
@@ -55,9 +55,9 @@ from bot.sandbox.scenarios import press
 from bot.vocabulary import AgencyKind, Role
 from config import Settings
 from storage.models import OutboxMessage
-from tests.e2e.conftest import Area, add_agency, queue_reminder
-from tests.e2e.tcp_proxy import TcpProxy
-from tests.e2e.test_failover import Instance, eventually, finish_referral
+from tests.support.e2e import Area, add_agency, queue_reminder
+from tests.support.failover import Instance, eventually, finish_referral
+from tests.support.tcp_proxy import TcpProxy
 
 OUTAGE_SECONDS = 30.0  # what the issue names; real time, because the engine lives in it
 # How long the hung-database test waits for each calm answer: room for a pre-ping, a reconnect

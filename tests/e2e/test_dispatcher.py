@@ -25,7 +25,7 @@ from bot.services.outbox import OutboxService, cancel, enqueue, retry_backoff
 from bot.vocabulary import Role
 from storage.db import create_engine, create_session_factory
 from storage.models import AuditEvent, OutboxMessage, Person
-from tests.e2e.conftest import Area
+from tests.support.e2e import Area
 
 
 def pause_jobs(application: MaracApplication) -> None:

@@ -10,7 +10,7 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver
 from bot.vocabulary import Role
-from tests.e2e.conftest import Area
+from tests.support.e2e import Area
 
 
 async def test_coordinator_enrols_with_invite_and_sees_menu(

@@ -8,9 +8,7 @@ from bot.sandbox import Driver
 from bot.sandbox.scenarios import make_referral
 from bot.vocabulary import AgencyKind, Role
 from storage.audit import verify_chain
-from tests.e2e.conftest import Area
-from tests.e2e.test_meetings import _agency
-from tests.e2e.test_referrals import REFERENCE, wait_for_text
+from tests.support.e2e import REFERENCE, Area, _agency, wait_for_text
 
 
 async def test_second_coordinator_confirms_early_erasure(

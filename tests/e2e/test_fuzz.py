@@ -17,8 +17,7 @@ from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.sandbox.scenarios import make_referral
 from bot.vocabulary import AgencyKind, Role
-from tests.e2e.conftest import Area
-from tests.e2e.test_meetings import _agency
+from tests.support.e2e import Area, _agency
 
 AREAS = ["ref", "tri", "rep", "cas", "era", "ag", "inv", "ppl", "aud", "mtg", "act", "st", "zz"]
 ACTIONS = [

@@ -11,19 +11,8 @@ from bot import texts
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import Driver, RecordedMessage, SimulatedUser
-from bot.sandbox.scenarios import make_referral
 from bot.vocabulary import AgencyKind, Role
-from storage.models import Agency
-from tests.e2e.conftest import Area
-from tests.e2e.test_referrals import REFERENCE, wait_for_text
-
-
-async def _agency(runtime: Runtime, area: Area, name: str, kind: AgencyKind) -> int:
-    async with runtime.sessions.begin() as session:
-        row = Agency(area_id=area.area_id, name=name, kind=kind, created_at=runtime.clock.now())
-        session.add(row)
-        await session.flush()
-        return row.id
+from tests.support.e2e import Area, _agency, refer_and_accept, schedule, wait_for_text
 
 
 async def cast(runtime: Runtime, area: Area) -> tuple[SimulatedUser, SimulatedUser, SimulatedUser]:
@@ -33,31 +22,6 @@ async def cast(runtime: Runtime, area: Area) -> tuple[SimulatedUser, SimulatedUs
     sam = await area.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police)
     nia = await area.enrol(602, "Nia", "Brown", Role.AGENCY_REP, health)
     return priya, sam, nia
-
-
-async def schedule(
-    priya: SimulatedUser, day: str = "10/12/2026", repeat: str = "Every 2 weeks"
-) -> None:
-    await priya.send_and_wait("/meetings")
-    await priya.press_and_wait("New meeting", expect_edit=True)
-    await priya.send_and_wait(day)
-    await priya.send_and_wait("10:00")
-    await priya.press_and_wait(repeat, expect_edit=True)
-    scheduled, _ = await priya.send_and_wait("Room 2, County Hall", count=2)
-    assert "Scheduled" in (scheduled.text or ""), scheduled.text
-
-
-async def refer_and_accept(
-    driver: Driver, priya: SimulatedUser, sam: SimulatedUser
-) -> tuple[str, str]:
-    await make_referral(sam)
-    result = await sam.press_and_wait("Submit referral", expect_edit=True)
-    match = REFERENCE.search(result.message.text or "")
-    assert match
-    reference = match.group(1)
-    await wait_for_text(driver, priya, f"New referral {reference}")
-    accepted = await priya.press_and_wait("Accept", expect_edit=True)
-    return reference, accepted.message.text or ""
 
 
 async def open_first_meeting(priya: SimulatedUser) -> RecordedMessage:

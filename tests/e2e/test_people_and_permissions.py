@@ -14,7 +14,7 @@ from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.vocabulary import Role
 from storage.models import AuditEvent, Person
-from tests.e2e.conftest import Area
+from tests.support.e2e import Area
 
 LINK_CODE = re.compile(r"start=([A-Za-z0-9_-]+)")
 

@@ -4,7 +4,6 @@ triage, who may open a case, and that no victim name reaches the database file o
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import pytest
@@ -12,23 +11,12 @@ from sqlalchemy import select
 
 from bot import texts
 from bot.adapter.local import running_bot
-from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import Referral, make_referral, press, say
 from bot.vocabulary import AgencyKind, Role
-from storage.models import Agency, Case
-from tests.e2e.conftest import Area
-
-REFERENCE = re.compile(rf"\b({REFERENCE_PATTERN})\b")
-
-
-async def agency(runtime: Runtime, area: Area, name: str, kind: AgencyKind) -> int:
-    async with runtime.sessions.begin() as session:
-        row = Agency(area_id=area.area_id, name=name, kind=kind, created_at=runtime.clock.now())
-        session.add(row)
-        await session.flush()
-        return row.id
+from storage.models import Case
+from tests.support.e2e import Area, agency, submit, wait_for_text
 
 
 async def cast(runtime: Runtime, area: Area) -> tuple[SimulatedUser, SimulatedUser, SimulatedUser]:
@@ -38,21 +26,6 @@ async def cast(runtime: Runtime, area: Area) -> tuple[SimulatedUser, SimulatedUs
     sam = await area.enrol(601, "Sam", "Okafor", Role.AGENCY_REP, police)
     nia = await area.enrol(602, "Nia", "Brown", Role.AGENCY_REP, health)
     return priya, sam, nia
-
-
-async def submit(user: SimulatedUser) -> str:
-    result = await user.press_and_wait("Submit referral", expect_edit=True)
-    match = REFERENCE.search(result.message.text or "")
-    assert match, result.message.text
-    return match.group(1)
-
-
-async def wait_for_text(driver: Driver, user: SimulatedUser, fragment: str) -> str:
-    message = await driver.wait_for(
-        lambda: next((m for m in user.bot_messages() if fragment in (m.text or "")), None),
-        description=f"a message containing {fragment!r} for {user.display_name}",
-    )
-    return message.text or ""
 
 
 async def test_full_referral_triage_and_case_card(

@@ -6,8 +6,7 @@ from bot.runtime import Runtime
 from bot.sandbox import Driver
 from bot.sandbox.scenarios import Referral, make_referral
 from bot.vocabulary import AgencyKind, Role
-from tests.e2e.conftest import Area
-from tests.e2e.test_referrals import agency, submit, wait_for_text
+from tests.support.e2e import Area, agency, submit, wait_for_text
 
 NAMES = ("Jane", "Mary", "Major", "John", "Doe")
 

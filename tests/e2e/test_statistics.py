@@ -10,8 +10,7 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import Driver
 from bot.vocabulary import AgencyKind, Role
-from tests.e2e.conftest import Area
-from tests.e2e.test_meetings import _agency, refer_and_accept, schedule
+from tests.support.e2e import Area, _agency, refer_and_accept, schedule
 
 
 async def test_stats_exact_for_coordinator_and_suppressed_for_governance(

@@ -10,7 +10,7 @@ from bot import texts
 from bot.permissions import commands_for
 from bot.sandbox import BotApiStandIn, Driver
 from bot.vocabulary import Role
-from tests.e2e.conftest import Area
+from tests.support.e2e import Area
 
 HELD_SECONDS = 3.0
 

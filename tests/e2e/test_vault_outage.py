@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from bot import texts
 from bot.runtime import Runtime
 from bot.sandbox import Driver
-from bot.sandbox.vault_transit import VaultTransitStandIn
 from bot.vocabulary import Role
 from storage.kek_sources import TransitKeySource
 from storage.keyfile import blind_index_key_from_document, new_key_document
 from storage.models import DataKey, Person
-from tests.e2e.conftest import Area
-from tests.key_helpers import TRANSIT_KEY
+from tests.support.e2e import Area
+from tests.support.keys import TRANSIT_KEY
+from tests.support.vault_transit import VaultTransitStandIn
 
 KEY = TRANSIT_KEY
 

@@ -10,7 +10,6 @@ updates with ``TimedUpdateProcessor`` and ``dispatch_due`` reports each run to b
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,15 +46,11 @@ from bot.sandbox import BotApiStandIn, Driver
 from bot.services.outbox import enqueue
 from config import Settings
 from storage.crypto import KeyRing
-from tests.e2e.conftest import Area
+from tests.support.e2e import Area
+from tests.support.webhook import PATH, PUBLIC_URL, SECRET, message_update
 
-SECRET = "webhook-secret_0123456789abcdefXYZ"
-PATH = "/telegram/9f2c-updates"
-PUBLIC_URL = "https://marac.example.test"
 # Nothing listens on port 1: connections are refused at once, like a PostgreSQL that is down.
 DEAD_POSTGRES_URL = "postgresql+asyncpg://marac@127.0.0.1:1/marac"
-
-_update_ids = itertools.count(1000)
 
 
 @pytest.fixture
@@ -77,31 +72,6 @@ async def webhook(runtime: Runtime, server: BotApiStandIn) -> AsyncIterator[Runn
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         yield session
-
-
-def message_update(user_id: int, first_name: str, text: str) -> dict[str, Any]:
-    """An update shaped like the ones the stand-in (and Telegram) deliver for a private message."""
-    entities = (
-        [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-        if text.startswith("/")
-        else []
-    )
-    return {
-        "update_id": next(_update_ids),
-        "message": {
-            "message_id": next(_update_ids),
-            "from": {
-                "id": user_id,
-                "is_bot": False,
-                "first_name": first_name,
-                "language_code": "en",
-            },
-            "chat": {"id": user_id, "type": "private", "first_name": first_name},
-            "date": int(time.time()),
-            "text": text,
-            **({"entities": entities} if entities else {}),
-        },
-    }
 
 
 async def post_update(

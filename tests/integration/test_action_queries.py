@@ -26,7 +26,7 @@ from bot.services.enrolment import Redemption
 from bot.services.outbox import cancel
 from bot.vocabulary import AgencyKind, Role
 from storage.models import Action, ActionStep, Agency, OutboxMessage, PerpetratorStep
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 POLICE, HEALTH, DRIVE = "Northamptonshire Police", "NGH Hospital", "Drive Project"
 

@@ -23,7 +23,7 @@ from bot.services.subject_access import EXPORTED_ACTION, SubjectAccessService
 from storage.audit import GENESIS_HASH, PRUNED_ACTION, append_event, verify_chain
 from storage.audit_retention import audit_rule, plan_audit_pruning, prune_audit_events
 from storage.models import AuditEvent, AuditHead, Case
-from tests.integration.test_retention import build_world, table_counts
+from tests.support.retention import build_world, table_counts
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # the clock fixture's time
 OLD = datetime(2019, 11, 25, 23, 59, tzinfo=UTC)  # 7 years and a day ago, London (GMT)

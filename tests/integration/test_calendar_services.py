@@ -20,7 +20,7 @@ from bot.meetings.workdays import AreaCalendar
 from bot.runtime import Runtime
 from bot.services.outbox import enqueue
 from storage.models import OutboxMessage
-from tests.service_scenarios import cast, refer
+from tests.support.service_scenarios import cast, refer
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -38,7 +38,7 @@ from bot.services.case_access import case_facts, viewers
 from bot.services.outbox import enqueue
 from bot.vocabulary import AgencyKind, Role
 from storage.models import Agency, AgendaItem, AuditEvent, OutboxMessage
-from tests.service_scenarios import enrol, refer
+from tests.support.service_scenarios import enrol, refer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from bot.services.meetings import MeetingService
 from bot.vocabulary import Role
 from storage.models import OutboxMessage
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 
 async def test_digest_once_per_working_day_after_eight(

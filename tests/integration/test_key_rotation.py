@@ -47,7 +47,7 @@ from storage.rotation import (
     rewrap_batch_detailed,
 )
 from storage.vault import Vault
-from tests.key_helpers import file_mode, keys
+from tests.support.keys import file_mode, keys
 
 Sessions = async_sessionmaker[AsyncSession]
 MANY = 1200

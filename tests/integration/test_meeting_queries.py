@@ -27,7 +27,7 @@ from bot.sandbox import BotApiStandIn
 from bot.services.meetings import MeetingView
 from bot.vocabulary import AgencyKind, Role
 from storage.models import Agency, OutboxMessage
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 
 @dataclass

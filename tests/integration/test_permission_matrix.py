@@ -30,7 +30,7 @@ from bot.services.people import PersonView
 from bot.stats.figures import quarter
 from bot.vocabulary import AgencyKind, Role
 from storage.models import Agency, AuditEvent, Invite, Person
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 AREA_1 = "Northamptonshire"
 AREA_2 = "Leicestershire"

@@ -12,7 +12,7 @@ from bot.errors import ServiceError
 from bot.runtime import Runtime
 from bot.vocabulary import Role
 from storage.models import DataKey, ReferralDraft
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 
 async def _coordinator(runtime: Runtime):  # type: ignore[no-untyped-def]

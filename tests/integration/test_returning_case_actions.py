@@ -10,7 +10,7 @@ from bot.meetings.recurrence import Repeat
 from bot.runtime import Runtime
 from bot.vocabulary import AgencyKind, Role
 from storage.models import Agency
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 
 async def test_outstanding_actions_follow_the_case_to_its_next_meeting(runtime: Runtime) -> None:

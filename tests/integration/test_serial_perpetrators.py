@@ -20,7 +20,7 @@ from bot.services.enrolment import Redemption
 from bot.services.referrals import SERIAL_PERPETRATOR
 from bot.vocabulary import AgencyKind, Role
 from storage.models import CaseEvent, CaseExclusion, OutboxMessage
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 FIRST_VICTIM = {"victim_name": "Jane Doe", "victim_dob": "14/03/1990"}
 SECOND_VICTIM = {"victim_name": "Mary Major", "victim_dob": "02/07/1988"}

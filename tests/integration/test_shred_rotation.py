@@ -23,7 +23,6 @@ import storage.rotation as rotation
 from bot.actor import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.sandbox.vault_transit import VaultTransitStandIn
 from bot.services.referrals import case_context
 from bot.services.retention import RetentionService
 from bot.vocabulary import Role
@@ -43,8 +42,9 @@ from storage.migrate import upgrade
 from storage.models import AuditEvent, Case, DataKey
 from storage.rotation import SHREDDED, retire_unused_keks, rotate_after_erasure
 from storage.vault import Vault
-from tests.key_helpers import TRANSIT_KEY
-from tests.service_scenarios import TYPED, refer
+from tests.support.keys import TRANSIT_KEY
+from tests.support.service_scenarios import TYPED, refer
+from tests.support.vault_transit import VaultTransitStandIn
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.stats.figures import quarter
 from bot.vocabulary import AgencyKind, Role
 from storage.models import Agency
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 
 async def test_done_not_possible_open_and_overdue_actions_are_counted(

@@ -21,7 +21,7 @@ from bot.vocabulary import Role
 from config import load_settings
 from storage.audit import verify_chain
 from storage.models import AuditEvent, Case
-from tests.integration.test_retention import (
+from tests.support.retention import (
     ACTION_TEXT,
     AREA,
     DECLINE_NOTE,
@@ -34,7 +34,7 @@ from tests.integration.test_retention import (
     governance,
     victim,
 )
-from tests.service_scenarios import refer
+from tests.support.service_scenarios import refer
 
 
 async def reference_of(runtime: Runtime, case_id: int) -> str:

@@ -32,7 +32,7 @@ from bot.vocabulary import AgencyKind, Role
 from storage.crypto import CryptoError, FieldContext
 from storage.db import create_engine, is_database_unavailable
 from storage.models import Agency, Person
-from tests.e2e.conftest import Area
+from tests.support.e2e import Area
 
 
 @pytest.fixture

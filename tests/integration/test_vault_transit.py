@@ -21,7 +21,6 @@ from sqlalchemy import func, select, update
 from bot.actor import Actor
 from bot.clock import ManualClock
 from bot.runtime import Runtime
-from bot.sandbox.vault_transit import VaultTransitStandIn
 from bot.vocabulary import AgencyKind, Role
 from config import Settings, load_settings
 from storage.crypto import (
@@ -43,7 +42,8 @@ from storage.migrate import upgrade
 from storage.models import DataKey, ReferralDraft
 from storage.rotation import key_usage, rewrap_transit_all
 from storage.vault import Vault
-from tests.key_helpers import TRANSIT_KEY, file_mode, keys
+from tests.support.keys import TRANSIT_KEY, file_mode, keys
+from tests.support.vault_transit import VaultTransitStandIn
 
 KEY = TRANSIT_KEY
 V1 = f"transit:transit/{KEY}:v1"

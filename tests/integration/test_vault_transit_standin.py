@@ -17,7 +17,7 @@ import hvac  # type: ignore[import-untyped]
 import pytest
 from hvac import exceptions
 
-from bot.sandbox.vault_transit import TOO_OLD, VaultTransitStandIn
+from tests.support.vault_transit import TOO_OLD, VaultTransitStandIn
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from matplotlib.image import imread
 
 from bot.stats.chart import cases_chart_png, chart_title
 from bot.stats.figures import MeetingRecord, compute, last_12_months, quarter
-from tests.unit.test_stats_figures import TODAY, make_cases, q3_figures
+from tests.support.stats import TODAY, make_cases, q3_figures
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -7,7 +7,7 @@ import io
 
 from bot.stats.dataset_csv import figures_csv
 from bot.stats.figures import compute, quarter
-from tests.unit.test_stats_figures import TODAY, q3_figures
+from tests.support.stats import TODAY, q3_figures
 
 # Written out rather than read from the module, so a renamed or moved column fails here.
 EXPECTED_HEADER = [

@@ -235,7 +235,8 @@ class Agenda(MeetingBase):
             for person in reps:
                 shown = [item for item in items if allowed.allows([item[2]], person.id)]
                 buttons = [
-                    [MEETING_RESEARCH(f"Research {ref}", item_id)] for item_id, ref, _ in shown
+                    [MEETING_RESEARCH(texts.button_research(ref), item_id)]
+                    for item_id, ref, _ in shown
                 ]
                 await enqueue(
                     session,

@@ -135,7 +135,7 @@ class DigestAndCalendar(MeetingBase):
                 starts_at=meeting.starts_at,
                 duration=timedelta(minutes=meeting.duration_minutes),
                 timezone=area.timezone,
-                summary=f"MARAC meeting, {area.name}",
+                summary=texts.calendar_summary(area.name),
                 location=location,
                 description=texts.CALENDAR_DESCRIPTION,
                 cancelled=meeting.cancelled_at is not None,
