@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -139,11 +141,12 @@ async def migrate_for_test(engine: AsyncEngine, url: str) -> None:
     dumped (schema plus the rows the migrations seed) with pg_dump; later tests load that
     dump in one round trip instead of replaying every migration (about 0.3 s each, which
     over several hundred tests was half the suite). Migrations themselves are still tested
-    for real (tests/integration/test_storage.py, test_cli.py). Without pg_dump, or on
-    SQLite, the migrations run every time.
+    for real (tests/integration/test_storage.py, test_cli.py). Without pg_dump they run
+    every time. On SQLite the first test migrates a template database file and every later
+    test starts from a copy of it, before its engine first connects.
     """
     if engine.dialect.name != "postgresql":
-        await upgrade(engine)
+        await _sqlite_from_template(engine, url)
         return
     if "schema" not in _pg_snapshot:
         await upgrade(engine)
@@ -157,6 +160,34 @@ async def migrate_for_test(engine: AsyncEngine, url: str) -> None:
         await connection.execute(_pg_snapshot["schema"])
     finally:
         await connection.close()
+
+
+_sqlite_template: dict[str, Path] = {}
+
+
+def _copy_template(target: Path) -> bool:
+    """Start ``target`` as a copy of the migrated template; False when there is none yet."""
+    template = _sqlite_template.get("path")
+    if template is None or target.exists():
+        return False
+    shutil.copyfile(template, target)
+    return True
+
+
+def _keep_template(migrated: Path) -> None:
+    made = Path(tempfile.mkdtemp(prefix="marac-template-")) / "migrated.db"
+    shutil.copyfile(migrated, made)
+    _sqlite_template["path"] = made
+
+
+async def _sqlite_from_template(engine: AsyncEngine, url: str) -> None:
+    target = Path(url.split("///", 1)[1])
+    if _copy_template(target):
+        return
+    await upgrade(engine)
+    if "path" not in _sqlite_template:
+        await engine.dispose()  # every page in the main file, nothing left in the WAL
+        _keep_template(target)
 
 
 async def _dump_schema(url: str) -> str:

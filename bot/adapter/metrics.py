@@ -1,8 +1,9 @@
-"""Prometheus metrics without a dependency: a few counters, histograms and gauges in memory.
+"""Prometheus metrics for /metrics, with the maintained ``prometheus-client`` library.
 
-Everything runs on the bot's one event loop, so plain attributes are enough (no locks).
-``render()`` writes the Prometheus text exposition format (version 0.0.4) served at
-``/metrics`` in webhook mode. Nothing here carries personal data: only counts and durations.
+Each :class:`Metrics` has a registry of its own (tests make their own; the process has
+:data:`METRICS`), with the process, platform and garbage-collector metrics the library
+collects for free. ``render()`` is the text exposition served at ``/metrics`` in webhook
+mode. Nothing here carries personal data: only counts and durations.
 
 Hooks for the rest of the bot:
 
@@ -16,10 +17,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from telegram.ext import BaseUpdateProcessor
 
 if TYPE_CHECKING:
@@ -29,138 +41,8 @@ HANDLER_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Send time minus due time: a reminder a few seconds late is normal (the job runs every
 # MARAC_JOB_INTERVAL_SECONDS); minutes mean the dispatcher was down or Telegram refused us.
 LATENESS_BUCKETS: Final = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0)
-CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
-
-Labels = tuple[tuple[str, str], ...]
-
-
-def format_value(value: float) -> str:
-    """Prometheus numbers: integers without a fraction, +Inf/-Inf/NaN spelled its way."""
-    value = float(value)  # ints are floats to mypy, but int.is_integer needs Python 3.12
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _label_text(labels: Labels) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in labels) + "}"
-
-
-def _help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-class Metric:
-    kind = "untyped"
-
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name = name
-        self.help = help_text
-
-    def samples(self) -> Iterable[tuple[str, Labels, float]]:
-        raise NotImplementedError
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
-        lines += [
-            f"{name}{_label_text(labels)} {format_value(value)}"
-            for name, labels, value in self.samples()
-        ]
-        return lines
-
-
-class Counter(Metric):
-    """Only goes up. Label values are fixed when the counter is made, so every series shows
-    (as 0) from the first scrape, which keeps ``rate()`` and alerts simple."""
-
-    kind = "counter"
-
-    def __init__(
-        self,
-        name: str,
-        help_text: str,
-        label: str | None = None,
-        values: Sequence[str] = (),
-    ) -> None:
-        if not name.endswith("_total"):
-            raise ValueError("counter names end in _total")
-        super().__init__(name, help_text)
-        self.label = label
-        self._values: dict[str, float] = {value: 0.0 for value in values} if label else {"": 0.0}
-
-    def inc(self, amount: float = 1.0, label_value: str = "") -> None:
-        if amount < 0:
-            raise ValueError("a counter cannot go down")
-        if self.label and label_value not in self._values:
-            raise ValueError(f"{self.name} has no {self.label}={label_value!r} series")
-        self._values[label_value] += amount
-
-    def value(self, label_value: str = "") -> float:
-        return self._values[label_value]
-
-    def samples(self) -> Iterable[tuple[str, Labels, float]]:
-        for label_value, value in self._values.items():
-            labels: Labels = ((self.label, label_value),) if self.label else ()
-            yield self.name, labels, value
-
-
-class Gauge(Metric):
-    """A value that goes up and down; ``None`` means unknown, and no sample is written."""
-
-    kind = "gauge"
-
-    def __init__(self, name: str, help_text: str) -> None:
-        super().__init__(name, help_text)
-        self.current: float | None = None
-
-    def set(self, value: float | None) -> None:
-        self.current = value
-
-    def samples(self) -> Iterable[tuple[str, Labels, float]]:
-        if self.current is not None:
-            yield self.name, (), self.current
-
-
-class Histogram(Metric):
-    kind = "histogram"
-
-    def __init__(self, name: str, help_text: str, buckets: Sequence[float]) -> None:
-        super().__init__(name, help_text)
-        if list(buckets) != sorted(set(buckets)):
-            raise ValueError("histogram buckets must increase")
-        self.buckets = tuple(float(b) for b in buckets)
-        self._counts = [0] * len(self.buckets)  # per bucket, not cumulative
-        self.count = 0
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        if math.isnan(value):
-            return
-        for index, bound in enumerate(self.buckets):
-            if value <= bound:
-                self._counts[index] += 1
-                break
-        self.count += 1
-        self.sum += value
-
-    def samples(self) -> Iterable[tuple[str, Labels, float]]:
-        cumulative = 0
-        for bound, count in zip(self.buckets, self._counts, strict=True):
-            cumulative += count
-            yield f"{self.name}_bucket", (("le", format_value(bound)),), cumulative
-        yield f"{self.name}_bucket", (("le", "+Inf"),), self.count
-        yield f"{self.name}_sum", (), self.sum
-        yield f"{self.name}_count", (), self.count
+# The 0.0.4 text format every Prometheus version reads (our names need none of 1.0.0's escaping).
+CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
 
 
 class Metrics:
@@ -169,54 +51,79 @@ class Metrics:
     FAILURE_REASONS: Final = ("refused", "unreachable", "expired")
     WEBHOOK_OUTCOMES: Final = ("accepted", "duplicate", "forbidden", "malformed", "unavailable")
 
-    def __init__(self) -> None:
-        self.updates = Counter("marac_updates_total", "Telegram updates handled.")
+    def __init__(self, *, process_metrics: bool = False) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        if process_metrics:
+            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                self.registry.register(collector)
+        r = self.registry
+        self.updates = Counter("marac_updates", "Telegram updates handled.", registry=r)
         self.handler_seconds = Histogram(
-            "marac_handler_seconds", "Time to handle one update, in seconds.", HANDLER_BUCKETS
+            "marac_handler_seconds",
+            "Time to handle one update, in seconds.",
+            buckets=HANDLER_BUCKETS,
+            registry=r,
         )
         self.reminders_sent = Counter(
-            "marac_reminders_sent_total", "Outbox messages (reminders, notices) sent."
+            "marac_reminders_sent", "Outbox messages (reminders, notices) sent.", registry=r
         )
         self.reminders_failed = Counter(
-            "marac_reminders_failed_total",
+            "marac_reminders_failed",
             "Outbox messages given up on: refused by Telegram or out of attempts, recipient "
             "unreachable (blocked the bot, left Telegram), or expired before they could be sent.",
-            label="reason",
-            values=self.FAILURE_REASONS,
+            ["reason"],
+            registry=r,
         )
+        for reason in self.FAILURE_REASONS:
+            self.reminders_failed.labels(reason)  # every series shown from the start, at 0
         self.reminders_retried = Counter(
-            "marac_reminders_retried_total",
+            "marac_reminders_retried",
             "Outbox sends put off for a later run (flood control, network trouble).",
+            registry=r,
         )
         self.reminders_late = Histogram(
             "marac_reminders_late_seconds",
             "How long after its due time an outbox message was sent, in seconds.",
-            LATENESS_BUCKETS,
+            buckets=LATENESS_BUCKETS,
+            registry=r,
         )
         self.updates_waiting = Gauge(
             "marac_updates_waiting",
             "Updates received and not yet started: waiting for the same person's earlier update "
             "or for a free slot (MARAC_CONCURRENT_UPDATES).",
+            registry=r,
         )
-        self.updates_waiting.set(0)
         self.outbox_pending = Gauge(
-            "marac_outbox_pending", "Outbox messages not yet sent, cancelled or given up on."
+            "marac_outbox_pending",
+            "Outbox messages not yet sent, cancelled or given up on.",
+            registry=r,
         )
         self.database_up = Gauge(
-            "marac_database_up", "1 if the database answered at the last scrape, else 0."
+            "marac_database_up",
+            "1 if the database answered at the last scrape, else 0.",
+            registry=r,
         )
         self.dispatcher_last_run_gauge = Gauge(
             "marac_dispatcher_last_run_timestamp",
             "When the outbox dispatcher last finished a run (Unix time; 0 = not yet).",
+            registry=r,
         )
         self.webhook_requests = Counter(
-            "marac_webhook_requests_total",
+            "marac_webhook_requests",
             "Requests to the webhook path, by outcome (forbidden = wrong or missing secret).",
-            label="outcome",
-            values=self.WEBHOOK_OUTCOMES,
+            ["outcome"],
+            registry=r,
         )
+        for outcome in self.WEBHOOK_OUTCOMES:
+            self.webhook_requests.labels(outcome)
         self.dispatcher_last_run: datetime | None = None
-        self.dispatcher_last_run_gauge.set(0)
+        # Unknown until a scrape reads the database: NaN rather than a made-up 0.
+        self.outbox_pending.set(math.nan)
+        self.database_up.set(math.nan)
+
+    def sample(self, name: str, **labels: str) -> float:
+        """One sample's current value, 0 when it has none yet (for tests and health checks)."""
+        return self.registry.get_sample_value(name, labels) or 0.0
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -226,9 +133,9 @@ class Metrics:
 
     def record_dispatch(self, report: DispatchReport, lateness_seconds: Iterable[float]) -> None:
         self.reminders_sent.inc(report.sent)
-        self.reminders_failed.inc(report.failed, "refused")
-        self.reminders_failed.inc(report.unreachable, "unreachable")
-        self.reminders_failed.inc(report.expired, "expired")
+        self.reminders_failed.labels("refused").inc(report.failed)
+        self.reminders_failed.labels("unreachable").inc(report.unreachable)
+        self.reminders_failed.labels("expired").inc(report.expired)
         self.reminders_retried.inc(report.retried)
         for seconds in lateness_seconds:
             self.reminders_late.observe(max(seconds, 0.0))
@@ -241,31 +148,11 @@ class Metrics:
         self.dispatcher_last_run = moment
         self.dispatcher_last_run_gauge.set(moment.timestamp())
 
-    # -- exposition --------------------------------------------------------------------------
-
-    def all(self) -> list[Metric]:
-        return [
-            self.updates,
-            self.handler_seconds,
-            self.updates_waiting,
-            self.reminders_sent,
-            self.reminders_failed,
-            self.reminders_retried,
-            self.reminders_late,
-            self.outbox_pending,
-            self.dispatcher_last_run_gauge,
-            self.database_up,
-            self.webhook_requests,
-        ]
-
     def render(self) -> str:
-        lines: list[str] = []
-        for metric in self.all():
-            lines += metric.render()
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode()
 
 
-METRICS: Final = Metrics()
+METRICS: Final = Metrics(process_metrics=True)
 
 
 def observe_update(seconds: float) -> None:

@@ -32,6 +32,7 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 import re
 import signal
 from collections import OrderedDict
@@ -163,7 +164,7 @@ async def _receive_update(request: web.Request) -> web.Response:
     application = request.app[APPLICATION_KEY]
     given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(given, state.secret):
-        state.metrics.webhook_requests.inc(label_value="forbidden")
+        state.metrics.webhook_requests.labels("forbidden").inc()
         log.warning("webhook: refused a request without the right secret token")
         return web.Response(status=403, text="forbidden")
     try:
@@ -172,17 +173,17 @@ async def _receive_update(request: web.Request) -> web.Response:
             raise ValueError("not an update")
         update = Update.de_json(data, application.bot)
     except Exception as error:  # the body is never logged: it may hold message text
-        state.metrics.webhook_requests.inc(label_value="malformed")
+        state.metrics.webhook_requests.labels("malformed").inc()
         log.warning("webhook: refused a malformed update (%s)", type(error).__name__)
         return web.Response(status=400, text="malformed update")
     if not application.running:
-        state.metrics.webhook_requests.inc(label_value="unavailable")
+        state.metrics.webhook_requests.labels("unavailable").inc()
         return web.Response(status=503, text="stopping", headers={"Retry-After": "5"})
     if state.seen(update.update_id):
-        state.metrics.webhook_requests.inc(label_value="duplicate")
+        state.metrics.webhook_requests.labels("duplicate").inc()
         return web.Response(status=200)
     await application.update_queue.put(update)
-    state.metrics.webhook_requests.inc(label_value="accepted")
+    state.metrics.webhook_requests.labels("accepted").inc()
     return web.Response(status=200)
 
 
@@ -210,7 +211,8 @@ async def _metrics(request: web.Request) -> web.Response:
     except Exception as error:
         log.warning("metrics: outbox depth unavailable: %s", describe(error))
         pending = None
-    state.metrics.outbox_pending.set(pending)
+    # Unknown is NaN, not the last value seen: an alert on depth must not read a stale number.
+    state.metrics.outbox_pending.set(math.nan if pending is None else pending)
     state.metrics.database_up.set(0 if pending is None else 1)
     return web.Response(
         body=state.metrics.render().encode(),

@@ -59,6 +59,9 @@ from tests.support.e2e import Area, add_agency, queue_reminder
 from tests.support.failover import Instance, eventually, finish_referral
 from tests.support.tcp_proxy import TcpProxy
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 OUTAGE_SECONDS = 30.0  # what the issue names; real time, because the engine lives in it
 # How long the hung-database test waits for each calm answer: room for a pre-ping, a reconnect
 # and an update queued ahead, far short of the minutes a wait without driver time-outs takes.

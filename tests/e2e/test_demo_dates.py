@@ -18,6 +18,9 @@ import pytest
 from bot.cli.demo import run_demo, today_in_london
 from bot.meetings.workdays import is_working_day
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 LONDON = ZoneInfo("Europe/London")
 LISTED = re.compile(r"listed for the MARAC on (\w{3} \d{1,2} \w{3} \d{4}) \d{2}:\d{2}")
 CLOCK_MOVES = re.compile(r"\[the clock moves to (\w{3} \d{1,2} \w{3} \d{4}) \d{2}:\d{2}\]")

@@ -77,6 +77,9 @@ WEBHOOK_PROCESS = """
 import sys
 from bot.cli import main
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 sys.exit(main(["run", "--webhook"]))
 """
 

@@ -27,6 +27,9 @@ from tests.support.e2e import Area
 from tests.support.keys import TRANSIT_KEY
 from tests.support.vault_transit import VaultTransitStandIn
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 KEY = TRANSIT_KEY
 
 

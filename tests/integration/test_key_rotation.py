@@ -49,6 +49,9 @@ from storage.rotation import (
 from storage.vault import Vault
 from tests.support.keys import file_mode, keys
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 Sessions = async_sessionmaker[AsyncSession]
 MANY = 1200
 

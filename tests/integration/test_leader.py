@@ -46,6 +46,9 @@ HOLDER = """
 import asyncio, sys
 from bot.adapter.leader import LeaderLease
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 async def main() -> None:
     lease = LeaderLease(sys.argv[1], session_timeout=float(sys.argv[2]), check_timeout=0.3)
     await lease.acquire(0.1)

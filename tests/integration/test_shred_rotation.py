@@ -46,6 +46,9 @@ from tests.support.keys import TRANSIT_KEY
 from tests.support.service_scenarios import TYPED, refer
 from tests.support.vault_transit import VaultTransitStandIn
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class WrappedCopy:
