@@ -147,7 +147,8 @@ from bot.adapter.update_order import ChatOrderedUpdateProcessor
 from bot.buttons import ACTION_ACCEPT, action_buttons
 from bot.runtime import open_runtime
 from bot.sandbox import BotApiStandIn, RecordedMessage, application_builder, running_application
-from bot.sandbox.server import QUERY_TOO_OLD, JSONDict, TranscriptEvent
+from bot.sandbox.records import JSONDict, TranscriptEvent
+from bot.sandbox.server import QUERY_TOO_OLD
 from config import Settings
 from storage.keyfile import key_ring_from_document, new_key_document
 

@@ -112,6 +112,7 @@ WORKING_DAY_KINDS: Final = frozenset(
         "action_escalated",
         "perpetrator_chase",
         "perpetrator_stale",
+        "isa_review",
     }
 )
 

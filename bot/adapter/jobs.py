@@ -1,4 +1,5 @@
-"""Housekeeping that runs on PTB's JobQueue: deleting expired sensitive messages, ISA reminders.
+"""Housekeeping that runs on PTB's JobQueue: sending the outbox, deleting expired sensitive
+messages, and asking each service for what is due (agendas, digests, chases, reviews).
 
 The job asks the services what is due by the injected clock, so tests move the
 clock and let the job run, instead of sleeping for fifteen minutes.
@@ -14,8 +15,6 @@ from zoneinfo import ZoneInfo
 
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot import texts
-from bot.dates import format_uk_date
 from bot.logging_setup import describe
 from storage.db import is_database_unavailable
 
@@ -39,23 +38,6 @@ async def delete_expired_messages(context: MaracContext) -> int:
             log.warning("could not delete a message yet, will retry: %s", type(error).__name__)
     await service.mark_deleted(done)
     return len(done)
-
-
-async def send_isa_reminders(context: MaracContext) -> int:
-    reminders = await context.runtime.services.agencies.take_due_isa_reminders()
-    today = context.runtime.clock.now().date()
-    sent = 0
-    for reminder in reminders:
-        text = texts.isa_review_reminder(
-            reminder.agency_name, format_uk_date(reminder.review_on), reminder.review_on < today
-        )
-        for chat_id in reminder.coordinator_chat_ids:
-            try:
-                await context.bot.send_message(chat_id, text)
-                sent += 1
-            except TelegramError as error:
-                log.warning("ISA reminder not delivered: %s", type(error).__name__)
-    return sent
 
 
 async def _run_part(name: str, part: Callable[[], Awaitable[object]]) -> None:
@@ -88,7 +70,7 @@ async def housekeeping(context: MaracContext) -> None:
     parts: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (
         ("dispatch", lambda: dispatch_due(context.bot, services.outbox)),
         ("sensitive messages", lambda: delete_expired_messages(context)),
-        ("ISA reminders", lambda: send_isa_reminders(context)),
+        ("agreement reviews", services.agencies.queue_isa_reminders),
         ("referral drafts", services.referrals.erase_expired_drafts),
         ("agenda publishing", services.meetings.publish_due),
         ("morning digest", services.meetings.queue_morning_digests),

@@ -14,10 +14,8 @@ from bot.sandbox.driver import (
     format_transcript,
     running_application,
 )
-from bot.sandbox.server import (
-    DEFAULT_TOKEN,
+from bot.sandbox.records import (
     ApiErrorRecord,
-    BotApiStandIn,
     Button,
     CallbackAnswer,
     CallbackQueryRecord,
@@ -28,6 +26,7 @@ from bot.sandbox.server import (
     TranscriptEvent,
     UserRecord,
 )
+from bot.sandbox.server import DEFAULT_TOKEN, BotApiStandIn
 
 __all__ = [
     "DEFAULT_TOKEN",

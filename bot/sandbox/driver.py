@@ -13,18 +13,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.sandbox.server import (
+from bot.sandbox.records import (
     ApiErrorRecord,
-    BotApiStandIn,
     Button,
     CallbackAnswer,
     CallbackQueryRecord,
-    CommandScopeKey,
     Document,
     RecordedMessage,
     TranscriptEvent,
     UserRecord,
 )
+from bot.sandbox.server import BotApiStandIn
+from bot.sandbox.standin.common import CommandScopeKey
 
 if TYPE_CHECKING:
     from telegram.ext import Application, ApplicationBuilder

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.sandbox.driver import SimulatedUser
-from bot.sandbox.server import RecordedMessage
+from bot.sandbox.records import RecordedMessage
 
 
 @dataclass(frozen=True)

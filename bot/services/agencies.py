@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.actor import Actor
+from bot.dates import format_uk_date
 from bot.errors import NotFound, ServiceError
 from bot.permissions import Operation, authorise
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
+from bot.services.outbox import enqueue
 from bot.vocabulary import AgencyKind, Role
 from storage.audit import append_event
 from storage.models import Agency, Area, Person
@@ -31,15 +33,6 @@ class AgencyView:
     isa_signed_on: date | None
     isa_review_on: date | None
     active_people: int
-
-
-@dataclass(frozen=True)
-class IsaReminder:
-    area_id: int
-    agency_id: int
-    agency_name: str
-    review_on: date
-    coordinator_chat_ids: list[int]
 
 
 def clean_agency_name(raw: str) -> str:
@@ -155,10 +148,12 @@ class AgencyService:
             )
             return _view(agency, 0)
 
-    async def take_due_isa_reminders(self) -> list[IsaReminder]:
-        """Agreements whose review is a month away (or overdue) and not yet reminded; marks them."""
+    async def queue_isa_reminders(self) -> int:
+        """Agreements whose review is a month away (or overdue) and not yet reminded: each
+        area's coordinators are told through the outbox (retried, outside quiet hours and on
+        working days, like every reminder), in the transaction that marks them reminded."""
         now = self._deps.clock.now()
-        reminders: list[IsaReminder] = []
+        queued = 0
         async with self._deps.sessions.begin() as session:
             rows = await session.execute(
                 select(Agency, Area.timezone)
@@ -170,9 +165,9 @@ class AgencyService:
                 if not isa_reminder_due(agency.isa_review_on, agency.isa_reminded_for, today):
                     continue
                 assert agency.isa_review_on is not None
-                chats = list(
-                    await session.scalars(
-                        select(Person.telegram_user_id).where(
+                coordinators = list(
+                    await session.execute(
+                        select(Person.id, Person.telegram_user_id).where(
                             Person.area_id == agency.area_id,
                             Person.role == Role.COORDINATOR,
                             Person.deactivated_at.is_(None),
@@ -180,18 +175,31 @@ class AgencyService:
                     )
                 )
                 agency.isa_reminded_for = agency.isa_review_on
+                text = texts.isa_review_reminder(
+                    agency.name,
+                    format_uk_date(agency.isa_review_on),
+                    agency.isa_review_on < today,
+                )
+                for person_id, chat_id in coordinators:
+                    queued += await enqueue(
+                        session,
+                        dedupe_key=f"isa:{agency.id}:{agency.isa_review_on}:{person_id}",
+                        chat_id=chat_id,
+                        kind="isa_review",
+                        text=text,
+                        now=now,
+                        area_id=agency.area_id,
+                        person_id=person_id,
+                    )
                 await append_event(
                     session,
                     at=now,
                     area_id=agency.area_id,
                     action="agency.agreement_review_reminded",
                     subject=f"agency:{agency.id}",
-                    details={"coordinators": len(chats)},
+                    details={"coordinators": len(coordinators)},
                 )
-                reminders.append(
-                    IsaReminder(agency.area_id, agency.id, agency.name, agency.isa_review_on, chats)
-                )
-        return reminders
+        return queued
 
     async def _owned(self, session: AsyncSession, actor: Actor, agency_id: int) -> Agency:
         agency = await session.get(Agency, agency_id)

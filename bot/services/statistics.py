@@ -36,8 +36,8 @@ from bot.stats.figures import (
     counted_to,
     local_day_bounds,
     overdue_cutoff,
-    render_text,
 )
+from bot.stats.report import render_text
 from bot.vocabulary import AgencyKind, Role
 from storage.audit import append_event
 from storage.models import (

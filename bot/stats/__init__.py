@@ -18,9 +18,9 @@ from bot.stats.figures import (
     last_12_months,
     parse_period,
     quarter,
-    render_text,
     suppress,
 )
+from bot.stats.report import render_text
 
 __all__ = [
     "ActionRecord",

@@ -18,7 +18,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from bot.stats.figures import SUPPRESSED_COUNT, AreaFigures, band_text, is_small
+from bot.stats.figures import SUPPRESSED_COUNT, AreaFigures, is_small
+from bot.stats.report import band_text
 
 BAR_COLOUR = "#4c72b0"
 LINE_COLOUR = "#c44e52"

@@ -385,7 +385,7 @@ NOT_CASE_PATHS: dict[str, str] = {
     "agencies.list_for": "agencies only",
     "agencies.rename": "agencies only",
     "agencies.set_agreement": "agencies only",
-    "agencies.take_due_isa_reminders": "agencies only",
+    "agencies.queue_isa_reminders": "agencies only",
     "areas.ensure_area": "the area itself",
     "audit.record_refusal": "writes the trail",
     "cases.accept": "TRIAGE",
@@ -498,6 +498,7 @@ CASE_FREE_KINDS = {
     ("meetings", "digest"),
     ("meetings", "series_off_days"),
     ("outbox", "UNREACHABLE_NOTICE_KIND"),
+    ("agencies", "isa_review"),
 }
 
 

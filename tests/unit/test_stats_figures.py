@@ -30,10 +30,9 @@ from bot.stats.figures import (
     local_day_bounds,
     parse_period,
     quarter,
-    rate_text,
-    render_text,
     suppress,
 )
+from bot.stats.report import rate_text, render_text
 from bot.vocabulary import AgencyKind
 from tests.support.stats import (
     HOUSING,

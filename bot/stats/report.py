@@ -1,0 +1,177 @@
+"""The statistics as a coordinator reads them: one line a figure, shares beside counts, and
+counts of 1 to 4 shown as "<5" for governance readers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.dates import format_uk_date
+from bot.stats.figures import (
+    MAX_MEETING_LINES,
+    SUPPRESSED_RATE,
+    AreaFigures,
+    MeetingFigures,
+    is_small,
+    suppress,
+)
+from bot.texts import AGENCY_KIND_NAMES
+
+
+def _count(value: int, suppressed: bool) -> str:
+    return suppress(value) if suppressed else str(value)
+
+
+def rate_text(numerator: int, denominator: int, *, suppressed: bool) -> str:
+    """A percentage, withheld when either count behind it is small.
+
+    A rate beside an exact total gives the small count back (3 of 20 is 15%), so it
+    is withheld whenever its numerator or denominator would show as "<5".
+    """
+    if denominator == 0:
+        return "n/a"
+    if suppressed and (is_small(numerator) or is_small(denominator)):
+        return SUPPRESSED_RATE
+    return f"{numerator / denominator:.0%}"
+
+
+def _count_with_share(value: int, total: int, suppressed: bool) -> str:
+    shown = _count(value, suppressed)
+    if value == 0 or (suppressed and is_small(value)):
+        return shown
+    return f"{shown} ({rate_text(value, total, suppressed=suppressed)})"
+
+
+def _uk(day: date) -> str:
+    return format_uk_date(day)
+
+
+def _noun(word: str, shown: str) -> str:
+    return word if shown == "1" else f"{word}s"
+
+
+def band_text(band: tuple[float, float]) -> str:
+    """The repeat-rate band as people write a range: "28–40%", not "28%–40%"."""
+    low, high = band
+    return f"{low * 100:.0f}–{high:.0%}"
+
+
+def _meeting_line(meeting: MeetingFigures, suppressed: bool) -> str:
+    cases = _count(meeting.cases_heard, suppressed)
+    line = f"{_uk(meeting.held_on)}: {cases} {_noun('case', cases)}"
+    if meeting.cases_heard:
+        repeats = _count(meeting.repeat_cases, suppressed)
+        rate = rate_text(meeting.repeat_cases, meeting.cases_heard, suppressed=suppressed)
+        line += f", {repeats} {_noun('repeat', repeats)} ({rate})"
+    return line
+
+
+def _state_label(state: str) -> str:
+    return state.replace("_", " ")
+
+
+def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
+    """The /stats reply: short lines that read on a phone, exact or suppressed by audience.
+
+    ``suppressed=True`` is for governance users: every count from 1 to 4 reads "<5"
+    and any rate, volume or median resting on such a count reads "suppressed".
+    Differencing (a total minus the other exact cells) is not guarded against here.
+    """
+    f = figures
+
+    def c(value: int) -> str:
+        return _count(value, suppressed)
+
+    meetings = len(f.meetings)
+    lines = [
+        f"MARAC figures: {f.period.label}",
+        f"{_uk(f.period.start)} to {_uk(f.period.end)}",
+    ]
+    if f.period.end > f.as_of:
+        lines.append(f"Counted up to {_uk(f.as_of)}; the period has not ended.")
+    lines.append(f"Meetings held: {meetings}")
+    if suppressed:
+        lines.append("Counts of 1 to 4 are shown as <5.")
+    lines.append("")
+
+    heard = f.cases_heard
+    lines.append(f"Cases heard: {c(heard)}")
+    if heard:
+        band = f"guide range {band_text(f.repeat_rate_benchmark)}"
+        lines.append(
+            f"Repeat cases: {c(f.repeat_cases)} "
+            f"({rate_text(f.repeat_cases, heard, suppressed=suppressed)}; {band})"
+        )
+    lines.append(f"Children in the households: {c(f.children)}")
+    if heard:
+        police = f.referrals_by_agency_kind.get("police", 0)
+        if suppressed and (is_small(police) or is_small(f.not_from_police)):
+            partners = SUPPRESSED_RATE
+        else:
+            partners = _count_with_share(f.not_from_police, heard, suppressed)
+        lines.append(f"Referred by partners, not police: {partners}")
+
+    expected = f"expected about {f.benchmark_per_10k}"
+    if f.cases_per_10k_women is None:
+        lines.append(f"Cases per 10,000 adult women a year: not known ({expected})")
+    elif suppressed and is_small(heard):
+        lines.append(f"Cases per 10,000 adult women a year: {SUPPRESSED_RATE} ({expected})")
+    else:
+        lines.append(
+            f"Cases per 10,000 adult women a year: {f.cases_per_10k_women:.0f} ({expected})"
+        )
+
+    lines.append("")
+    lines.append("Victims")
+    for label, value in (
+        ("Male", f.male),
+        ("LGBT+", f.lgbt),
+        ("Disabled", f.disabled),
+        ("Black, Asian or racially minoritised", f.minoritised),
+        ("Aged 16–17", f.aged_16_17),
+    ):
+        lines.append(f"{label}: {_count_with_share(value, heard, suppressed)}")
+    lines.append(f"Perpetrators aged 17 or under: {c(f.perpetrators_under_18)}")
+
+    referrers = [(k, n) for k, n in f.referrals_by_agency_kind.items() if n]
+    if referrers:
+        lines.append("")
+        lines.append("Referred by")
+        for kind, value in referrers:
+            lines.append(f"{AGENCY_KIND_NAMES.get(kind, kind)}: {c(value)}")
+
+    if f.meetings:
+        lines.append("")
+        lines.append("By meeting")
+        if meetings > MAX_MEETING_LINES:
+            lines.append(f"{meetings} meetings: the CSV has one row for each.")
+        else:
+            lines.extend(_meeting_line(meeting, suppressed) for meeting in f.meetings)
+
+    if f.actions_by_agency:
+        lines.append("")
+        lines.append("Actions due in the period")
+        for agency, t in f.actions_by_agency.items():
+            lines.append(
+                f"{agency}: {c(t['done'])} done, {c(t['not_possible'])} not possible, "
+                f"{c(t['open'])} open ({c(t['overdue'])} overdue)"
+            )
+
+    if f.perp_by_state:
+        lines.append("")
+        lines.append("Perpetrator referrals made in the period")
+        for service, states in f.perp_by_state.items():
+            total = sum(states.values())
+            lines.append(f"{service}: {c(total)} referred")
+            now = ", ".join(f"{_state_label(s)} {c(n)}" for s, n in states.items())
+            lines.append(f"  now: {now}")
+            starts = f.perp_starts.get(service, 0)
+            median = f.median_days_to_start.get(service)
+            if median is None:
+                lines.append("  none started yet")
+            elif suppressed and is_small(starts):
+                lines.append(f"  days from referral to start: {SUPPRESSED_RATE}")
+            else:
+                lines.append(
+                    f"  median {median:g} days from referral to start ({c(starts)} started)"
+                )
+    return "\n".join(lines)
