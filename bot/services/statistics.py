@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.actions.states import ActionState, PerpState
 from bot.actor import Actor
 from bot.permissions import Operation, authorise
+from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.policy import area_policy
 from bot.stats.dataset_csv import figures_csv
@@ -39,7 +40,6 @@ from bot.stats.figures import (
 )
 from bot.stats.report import render_text
 from bot.vocabulary import AgencyKind, Role
-from storage.audit import append_event
 from storage.models import (
     Action,
     Agency,
@@ -106,12 +106,10 @@ class StatisticsService:
                 adult_female_population=policy.adult_female_population,
                 today=today,
             )
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="statistics.viewed",
                 details={"period": period.label},
             )

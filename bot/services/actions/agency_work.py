@@ -39,7 +39,6 @@ from bot.services.case_access import (
 )
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
-from storage.audit import append_event
 from storage.models import (
     Action,
     ActionStep,
@@ -260,12 +259,10 @@ class AgencyWork(ActionBase):
                 case_ids=[case.id],
                 checked=allowed,
             )
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="action.reassigned",
                 subject=case.reference,
                 details={"to": colleague.id},

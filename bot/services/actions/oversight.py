@@ -29,6 +29,7 @@ from bot.services.actions.common import (
     _perp_latest_state,
     _perp_started_at,
 )
+from bot.services.audited import audit_by
 from bot.services.case_access import (
     Shown,
     not_excluded,
@@ -36,7 +37,6 @@ from bot.services.case_access import (
     visible,
 )
 from bot.vocabulary import AgencyKind
-from storage.audit import append_event
 from storage.models import (
     Action,
     Agency,
@@ -179,12 +179,10 @@ class Oversight(ActionBase):
                 rows=lines,
                 generated_at=format_local(self._deps.clock.now(), area.timezone),
             )
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=self._deps.clock.now(),
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="minutes.produced",
                 subject=f"meeting:{meeting.id}",
             )

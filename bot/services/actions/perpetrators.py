@@ -41,7 +41,6 @@ from bot.services.case_access import (
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from bot.vocabulary import AgencyKind
-from storage.audit import append_event
 from storage.models import (
     Action,
     Agency,
@@ -176,12 +175,10 @@ class PerpetratorWork(ActionBase):
                     case_ids=[case.id],
                     checked=told,
                 )
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action=f"perpetrator.{target.value}",
                 subject=case.reference,
             )

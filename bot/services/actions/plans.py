@@ -43,7 +43,6 @@ from bot.services.case_access import (
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar
 from bot.vocabulary import AgencyKind
-from storage.audit import append_event
 from storage.models import (
     Action,
     ActionStep,
@@ -205,12 +204,10 @@ class ActionPlans(ActionBase):
                         by_person_id=actor.person_id,
                     )
                 )
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="action.recorded",
                 subject=case.reference,
                 details={"agency": agency.id, "action": action.id},
@@ -287,12 +284,10 @@ class ActionPlans(ActionBase):
                     unreached.append(await self._reference_and_agency(session, action))
             for referral in referrals:
                 await self._queue_perp_follow_up(session, referral, area, today, now, audience)
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="meeting.closed",
                 subject=f"meeting:{meeting.id}",
                 details={"actions": len(actions), "unreached": len(unreached)},

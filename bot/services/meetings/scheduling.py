@@ -25,6 +25,7 @@ from bot.meetings.off_days import (
 from bot.meetings.recurrence import Repeat, Series, describe, local_to_utc, series_days
 from bot.meetings.workdays import NotWorking
 from bot.permissions import Operation, authorise
+from bot.services.audited import audit_by
 from bot.services.case_access import visible
 from bot.services.meetings.common import (
     MEETINGS_AHEAD,
@@ -325,12 +326,10 @@ class Scheduling(MeetingBase):
             meeting.moved_at = now
             meeting.moved_by_id = actor.person_id
             await cancel_outbox(session, dedupe_key_prefix=f"meeting:{meeting.id}:", now=now)
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="meeting.moved",
                 subject=f"meeting:{meeting.id}",
             )
@@ -366,12 +365,10 @@ class Scheduling(MeetingBase):
                 case = await session.get(Case, item.case_id)
                 if case is not None:
                     await list_case(session, case, now, actor.person_id)
-            await append_event(
+            await audit_by(
                 session,
+                actor,
                 at=now,
-                area_id=area.id,
-                actor_person_id=actor.person_id,
-                actor_label="person",
                 action="meeting.cancelled",
                 subject=f"meeting:{meeting.id}",
                 details={"cases_moved": len(items)},
