@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.callbacks import Callback, parse
+from bot.callbacks import Callback
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,6 @@ class ButtonKind:
         return re.compile(
             rf"^{re.escape(self.area)}:{re.escape(self.action)}(?::\d{{1,18}}){{0,3}}$"
         )
-
-    def matches(self, data: str) -> bool:
-        found = parse(data)
-        return found is not None and (found.area, found.action) == (self.area, self.action)
 
 
 def _kind(area: str, action: str, ids: int, what: str) -> ButtonKind:

@@ -72,6 +72,7 @@ async def housekeeping(context: MaracContext) -> None:
         ("sensitive messages", lambda: delete_expired_messages(context)),
         ("agreement reviews", services.agencies.queue_isa_reminders),
         ("referral drafts", services.referrals.erase_expired_drafts),
+        ("meeting series", services.meetings.extend_series),
         ("agenda publishing", services.meetings.publish_due),
         ("morning digest", services.meetings.queue_morning_digests),
         ("action chasing", services.actions.chase_overdue),

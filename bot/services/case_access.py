@@ -53,19 +53,6 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[start : start + CHUNK]
 
 
-def viewer_of(actor: Actor) -> Viewer:
-    """The person behind an update: active by construction (the guard found them so)."""
-    return Viewer(
-        person_id=actor.person_id,
-        role=actor.role,
-        area_id=actor.area_id,
-        agency_id=actor.agency_id,
-        agency_kind=actor.agency_kind,
-        active=True,
-        on_call=actor.on_call,
-    )
-
-
 async def viewers(session: AsyncSession, person_ids: Collection[int]) -> dict[int, Viewer]:
     """People as they are now (role, agency, active), for deciding what may be sent to them."""
     found: dict[int, Viewer] = {}

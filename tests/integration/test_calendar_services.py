@@ -12,12 +12,16 @@ from zoneinfo import ZoneInfo
 import holidays
 from sqlalchemy import select
 
+from bot.adapter.context import MaracContext
+from bot.adapter.jobs import housekeeping
+from bot.adapter.local import running_bot
 from bot.clock import ManualClock
 from bot.meetings.closures import ClosureInput
 from bot.meetings.off_days import OffDayRule
 from bot.meetings.recurrence import Repeat
 from bot.meetings.workdays import AreaCalendar
 from bot.runtime import Runtime
+from bot.sandbox import BotApiStandIn
 from bot.services.outbox import enqueue
 from storage.models import OutboxMessage
 from tests.support.service_scenarios import cast, refer
@@ -203,3 +207,21 @@ async def test_a_series_adds_meetings_as_it_goes_and_moves_them_off_bank_holiday
     (told,) = await outbox(runtime, "series_off_days")
     assert "Late Summer Bank Holiday" in told.text and "moved to" in told.text
     assert told.person_id == who.priya.person_id
+
+
+async def test_the_housekeeping_tick_keeps_a_series_six_meetings_ahead(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    who = await cast(runtime)
+    first = next_weekday(clock.now().date() + timedelta(days=14), 1)  # a Tuesday
+    await runtime.services.meetings.create(
+        who.priya, first_date=first, start=time(10), repeat=Repeat.FORTNIGHTLY
+    )
+    clock.set(at(first + timedelta(weeks=4), 14))  # three meetings are over
+    async with BotApiStandIn() as server, running_bot(runtime, server) as application:
+        assert application.job_queue is not None
+        application.job_queue.scheduler.pause()  # the test runs the tick itself
+        await housekeeping(MaracContext(application))
+    upcoming = await runtime.services.meetings.upcoming(who.priya)
+    ahead = [m for m in upcoming if m.starts_at > clock.now()]
+    assert len(ahead) == 6
