@@ -57,6 +57,9 @@ START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a Thursday morning: no quiet
 PROMPT = 10.0  # what is asserted: one 0.2 s poll plus slack for a loaded 2-core machine
 ROOT = Path(__file__).resolve().parents[2]
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 # `marac-bot run` as a real process: the same serve() the CLI calls, with the test's clock.
 BOT_PROCESS = """
 import asyncio, sys
@@ -76,9 +79,6 @@ asyncio.run(serve(load_settings(), clock=clock, poll_seconds=0.2, check_seconds=
 WEBHOOK_PROCESS = """
 import sys
 from bot.cli import main
-
-# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
-pytestmark = pytest.mark.slow
 
 sys.exit(main(["run", "--webhook"]))
 """

@@ -41,13 +41,13 @@ TAKEOVER_LIMIT = 30.0  # what the issue promises
 PROMPT = 10.0  # well inside the 30 s promised, with slack for a loaded 2-core machine
 ROOT = Path(__file__).resolve().parents[2]
 
+# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 # A process that takes the lease, says so, and reports when it finds the lease gone.
 HOLDER = """
 import asyncio, sys
 from bot.adapter.leader import LeaderLease
-
-# Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
-pytestmark = pytest.mark.slow
 
 async def main() -> None:
     lease = LeaderLease(sys.argv[1], session_timeout=float(sys.argv[2]), check_timeout=0.3)
