@@ -100,6 +100,7 @@ from telegram.warnings import PTBUserWarning
 from bench.common import database_url
 from bot.adapter.dispatcher import DispatchReport, dispatch_due
 from bot.adapter.local import running_bot
+from bot.meetings.workdays import is_working_day
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn
 from bot.services.outbox import OutboxService, enqueue
@@ -135,9 +136,12 @@ class ShiftedClock:
 
 
 def daytime_start() -> datetime:
-    """Noon today in London: far from quiet hours for the whole length of a run."""
-    today = datetime.now(ZoneInfo(TIMEZONE)).date()
-    return datetime.combine(today, wall_time(12), tzinfo=ZoneInfo(TIMEZONE)).astimezone(UTC)
+    """Noon in London today, or on the next working day (reminders wait for one): far from
+    quiet hours for the whole length of a run."""
+    day = datetime.now(ZoneInfo(TIMEZONE)).date()
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return datetime.combine(day, wall_time(12), tzinfo=ZoneInfo(TIMEZONE)).astimezone(UTC)
 
 
 @dataclass
@@ -181,6 +185,7 @@ def reminders_for(count: int, recipients: Sequence[int]) -> list[Reminder]:
 
 async def enqueue_all(runtime: Runtime, reminders: Sequence[Reminder], due: datetime) -> None:
     now = runtime.clock.now()
+    area_id = (await runtime.services.areas.ensure_area("Benchshire", TIMEZONE)).id
     for start in range(0, len(reminders), ENQUEUE_BATCH):
         async with runtime.sessions.begin() as session:
             for number, reminder in enumerate(reminders[start : start + ENQUEUE_BATCH], start):
@@ -192,7 +197,7 @@ async def enqueue_all(runtime: Runtime, reminders: Sequence[Reminder], due: date
                     text=reminder.text,
                     now=now,
                     due_at=due,
-                    timezone=TIMEZONE,
+                    area_id=area_id,
                 )
                 if not queued:
                     raise RuntimeError(f"reminder {number} was not queued")

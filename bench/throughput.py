@@ -148,7 +148,7 @@ from bot.buttons import ACTION_ACCEPT, action_buttons
 from bot.runtime import open_runtime
 from bot.sandbox import BotApiStandIn, RecordedMessage, application_builder, running_application
 from bot.sandbox.records import JSONDict, TranscriptEvent
-from bot.sandbox.server import QUERY_TOO_OLD
+from bot.sandbox.standin import QUERY_TOO_OLD
 from config import Settings
 from storage.keyfile import key_ring_from_document, new_key_document
 

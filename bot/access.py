@@ -16,10 +16,16 @@ The answer is a level, each including everything below it:
   referral), in notices and lists;
 * ``SUMMARY``: criterion, DASH score, dates, the referring agency: the agenda line;
 * ``RESEARCH``: the identifiers needed to search records (names, other names, dates of
-  birth, addresses, the children);
+  birth, addresses, the children), as far as ``identifiers_shown`` opens them: a
+  perpetrator service gets the person causing harm's and never the victim's;
 * ``REFERRAL``: the referral as submitted (safety details, concerns, the judgement reason,
   triage notes);
 * ``FULL``: everything, with what every agency returned and the case's links.
+
+The IDVA service represents the victim, so it sees every case of its area in full from
+the referral on; a perpetrator service sees what it needs to know whom it is assessing
+(the person causing harm, the number of children) and never the victim's address, safe
+contact details or who must not be told.
 
 Pure functions only: no clock (``now`` is passed in), no database, no Telegram.
 """
@@ -84,6 +90,9 @@ class CaseFacts:
     # Agencies with an action on the case that has been sent to them, and perpetrator
     # services with a referral for it: they need its reference to do the work.
     working_agencies: frozenset[int] = frozenset()
+    # Perpetrator services with a referral for the case sent to them: they must know whom
+    # they are assessing.
+    assessing_agencies: frozenset[int] = frozenset()
 
     def published(self) -> Iterable[Listing]:
         return (item for item in self.listings if item.published_at and not item.cancelled)
@@ -92,10 +101,36 @@ class CaseFacts:
 # Who is invited to a published meeting: every agency representative of the area, as
 # ``MeetingService.publish`` asks them all for research and attendance.
 INVITED_ROLES = frozenset({Role.AGENCY_REP, Role.PERPETRATOR_REP})
-# Roles whose invitation opens the research identifiers while research is open. A
-# perpetrator service is asked about the person causing harm only: it never sees the
-# victim's identifiers through this level.
-RESEARCH_ROLES = frozenset({Role.AGENCY_REP})
+# A perpetrator service is asked about the person causing harm only: it never goes past
+# RESEARCH (the referral as submitted holds the victim's safe contact details), and at
+# RESEARCH it is shown only the person causing harm (``identifiers_shown``).
+PERPETRATOR_SERVICE_MOST = Level.RESEARCH
+
+
+class Part(enum.StrEnum):
+    """The research identifiers, in the parts that open separately."""
+
+    VICTIM = "the victim's names and date of birth"
+    VICTIM_ADDRESS = "the victim's address"
+    PERSON_CAUSING_HARM = "the person causing harm's names, date of birth and address"
+    CHILDREN = "the children"
+
+
+ALL_PARTS = frozenset(Part)
+
+
+def is_perpetrator_service(role: Role, agency_kind: AgencyKind | None) -> bool:
+    return role is Role.PERPETRATOR_REP or agency_kind is AgencyKind.PERPETRATOR_SERVICE
+
+
+def identifiers_shown(level: Level, role: Role, agency_kind: AgencyKind | None) -> frozenset[Part]:
+    """Which identifiers a person at ``level`` is shown: none below RESEARCH; a perpetrator
+    service only the person causing harm's (the children's number is in the summary)."""
+    if level < Level.RESEARCH:
+        return frozenset()
+    if is_perpetrator_service(role, agency_kind):
+        return frozenset({Part.PERSON_CAUSING_HARM})
+    return ALL_PARTS
 
 
 def case_access(viewer: Viewer, case: CaseFacts, now: datetime) -> Level:
@@ -108,26 +143,28 @@ def case_access(viewer: Viewer, case: CaseFacts, now: datetime) -> Level:
         return Level.FULL
     if viewer.role is Role.GOVERNANCE:
         return Level.NONE  # statistics only, never a case
+    if viewer.role is Role.AGENCY_REP and viewer.agency_kind is AgencyKind.IDVA:
+        return Level.FULL  # the victim's advocate, from the referral on
     level = Level.NONE
     if viewer.person_id == case.referred_by_id:
         level = Level.REFERRAL
     if viewer.role in INVITED_ROLES:
         for listing in case.published():
             assert listing.published_at is not None
-            researching = (
-                viewer.role in RESEARCH_ROLES
-                and listing.published_at <= now
-                and (listing.research_closes_at is None or now < listing.research_closes_at)
+            researching = listing.published_at <= now and (
+                listing.research_closes_at is None or now < listing.research_closes_at
             )
             level = max(level, Level.RESEARCH if researching else Level.SUMMARY)
     if viewer.agency_id is not None and viewer.agency_id == case.referring_agency_id:
         level = max(level, Level.SUMMARY)
     if viewer.agency_id is not None and viewer.agency_id in case.working_agencies:
         level = max(level, Level.REFERENCE)
+    if viewer.agency_id is not None and viewer.agency_id in case.assessing_agencies:
+        level = max(level, Level.RESEARCH)  # whom it is assessing
     if viewer.on_call and case.urgent:
         level = max(level, Level.REFERENCE)  # told of urgent referrals at any hour
-    if viewer.agency_kind is AgencyKind.IDVA:
-        level = max(level, Level.REFERENCE)  # the IDVA service hears of every case's progress
+    if is_perpetrator_service(viewer.role, viewer.agency_kind):
+        level = min(level, PERPETRATOR_SERVICE_MOST)
     return level
 
 
@@ -149,6 +186,13 @@ class CasePath(enum.StrEnum):
     AUDIT_TRAIL = "audit trail"
     EARLY_ERASURE = "early erasure"
     NOTICE = "notice"  # any message sent to a person that names the case
+    # The case workspace (a Telegram Mini App) and, where it is not set up, its stand-in in
+    # the chat: a protected message that deletes itself.
+    CASE_PAGE = "workspace case page"
+    RESEARCH_SHEET = "workspace research sheet"
+    MEETING_BOARD = "workspace meeting board"
+    ACTIONS_PAGE = "workspace actions page"
+    RESEARCH_MESSAGE = "research identifiers message"
 
 
 NEEDS: dict[CasePath, Level] = {
@@ -166,6 +210,11 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.AUDIT_TRAIL: Level.FULL,
     CasePath.EARLY_ERASURE: Level.FULL,
     CasePath.NOTICE: Level.REFERENCE,
+    CasePath.CASE_PAGE: Level.SUMMARY,
+    CasePath.RESEARCH_SHEET: Level.SUMMARY,
+    CasePath.MEETING_BOARD: Level.FULL,
+    CasePath.ACTIONS_PAGE: Level.REFERENCE,
+    CasePath.RESEARCH_MESSAGE: Level.SUMMARY,
 }
 
 
@@ -186,6 +235,11 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.AUDIT_TRAIL: Operation.VIEW_AUDIT,
     CasePath.EARLY_ERASURE: Operation.TRIAGE_CASES,
     CasePath.NOTICE: None,  # whatever caused the message was permitted already
+    CasePath.CASE_PAGE: Operation.VIEW_CASES,
+    CasePath.RESEARCH_SHEET: Operation.RETURN_RESEARCH,
+    CasePath.MEETING_BOARD: Operation.RECORD_ACTIONS,
+    CasePath.ACTIONS_PAGE: Operation.WORK_ACTIONS,
+    CasePath.RESEARCH_MESSAGE: Operation.RETURN_RESEARCH,
 }
 
 

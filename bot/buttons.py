@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.callbacks import Callback
+from bot.callbacks import Callback, parse
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,17 @@ class ButtonKind:
     action: str
     ids: int
     what: str
+    # The case workspace's page this button opens where a workspace is set up (a Mini App
+    # button); elsewhere it is an ordinary button whose handler shows the same in the chat.
+    page: str | None = None
+
+    def page_path(self, *ids: int) -> str:
+        """The page's path under the workspace address, e.g. ``/case/12``; ids only."""
+        if self.page is None:
+            raise ValueError(f"{self.area}:{self.action} opens no workspace page")
+        if len(ids) != self.ids:
+            raise ValueError(f"{self.area}:{self.action} carries {self.ids} id(s), not {len(ids)}")
+        return "/" + "/".join([self.page, *(str(i) for i in ids)])
 
     def data(self, *ids: int) -> str:
         if len(ids) != self.ids:
@@ -41,8 +52,8 @@ class ButtonKind:
         )
 
 
-def _kind(area: str, action: str, ids: int, what: str) -> ButtonKind:
-    return ButtonKind(area, action, ids, what)
+def _kind(area: str, action: str, ids: int, what: str, page: str | None = None) -> ButtonKind:
+    return ButtonKind(area, action, ids, what, page)
 
 
 # -- buttons that services queue in messages sent later ----------------------------------------
@@ -56,10 +67,19 @@ ACTION_ACCEPT = _kind("act", "acc", 1, "accept an action (action)")
 ACTION_DONE = _kind("act", "done", 1, "mark an action done (action)")
 ACTION_NOT_POSSIBLE = _kind("act", "np", 1, "mark an action not possible (action)")
 ACTION_REASSIGN = _kind("act", "re", 1, "pass an action to a colleague (action)")
-MEETING_RESEARCH = _kind("mtg", "res", 1, "research a listed case (agenda item)")
+MEETING_RESEARCH = _kind(
+    "mtg", "res", 1, "research a listed case (agenda item)", page="research-item"
+)
 MEETING_ATTENDANCE = _kind("mtg", "att", 2, "attending / deputy / apologies (meeting, choice)")
 ERASURE_CONFIRM = _kind("era", "ok", 1, "confirm an early erasure (case)")
 ERASURE_KEEP = _kind("era", "no", 1, "keep the case (case)")
+
+# -- buttons that open a page of the case workspace where there is one ----------------------------
+
+CASE_OPEN = _kind("cas", "open", 1, "open a case (case)", page="case")
+MEETING_BOARD = _kind("mtg", "board", 1, "the meeting board (meeting)", page="board")
+ACTIONS_OPEN = _kind("act", "ws", 0, "the agency's actions and referrals", page="actions")
+PAGE_KINDS: tuple[ButtonKind, ...] = (CASE_OPEN, MEETING_BOARD, ACTIONS_OPEN)
 
 # -- buttons handlers make and answer themselves -------------------------------------------------
 
@@ -146,8 +166,24 @@ SERVICE_KINDS: tuple[ButtonKind, ...] = (
 )
 KINDS: dict[tuple[str, str], ButtonKind] = {
     (kind.area, kind.action): kind
-    for kind in (*SERVICE_KINDS, *(_kind(*row) for row in _HANDLER_KINDS))
+    for kind in (*SERVICE_KINDS, *PAGE_KINDS, *(_kind(*row) for row in _HANDLER_KINDS))
 }
+# The workspace's pages, each opened by one kind of button: the server's routes come from here.
+PAGES: dict[str, ButtonKind] = {k.page: k for k in KINDS.values() if k.page is not None}
+
+
+def workspace_url(data: str, webapp_url: str | None) -> str | None:
+    """Where a button opens in the case workspace, or None to keep it an ordinary button
+    (no workspace is set up, or the kind has no page)."""
+    if webapp_url is None:
+        return None
+    found = parse(data)
+    if found is None:
+        return None
+    of = KINDS.get((found.area, found.action))
+    if of is None or of.page is None or len(found.ids) != of.ids:
+        return None
+    return webapp_url + of.page_path(*found.ids)
 
 
 def kind(area: str, action: str) -> ButtonKind:

@@ -1334,3 +1334,215 @@ def sar_pruned_note(pruned_through: int) -> str:
         f"Audit events 1-{pruned_through} (all older than 7 years) were deleted under the "
         "retention rule; the trail above begins after them."
     )
+
+
+# --- The case workspace (a Telegram Mini App) and its stand-in in the chat -------------------
+# Pages and chat messages use the same words; templates take every word from here.
+
+
+def uk_date(value: object) -> str:
+    """An ISO date as people read it (14 Mar 1990); "not known" for anything else."""
+    return _uk_date(value)
+
+
+WS_TITLE = "MARAC case workspace"
+WS_SKIP_LINK = "Skip to the page"
+WS_OPENING = "Opening your page…"
+WS_NEEDS_TELEGRAM = (
+    "This page opens from a button in your MARAC bot chat. Please go back to the chat and "
+    "press the button again."
+)
+WS_SESSION_ENDED = (
+    "This page has been open for a while, so it was closed to keep the case safe. Close it "
+    "and open it again from the chat."
+)
+WS_NOT_ENROLLED = NEUTRAL_UNKNOWN
+WS_NOT_FOUND = (
+    "There is nothing here that you can open. It may have been moved or closed; the chat "
+    "has the latest."
+)
+WS_NOT_PERMITTED = "This page is not part of your role. The chat shows what you can do."
+WS_UNAVAILABLE = "The case workspace cannot be reached just now. Please try again in a minute."
+WS_NOT_SET_UP = (
+    "The case workspace is not set up here, so case details are sent in protected chat "
+    "messages that delete themselves."
+)
+WS_BACK = "Back"
+WS_SAVING = "Sending…"
+WS_SAVED = "Sent. Thank you."
+
+WS_FIELD_NAME = "Name"
+WS_FIELD_OTHER_NAMES = "Other names"
+WS_FIELD_DOB = "Date of birth"
+WS_FIELD_ADDRESS = "Address"
+WS_FIELD_CHILDREN = "Children"
+WS_NOT_GIVEN = "not given"
+WS_VICTIM = "Victim"
+WS_PERSON_CAUSING_HARM = "Person causing harm"
+WS_CRITERION = "Criterion"
+WS_DASH = "DASH"
+WS_REFERRED_BY = "Referred by"
+WS_REFERRED_ON = "Referred on"
+WS_STATUS = "Status"
+WS_URGENT = "Urgent"
+WS_EMERGENCY = "Heard first"
+WS_CHILDREN_IN_HOUSEHOLD = "Children in the household"
+WS_CHILDREN_AGES = "Children's ages"
+WS_IDENTIFIERS_CLOSED = (
+    "The names, dates of birth and addresses are no longer shown: the research window "
+    "for this meeting has closed."
+)
+WS_PERPETRATOR_SERVICE_NOTE = (
+    "Shown so your service knows whom it is assessing. The victim's details are not shared "
+    "with perpetrator services."
+)
+
+
+def ws_dash(yes: int, not_known: int | None = None) -> str:
+    if not_known is None:
+        return f"{yes} of 24 yes"
+    return f"{yes} of 24 yes, {not_known} not known"
+
+
+def ws_children(count: int) -> str:
+    return "none" if count == 0 else str(count)
+
+
+# The research sheet.
+WS_RESEARCH_HEADING = "Research"
+WS_RESEARCH_NO_CASES = "There are no cases on this agenda for your agency to research."
+WS_RESEARCH_YOUR_ANSWER = "Your agency's answer"
+WS_RESEARCH_NOTHING_KNOWN = "Nothing known: our records hold nothing about these people"
+WS_RESEARCH_INFORMATION = "We hold information (write it below)"
+WS_RESEARCH_NOTE_LABEL = "What your agency knows"
+WS_RESEARCH_NOTE_HINT = (
+    "Facts from your records that bear on the risk: incidents, orders, contact, concerns. "
+    "Up to 2,000 characters."
+)
+WS_RESEARCH_SEND = "Send to the coordinator"
+WS_RESEARCH_RETURNED = "Already returned by your agency"
+WS_RESEARCH_NONE_YET = "Nothing returned yet."
+WS_RESEARCH_NOTE_NEEDED = "Please write what your agency knows, or choose 'Nothing known'."
+WS_RESEARCH_CHOOSE = "Please choose 'Nothing known' or 'We hold information'."
+
+
+def ws_research_title(when: str) -> str:
+    return f"Research for the MARAC on {when}"
+
+
+def ws_research_intro(agency: str, deadline: str, open_until: str | None) -> str:
+    text = f"Please return what {agency} knows about each case by {deadline}."
+    if open_until:
+        text += f" The identifiers are shown until {open_until}."
+    return text
+
+
+def ws_returned_line(when: str, by: str, nothing_known: bool) -> str:
+    return f"{when}, {by}: " + ("nothing known" if nothing_known else "information")
+
+
+def ws_research_recorded(reference: str, nothing_known: bool) -> str:
+    return research_recorded(reference, nothing_known)
+
+
+# The meeting board (coordinator and chair).
+WS_BOARD_HEADING = "Meeting board"
+WS_BOARD_AGENDA = "Agenda and research"
+WS_BOARD_CASE = "Case"
+WS_BOARD_RESEARCH = "Research returned"
+WS_BOARD_RETURNED = "returned"
+WS_BOARD_NOT_YET = "not yet"
+WS_BOARD_ATTENDANCE = "Attendance"
+WS_BOARD_NO_REPLY = "no reply yet"
+WS_BOARD_NO_CASES = "No cases are listed yet."
+WS_BOARD_NOT_PUBLISHED = "The agenda is not published yet: agencies have not been asked."
+
+
+def ws_board_title(when: str) -> str:
+    return f"MARAC on {when}"
+
+
+def ws_board_counts(listed: int, capacity: int) -> str:
+    return f"{listed} of {capacity} places used."
+
+
+def ws_board_returned(returned: int, invited: int) -> str:
+    return f"{returned} of {invited} agencies"
+
+
+# The agency's actions.
+WS_ACTIONS_HEADING = "Your agency's actions"
+WS_ACTIONS_NONE = "Your agency has no open actions."
+WS_ACTIONS_DUE = "Due"
+WS_ACTIONS_OVERDUE = "Overdue"
+WS_ACTIONS_HIGH = "High priority"
+WS_REFERRALS_HEADING = "Referrals to your service"
+WS_REFERRALS_REFERRED = "Referred on"
+WS_USE_CHAT_FOR_ACTIONS = "Accept, complete or pass on an action with its buttons in the chat."
+
+# The case page.
+WS_CASE_IDENTIFIERS = "Identifiers for research"
+WS_CASE_REFERRAL = "The referral"
+WS_CASE_SAFE_TO_CONTACT = "Safe to contact"
+WS_CASE_SAFETY_NOTES = "Safety notes"
+WS_CASE_CONSENT = "Consent"
+WS_CASE_CONCERNS = "Concerns"
+WS_CASE_JUDGEMENT = "Professional judgement"
+WS_CASE_RESEARCH = "Research returned"
+WS_CASE_HISTORY = "History"
+WS_CASE_REPEAT_OF = "Repeat of"
+
+
+def ws_case_title(reference: str) -> str:
+    return f"Case {reference}"
+
+
+def yes_no(value: object) -> str:
+    return _yes_no(value)
+
+
+# In the chat, where the case workspace does the reading.
+BUTTON_OPEN_CASE = "Open the case"
+BUTTON_MEETING_BOARD = "Open the meeting board"
+BUTTON_OPEN_ACTIONS = "Open in the case workspace"
+
+
+def case_in_workspace(reference: str, status: str) -> str:
+    return (
+        f"Case {reference} ({STATUS_NAMES.get(status, status)}). Press 'Open the case' to read "
+        "it in the case workspace; nothing of it is written in this chat."
+    )
+
+
+def research_case_message(
+    reference: str,
+    when: str,
+    summary: str,
+    people: list[tuple[str, list[tuple[str, str]]]],
+    children: str | None,
+    returned: list[str],
+    closed: bool,
+    perpetrator_service: bool,
+) -> str:
+    """One case's research identifiers for a protected, self-deleting chat message."""
+    lines = [f"{reference} (MARAC on {when}): what does your agency know?", summary]
+    for heading, fields in people:
+        lines.append("")
+        lines.append(heading)
+        lines += [f"{label}: {value}" for label, value in fields]
+    if children is not None:
+        lines += ["", f"{WS_CHILDREN_AGES}: {children}"]
+    if closed:
+        lines += ["", WS_IDENTIFIERS_CLOSED]
+    elif perpetrator_service:
+        lines += ["", WS_PERPETRATOR_SERVICE_NOTE]
+    lines += ["", WS_RESEARCH_RETURNED + ":"]
+    lines += returned or [WS_RESEARCH_NONE_YET]
+    return "\n".join(lines)
+
+
+def research_summary_line(criterion: str, dash_yes: int, children: int, referred_by: str) -> str:
+    return (
+        f"{CRITERION_NAMES.get(criterion, criterion)}; DASH {dash_yes} of 24 yes; "
+        f"children in the household: {ws_children(children)}; referred by {referred_by}."
+    )

@@ -68,6 +68,14 @@ class Settings(BaseModel):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     webhook_path: str = "/telegram"
+    # The case workspace (a Telegram Mini App): its public HTTPS address, e.g.
+    # https://marac.example.org/workspace. Unset, case content is shown in protected chat
+    # messages that delete themselves instead. In webhook mode it is served on the webhook's
+    # port; with long polling on workspace_listen:workspace_port. The reverse proxy passes the
+    # address's path through unchanged.
+    webapp_url: str | None = None
+    workspace_listen: str = "127.0.0.1"
+    workspace_port: int = Field(default=8090, ge=1, le=65535)
     # Coordinators get a summary at 08:00 local on working days.
     morning_digest: bool = True
     # How often the housekeeping job looks for due work (message deletion, reminders).
@@ -114,6 +122,22 @@ class Settings(BaseModel):
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must start with http:// or https://")
         return bot_api_base_url(value)
+
+    @field_validator("webapp_url")
+    @classmethod
+    def _webapp_url_shape(cls, value: str | None) -> str | None:
+        """Telegram opens Mini Apps over HTTPS only; plain HTTP is for this machine alone."""
+        if value is None or value == "":
+            return None
+        local = re.match(r"^http://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", value)
+        if not (value.startswith("https://") or local):
+            raise ValueError("must start with https:// (Telegram opens Mini Apps over HTTPS)")
+        if not re.match(r"^https?://[^\s/?#]+/[A-Za-z0-9._~-][A-Za-z0-9._~/-]*$", value):
+            raise ValueError(
+                "must be an address with a path of its own and no query, like "
+                "https://marac.example.org/workspace"
+            )
+        return value.rstrip("/")
 
     @field_validator("kek_source", mode="before")
     @classmethod

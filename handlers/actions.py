@@ -16,10 +16,11 @@ from bot import texts
 from bot.actions.entry import read_back
 from bot.actions.states import ACTION_LABELS, PERP_LABELS, PERP_NEEDS_REASON, ActionState, PerpState
 from bot.adapter.context import MaracContext
+from bot.buttons import ACTIONS_OPEN
 from bot.dates import format_uk_date
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.actions import ActionView, PerpView
-from handlers.buttons import area_button, pattern, pressed
+from handlers.buttons import area_button, page_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
@@ -278,7 +279,12 @@ async def _action_list(
 
 
 async def my_actions(update: Update, context: MaracContext) -> None:
+    """/actions, and the workspace button's answer in the chat where there is no workspace."""
     text, markup = await _action_list(context, 0, 0)
+    webapp_url = context.runtime.settings.webapp_url
+    if webapp_url is not None:
+        rows = [[page_button(webapp_url, ACTIONS_OPEN, texts.BUTTON_OPEN_ACTIONS)]]
+        markup = InlineKeyboardMarkup(rows + list(markup.inline_keyboard if markup else []))
     await send_sensitive(update, context, text, markup)
 
 
@@ -457,6 +463,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CommandHandler("plan", guarded(plan)),
         CommandHandler("minutes", guarded(plan)),
         CommandHandler("actions", guarded(my_actions)),
+        CallbackQueryHandler(guarded(my_actions), pattern=pattern(AREA, "ws")),
         CallbackQueryHandler(guarded(close_meeting), pattern=pattern(AREA, "close")),
         CallbackQueryHandler(guarded(minutes), pattern=pattern(AREA, "min")),
         CallbackQueryHandler(guarded(undo), pattern=pattern(AREA, "undo")),

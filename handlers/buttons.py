@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, WebAppInfo
 
 from bot import texts
-from bot.buttons import KINDS, ButtonKind, kind
+from bot.buttons import KINDS, ButtonKind, kind, workspace_url
 from bot.callbacks import Callback, parse
 from bot.errors import NotFound
 
@@ -24,6 +24,17 @@ def area_button(area: str, text: str, action: str, *ids: int) -> InlineKeyboardB
 
 def button(of: ButtonKind, text: str, *ids: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=of.data(*ids))
+
+
+def page_button(
+    webapp_url: str | None, of: ButtonKind, text: str, *ids: int
+) -> InlineKeyboardButton:
+    """A button for a kind with a workspace page: it opens the page where a workspace is set
+    up (``MARAC_WEBAPP_URL``), and is answered in the chat otherwise."""
+    url = workspace_url(of.data(*ids), webapp_url)
+    if url is not None:
+        return InlineKeyboardButton(text, web_app=WebAppInfo(url))
+    return button(of, text, *ids)
 
 
 def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:

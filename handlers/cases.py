@@ -17,6 +17,7 @@ from telegram.ext import (
 from bot import texts
 from bot.adapter.context import MaracContext
 from bot.buttons import (
+    CASE_OPEN,
     REPEAT_CONFIRM,
     REPEAT_REJECT,
     TRIAGE_ACCEPT,
@@ -27,7 +28,7 @@ from bot.buttons import (
 from bot.referrals.status import REFERENCE_PATTERN, can_triage
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.cases import CaseCard
-from handlers.buttons import pattern, pressed
+from handlers.buttons import page_button, pattern, pressed
 from handlers.formatting import local_day, local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
@@ -84,7 +85,14 @@ def _render(context: MaracContext, card: CaseCard) -> str:
     return text
 
 
-def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMarkup | None:
+def _keyboard(card: CaseCard) -> InlineKeyboardMarkup | None:
+    rows = _action_rows(card)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _action_rows(card: CaseCard) -> list[list[InlineKeyboardButton]]:
+    """Triage, repeat decisions, the must-not-receive list and early erasure, as allowed."""
+    actor_may_decide_repeat = card.may_decide_repeat
     rows: list[list[InlineKeyboardButton]] = []
     if card.may_triage and can_triage(card.status):
         rows.append(
@@ -125,19 +133,38 @@ def _keyboard(card: CaseCard, actor_may_decide_repeat: bool) -> InlineKeyboardMa
                 ),
             ]
         )
-    return InlineKeyboardMarkup(rows) if rows else None
+    return rows
 
 
 async def show_case(update: Update, context: MaracContext) -> None:
+    """/case REF. With a case workspace the chat gets the reference and buttons only, and the
+    case is read on its page; without one, the card comes as a protected message."""
     assert context.actor is not None
     reference = context.args[0] if context.args else ""
     if not REFERENCE.match(reference):
         await answer(update, texts.CASE_NOT_FOUND)
         return
-    card = await context.runtime.services.cases.card(context.actor, reference)
-    await send_sensitive(
-        update, context, _render(context, card), _keyboard(card, card.may_decide_repeat)
+    cases = context.runtime.services.cases
+    webapp_url = context.runtime.settings.webapp_url
+    if webapp_url is None:
+        card = await cases.card(context.actor, reference)
+        await send_sensitive(update, context, _render(context, card), _keyboard(card))
+        return
+    found = await cases.status(context.actor, reference)
+    rows = [[page_button(webapp_url, CASE_OPEN, texts.BUTTON_OPEN_CASE, found.id)]]
+    rows += _action_rows(found)
+    await answer(
+        update,
+        texts.case_in_workspace(found.reference, found.status.value),
+        InlineKeyboardMarkup(rows),
     )
+
+
+async def open_case(update: Update, context: MaracContext) -> None:
+    """The "Open the case" button where no workspace is set up: the card, protected."""
+    assert context.actor is not None
+    card = await context.runtime.services.cases.card_by_id(context.actor, pressed(update).id())
+    await send_sensitive(update, context, _render(context, card), _keyboard(card))
 
 
 async def accept(update: Update, context: MaracContext) -> None:
@@ -259,6 +286,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
     return [
         notes,
         CommandHandler("case", guarded(show_case)),
+        CallbackQueryHandler(guarded(open_case), pattern=pattern("cas", "open")),
         CallbackQueryHandler(guarded(accept), pattern=pattern("tri", "acc")),
         CallbackQueryHandler(guarded(decide_repeat), pattern=pattern("rep")),
         CallbackQueryHandler(guarded(choose_exclusion), pattern=pattern("cas", "exc")),

@@ -15,7 +15,9 @@ from telegram.ext import (
 )
 
 from bot import texts
+from bot.access import Level
 from bot.adapter.context import MaracContext
+from bot.buttons import MEETING_BOARD, MEETING_RESEARCH
 from bot.meetings.off_days import DayChoice, OffDayRule
 from bot.meetings.recurrence import (
     MeetingInputError,
@@ -30,8 +32,14 @@ from bot.permissions import Operation, may
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.meetings import ATTENDANCE, MeetingDetail
 from bot.vocabulary import Role
-from handlers.buttons import area_button, pattern, pressed, pressed_day
-from handlers.formatting import local_time, local_today, sentence, timezone_of
+from handlers.buttons import area_button, page_button, pattern, pressed, pressed_day
+from handlers.formatting import (
+    identifier_sections,
+    local_time,
+    local_today,
+    sentence,
+    timezone_of,
+)
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, guarded, send_sensitive, show
 
@@ -111,6 +119,11 @@ async def open_meeting(update: Update, context: MaracContext) -> None:
     detail = await context.runtime.services.meetings.detail(context.actor, pressed(update).id())
     meeting = detail.meeting
     rows: list[list[InlineKeyboardButton]] = []
+    webapp_url = context.runtime.settings.webapp_url
+    if webapp_url and may(context.actor, Operation.RECORD_ACTIONS):
+        rows.append(
+            [page_button(webapp_url, MEETING_BOARD, texts.BUTTON_MEETING_BOARD, meeting.id)]
+        )
     if detail.may_manage:
         if not meeting.published:
             rows.append([_button(texts.BUTTON_PUBLISH_AGENDA, "pub", meeting.id)])
@@ -125,7 +138,16 @@ async def open_meeting(update: Update, context: MaracContext) -> None:
     elif meeting.published and detail.my_agency_id is not None:
         for line in detail.agenda:
             if detail.my_agency_id not in line.returned_by:
-                rows.append([_button(texts.button_research(line.reference), "res", line.item_id)])
+                rows.append(
+                    [
+                        page_button(
+                            webapp_url,
+                            MEETING_RESEARCH,
+                            texts.button_research(line.reference),
+                            line.item_id,
+                        )
+                    ]
+                )
     await send_sensitive(
         update, context, _agenda(context, detail), InlineKeyboardMarkup(rows) if rows else None
     )
@@ -434,9 +456,11 @@ async def emergency(update: Update, context: MaracContext) -> None:
 
 
 async def research_options(update: Update, context: MaracContext) -> None:
+    """Where no case workspace is set up: the case's identifiers in a protected message that
+    deletes itself, with the two answers under it."""
     assert context.actor is not None
     item_id = pressed(update).id()
-    reference, when = await context.runtime.services.meetings.research_item(context.actor, item_id)
+    case, when = await context.runtime.services.meetings.research_case(context.actor, item_id)
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -445,7 +469,23 @@ async def research_options(update: Update, context: MaracContext) -> None:
             ]
         ]
     )
-    await answer(update, texts.research_options(reference, when), keyboard)
+    found = case.identifiers
+    text = texts.research_case_message(
+        case.reference,
+        when,
+        texts.research_summary_line(
+            case.criterion, case.dash_yes, case.children_count, case.referring_agency
+        ),
+        identifier_sections(found),
+        ", ".join(found.children) or texts.WS_NOT_GIVEN if found.children is not None else None,
+        [
+            texts.ws_returned_line(local_time(context, r.at), r.by, r.nothing_known)
+            for r in case.returned
+        ],
+        closed=found.is_empty() and case.level < Level.RESEARCH,
+        perpetrator_service=found.victim is None and found.person_causing_harm is not None,
+    )
+    await send_sensitive(update, context, text, keyboard)
 
 
 async def nothing_known(update: Update, context: MaracContext) -> None:
@@ -559,6 +599,8 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CommandHandler("meetings", guarded(list_meetings)),
         CallbackQueryHandler(guarded(list_meetings), pattern=pattern(AREA, "list")),
         CallbackQueryHandler(guarded(open_meeting), pattern=pattern(AREA, "open")),
+        # The meeting board's button, where no workspace is set up: the agenda in the chat.
+        CallbackQueryHandler(guarded(open_meeting), pattern=pattern(AREA, "board")),
         CallbackQueryHandler(guarded(confirm_cancel), pattern=pattern(AREA, "cancel")),
         CallbackQueryHandler(guarded(cancel_meeting), pattern=pattern(AREA, "cancely")),
         CallbackQueryHandler(guarded(publish), pattern=pattern(AREA, "pub")),

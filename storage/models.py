@@ -236,6 +236,9 @@ class AreaPolicy(Base):
     # For "cases per 10,000 adult women" in the statistics (the ONS mid-year estimate).
     adult_female_population: Mapped[int | None] = mapped_column(Integer(), default=None)
     case_retention_years: Mapped[int] = mapped_column(Integer(), default=6, server_default="6")
+    # Working days after a meeting during which invited agencies keep the identifiers of the
+    # cases on it (research, then the actions agreed); then reference and summary only.
+    research_open_days_after: Mapped[int] = mapped_column(Integer(), default=5, server_default="5")
 
 
 class CaseCounter(Base):

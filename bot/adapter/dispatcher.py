@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, WebAppInfo
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapter import metrics
+from bot.buttons import workspace_url
 from bot.services.outbox import (
     DEFAULT_LEASE,
     Buttons,
@@ -80,14 +81,19 @@ def retry_after_delay(error: RetryAfter) -> timedelta:
     return max(delay, timedelta(seconds=1))
 
 
-def keyboard(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
+def inline_button(label: str, data: str, webapp_url: str | None) -> InlineKeyboardButton:
+    """A button as stored; one with a workspace page opens it, where there is a workspace."""
+    url = workspace_url(data, webapp_url)
+    if url is not None:
+        return InlineKeyboardButton(label, web_app=WebAppInfo(url))
+    return InlineKeyboardButton(label, callback_data=data)
+
+
+def keyboard(buttons: Buttons | None, webapp_url: str | None = None) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
-            for row in buttons
-        ]
+        [[inline_button(label, data, webapp_url) for label, data in row] for row in buttons]
     )
 
 
@@ -99,7 +105,12 @@ def _describe(error: BaseException) -> str:
 
 
 async def _deliver(
-    bot: Bot, outbox: OutboxService, message: ClaimedMessage, send_timeout: float, lease: timedelta
+    bot: Bot,
+    outbox: OutboxService,
+    message: ClaimedMessage,
+    send_timeout: float,
+    lease: timedelta,
+    webapp_url: str | None = None,
 ) -> tuple[str, bool]:
     """Send one claimed row and settle it.
 
@@ -123,14 +134,14 @@ async def _deliver(
                     message.chat_id,
                     InputFile(content, filename=filename),
                     caption=message.text,
-                    reply_markup=keyboard(message.buttons),
+                    reply_markup=keyboard(message.buttons, webapp_url),
                     protect_content=False,
                 )
             else:
                 sent = await bot.send_message(
                     message.chat_id,
                     message.text,
-                    reply_markup=keyboard(message.buttons),
+                    reply_markup=keyboard(message.buttons, webapp_url),
                     protect_content=False,
                 )
     except RetryAfter as error:
@@ -183,8 +194,13 @@ async def dispatch_due(
     batch: int = 100,
     send_timeout: float = DEFAULT_SEND_TIMEOUT,
     lease: timedelta = DEFAULT_LEASE,
+    webapp_url: str | None = None,
 ) -> DispatchReport:
-    """Send one batch of due messages; safe to run concurrently, here or on other instances."""
+    """Send one batch of due messages; safe to run concurrently, here or on other instances.
+
+    ``webapp_url``: the case workspace's address, if there is one; buttons whose kind has a
+    workspace page then open it (``bot.buttons.workspace_url``).
+    """
     counts: Counter[str] = Counter()
     lateness: list[float] = []
     await _settle_unsettled(outbox)
@@ -192,7 +208,7 @@ async def dispatch_due(
     claimed = await outbox.claim_due(limit=batch, lease=lease)
     for index, message in enumerate(claimed):
         try:
-            outcome, stop = await _deliver(bot, outbox, message, send_timeout, lease)
+            outcome, stop = await _deliver(bot, outbox, message, send_timeout, lease, webapp_url)
         except Exception as error:
             # Our own failure (the database, most likely): the lease runs out and the row is
             # tried again; the other rows still get their turn.
@@ -227,4 +243,8 @@ async def dispatch_due(
 
 async def dispatch_job(context: MaracContext) -> None:
     """For ``job_queue.run_repeating``/``run_once``, or a line in the housekeeping job."""
-    await dispatch_due(context.bot, context.runtime.services.outbox)
+    await dispatch_due(
+        context.bot,
+        context.runtime.services.outbox,
+        webapp_url=context.runtime.settings.webapp_url,
+    )

@@ -39,7 +39,7 @@ async def on_error(update: object, context: MaracContext) -> None:
         log.warning("telegram unavailable: %s", describe(error))
         return
     # Vault (when it holds the key-encryption key) being away is the same to the person.
-    unavailable = is_database_unavailable(error) or isinstance(error, KeySourceUnavailable)
+    unavailable = is_unavailable(error)
     if unavailable:
         # Expected while the database restarts or fails over, and the person is told: a
         # warning, not an error that pages someone for every update meanwhile.
@@ -60,6 +60,11 @@ async def on_error(update: object, context: MaracContext) -> None:
     except Exception as second:  # the apology itself may fail when Telegram is down
         log.warning("could not tell the person about the failure: %s", describe(second))
     raise ApplicationHandlerStop
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database or the key service is away: the person is asked to try again shortly."""
+    return is_database_unavailable(error) or isinstance(error, KeySourceUnavailable)
 
 
 def _stop_if_update(update: object) -> None:

@@ -67,8 +67,12 @@ async def housekeeping(context: MaracContext) -> None:
     from bot.adapter.dispatcher import dispatch_due
 
     services = context.runtime.services
+    webapp_url = context.runtime.settings.webapp_url
     parts: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (
-        ("dispatch", lambda: dispatch_due(context.bot, services.outbox)),
+        (
+            "dispatch",
+            lambda: dispatch_due(context.bot, services.outbox, webapp_url=webapp_url),
+        ),
         ("sensitive messages", lambda: delete_expired_messages(context)),
         ("agreement reviews", services.agencies.queue_isa_reminders),
         ("referral drafts", services.referrals.erase_expired_drafts),
@@ -93,7 +97,12 @@ async def morning_digest(context: MaracContext) -> None:
         log.log(level, "morning digest failed: %s", describe(error))
         return
     if queued:
-        await _run_part("dispatch", lambda: dispatch_due(context.bot, services.outbox))
+        await _run_part(
+            "dispatch",
+            lambda: dispatch_due(
+                context.bot, services.outbox, webapp_url=context.runtime.settings.webapp_url
+            ),
+        )
 
 
 async def erase_by_retention(context: MaracContext) -> None:

@@ -52,11 +52,13 @@ from sqlalchemy.engine import make_url
 
 # Kept light: the lease itself needs only asyncpg, and a standby should start fast.
 if TYPE_CHECKING:
+    from aiohttp import web
     from telegram.ext import Application
 
     from bot.adapter.application import MaracApplication
     from bot.adapter.webhook import WebhookOptions
     from bot.clock import Clock
+    from bot.runtime import Runtime
     from config import Settings
 
     AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
@@ -109,6 +111,10 @@ AppT = TypeVar("AppT", bound="AnyApplication")
 # What ``start_updates`` may return: how to stop an update source PTB does not own (say, a
 # webhook server of our own), awaited first when the bot stops.
 StopUpdates = Callable[[], Awaitable[object]]
+StartUpdates = Callable[["MaracApplication"], Awaitable[StopUpdates | None]]
+# Faces the CLI adds: routes on the webhook's port, and a wrapper around polling's start.
+Mount = Callable[["web.Application", "Runtime"], None]
+WrapStart = Callable[["Runtime", StartUpdates], StartUpdates]
 
 
 def lease_key(database: str, namespace: str = LEASE_NAMESPACE) -> int:
@@ -604,8 +610,13 @@ async def serve(
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
     webhook: WebhookOptions | None = None,
+    mount: Mount | None = None,
+    wrap_start: WrapStart | None = None,
 ) -> None:
     """``marac-bot run [--webhook]``: the real bot, active or on standby, until SIGINT or SIGTERM.
+
+    ``mount`` adds routes to the webhook's port (the case workspace, in webhook mode);
+    ``wrap_start`` wraps long polling's start (the workspace's own listener, in polling mode).
 
     Long polling by default. With ``webhook``, the active process opens the webhook port and
     registers the webhook with Telegram each time it takes the lease, and closes the port
@@ -631,7 +642,9 @@ async def serve(
     if webhook is not None:
         from bot.adapter.webhook import webhook_updates
 
-        start_updates = webhook_updates(runtime, webhook)
+        start_updates = webhook_updates(runtime, webhook, mount=mount)
+    elif wrap_start is not None:
+        start_updates = wrap_start(runtime, start_updates)
 
     settled = False
 

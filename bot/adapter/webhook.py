@@ -65,6 +65,8 @@ RECENT_UPDATE_IDS: Final = 1000
 REGISTER_ATTEMPTS: Final = 6  # 1 + 2 + 4 + 8 + 16 s between them
 
 Now = Callable[[], datetime]
+# Adds routes to the webhook's app, e.g. the case workspace (``bot.workspace.app``).
+Mount = Callable[[web.Application, Runtime], None]
 
 
 def _utcnow() -> datetime:
@@ -247,8 +249,12 @@ def build_web_app(
     secret_token: str,
     metrics: Metrics | None = None,
     now: Now = _utcnow,
+    mount: Mount | None = None,
 ) -> web.Application:
-    """The aiohttp app; it feeds ``application`` but does not start or stop it."""
+    """The aiohttp app; it feeds ``application`` but does not start or stop it.
+
+    ``mount`` adds other routes to it (the case workspace), served on the same port.
+    """
     _check_secret(secret_token)
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app[APPLICATION_KEY] = application
@@ -265,6 +271,8 @@ def build_web_app(
     app.router.add_post(path, _receive_update)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    if mount is not None:
+        mount(app, runtime)
     return app
 
 
@@ -300,6 +308,7 @@ async def open_webhook(
     options: WebhookOptions,
     *,
     metrics: Metrics | None = None,
+    mount: Mount | None = None,
 ) -> tuple[RunningWebhook, CloseWebhook]:
     """Open the port for ``application`` (already initialised) and register the webhook.
 
@@ -318,6 +327,7 @@ async def open_webhook(
             path=options.path,
             secret_token=options.secret_token,
             metrics=metrics,
+            mount=mount,
         ),
         access_log=None,
         shutdown_timeout=5.0,
@@ -348,6 +358,7 @@ def webhook_updates(
     *,
     metrics: Metrics | None = None,
     on_open: Callable[[RunningWebhook], object] | None = None,
+    mount: Mount | None = None,
 ) -> Callable[[MaracApplication], Awaitable[CloseWebhook]]:
     """``start_updates`` for :func:`bot.adapter.leader.run_as_leader`: the webhook, while active.
 
@@ -358,7 +369,9 @@ def webhook_updates(
     """
 
     async def start(application: MaracApplication) -> CloseWebhook:
-        running, close = await open_webhook(application, runtime, options, metrics=metrics)
+        running, close = await open_webhook(
+            application, runtime, options, metrics=metrics, mount=mount
+        )
         if on_open is not None:
             on_open(running)
 

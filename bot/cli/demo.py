@@ -8,7 +8,9 @@ person typed and pressed, and what the bot answered.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -308,9 +310,19 @@ def today_in_london() -> date:
 
 
 async def run_demo(
-    *, start: date | None = None, verbose: bool = False, out: TextIO | None = None
+    *,
+    start: date | None = None,
+    verbose: bool = False,
+    out: TextIO | None = None,
+    serve: bool = False,
+    port: int = 8090,
+    stop: asyncio.Event | None = None,
 ) -> int:
-    """Play every scene built so far from ``start`` (default today); returns an exit code."""
+    """Play every scene built so far from ``start`` (default today); returns an exit code.
+
+    With ``serve``, the demo's case workspace then stays open on 127.0.0.1:``port`` (0: any
+    free port) until ``stop`` is set or the process is interrupted.
+    """
     stream = out or sys.stdout
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="marac-demo-") as folder:
@@ -370,6 +382,16 @@ async def run_demo(
                     "The perpetrator referral is followed step by step; the IDVA is told each time",
                     demo.perpetrator_referral,
                 )
+                demo.flush()
+                stream.write(
+                    "\nCase details came in protected messages that delete themselves, because "
+                    "this demo has no case workspace address. In production, MARAC_WEBAPP_URL "
+                    "(HTTPS) serves them as a Telegram Mini App and the chat keeps only "
+                    "references and buttons; `marac-bot demo --serve` opens the demo's pages "
+                    "in a browser.\n"
+                )
+                if serve:
+                    await _serve(runtime, server.token, demo, stream, port, stop)
             async with runtime.sessions() as session:
                 report = await verify_chain(session)
         finally:
@@ -380,3 +402,34 @@ async def run_demo(
         f"Demo finished in {time.perf_counter() - started:.1f} s.\n"
     )
     return 0 if report.intact else 1
+
+
+async def _serve(
+    runtime: Runtime,
+    token: str,
+    demo: Demo,
+    stream: TextIO,
+    port: int,
+    stop: asyncio.Event | None,
+) -> None:
+    """Keep the demo's workspace open until stopped (Ctrl-C, or ``stop`` in a test)."""
+    from bot.cli.demo_serve import demo_pages, serve_demo_workspace
+
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    cast = demo.cast
+    try:
+        pages = await demo_pages(
+            runtime, demo.reference, cast.coordinator, cast.police, cast.idva, cast.drive
+        )
+        await serve_demo_workspace(runtime, token, pages, stream, port=port, stop=stop)
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)

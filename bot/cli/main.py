@@ -158,11 +158,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     where = settings.telegram_base_url or "Telegram"
     logging.getLogger("marac").info("starting long polling against %s", where)
+    from bot.workspace.serving import with_workspace
+
+    if settings.webapp_url:
+        logging.getLogger("marac").info(
+            "case workspace for %s on %s:%s while this process is active",
+            settings.webapp_url,
+            settings.workspace_listen,
+            settings.workspace_port,
+        )
     return _serve_until_stopped(
         serve(
             settings,
             poll_seconds=settings.leader_poll_seconds,
             check_seconds=settings.leader_check_seconds,
+            wrap_start=with_workspace,
         )
     )
 
@@ -221,12 +231,15 @@ def _run_webhook(settings: Settings) -> int:
         "webhook mode: port %s opens while this process holds the leader lease",
         settings.webhook_port,
     )
+    from bot.workspace.app import mount_workspace
+
     return _serve_until_stopped(
         serve(
             settings,
             poll_seconds=settings.leader_poll_seconds,
             check_seconds=settings.leader_check_seconds,
             webhook=options,
+            mount=mount_workspace,
         )
     )
 
@@ -272,6 +285,7 @@ async def cmd_policy(args: argparse.Namespace) -> int:
             ("meeting_capacity", args.capacity),
             ("adult_female_population", args.adult_women),
             ("case_retention_years", args.retention_years),
+            ("research_open_days_after", args.research_open_days),
         )
         if value is not None
     }
@@ -294,7 +308,9 @@ async def cmd_policy(args: argparse.Namespace) -> int:
         f"{policy.reminder_days_before} days and {policy.reminder_hours_before} hours before; "
         f"{policy.meeting_capacity} cases fit a meeting.\n"
         f"Adult women in the area: {policy.adult_female_population or 'not set'}; case data is "
-        f"erased {policy.case_retention_years} years after a case was last heard."
+        f"erased {policy.case_retention_years} years after a case was last heard.\n"
+        f"Invited agencies see the identifiers of the cases on an agenda from its publication "
+        f"until {policy.research_open_days_after} working days after the meeting."
     )
     return 0
 
@@ -303,7 +319,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.cli.demo import run_demo
 
     configure_logging("INFO" if args.verbose else "WARNING")
-    return asyncio.run(run_demo(start=args.date, verbose=args.verbose))
+    return asyncio.run(
+        run_demo(start=args.date, verbose=args.verbose, serve=args.serve, port=args.port)
+    )
 
 
 def _calendar_date(text: str) -> date:
@@ -339,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--capacity", type=int, help="cases per meeting before a warning")
     policy.add_argument("--adult-women", type=int, help="adult female population, for statistics")
     policy.add_argument("--retention-years", type=int, help="erase case data N years after")
+    policy.add_argument(
+        "--research-open-days",
+        type=int,
+        help="invited agencies see a listed case's identifiers until N working days after",
+    )
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
     run = sub.add_parser("run", help="run the bot (active/standby on PostgreSQL)")
@@ -357,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="the day the demo's clock starts (default: today)",
     )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the demo's case workspace open on 127.0.0.1, with a link per person",
+    )
+    demo.add_argument("--port", type=int, default=8090, help="the workspace's port for --serve")
     demo.set_defaults(handler=cmd_demo)
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

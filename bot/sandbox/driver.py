@@ -11,8 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
+from bot.adapter.init_data import launch_data_for
 from bot.sandbox.records import (
     ApiErrorRecord,
     Button,
@@ -433,13 +436,24 @@ class SimulatedUser:
         listing = "".join(f"\n  {line}" for line in shown) or " no message has buttons"
         raise AssertionError(f"{self.display_name} sees no button {target!r}:{listing}")
 
+    def open_web_app(
+        self, target: str, now: datetime, *, message: RecordedMessage | int | None = None
+    ) -> str:
+        """Press a ``web_app`` button: the address Telegram opens, with the launch data it
+        signs with the bot's token in the fragment (``now`` is the bot's clock)."""
+        _, button = self._find_target(target, message)
+        if button.web_app is None:
+            raise AssertionError(f"button {button.text!r} opens no Mini App")
+        data = launch_data_for(self.id, self.first_name, self.driver.server.token, now)
+        return f"{button.web_app}#tgWebAppData={quote(data, safe='')}&tgWebAppVersion=8.0"
+
     async def press(
         self, target: str, *, message: RecordedMessage | int | None = None
     ) -> CallbackQueryRecord:
         """Press a button by its text (or callback data) on the newest message showing it."""
         msg, button = self._find_target(target, message)
         if button.callback_data is None:
-            raise AssertionError(f"button {button.text!r} opens a URL; it sends no callback")
+            raise AssertionError(f"button {button.text!r} opens a page; it sends no callback")
         query = self.driver.server.press_callback(
             self.id, msg.chat_id, msg.message_id, button.callback_data
         )

@@ -60,6 +60,7 @@ class Button:
     text: str
     callback_data: str | None = None
     url: str | None = None
+    web_app: str | None = None  # the Mini App a web_app button opens
 
 
 @dataclass(frozen=True)

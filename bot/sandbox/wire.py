@@ -254,6 +254,13 @@ def _parse_inline_button(raw: object) -> Button:
         not isinstance(url, str) or not url.startswith(("http://", "https://", "tg://"))
     ):
         raise _bad_request("BUTTON_URL_INVALID")
+    web_app = raw.get("web_app")
+    web_app_url = None
+    if web_app is not None:
+        # Telegram opens Mini Apps over HTTPS only, and only from a button with a URL.
+        web_app_url = web_app.get("url") if isinstance(web_app, dict) else None
+        if not isinstance(web_app_url, str) or not web_app_url.startswith("https://"):
+            raise _bad_request("BUTTON_URL_INVALID")
     actions = {
         "callback_data",
         "url",
@@ -270,4 +277,4 @@ def _parse_inline_button(raw: object) -> Button:
         raise _bad_request(
             "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
         )
-    return Button(text=text, callback_data=data, url=url)
+    return Button(text=text, callback_data=data, url=url, web_app=web_app_url)

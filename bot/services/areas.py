@@ -88,6 +88,7 @@ class PolicyView:
     meeting_capacity: int = 20
     adult_female_population: int | None = None
     case_retention_years: int = 6
+    research_open_days_after: int = 5
 
 
 POLICY_LIMITS = {
@@ -102,6 +103,7 @@ POLICY_LIMITS = {
     "meeting_capacity": (1, 100),
     "adult_female_population": (1_000, 20_000_000),
     "case_retention_years": (1, 25),
+    "research_open_days_after": (1, 20),
 }
 
 
@@ -154,4 +156,5 @@ class PolicyService:
                 policy.meeting_capacity,
                 policy.adult_female_population,
                 policy.case_retention_years,
+                policy.research_open_days_after,
             )

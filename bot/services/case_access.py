@@ -30,7 +30,7 @@ from bot.access import (
 from bot.actor import Actor
 from bot.errors import NotFound
 from bot.meetings.agenda_rules import research_closes
-from bot.services.policy import area_calendar
+from bot.services.policy import area_calendar, research_open_days
 from storage.audit import NewEvent, append_events
 from storage.models import (
     Action,
@@ -119,6 +119,7 @@ async def case_facts(
             excluded.setdefault(int(case_id), set()).add(int(person_id))
         listings: dict[int, list[Listing]] = {}
         working: dict[int, set[int]] = {}
+        assessing: dict[int, set[int]] = {}
         if with_work:
             listed = await session.execute(
                 select(
@@ -135,7 +136,11 @@ async def case_facts(
             for case_id, meeting_id, area_id, starts, published, cancelled in listed.all():
                 closes = None
                 if published is not None:
-                    closes = research_closes(starts, await area_calendar(session, int(area_id)))
+                    closes = research_closes(
+                        starts,
+                        await area_calendar(session, int(area_id)),
+                        await research_open_days(session, int(area_id)),
+                    )
                 listings.setdefault(int(case_id), []).append(
                     Listing(int(meeting_id), starts, published, closes, cancelled is not None)
                 )
@@ -149,8 +154,11 @@ async def case_facts(
                 .join(Action, Action.id == PerpetratorReferral.action_id)
                 .where(PerpetratorReferral.case_id.in_(chunk), Action.sent_at.is_not(None))
             )
-            for case_id, agency_id in [*sent.all(), *referred.all()]:
+            assessed = referred.all()
+            for case_id, agency_id in [*sent.all(), *assessed]:
                 working.setdefault(int(case_id), set()).add(int(agency_id))
+            for case_id, agency_id in assessed:
+                assessing.setdefault(int(case_id), set()).add(int(agency_id))
         for case_id in chunk:
             if case_id in facts:
                 facts[case_id] = replace(
@@ -158,6 +166,7 @@ async def case_facts(
                     excluded=frozenset(excluded.get(case_id, ())),
                     listings=tuple(listings.get(case_id, ())),
                     working_agencies=frozenset(working.get(case_id, ())),
+                    assessing_agencies=frozenset(assessing.get(case_id, ())),
                 )
     return facts
 

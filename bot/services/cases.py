@@ -99,10 +99,27 @@ class CaseService:
     async def card(self, actor: Actor, reference: str) -> CaseCard:
         return await self._card_where(actor, Case.reference == reference.strip().upper())
 
-    async def card_by_id(self, actor: Actor, case_id: int) -> CaseCard:
-        return await self._card_where(actor, Case.id == case_id)
+    async def status(self, actor: Actor, reference: str) -> CaseCard:
+        """The card without the identifiers or the referral (nothing of them is decrypted):
+        what the chat shows where the case workspace does the reading."""
+        return await self._card_where(
+            actor, Case.reference == reference.strip().upper(), CasePath.CASE_CARD, details=False
+        )
 
-    async def _card_where(self, actor: Actor, which: ColumnElement[bool]) -> CaseCard:
+    async def card_by_id(
+        self, actor: Actor, case_id: int, *, path: CasePath = CasePath.CASE_CARD
+    ) -> CaseCard:
+        """``path`` says where it is shown: the chat, or the case workspace's page."""
+        return await self._card_where(actor, Case.id == case_id, path)
+
+    async def _card_where(
+        self,
+        actor: Actor,
+        which: ColumnElement[bool],
+        path: CasePath = CasePath.CASE_CARD,
+        *,
+        details: bool = True,
+    ) -> CaseCard:
         """The card, and the audit event saying who saw it, in one transaction.
 
         The case comes with its referring agency's name and the reference it repeats in one
@@ -119,14 +136,13 @@ class CaseService:
                     .where(which)
                 )
             ).one_or_none()
-            case, level = await self._visible(
-                session, actor, found[0] if found else None, CasePath.CASE_CARD
-            )
+            case, level = await self._visible(session, actor, found[0] if found else None, path)
             assert found is not None
-            card = await self._card(session, actor, case, level, found[1], found[2])
-            await record_views(
-                session, actor, [Shown(case.reference, level)], CasePath.CASE_CARD, now
+            card = await self._card(
+                session, actor, case, level, found[1], found[2], details=details
             )
+            shown = level if details else min(level, Level.SUMMARY)
+            await record_views(session, actor, [Shown(case.reference, shown)], path, now)
             return card
 
     # -- triage --------------------------------------------------------------------------------
@@ -318,6 +334,8 @@ class CaseService:
         level: Level,
         agency_name: str | None,
         repeat_of: str | None,
+        *,
+        details: bool = True,
     ) -> CaseCard:
         # The history with the people who made each step, in one query: their rows land in the
         # session, so naming them below (person_name) reads no row of its own.
@@ -362,7 +380,7 @@ class CaseService:
                 excluded_ids.append(person_id)
                 if person is not None:
                     people.append(person)
-        sees_details = level >= Level.RESEARCH
+        sees_details = details and level >= Level.RESEARCH
         # Every key this card opens, unwrapped with one query rather than one per key.
         await self._deps.vault.preload(
             session,

@@ -17,6 +17,7 @@ from bot.meetings.workdays import AreaCalendar
 from storage.models import Area, AreaClosure, AreaPolicy
 
 _CALENDARS = "area_calendars"
+_RESEARCH_DAYS = "area_research_open_days"
 
 DEFAULTS: dict[str, Any] = {
     "dash_threshold": 14,
@@ -31,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "meeting_capacity": 20,
     "adult_female_population": None,
     "case_retention_years": 6,
+    "research_open_days_after": 5,
 }
 
 
@@ -70,3 +72,15 @@ async def area_calendar(session: AsyncSession, area_id: int) -> AreaCalendar:
 def forget_calendar(session: AsyncSession, area_id: int) -> None:
     """After the area's closure days change in this session, read them again when next asked."""
     session.info.get(_CALENDARS, {}).pop(area_id, None)
+
+
+async def research_open_days(session: AsyncSession, area_id: int) -> int:
+    """For how many working days after a meeting invited agencies keep the identifiers of
+    the cases on it (``research_closes``); read once per session, like the calendar."""
+    cached: dict[int, int] = session.info.setdefault(_RESEARCH_DAYS, {})
+    if area_id not in cached:
+        days = await session.scalar(
+            select(AreaPolicy.research_open_days_after).where(AreaPolicy.area_id == area_id)
+        )
+        cached[area_id] = int(days if days is not None else DEFAULTS["research_open_days_after"])
+    return cached[area_id]

@@ -18,7 +18,6 @@ import io
 import json
 import zipfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
 
@@ -35,109 +34,13 @@ from bot.meetings.workdays import AreaCalendar
 from bot.permissions import PermissionDenied, scope_for
 from bot.runtime import Runtime, Services
 from bot.services.case_access import case_facts, viewers
+from bot.services.case_identifiers import Identifiers
 from bot.services.outbox import enqueue
-from bot.vocabulary import AgencyKind, Role
-from storage.models import Agency, AgendaItem, AuditEvent, OutboxMessage
-from tests.support.service_scenarios import enrol, refer
+from bot.vocabulary import Role
+from storage.models import AgendaItem, AuditEvent, OutboxMessage
+from tests.support.access_world import KEPT_OUT, World, build
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# Who must see nothing of the case, whatever the path.
-KEPT_OUT = (
-    "excluded coordinator",
-    "excluded chair",
-    "excluded colleague",
-    "deactivated",
-    "governance",
-    "other area",
-)
-
-
-@dataclass
-class World:
-    case_id: int
-    reference: str
-    repeat_case_id: int
-    meeting_id: int
-    item_id: int
-    actions: dict[str, int]  # agency name -> action id
-    people: dict[str, Actor]
-    spare_id: int  # a health rep the coordinators may put on the list
-
-
-async def _agency(runtime: Runtime, area_id: int, name: str, kind: AgencyKind) -> int:
-    async with runtime.sessions.begin() as session:
-        row = Agency(area_id=area_id, name=name, kind=kind, created_at=runtime.clock.now())
-        session.add(row)
-        await session.flush()
-        return row.id
-
-
-async def build(runtime: Runtime, clock: ManualClock) -> World:
-    s = runtime.services
-    area = (await s.areas.ensure_area("Northamptonshire")).id
-    other_area = (await s.areas.ensure_area("Leicestershire")).id
-    police = await _agency(runtime, area, "Police", AgencyKind.POLICE)
-    health = await _agency(runtime, area, "Health", AgencyKind.HEALTH)
-    idva = await _agency(runtime, area, "IDVA service", AgencyKind.IDVA)
-    drive = await _agency(runtime, area, "Drive", AgencyKind.PERPETRATOR_SERVICE)
-    people = {
-        "coordinator": await enrol(runtime, area, 501, "Priya Shah", Role.COORDINATOR, None),
-        "excluded coordinator": await enrol(runtime, area, 502, "Cora Ord", Role.COORDINATOR, None),
-        "excluded chair": await enrol(runtime, area, 503, "Chas Chair", Role.CHAIR, None),
-        "referrer": await enrol(runtime, area, 601, "Sam Okafor", Role.AGENCY_REP, police),
-        "excluded colleague": await enrol(runtime, area, 602, "Kim Lee", Role.AGENCY_REP, police),
-        "deactivated": await enrol(runtime, area, 603, "Lee Leaver", Role.AGENCY_REP, police),
-        "other agency": await enrol(runtime, area, 604, "Nia Brown", Role.AGENCY_REP, health),
-        "idva": await enrol(runtime, area, 605, "Jo Evans", Role.AGENCY_REP, idva),
-        "perpetrator service": await enrol(
-            runtime, area, 606, "Pat Quinn", Role.PERPETRATOR_REP, drive
-        ),
-        "governance": await enrol(runtime, area, 607, "Gov Ernance", Role.GOVERNANCE, None),
-        "other area": await enrol(runtime, other_area, 701, "Lei Coord", Role.COORDINATOR, None),
-    }
-    spare = await enrol(runtime, area, 608, "Zed Spare", Role.AGENCY_REP, health)
-    priya = people["coordinator"]
-    meeting_day = AreaCalendar().add_working_days(clock.now().date(), 10)
-    (meeting,) = (
-        await s.meetings.create(
-            priya, first_date=meeting_day, start=time(10), repeat=Repeat.ONE_OFF
-        )
-    ).meetings
-    submitted = await refer(runtime, people["referrer"])
-    await s.cases.accept(priya, submitted.case_id)
-    repeat = await refer(runtime, people["referrer"])  # the same victim: a repeat suggested
-    for name in ("excluded coordinator", "excluded chair", "excluded colleague"):
-        await s.cases.exclude(priya, submitted.case_id, people[name].person_id)
-    await s.meetings.publish(priya, meeting.id, people["coordinator"].area_id)
-    actions = {}
-    for agency, line in (
-        ("Police", "check bail conditions and flag the address"),
-        ("Health", "GP to review the medication"),
-        ("Drive", "assess the person causing harm for the programme"),
-    ):
-        view = await s.actions.record(
-            priya, meeting.id, submitted.case_id, ActionDraft(agency, line, None, "normal")
-        )
-        actions[agency] = view.id
-    await s.actions.close_meeting(priya, meeting.id)
-    await s.people.deactivate(priya, people["deactivated"].person_id)
-    async with runtime.sessions() as session:
-        item_id = await session.scalar(
-            select(AgendaItem.id).where(AgendaItem.case_id == submitted.case_id)
-        )
-    assert item_id is not None
-    return World(
-        submitted.case_id,
-        submitted.reference,
-        repeat.case_id,
-        meeting.id,
-        int(item_id),
-        actions,
-        people,
-        spare.person_id,
-    )
-
 
 # --- the paths -----------------------------------------------------------------------------
 
@@ -243,6 +146,43 @@ async def _notice(s: Services, a: Actor, w: World) -> Seen:
     return {w.reference} if queued else set()
 
 
+async def _case_page(s: Services, a: Actor, w: World) -> Seen:
+    card = await s.cases.card_by_id(a, w.case_id, path=CasePath.CASE_PAGE)
+    return {card.reference}
+
+
+def _no_victim_for_perpetrator_services(a: Actor, found: Identifiers) -> None:
+    if a.role is Role.PERPETRATOR_REP:
+        assert found.victim is None, "a perpetrator service was shown the victim"
+
+
+async def _research_sheet(s: Services, a: Actor, w: World) -> Seen:
+    sheet = await s.meetings.research_sheet(a, w.meeting_id)
+    for case in sheet.cases:
+        _no_victim_for_perpetrator_services(a, case.identifiers)
+    assert sheet.meeting.listed == len(sheet.cases)  # no count gives a hidden case away
+    return {case.reference for case in sheet.cases}
+
+
+async def _meeting_board(s: Services, a: Actor, w: World) -> Seen:
+    detail = await s.meetings.detail(a, w.meeting_id, path=CasePath.MEETING_BOARD)
+    return {line.reference for line in detail.agenda}
+
+
+async def _actions_page(s: Services, a: Actor, w: World) -> Seen:
+    page = await s.actions.open_page(a, path=CasePath.ACTIONS_PAGE)
+    referrals = await s.actions.perpetrator_referrals(a, path=CasePath.ACTIONS_PAGE)
+    for referral in referrals:
+        assert referral.person_causing_harm is not None  # whom it is assessing
+    return {v.reference for v in page.views} | {r.reference for r in referrals}
+
+
+async def _research_message(s: Services, a: Actor, w: World) -> Seen:
+    case, _ = await s.meetings.research_case(a, w.item_id)
+    _no_victim_for_perpetrator_services(a, case.identifiers)
+    return {case.reference}
+
+
 PATHS: dict[CasePath, Path_] = {
     CasePath.CASE_CARD: _case_card,
     CasePath.TRIAGE: _triage,
@@ -258,6 +198,11 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.AUDIT_TRAIL: _audit_trail,
     CasePath.EARLY_ERASURE: _early_erasure,
     CasePath.NOTICE: _notice,
+    CasePath.CASE_PAGE: _case_page,
+    CasePath.RESEARCH_SHEET: _research_sheet,
+    CasePath.MEETING_BOARD: _meeting_board,
+    CasePath.ACTIONS_PAGE: _actions_page,
+    CasePath.RESEARCH_MESSAGE: _research_message,
 }
 
 
@@ -283,7 +228,13 @@ WORK: dict[CasePath, set[str | None]] = {
     CasePath.ACTIONS_LIST: {"Police", "Health", "Drive"},
     CasePath.ACTION_CARD: {"Police", "Health", "Drive"},
     CasePath.PERPETRATOR_REFERRALS: {"Drive"},
+    CasePath.ACTIONS_PAGE: {"Police", "Health", "Drive"},
 }
+
+
+# Paths that decide something about the case, not only show it: seeing all of it (the
+# IDVA service does) is not enough; it is for those who run the case or referred it.
+DECIDES: dict[CasePath, set[str]] = {CasePath.REPEAT_DECISION: {"coordinator", "referrer"}}
 
 
 def test_every_path_is_registered() -> None:
@@ -300,8 +251,9 @@ async def test_each_person_gets_exactly_what_the_policy_allows(
         "coordinator": Level.FULL,
         "referrer": Level.REFERRAL,
         "other agency": Level.RESEARCH,  # invited, research open
-        "idva": Level.RESEARCH,  # invited, research open (and told of every case)
-        "perpetrator service": Level.SUMMARY,  # invited; never the victim's identifiers
+        "idva": Level.FULL,  # the victim's advocate: every case of the area
+        # Invited, and assessing: the research level, with the victim's part never opened.
+        "perpetrator service": Level.RESEARCH,
         **{name: Level.NONE for name in KEPT_OUT},
     }
     for name, actor in world.people.items():
@@ -312,7 +264,8 @@ async def test_each_person_gets_exactly_what_the_policy_allows(
         permitted = operation is None or scope_for(actor.role, operation) is not None
         # An agency's own work is shown only to the agencies that have some on the case.
         works = actor.agency_name in WORK.get(path, {actor.agency_name})
-        allowed = permitted and works and level >= NEEDS[path]
+        decides = name in DECIDES.get(path, {name})
+        allowed = permitted and works and decides and level >= NEEDS[path]
         assert (world.reference in seen) is allowed, (
             f"{name} ({level.name}) through {path.value}: got {sorted(seen)}"
         )
@@ -407,6 +360,7 @@ NOT_CASE_PATHS: dict[str, str] = {
     "meetings.create": "meetings",
     "meetings.extend_series": "meetings",
     "meetings.item_meeting": "AGENDA (its item is checked)",
+    "meetings.meeting_of_item": "RESEARCH_SHEET (its case is checked; NotFound otherwise)",
     "meetings.mark_emergency": "AGENDA (its item is checked)",
     "meetings.move": "meetings",
     "meetings.move_case": "AGENDA (its item is checked)",
@@ -434,6 +388,9 @@ NOT_CASE_PATHS: dict[str, str] = {
 }
 PATH_METHODS = {
     "cases.card",
+    "cases.status",
+    "meetings.research_sheet",
+    "meetings.research_case",
     "cases.request_information",
     "cases.decide_repeat",
     "cases.exclude",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.access import CaseFacts, Level, Listing, Viewer, case_access
+from bot.access import CaseFacts, Level, Listing, Part, Viewer, case_access, identifiers_shown
 from bot.vocabulary import AgencyKind, Role
 
 NOW = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)  # an input like any other: no wall clock here
@@ -80,10 +80,22 @@ def test_an_unpublished_or_cancelled_agenda_opens_nothing() -> None:
         assert case_access(HEALTH_REP, case(listings=(listing,)), NOW) is Level.NONE
 
 
-def test_a_perpetrator_service_never_gets_the_victims_identifiers() -> None:
-    listed = case(listings=(PUBLISHED,), working_agencies=frozenset({DRIVE}))
-    assert case_access(DRIVE_REP, listed, NOW) is Level.SUMMARY
-    assert case_access(DRIVE_REP, case(working_agencies=frozenset({DRIVE})), NOW) is Level.REFERENCE
+def test_a_perpetrator_service_sees_whom_it_assesses_never_the_victim() -> None:
+    # Invited while research is open, or assessing the person: the research level, but
+    # only the person causing harm's identifiers open at it, and never more than that level.
+    listed = case(listings=(PUBLISHED,))
+    assert case_access(DRIVE_REP, listed, NOW) is Level.RESEARCH
+    assessing = case(working_agencies=frozenset({DRIVE}), assessing_agencies=frozenset({DRIVE}))
+    assert case_access(DRIVE_REP, assessing, NOW) is Level.RESEARCH
+    assert case_access(DRIVE_REP, case(working_agencies=frozenset({DRIVE})), NOW) is (
+        Level.REFERENCE
+    )
+    referred_by_them = case(referred_by_id=DRIVE_REP.person_id)
+    assert case_access(DRIVE_REP, referred_by_them, NOW) is Level.RESEARCH  # capped
+    shown = identifiers_shown(Level.RESEARCH, DRIVE_REP.role, DRIVE_REP.agency_kind)
+    assert shown == {Part.PERSON_CAUSING_HARM}
+    assert identifiers_shown(Level.RESEARCH, HEALTH_REP.role, HEALTH_REP.agency_kind) == set(Part)
+    assert identifiers_shown(Level.SUMMARY, HEALTH_REP.role, HEALTH_REP.agency_kind) == set()
 
 
 def test_an_agency_with_work_on_the_case_knows_its_reference() -> None:
@@ -92,8 +104,16 @@ def test_an_agency_with_work_on_the_case_knows_its_reference() -> None:
     )
 
 
-def test_the_idva_service_hears_of_every_case_and_on_call_of_urgent_ones() -> None:
-    assert case_access(IDVA_REP, case(), NOW) is Level.REFERENCE
+def test_the_idva_service_sees_every_case_of_its_area_from_the_referral() -> None:
+    assert case_access(IDVA_REP, case(), NOW) is Level.FULL
+    assert case_access(IDVA_REP, case(excluded=frozenset({IDVA_REP.person_id})), NOW) is (
+        Level.NONE
+    )
+    elsewhere = person(107, Role.AGENCY_REP, IDVA, AgencyKind.IDVA, area_id=OTHER_AREA)
+    assert case_access(elsewhere, case(), NOW) is Level.NONE
+
+
+def test_on_call_contacts_hear_of_urgent_referrals() -> None:
     on_call = person(106, Role.AGENCY_REP, HEALTH, AgencyKind.HEALTH, on_call=True)
     assert case_access(on_call, case(urgent=True), NOW) is Level.REFERENCE
     assert case_access(on_call, case(), NOW) is Level.NONE
@@ -110,6 +130,8 @@ FACTS = st.builds(
     urgent=st.booleans(),
     listings=st.sampled_from([(), (PUBLISHED,)]),
     working_agencies=st.frozensets(st.sampled_from([POLICE, HEALTH, IDVA, DRIVE])),
+    assessing_agencies=st.frozensets(st.just(DRIVE)),
+    referred_by_id=st.sampled_from([100, 104]),
 )
 MOMENTS = st.datetimes(
     min_value=datetime(2030, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
@@ -142,7 +164,16 @@ def test_more_facts_never_take_access_away(viewer: Viewer, facts: CaseFacts, now
             **facts.__dict__,
             "listings": (PUBLISHED,),
             "working_agencies": facts.working_agencies | {POLICE, HEALTH, IDVA, DRIVE},
+            "assessing_agencies": frozenset({DRIVE}),
             "urgent": True,
         }
     )
     assert case_access(viewer, richer, now) >= case_access(viewer, facts, now)
+
+
+@given(FACTS, MOMENTS)
+def test_a_perpetrator_service_is_never_shown_the_victim(facts: CaseFacts, now: datetime) -> None:
+    level = case_access(DRIVE_REP, facts, now)
+    assert level <= Level.RESEARCH
+    shown = identifiers_shown(level, DRIVE_REP.role, DRIVE_REP.agency_kind)
+    assert Part.VICTIM not in shown and Part.VICTIM_ADDRESS not in shown

@@ -9,10 +9,16 @@ for developers.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = (ROOT / "handlers", ROOT / "bot" / "services")
+FOLDERS = (ROOT / "handlers", ROOT / "bot" / "services", ROOT / "bot" / "workspace")
+TEMPLATES = ROOT / "bot" / "workspace" / "templates"
+SCRIPT = ROOT / "bot" / "workspace" / "static" / "app.js"
+# What a template may hold outside Jinja2's tags: markup, attributes and punctuation.
+_JINJA = re.compile(r"{%.*?%}|{{.*?}}|{#.*?#}", re.DOTALL)
+_MARKUP = re.compile(r"<[^>]*>", re.DOTALL)
 DEVELOPER_ERRORS = {"ValueError", "RuntimeError", "TypeError", "LookupError", "KeyError"}
 LOGGERS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 
@@ -65,3 +71,30 @@ def test_no_text_is_written_outside_bot_texts() -> None:
         for line, text in _literals(path)
     ]
     assert not offenders, "move these into bot/texts.py:\n" + "\n".join(offenders)
+
+
+def _template_words(source: str) -> list[str]:
+    text = _MARKUP.sub(" ", _JINJA.sub(" ", source))
+    return [word for word in text.split() if any(ch.isalpha() for ch in word)]
+
+
+def test_the_template_check_finds_a_word_and_ignores_markup() -> None:
+    assert _template_words('<p class="x">{{ t.A }}: {{ b }}</p>') == []
+    assert _template_words("<p>{{ t.A }} and more</p>") == ["and", "more"]
+
+
+def test_the_workspace_pages_take_every_word_from_bot_texts() -> None:
+    offenders = {
+        path.name: words
+        for path in sorted(TEMPLATES.glob("*.html"))
+        if (words := _template_words(path.read_text()))
+    }
+    assert not offenders, f"move these into bot/texts.py: {offenders}"
+
+
+def test_the_workspace_script_shows_no_words_of_its_own() -> None:
+    # Its messages come from the server or the shell's templates; string literals in it are
+    # names, selectors and headers only (no spaces between words).
+    literals = re.findall(r'"([^"\\]*)"', SCRIPT.read_text())
+    sentences = [text for text in literals if _sentence(text)]
+    assert not sentences, sentences

@@ -57,7 +57,12 @@ class AgencyWork(ActionBase):
         return (await self.open_page(actor)).views
 
     async def open_page(
-        self, actor: Actor, offset: int = 0, limit: int | None = None
+        self,
+        actor: Actor,
+        offset: int = 0,
+        limit: int | None = None,
+        *,
+        path: CasePath = CasePath.ACTIONS_LIST,
     ) -> ActionPage:
         """Open actions of the actor's agency, oldest due first, ``limit`` of them from ``offset``.
 
@@ -95,9 +100,7 @@ class AgencyWork(ActionBase):
             elif offset:
                 query = query.offset(offset)
             found = (await session.execute(query)).all()
-            seen = await visible(
-                session, actor, {a.case_id for a, _, _ in found}, CasePath.ACTIONS_LIST, now
-            )
+            seen = await visible(session, actor, {a.case_id for a, _, _ in found}, path, now)
             rows = [
                 (action, str(reference), data_key_id, agency.name)
                 for action, reference, data_key_id in found
@@ -114,7 +117,7 @@ class AgencyWork(ActionBase):
                 session,
                 actor,
                 [Shown(reference, level) for reference, level in sorted(shown)],
-                CasePath.ACTIONS_LIST,
+                path,
                 now,
             )
             if total is None:

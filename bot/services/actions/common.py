@@ -45,6 +45,7 @@ from bot.services.case_access import (
     require,
     viewers,
 )
+from bot.services.case_identifiers import PersonDetails
 from bot.services.deps import ServiceDeps
 from bot.services.names import name_context, person_name
 from bot.services.outbox import enqueue
@@ -141,6 +142,8 @@ class PerpView:
     state: PerpState
     referred_at: datetime
     options: list[PerpState]
+    # Whom the service is assessing: on the workspace page only, never in the chat.
+    person_causing_harm: PersonDetails | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from bot.access import CasePath, Level
+from bot.access import CasePath, Level, Part, identifiers_shown
 from bot.actions.states import (
     PERP_LABELS,
     PerpState,
@@ -38,6 +38,7 @@ from bot.services.case_access import (
     require,
     visible,
 )
+from bot.services.case_identifiers import open_identifiers
 from bot.services.outbox import cancel as cancel_outbox
 from bot.services.outbox import enqueue
 from bot.vocabulary import AgencyKind
@@ -55,7 +56,9 @@ from storage.models import (
 class PerpetratorWork(ActionBase):
     """A perpetrator service's referrals and their steps."""
 
-    async def perpetrator_referrals(self, actor: Actor) -> list[PerpView]:
+    async def perpetrator_referrals(
+        self, actor: Actor, *, path: CasePath = CasePath.PERPETRATOR_REFERRALS
+    ) -> list[PerpView]:
         """The service's referrals, oldest first, each with where it stands: one statement.
 
         The state is the latest step, looked up inside the statement, rather than one
@@ -87,9 +90,9 @@ class PerpetratorWork(ActionBase):
                 .order_by(PerpetratorReferral.referred_at, PerpetratorReferral.id)
             )
             found = rows.all()
-            seen = await visible(
-                session, actor, {row[5] for row in found}, CasePath.PERPETRATOR_REFERRALS, now
-            )
+            seen = await visible(session, actor, {row[5] for row in found}, path, now)
+            # The workspace page names the person being assessed; the chat list does not.
+            named = path is CasePath.ACTIONS_PAGE
             views = []
             shown: dict[str, Level] = {}
             for referral_id, referred_at, reference, service, latest, case_id in found:
@@ -97,6 +100,15 @@ class PerpetratorWork(ActionBase):
                     continue
                 shown[str(reference)] = seen[case_id]
                 state = PerpState(latest)
+                parts = identifiers_shown(seen[case_id], actor.role, actor.agency_kind)
+                harm = None
+                if named and Part.PERSON_CAUSING_HARM in parts:
+                    case = await session.get(Case, case_id)
+                    assert case is not None
+                    opened = await open_identifiers(
+                        session, self._deps.vault, case, frozenset({Part.PERSON_CAUSING_HARM})
+                    )
+                    harm = opened.person_causing_harm
                 views.append(
                     PerpView(
                         int(referral_id),
@@ -105,13 +117,14 @@ class PerpetratorWork(ActionBase):
                         state,
                         referred_at,
                         perp_next_options(state),
+                        harm,
                     )
                 )
             await record_views(
                 session,
                 actor,
                 [Shown(ref, level) for ref, level in shown.items()],
-                CasePath.PERPETRATOR_REFERRALS,
+                path,
                 now,
             )
             return views

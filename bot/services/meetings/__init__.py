@@ -24,10 +24,16 @@ from bot.services.meetings.common import (
 )
 from bot.services.meetings.digest import DigestAndCalendar
 from bot.services.meetings.research import ResearchAndAttendance
+from bot.services.meetings.research_sheet import (
+    ResearchCase,
+    ResearchSheet,
+    ResearchSheets,
+    Returned,
+)
 from bot.services.meetings.scheduling import Scheduling
 
 
-class MeetingService(Scheduling, Agenda, ResearchAndAttendance, DigestAndCalendar):
+class MeetingService(Scheduling, Agenda, ResearchAndAttendance, ResearchSheets, DigestAndCalendar):
     """MARAC meetings, every capability together for the runtime."""
 
 
@@ -42,6 +48,9 @@ __all__ = [
     "MeetingDetail",
     "MeetingService",
     "MeetingView",
+    "ResearchCase",
+    "ResearchSheet",
+    "Returned",
     "Schedule",
     "list_case",
     "location_context",

@@ -46,7 +46,9 @@ from storage.models import (
 class Agenda(MeetingBase):
     """A meeting's agenda."""
 
-    async def detail(self, actor: Actor, meeting_id: int) -> MeetingDetail:
+    async def detail(
+        self, actor: Actor, meeting_id: int, *, path: CasePath = CasePath.AGENDA
+    ) -> MeetingDetail:
         """The agenda as the reader may see it, in a fixed number of queries.
 
         Only the cases the access policy lets the reader see on an agenda are listed or
@@ -55,6 +57,8 @@ class Agenda(MeetingBase):
         costs more rows, never more round trips.
         """
         authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
+        if path is CasePath.MEETING_BOARD:  # the board runs the meeting: coordinator and chair
+            authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             meeting = await self._meeting(session, actor, meeting_id)
@@ -68,16 +72,14 @@ class Agenda(MeetingBase):
                     .order_by(AgendaItem.emergency.desc(), AgendaItem.position)
                 )
             ).all()
-            levels = await visible(
-                session, actor, [case.id for _, case, _ in rows], CasePath.AGENDA, now
-            )
+            levels = await visible(session, actor, [case.id for _, case, _ in rows], path, now)
             shown = [(item, case, name) for item, case, name in rows if case.id in levels]
             view = await self._view(session, meeting, area, listed=len(shown))
             await record_views(
                 session,
                 actor,
                 [Shown(case.reference, levels[case.id]) for _, case, _ in shown],
-                CasePath.AGENDA,
+                path,
                 now,
                 meeting=meeting.id,
             )

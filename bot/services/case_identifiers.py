@@ -1,0 +1,88 @@
+"""A case's research identifiers, opened part by part as the access policy allows.
+
+An agency searches its records on names, other names, dates of birth and addresses; a
+reference number finds nothing. These are sealed in the case row; this module opens only
+the parts ``bot.access.identifiers_shown`` gives the reader, so a perpetrator service's
+page never even decrypts the victim's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.access import Part
+from bot.services.referrals import case_context
+from storage.models import Case
+from storage.vault import Vault
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    """What an agency searches on for one person; None where the referral did not say."""
+
+    name: str | None
+    other_names: str | None
+    date_of_birth: str | None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """The parts opened for this reader; a part they may not see is None."""
+
+    victim: PersonDetails | None = None
+    person_causing_harm: PersonDetails | None = None
+    children: tuple[str, ...] | None = None  # each child as the referral gave them (ages)
+
+    def is_empty(self) -> bool:
+        return self.victim is None and self.person_causing_harm is None and self.children is None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+async def _opened(session: AsyncSession, vault: Vault, case: Case, column: str) -> Any:
+    sealed = getattr(case, column)
+    if sealed is None or case.data_key_id is None:
+        return {}
+    return json.loads(
+        await vault.open(session, case.data_key_id, case_context(case.id, column), sealed)
+    )
+
+
+async def open_identifiers(
+    session: AsyncSession, vault: Vault, case: Case, parts: frozenset[Part]
+) -> Identifiers:
+    """The identifiers in ``parts``; nothing else of the case is decrypted."""
+    if not parts or case.data_key_id is None:
+        return Identifiers()
+    victim = harm = None
+    children: tuple[str, ...] | None = None
+    if Part.VICTIM in parts:
+        found = await _opened(session, vault, case, "victim_sealed")
+        victim = PersonDetails(
+            _text(found.get("name")),
+            _text(found.get("aliases")),
+            _text(found.get("dob")),
+            _text(found.get("address")) if Part.VICTIM_ADDRESS in parts else None,
+        )
+    if Part.PERSON_CAUSING_HARM in parts:
+        found = await _opened(session, vault, case, "perpetrator_sealed")
+        harm = PersonDetails(
+            _text(found.get("name")),
+            _text(found.get("aliases")),
+            _text(found.get("dob")),
+            _text(found.get("address")),
+        )
+    if Part.CHILDREN in parts:
+        found = await _opened(session, vault, case, "household_sealed")
+        children = tuple(str(age) for age in found.get("children_ages") or [])
+    return Identifiers(victim, harm, children)

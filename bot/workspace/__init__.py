@@ -1,0 +1,1 @@
+"""The case workspace: a Telegram Mini App face on the same services the chat uses."""
