@@ -312,6 +312,10 @@ REFERRAL_PROMPTS: dict[str, str] = {
         "Now the person causing harm. What is their full name? Send 'unknown' if not known."
     ),
     "perp_dob": "Their date of birth? Send 'unknown' if not known.",
+    "perp_address": (
+        "Their address, if known (kept encrypted; agencies search their records on it, and "
+        "the victim's address is never shown to perpetrator services). Send 'unknown' if not."
+    ),
     "relationship": "Their relationship to the victim:",
     "children": (
         "How many children live in the household, and their ages? For example '2: 4, 7', "

@@ -84,6 +84,7 @@ WHO = [
     "victim_minoritised",
     "perp_name",
     "perp_dob",
+    "perp_address",
     "relationship",
     "children",
 ]
@@ -184,6 +185,13 @@ def _optional_text(raw: str) -> str | None:
     return None if cleaned.strip().lower() in NONE_WORDS else cleaned
 
 
+def _known_text(raw: str) -> str | None:
+    """Free text that may be "unknown": agencies search on what is known, nothing else."""
+    cleaned = clean_free_text(raw, max_length=500)
+    lowered = cleaned.strip().lower()
+    return None if lowered in NONE_WORDS or lowered in {"unknown", "not known"} else cleaned
+
+
 def _tri(raw: str) -> bool | None:
     return {"yes": True, "no": False}.get(raw)
 
@@ -246,6 +254,7 @@ TEXT_STEPS: dict[str, Parser] = {
     "victim_address": _store("victim_address", _optional_text),
     "perp_name": _perp_name,
     "perp_dob": _perp_dob,
+    "perp_address": _store("perp_address", _known_text),
     "children": _children,
     "summary": _store("summary", clean_free_text),
 }

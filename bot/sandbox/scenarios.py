@@ -13,6 +13,7 @@ class Referral:
     victim: str = "Jane Doe"
     victim_dob: str = "14/03/1990"
     perpetrator: str = "John Doe"
+    perpetrator_address: str = "4 Mill Lane, Northampton"
     checklist: str = "yes 1-13 16, not known 20"  # 14 yes: visible high risk, not urgent
     urgent: bool = False
     summary: str = "Strangled at the scene last night; he has threatened to take the children."
@@ -58,6 +59,7 @@ async def make_referral(user: SimulatedUser, referral: Referral = Referral()) ->
     await press(user, "Not known")
     await say(user, referral.perpetrator)
     await say(user, "01/01/1985")
+    await say(user, referral.perpetrator_address)
     await press(user, "Ex-partner")
     await say(user, "2: 4, 7")
     await say(user, referral.summary)

@@ -523,6 +523,7 @@ class ReferralService:
             "perpetrator_sealed": {
                 "name": payload.get("perp_name"),
                 "dob": payload.get("perp_dob"),
+                "address": payload.get("perp_address"),
             },
             "safety_sealed": {
                 key: payload.get(key)

@@ -50,7 +50,8 @@ async def test_the_demo_prints_a_working_link_per_person_and_stops_when_asked() 
         assert "Jane Doe" in contents["Jo Evans", "case"]  # the IDVA sees the whole case
         assert "Meeting board" in contents["Priya Shah", "board"]
         harm = contents["Pat Quinn", "actions"]
-        assert "John Doe" in harm and "Jane Doe" not in harm
+        assert "John Doe" in harm and "4 Mill Lane" in harm
+        assert "Jane Doe" not in harm and "12 Elm Road" not in harm
     finally:
         stop.set()
     assert await demo == 0

@@ -62,7 +62,14 @@ class TestWithoutAWorkspace:
         pressed = await nia.press_and_wait(f"Research {reference}", count=1)
         (shown,) = pressed.new_messages
         text = shown.text or ""
-        for expected in ("Jane Doe", "14 Mar 1990", "12 Elm Road", "John Doe", "ages: 4, 7"):
+        for expected in (
+            "Jane Doe",
+            "14 Mar 1990",
+            "12 Elm Road",
+            "John Doe",
+            "4 Mill Lane",  # the person causing harm's address, as the referral gave it
+            "ages: 4, 7",
+        ):
             assert expected in text, expected
         assert "Call after 6pm only" not in text  # the referral's safety notes stay out
         assert shown.protect_content

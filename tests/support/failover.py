@@ -105,6 +105,7 @@ async def finish_referral(user: SimulatedUser) -> str:
     await press(user, "Not known")
     await say(user, referral.perpetrator)
     await say(user, "01/01/1985")
+    await say(user, referral.perpetrator_address)
     await press(user, "Ex-partner")
     await say(user, "2: 4, 7")
     await say(user, referral.summary)

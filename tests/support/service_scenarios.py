@@ -23,6 +23,7 @@ TYPED = {
     "victim_address": "12 Elm Road",
     "perp_name": "John Doe",
     "perp_dob": "unknown",
+    "perp_address": "unknown",
     "children": "2: 4, 7",
     "summary": "Threatened with a knife last week.",
 }
