@@ -132,10 +132,8 @@ async def rotate_keys_after_erasure(context: MaracContext) -> None:
     coordinator does not wait for it); it does nothing when no erasure is newer than the
     last completed rotation, and reports rather than raises.
     """
-    from storage.rotation import rotate_after_erasure
-
     try:
-        report = await rotate_after_erasure(context.runtime.sessions, context.runtime.vault)
+        report = await context.runtime.services.retention.rotate_keys_after_erasure()
     except Exception as error:  # the next night's run finishes it
         log.error("key rotation after erasure failed: %s", describe(error))
         return

@@ -75,6 +75,7 @@ from storage.models import (
     ReferralDraft,
     ResearchReturn,
 )
+from storage.rotation import ShredReport, rotate_after_erasure
 
 log = logging.getLogger("marac.retention")
 
@@ -171,6 +172,11 @@ class RetentionService:
             zone=self._deps.default_timezone,
             today=today or self._today(),
         )
+
+    async def rotate_keys_after_erasure(self) -> ShredReport:
+        """A new key-encryption key after erasures, so older database copies cannot open
+        them; does nothing when no erasure is newer than the last completed rotation."""
+        return await rotate_after_erasure(self._deps.sessions, self._deps.vault)
 
     async def prune_audit_trail(
         self, today: date | None = None, *, actor_label: str = "system"
