@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bot.adapter.init_data import launch_data_for
+from bot.launch_data import launch_data_for
 from bot.runtime import Runtime
 from bot.workspace.serving import StopUpdates, open_workspace_with
 

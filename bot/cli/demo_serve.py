@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
-from bot.adapter.init_data import launch_data_for
+from bot.launch_data import launch_data_for
 from bot.runtime import Runtime
 from bot.sandbox import SimulatedUser
 from bot.workspace.serving import open_workspace_with

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from bot.adapter.init_data import launch_data_for
+from bot.launch_data import launch_data_for
 from bot.sandbox.records import (
     ApiErrorRecord,
     Button,

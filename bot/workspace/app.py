@@ -36,8 +36,8 @@ from bot import texts
 from bot.access import CasePath
 from bot.actor import Actor
 from bot.adapter.errors import is_unavailable
-from bot.adapter.init_data import InitDataRejected, verify_init_data
 from bot.errors import NotFound, ServiceError
+from bot.launch_data import InitDataRejected, verify_init_data
 from bot.logging_setup import describe
 from bot.permissions import Operation, PermissionDenied, may
 from bot.referrals.validation import InputError, clean_free_text

@@ -17,8 +17,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.adapter.init_data import launch_data_for
 from bot.clock import ManualClock
+from bot.launch_data import launch_data_for
 from bot.runtime import Runtime
 from bot.texts import WS_NEEDS_TELEGRAM, WS_NOT_FOUND, WS_SESSION_ENDED
 from bot.workspace.app import mount_workspace

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from bot.adapter.init_data import launch_data_for
+from bot.launch_data import launch_data_for
 from bot.runtime import Runtime
 from bot.sandbox.server import DEFAULT_TOKEN
 from bot.workspace.app import workspace_prefix

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from bot.adapter.init_data import (
+from bot.launch_data import (
     InitDataRejected,
     launch_data_for,
     sign_init_data,

@@ -16,7 +16,8 @@ Telegram's documentation ("Validating data received via the Mini App") describes
 A field given twice is refused rather than guessed at. :func:`sign_init_data` signs the
 same way, for the local Bot API stand-in, the demo and the tests: it plays Telegram's part.
 
-Pure functions: the time is passed in, nothing is read or written.
+Pure functions: the time is passed in, nothing is read or written; the workspace (which
+checks) and the stand-in (which signs) both stand above it.
 """
 
 from __future__ import annotations
