@@ -20,6 +20,7 @@ here than any single query plan:
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import time
@@ -171,8 +172,32 @@ class OneTripConnection:
         return getattr(self.raw, name)
 
 
+def create_private_file(database: str, connect_args: Mapping[str, Any]) -> None:
+    """Create a new SQLite database file readable by its owner only (0600), like the key file.
+
+    sqlite3 would create it 0644 (less the umask), readable by every local account. An empty
+    file is a valid empty database, so making it here first, with ``O_EXCL`` and mode 0600,
+    leaves no moment at which it exists with wider permissions. SQLite gives the ``-wal``,
+    ``-shm`` and ``-journal`` files it creates beside a database the database file's own
+    permissions, so they are 0600 too. This is preferred to narrowing the umask around the
+    connect: the umask is process-wide, and the bot runs other threads (aiosqlite's workers,
+    the workspace) that create files meanwhile. An existing file is left as it is; an
+    in-memory database or a ``file:`` URI is left to SQLite.
+    """
+    if database in ("", ":memory:") or connect_args.get("uri") or database.startswith("file:"):
+        return
+    try:
+        descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # a missing folder or no permission: sqlite3 reports it in its own words
+    os.close(descriptor)
+
+
 def _sqlite_creator(database: str, connect_args: Mapping[str, Any]) -> Any:
     async def connect() -> OneTripConnection:
+        create_private_file(database, connect_args)
         raw = aiosqlite.connect(database, **connect_args)
         # As SQLAlchemy's own aiosqlite connect does: the worker must not keep Python alive.
         thread = getattr(raw, "_thread", raw)
