@@ -223,7 +223,7 @@ def create_engine(
     ``command_timeout`` (PostgreSQL) is for the bot, whose statements are all short; a
     migration or a bulk load that may legitimately run for minutes passes None.
 
-    SQLite gets WAL, foreign keys and a busy timeout on every connection, and a
+    SQLite gets WAL, foreign keys, secure delete and a busy timeout on every connection, and a
     single pooled connection: SQLite allows one writer at a time anyway, and
     queueing in the pool avoids "database is locked" failures between the
     bot's own handlers and jobs.
@@ -250,6 +250,10 @@ def create_engine(
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted content is overwritten with zeros, so an erased case leaves no sealed
+            # value or wrapped key in the file's free pages. Debian's SQLite happens to be
+            # built with this on; most builds (python.org's, Homebrew's) are not.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             # In WAL mode a commit is durable against a crash of the bot; NORMAL gives up only
             # the last commits on a power cut, and spares an fsync on every commit.

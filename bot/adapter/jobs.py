@@ -141,6 +141,13 @@ async def rotate_keys_after_erasure(context: MaracContext) -> None:
         log.info("key rotation after erasure: %s", report.message)
 
 
+async def clean_up_after_erasure(context: MaracContext) -> None:
+    """Run once straight after an early erasure (scheduled by the handler, so the coordinator
+    waits for neither): vacuum what the erasure deleted, then rotate the key-encryption key."""
+    await context.runtime.services.retention.reclaim_erased_space()
+    await rotate_keys_after_erasure(context)
+
+
 def schedule_jobs(application: Any, interval_seconds: float, timezone: str) -> None:
     application.job_queue.run_repeating(
         housekeeping,

@@ -381,6 +381,7 @@ NOT_CASE_PATHS: dict[str, str] = {
     "retention.due": "the operator's retention run (no person)",
     "retention.erase_due": "the operator's retention run (no person)",
     "retention.prune_audit_trail": "the operator's retention run (no person)",
+    "retention.reclaim_erased_space": "vacuums after erasure (no person, no case)",
     "retention.rotate_keys_after_erasure": "keys only (no person, no case)",
     "retention.withdraw_erasure": "EARLY_ERASURE",
     "sensitive_messages.*": "message bookkeeping",
