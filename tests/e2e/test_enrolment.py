@@ -56,6 +56,21 @@ async def test_stranger_gets_neutral_answer_to_anything(app: object, driver: Dri
         assert not reply.buttons
 
 
+async def test_a_stranger_asking_to_report_is_signposted_and_told_nothing_more(
+    app: object, driver: Driver
+) -> None:
+    """Someone the bot does not know may be a victim: the neutral answer, then where help is."""
+    stranger = driver.user(998, "Alex")
+    (reply,) = await stranger.send_and_wait("I need to report something")
+    assert reply.text == (
+        "This is a private service for professionals. If you have been invited, please open "
+        "the link in your invitation.\n\nIn an emergency call 999. The National Domestic Abuse "
+        "Helpline is free and open 24 hours: 0808 2000 247."
+    )
+    assert not reply.buttons
+    assert [m.text for m in driver.bot_messages(stranger.chat_id)] == [reply.text]
+
+
 async def test_group_chat_reveals_nothing(app: object, area: Area, driver: Driver) -> None:
     priya = await area.enrol(501, "Priya", "Shah")
     before = len(driver.bot_messages(-100))
