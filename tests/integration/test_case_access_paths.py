@@ -341,6 +341,7 @@ NOT_CASE_PATHS: dict[str, str] = {
     "agencies.queue_isa_reminders": "agencies only",
     "areas.ensure_area": "the area itself",
     "audit.record_refusal": "writes the trail",
+    "audit.summarise_refusals": "counts of strangers' refusals, no case",
     "cases.accept": "TRIAGE",
     "cases.decline": "TRIAGE",
     "cases.card_by_id": "CASE_CARD",
