@@ -126,23 +126,52 @@ async def _check_schema(settings: Settings) -> None:
 
 
 async def _check_keys(settings: Settings) -> None:
-    """A missing key file, a refused Vault token or a missing transit key stop the start."""
+    """A missing key file, a refused Vault token, a missing transit key, or keys that do not
+    open this database's data keys (another deployment's key file, an old copy) stop the
+    start, with one line."""
     from storage.crypto import KeySourceError
+    from storage.db import create_engine, create_session_factory
     from storage.kek_sources import (
         check_key_source,
         close_key_source,
         key_source_from_settings,
     )
+    from storage.key_check import KeysDoNotOpen, check_keys_open_data
     from storage.keyfile import KeyFileError
 
     try:
         source = key_source_from_settings(settings)
+        engine = create_engine(settings.database_url)
         try:
             await check_key_source(source)
+            await check_keys_open_data(create_session_factory(engine), source)
         finally:
             close_key_source(source)
+            await engine.dispose()
+    except KeysDoNotOpen as wrong:
+        keys, fix = _keys_origin(settings)
+        raise CliError(
+            f"{keys} does not open this database's data keys (they are wrapped by "
+            f"key-encryption key {wrong.kek_id}): {fix}."
+        ) from wrong
     except (KeyFileError, KeySourceError) as problem:
         raise CliError(str(problem)) from problem
+
+
+def _keys_origin(settings: Settings) -> tuple[str, str]:
+    """What holds the keys, and what to do when they are not this database's."""
+    if settings.kek_source == "vault":
+        return (
+            f"Vault transit key {settings.vault_mount}/{settings.vault_transit_key}",
+            "check MARAC_VAULT_URL, MARAC_VAULT_MOUNT and MARAC_VAULT_TRANSIT_KEY, and that "
+            "MARAC_KEY_FILE still holds the key-encryption keys from before the move to Vault",
+        )
+    if os.environ.get("MARAC_KEYS"):
+        return "The key material in MARAC_KEYS", "give this database's keys in MARAC_KEYS"
+    return (
+        f"The key file {settings.key_file}",
+        "point MARAC_KEY_FILE at this database's key file, or restore it from its backup",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
