@@ -814,7 +814,7 @@ class Seeder:
                         "meeting_id": target.id,
                         "agency_id": agency_id,
                         "status": "attending",
-                        "reason": None,
+                        "reason_sealed": None,
                         "by_person_id": (self.reps_by_agency.get(agency_id) or [self.chair_id])[0],
                         "at": self.now - timedelta(days=1),
                     },

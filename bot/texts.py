@@ -903,6 +903,11 @@ def morning_digest(area: str, awaiting_triage: int, meetings: list[str]) -> str:
     return "\n".join(lines)
 
 
+def apology_reason(reason: str) -> str:
+    """After "apologies" in the attendance roll, for those who write the minutes."""
+    return f" ({reason})"
+
+
 def agenda_text(
     when: str,
     location: str | None,

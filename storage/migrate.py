@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.migration_keys import KEYS_ATTRIBUTE, KeySourceFactory
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -20,13 +22,20 @@ def alembic_config() -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, keys: KeySourceFactory | None = None
+) -> None:
     """Upgrades the schema; on PostgreSQL on a connection of its own with no statement time-out,
-    since a backfill over a large table may take far longer than any handler's statement."""
+    since a backfill over a large table may take far longer than any handler's statement.
+
+    ``keys`` builds the key source for a migration that must seal or open values
+    (``storage.migration_keys``); it is called only if one has rows to work on.
+    """
     config = alembic_config()
 
     def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
+        config.attributes[KEYS_ATTRIBUTE] = keys
         command.upgrade(config, revision)
 
     if engine.dialect.name != "postgresql":

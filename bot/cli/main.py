@@ -16,6 +16,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.cli.governance import register as register_governance
 from bot.cli.keys import register as register_keys
 from bot.invites import deep_link
@@ -24,6 +26,7 @@ from bot.runtime import open_runtime
 from bot.vocabulary import Role
 from config import Settings, SettingsError, load_settings
 from storage.audit import verify_chain
+from storage.crypto import KeySource
 from storage.db import is_database_unavailable
 from storage.keyfile import KeyFileError, create_key_file
 from storage.migrate import current_revision, head_revision, upgrade
@@ -68,7 +71,7 @@ async def cmd_init(args: argparse.Namespace) -> int:
         print(f"Created key file {settings.key_file} (permissions 0600). Back it up separately.")
     runtime = open_runtime(settings)
     try:
-        await upgrade(runtime.engine)
+        await _upgrade(runtime.engine, lambda: runtime.vault.key_ring)
         area = await runtime.services.areas.ensure_area(args.area, args.timezone)
         print(
             f"Area '{area.name}' {'created' if area.created else 'already exists'} "
@@ -99,16 +102,40 @@ async def cmd_init(args: argparse.Namespace) -> int:
 async def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     from storage.db import create_engine
+    from storage.kek_sources import close_key_source, key_source_from_settings
 
     engine = create_engine(settings.database_url)
+    opened: list[KeySource] = []
+
+    def keys() -> KeySource:
+        """Only a migration with sealed data to work on asks for them."""
+        opened.append(key_source_from_settings(settings))
+        return opened[-1]
+
     try:
         before = await current_revision(engine)
-        await upgrade(engine)
+        await _upgrade(engine, keys)
         after = await current_revision(engine)
     finally:
+        for source in opened:
+            close_key_source(source)
         await engine.dispose()
     print(f"Database schema: {before or 'empty'} -> {after}")
     return 0
+
+
+async def _upgrade(engine: AsyncEngine, keys: Callable[[], KeySource]) -> None:
+    """The schema upgrade, with the keys for migrations that seal or open values; a key
+    problem is one line (such a migration asks for the keys before it changes anything)."""
+    from storage.crypto import CryptoError
+    from storage.migration_keys import MigrationNeedsKeys
+
+    try:
+        await upgrade(engine, keys=keys)
+    except MigrationNeedsKeys as problem:
+        raise CliError(str(problem)) from problem
+    except CryptoError as problem:  # incl. Vault's KeySourceError: one safe line
+        raise CliError(f"The upgrade stopped: {problem}") from problem
 
 
 async def _check_schema(settings: Settings) -> None:
