@@ -883,9 +883,11 @@ class Seeder:
             "victim_minoritised": rng.choice((True, False, False, None)),
             "victim_aged_16_17": (case.referred_at.date() - victim_dob).days < 18 * 365,
             "perpetrator_under_18": False,
-            "victim_index": self.ring.blind_index("victim", case.victim[0], case.victim[1]),
+            "victim_index": self.ring.blind_index(
+                "victim", case.victim[0], case.victim[1], area_id=AREA_ID
+            ),
             "perpetrator_index": self.ring.blind_index(
-                "perpetrator", case.perpetrator[0], case.perpetrator[1] or ""
+                "perpetrator", case.perpetrator[0], case.perpetrator[1] or "", area_id=AREA_ID
             ),
             "repeat_of_case_id": case.repeat_of if case.criterion is Criterion.REPEAT else None,
         }

@@ -28,6 +28,7 @@ from storage.base import UTCDateTime
 from storage.crypto import KeySource, new_data_key
 
 KEYS_ATTRIBUTE: Final = "key_source"
+_BUILT_ATTRIBUTE: Final = "key_source_built"  # built once per upgrade, on first need
 T = TypeVar("T")
 KeySourceFactory = Callable[[], KeySource]
 
@@ -52,13 +53,18 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 def key_source(why: str) -> KeySource:
     """The key source handed to this upgrade; MigrationNeedsKeys, naming ``why``, if none."""
-    factory: KeySourceFactory | None = context.config.attributes.get(KEYS_ATTRIBUTE)
+    attributes = context.config.attributes
+    built: KeySource | None = attributes.get(_BUILT_ATTRIBUTE)
+    if built is not None:
+        return built
+    factory: KeySourceFactory | None = attributes.get(KEYS_ATTRIBUTE)
     if factory is None:
         raise MigrationNeedsKeys(
             f"This upgrade {why}, which needs the keys: run 'marac-bot migrate' where "
             "MARAC_KEY_FILE (or MARAC_KEYS, or Vault) is available."
         )
-    return factory()
+    attributes[_BUILT_ATTRIBUTE] = built = factory()
+    return built
 
 
 def unwrap(connection: Connection, source: KeySource, data_key_id: str) -> bytes | None:

@@ -237,8 +237,12 @@ class ReferralService:
             assert area is not None
             answers = flow.dash_answers(payload)
             yes = sum(1 for a in answers.values() if a is Answer.YES)
+            # Keyed per area: the same victim in another area gets an unrelated value.
             victim_index = ring.blind_index(
-                "victim", str(payload["victim_name"]), str(payload["victim_dob"])
+                "victim",
+                str(payload["victim_name"]),
+                str(payload["victim_dob"]),
+                area_id=actor.area_id,
             )
             match = await self._recent_case_of(
                 session, actor.area_id, victim_index, now, policy.repeat_window_days
@@ -284,7 +288,10 @@ class ReferralService:
                 victim_index=victim_index,
                 perpetrator_index=(
                     ring.blind_index(
-                        "perpetrator", payload["perp_name"], payload.get("perp_dob") or ""
+                        "perpetrator",
+                        payload["perp_name"],
+                        payload.get("perp_dob") or "",
+                        area_id=actor.area_id,
                     )
                     if payload.get("perp_name")
                     else None
