@@ -60,11 +60,37 @@ def home(display_name: str, role: Role, where: str) -> str:
     return f"Hello, {display_name}. You are signed in as {ROLE_NAMES[role]} for {where}."
 
 
-def help_text(role: Role, commands: list[tuple[str, str]]) -> str:
+def _minutes(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def help_text(role: Role, commands: list[tuple[str, str]], sensitive_minutes: int) -> str:
+    """The commands, then exactly what the bot keeps and what it removes from this chat."""
     lines = [f"As {ROLE_NAMES[role]} you can use:"]
     lines += [f"/{name} — {description}" for name, description in commands]
-    lines.append("Case details are only ever shown in this private chat, and are removed later.")
+    lines += [
+        "",
+        "What happens to case details here:",
+        "• What you type about a case (names, addresses, notes, actions) is saved, encrypted, "
+        "and then deleted from this chat. If something cannot be deleted, I will ask you to "
+        "delete it yourself.",
+        "• Messages that show case details cannot be forwarded or saved, and are deleted "
+        f"after {_minutes(sensitive_minutes)}.",
+        "• Reminders and notices carry only case references. Case details open in the "
+        "case workspace, from the button on a message.",
+        "• The bot keeps the case record, encrypted, and a record of who saw it, until your "
+        "area's retention period ends. Then the case details are erased.",
+    ]
     return "\n".join(lines)
+
+
+TYPED_MESSAGE_NOT_REMOVED = (
+    "I could not delete this message from the chat, and it holds case details. "
+    "Please delete it yourself: press and hold it, then choose Delete."
+)
 
 
 NO_LONGER_HAS_ACCESS = "You no longer have access to this. Nothing has been changed."

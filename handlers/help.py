@@ -16,4 +16,8 @@ async def help_command(update: Update, context: MaracContext) -> None:
         return
     commands = [(c.name, c.description) for c in commands_for(actor.role)]
     await set_menu_for(context.bot, chat.id, actor.role)
-    await chat.send_message(texts.help_text(actor.role, commands))
+    await chat.send_message(
+        texts.help_text(
+            actor.role, commands, context.runtime.settings.sensitive_message_ttl_minutes
+        )
+    )

@@ -14,6 +14,7 @@ from telegram.ext import ExtBot
 
 from bot import texts
 from bot.adapter.context import MaracContext
+from bot.adapter.message_removal import remove_messages
 from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied, commands_for
 from bot.vocabulary import Role
@@ -75,6 +76,22 @@ async def send_sensitive(
         chat.id, text, reply_markup=markup, protect_content=True
     )
     await context.runtime.services.sensitive_messages.record(chat.id, message.message_id)
+
+
+async def forget_typed(update: Update, context: MaracContext, *, stored: bool = True) -> None:
+    """Delete the person's message with case details from the chat, once it is stored.
+
+    The deletion is recorded first, so a restart or a failover before it is done forgets
+    nothing: housekeeping retries it. A message the bot refused (``stored=False``) stays
+    for the sensitive-message time, so the person can copy and correct it, then goes too.
+    """
+    message = update.message
+    if message is None or update.effective_chat is None:
+        return
+    removal = context.runtime.services.sensitive_messages
+    due = await removal.record_typed(update.effective_chat.id, message.message_id, stored=stored)
+    if stored:
+        await remove_messages(context.bot, removal, [due])
 
 
 async def refuse_button(update: Update, text: str) -> None:

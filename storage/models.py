@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -202,7 +203,13 @@ class AuditEvent(Base):
 
 
 class SensitiveMessage(Base):
-    """A message with case content the bot sent and must delete after its time."""
+    """A message with case content in a private chat that the bot must delete.
+
+    Either one the bot sent (deleted after the sensitive-message time) or one the person
+    typed (``typed``: deleted as soon as what it says is stored). Telegram lets a bot delete
+    a person's message for 48 hours only, so a typed one that cannot be deleted by then is
+    marked ``failed_at`` and the person is asked to delete it themselves.
+    """
 
     __tablename__ = "sensitive_messages"
     __table_args__ = (Index("ix_sensitive_messages_due", "deleted_at", "delete_after"),)
@@ -213,6 +220,9 @@ class SensitiveMessage(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delete_after: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    typed: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
+    attempts: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class AreaPolicy(Base):
@@ -239,6 +249,10 @@ class AreaPolicy(Base):
     # Working days after a meeting during which invited agencies keep the identifiers of the
     # cases on it (research, then the actions agreed); then reference and summary only.
     research_open_days_after: Mapped[int] = mapped_column(Integer(), default=5, server_default="5")
+    # Calendar invitations go to every invitee unprotected: the location only if the area says.
+    calendar_location: Mapped[bool] = mapped_column(
+        Boolean(), default=False, server_default=false()
+    )
 
 
 class CaseCounter(Base):

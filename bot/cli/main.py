@@ -270,7 +270,7 @@ async def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 async def cmd_policy(args: argparse.Namespace) -> int:
     settings = _settings()
-    changes: dict[str, int | str] = {
+    changes: dict[str, int | str | bool] = {
         name: value
         for name, value in (
             ("dash_threshold", args.dash_threshold),
@@ -286,6 +286,10 @@ async def cmd_policy(args: argparse.Namespace) -> int:
             ("adult_female_population", args.adult_women),
             ("case_retention_years", args.retention_years),
             ("research_open_days_after", args.research_open_days),
+            (
+                "calendar_location",
+                None if args.calendar_location is None else args.calendar_location == "on",
+            ),
         )
         if value is not None
     }
@@ -310,7 +314,9 @@ async def cmd_policy(args: argparse.Namespace) -> int:
         f"Adult women in the area: {policy.adult_female_population or 'not set'}; case data is "
         f"erased {policy.case_retention_years} years after a case was last heard.\n"
         f"Invited agencies see the identifiers of the cases on an agenda from its publication "
-        f"until {policy.research_open_days_after} working days after the meeting."
+        f"until {policy.research_open_days_after} working days after the meeting.\n"
+        f"Calendar invitations {'give' if policy.calendar_location else 'leave out'} the "
+        f"meeting's place."
     )
     return 0
 
@@ -361,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--research-open-days",
         type=int,
         help="invited agencies see a listed case's identifiers until N working days after",
+    )
+    policy.add_argument(
+        "--calendar-location",
+        choices=("on", "off"),
+        help="give the meeting's place in calendar invitations (off: only in the agenda)",
     )
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
