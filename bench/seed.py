@@ -540,6 +540,8 @@ class Seeder:
                 "deactivated_by_id": None,
                 "on_call": on_call,
                 "unreachable_since": None,
+                "confirmed_at": self.now - timedelta(days=400),
+                "confirmed_by_id": None,
             },
         )
         self.people_agency[person_id] = agency_id

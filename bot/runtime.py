@@ -12,12 +12,14 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.services.access_review import AccessReviewService
 from bot.services.actions import ActionService
 from bot.services.agencies import AgencyService
 from bot.services.areas import AreaService, PolicyService
 from bot.services.audit_trail import AuditTrailService
 from bot.services.cases import CaseService
 from bot.services.closures import ClosureService
+from bot.services.confirmations import TEXT_FROM, ConfirmationService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
 from bot.services.invites import InviteService
@@ -55,6 +57,8 @@ class Services:
     statistics: StatisticsService
     retention: RetentionService
     subject_access: SubjectAccessService
+    confirmations: ConfirmationService
+    access_reviews: AccessReviewService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -78,6 +82,8 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         statistics=StatisticsService(deps),
         retention=RetentionService(deps),
         subject_access=SubjectAccessService(deps),
+        confirmations=ConfirmationService(deps),
+        access_reviews=AccessReviewService(deps),
     )
 
 
@@ -98,11 +104,13 @@ class Runtime:
             invite_ttl=timedelta(hours=self.settings.invite_ttl_hours),
             default_timezone=self.settings.timezone,
             morning_digest=self.settings.morning_digest,
+            access_review=self.settings.access_review,
         )
         self.services = build_services(self.deps, self.settings)
         self.services.outbox.register_attachment(
             "meeting_ics", self.services.meetings.calendar_file
         )
+        self.services.outbox.register_text(TEXT_FROM, self.services.confirmations.check_text)
 
     async def close(self) -> None:
         close_key_source(self.vault.key_ring)

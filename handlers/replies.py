@@ -123,10 +123,14 @@ def guarded(callback: Callback) -> Callback:
             await context.runtime.services.audit.record_refusal(
                 action="permission.denied", actor=context.actor, reason=denied.operation.name
             )
+            # Someone a coordinator has not confirmed yet is told why, not that their role
+            # does not allow it (it will, once confirmed).
+            awaiting = context.actor is not None and not context.actor.confirmed
+            refusal = texts.AWAITING_CONFIRMATION if awaiting else texts.NOT_ALLOWED
             if update.callback_query is not None:
-                await refuse_button(update, texts.NOT_ALLOWED)
+                await refuse_button(update, refusal)
             else:
-                await answer(update, texts.NOT_ALLOWED)
+                await answer(update, refusal)
         except ServiceError as error:
             if isinstance(error, NotFound):
                 # Someone else's ids or a stale button: worth a line in the audit trail.
@@ -144,10 +148,13 @@ def guarded(callback: Callback) -> Callback:
     return wrapper
 
 
-async def set_menu_for(bot: ExtBot[None], chat_id: int, role: Role | None) -> None:
-    """Show each person only the commands their role may use."""
+async def set_menu_for(
+    bot: ExtBot[None], chat_id: int, role: Role | None, *, confirmed: bool = True
+) -> None:
+    """Show each person only the commands their role may use (/start and /help only until
+    their enrolment is confirmed)."""
     if role is None:
         await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
         return
-    commands = [BotCommand(c.name, c.description) for c in commands_for(role)]
+    commands = [BotCommand(c.name, c.description) for c in commands_for(role, confirmed=confirmed)]
     await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))

@@ -125,10 +125,19 @@ class Person(Base):
     on_call: Mapped[bool] = mapped_column(Boolean(), default=False)
     # Set when Telegram says this person blocked the bot; cleared when they write again.
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Who confirmed that the person who enrolled is the one the invite was for, and when.
+    # Until then they get no case information. An enrolment by the operator's invite (the
+    # area's first coordinator) is confirmed at enrolment, by nobody (None).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    confirmed_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
 
     @property
     def active(self) -> bool:
         return self.deactivated_at is None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
 
 
 class Invite(Base):
@@ -384,6 +393,10 @@ class OutboxMessage(Base):
     case_ids: Mapped[str | None] = mapped_column(Text(), default=None)
     # A file built at send time from current data, e.g. "meeting_ics:12" (the calendar invite).
     attachment: Mapped[str | None] = mapped_column(String(60), default=None)
+    # Text built at send time from current data, e.g. "enrolment:12": for messages that name
+    # a person, whose name is sealed and so is never written here; ``text`` holds a version
+    # without the name, sent if it cannot be built.
+    text_from: Mapped[str | None] = mapped_column(String(60), default=None)
     urgent: Mapped[bool] = mapped_column(Boolean(), default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())

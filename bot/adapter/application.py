@@ -35,6 +35,7 @@ from handlers import (
     audit,
     cases,
     closures,
+    enrolment,
     erasure,
     invites,
     meetings,
@@ -121,6 +122,7 @@ def register_handlers(application: MaracApplication) -> None:
         agencies,
         invites,
         people,
+        enrolment,
         audit,
     ):
         application.add_handlers(module.build_handlers())

@@ -70,6 +70,7 @@ async def housekeeping(context: MaracContext) -> None:
         ("agenda publishing", services.meetings.publish_due),
         ("morning digest", services.meetings.queue_morning_digests),
         ("action chasing", services.actions.chase_overdue),
+        ("access reviews", services.access_reviews.queue_quarterly),
     )
     for name, part in parts:
         await _run_part(name, part)

@@ -108,6 +108,7 @@ async def add_person(
             role=role,
             telegram_user_id=telegram_user_id,
             enrolled_at=now,
+            confirmed_at=now,  # enrolled and confirmed, as everyone these tests send to is
             deactivated_at=now if deactivated else None,
         )
         session.add(person)
