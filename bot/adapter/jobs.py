@@ -80,6 +80,7 @@ async def housekeeping(context: MaracContext) -> None:
         ("agenda publishing", services.meetings.publish_due),
         ("morning digest", services.meetings.queue_morning_digests),
         ("action chasing", services.actions.chase_overdue),
+        ("audit checkpoint", services.audit_checkpoints.publish_due),
     )
     for name, part in parts:
         await _run_part(name, part)
