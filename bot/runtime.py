@@ -16,6 +16,7 @@ from bot.services.access_review import AccessReviewService
 from bot.services.actions import ActionService
 from bot.services.agencies import AgencyService
 from bot.services.areas import AreaService, PolicyService
+from bot.services.audit_checkpoints import AuditCheckpointService
 from bot.services.audit_trail import AuditTrailService
 from bot.services.cases import CaseService
 from bot.services.closures import ClosureService
@@ -46,6 +47,7 @@ class Services:
     agencies: AgencyService
     people: PeopleService
     audit: AuditTrailService
+    audit_checkpoints: AuditCheckpointService
     sensitive_messages: SensitiveMessageService
     referrals: ReferralService
     cases: CaseService
@@ -69,6 +71,9 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         agencies=AgencyService(deps),
         people=PeopleService(deps),
         audit=AuditTrailService(deps),
+        audit_checkpoints=AuditCheckpointService(
+            deps, enabled=settings.audit_checkpoints, file=settings.audit_checkpoint_file
+        ),
         sensitive_messages=SensitiveMessageService(
             deps, timedelta(minutes=settings.sensitive_message_ttl_minutes)
         ),
@@ -121,10 +126,11 @@ def open_runtime(
     settings: Settings, *, clock: Clock | None = None, key_ring: KeySource | None = None
 ) -> Runtime:
     engine = create_engine(settings.database_url, updates_at_once=settings.concurrent_updates)
+    source = key_ring if key_ring is not None else key_source_from_settings(settings)
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_session_factory(engine),
-        vault=Vault(key_ring if key_ring is not None else key_source_from_settings(settings)),
+        sessions=create_session_factory(engine, audit_key=source.audit_key()),
+        vault=Vault(source),
         clock=clock or SystemClock(),
     )

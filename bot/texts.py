@@ -417,6 +417,18 @@ AUDIT_SUBJECT_FORMAT = (
     "Send /audit on its own for the latest events, or /audit followed by a reference "
     "such as person:4 or a case reference."
 )
+
+
+def audit_checkpoint(area: str, events: int, link: str, signature: str, checkpoint: str) -> str:
+    """The daily checkpoint a coordinator keeps: counts and hashes only, never case data."""
+    return (
+        f"Audit checkpoint for {area}: {events:,} events, ends {link[:4]}…{link[-2:]} "
+        f"(signed {signature[:4]}…). Keep this message: with it, the people who run the bot "
+        "can check later that the audit trail has not been changed since.\n"
+        f"{checkpoint}"
+    )
+
+
 NOT_UNDERSTOOD = "Sorry, I did not understand that. Send /help to see what you can do."
 
 # --- Referrals -----------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from storage.audit_key import AuditKey
+
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -59,6 +61,10 @@ class KeySource(Protocol):
     async def unwrap_data_key(self, key_id: str, wrapped: bytes, data_key_id: str) -> bytes: ...
 
     def blind_index(self, purpose: str, *parts: str) -> str: ...
+
+    def audit_key(self) -> AuditKey:
+        """The keys of the audit chain and its checkpoints (storage.audit_key)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ class KeyRing:
             raise CryptoError("blind-index key must be 32 bytes")
         self.active_key_id = active_key_id
         self._blind_index_key = blind_index_key
+        self._audit_key = AuditKey.derive(blind_index_key)
 
     @property
     def key_ids(self) -> list[str]:
@@ -167,6 +174,11 @@ class KeyRing:
     def blind_index(self, purpose: str, *parts: str) -> str:
         """Keyed hash of normalised identifiers, so records can be matched without plaintext."""
         return blind_index(self._blind_index_key, purpose, *parts)
+
+    def audit_key(self) -> AuditKey:
+        """Derived from the blind-index key, which every key source holds locally and never
+        changes (storage.audit_key says why)."""
+        return self._audit_key
 
 
 def blind_index(key: bytes, purpose: str, *parts: str) -> str:

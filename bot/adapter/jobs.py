@@ -71,6 +71,7 @@ async def housekeeping(context: MaracContext) -> None:
         ("morning digest", services.meetings.queue_morning_digests),
         ("action chasing", services.actions.chase_overdue),
         ("access reviews", services.access_reviews.queue_quarterly),
+        ("audit checkpoint", services.audit_checkpoints.publish_due),
     )
     for name, part in parts:
         await _run_part(name, part)

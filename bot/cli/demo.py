@@ -351,6 +351,8 @@ async def run_demo(
             database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
             key_file=Path(folder) / "keys.json",
             job_interval_seconds=0.2,
+            # A daily checkpoint message would land in the coordinator's scripted dialogue.
+            audit_checkpoints=False,
         )
         create_key_file(settings.key_file)
         first_day = start or today_in_london()

@@ -43,7 +43,7 @@ async def second_sessions(runtime: Runtime) -> AsyncIterator[async_sessionmaker[
     """A second engine with its own connections, as another bot process would have."""
     engine = create_engine(runtime.settings.database_url)
     try:
-        yield create_session_factory(engine)
+        yield create_session_factory(engine, audit_key=runtime.vault.key_ring.audit_key())
     finally:
         await engine.dispose()
 
