@@ -294,8 +294,13 @@ def outboxes(
     if not separate:
         return [runtime.services.outbox] * count, []
     engines = [create_engine(url) for _ in range(count)]
+    audit_key = runtime.vault.key_ring.audit_key()
     services = [
-        OutboxService(dataclasses.replace(runtime.deps, sessions=create_session_factory(engine)))
+        OutboxService(
+            dataclasses.replace(
+                runtime.deps, sessions=create_session_factory(engine, audit_key=audit_key)
+            )
+        )
         for engine in engines
     ]
     return services, engines
@@ -324,6 +329,7 @@ async def run(args: argparse.Namespace) -> int:
                 key_file=folder / "keys.json",
                 job_interval_seconds=3600,
                 morning_digest=False,
+                audit_checkpoints=False,
             )
             runtime = open_runtime(
                 settings,

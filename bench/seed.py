@@ -37,7 +37,7 @@ hours for 100,000 cases. The schema is made by ``storage.migrate.upgrade`` as in
   service referral with its steps. On top, every agency has ``--open-actions`` (default 50)
   open, assigned actions on recent cases. ``ActionService.open_for_agency`` reads all of an
   agency's sent actions, so the closed history matters as much as the open ones.
-* ``--audit-events`` audit events with a correct hash chain (``storage.audit.event_hash``),
+* ``--audit-events`` audit events with a correct keyed chain (``storage.audit.keyed_link``),
   spread over the same years, and ``audit_head`` pointing at the last one, so the services
   append to a valid chain.
 * On PostgreSQL the id sequences are moved past the seeded ids and ANALYZE runs (autovacuum
@@ -74,7 +74,7 @@ from bot.services.names import name_context
 from bot.services.policy import DEFAULTS as POLICY_DEFAULTS
 from bot.services.referrals import SERIAL_PERPETRATOR, case_context
 from bot.vocabulary import AgencyKind, Criterion, Role
-from storage.audit import GENESIS_HASH, event_hash
+from storage.audit import GENESIS_HASH, canonical_event, keyed_link
 from storage.crypto import FieldContext, KeyRing
 from storage.db import create_engine
 from storage.keyfile import key_ring_from_document
@@ -540,6 +540,8 @@ class Seeder:
                 "deactivated_by_id": None,
                 "on_call": on_call,
                 "unreachable_since": None,
+                "confirmed_at": self.now - timedelta(days=400),
+                "confirmed_by_id": None,
             },
         )
         self.people_agency[person_id] = agency_id
@@ -1160,6 +1162,7 @@ class Seeder:
             ("attendance.attending", False),
         )
         prev = GENESIS_HASH
+        chain_key = self.ring.audit_key().chain
         seq = 0
         while seq < count:
             rows = []
@@ -1176,8 +1179,11 @@ class Seeder:
                 )
                 details = json.dumps({"identifying": True} if action == "case.viewed" else {})
                 actor = rng.choice(people)
-                digest = event_hash(
-                    prev, seq, at, AREA_ID, actor, "person", action, subject, "ok", details
+                digest = keyed_link(
+                    chain_key,
+                    canonical_event(
+                        prev, seq, at, AREA_ID, actor, "person", action, subject, "ok", details
+                    ),
                 )
                 rows.append(
                     {

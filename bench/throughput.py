@@ -729,6 +729,7 @@ async def run(args: argparse.Namespace) -> int:
                 key_file=key_file,
                 job_interval_seconds=3600,
                 morning_digest=False,
+                audit_checkpoints=False,
                 concurrent_updates=args.concurrency,
             )
             runtime = open_runtime(settings, key_ring=key_ring_from_document(document, "bench"))

@@ -11,7 +11,9 @@ load in one query, and nothing else decides.
 
 The answer is a level, each including everything below it:
 
-* ``NONE``: as if the case did not exist (no reference, no count, no file);
+* ``NONE``: as if the case did not exist (no reference, no count, no file): what anyone on
+  the case's must-not-receive list, a leaver and someone whose enrolment no coordinator has
+  confirmed yet get;
 * ``REFERENCE``: its reference, and the agency's own work on it (actions, a perpetrator
   referral), in notices and lists;
 * ``SUMMARY``: criterion, DASH score, dates, the referring agency: the agenda line;
@@ -61,6 +63,9 @@ class Viewer:
     agency_kind: AgencyKind | None = None
     active: bool = True
     on_call: bool = False
+    # A coordinator has confirmed the enrolment (or it needed none). Until then the person
+    # may be someone a forwarded invite reached, so they see nothing, like a leaver.
+    confirmed: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ def identifiers_shown(level: Level, role: Role, agency_kind: AgencyKind | None) 
 
 def case_access(viewer: Viewer, case: CaseFacts, now: datetime) -> Level:
     """The most ``viewer`` may see of ``case`` at ``now``."""
-    if not viewer.active or viewer.area_id != case.area_id:
+    if not viewer.active or not viewer.confirmed or viewer.area_id != case.area_id:
         return Level.NONE
     if viewer.person_id in case.excluded:
         return Level.NONE

@@ -21,6 +21,10 @@ class Actor:
     timezone: str = "Europe/London"
     agency_kind: AgencyKind | None = None
     on_call: bool = False
+    # Whether a coordinator has confirmed this enrolment (or it needed none): until then the
+    # person may use /start and /help only, and is sent no case information. False unless
+    # said, so an actor built without asking the database gets nothing.
+    confirmed: bool = False
 
     @property
     def where(self) -> str:

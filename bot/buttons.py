@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot import texts
 from bot.callbacks import Callback, parse
 
 
@@ -73,6 +74,9 @@ MEETING_RESEARCH = _kind(
 MEETING_ATTENDANCE = _kind("mtg", "att", 2, "attending / deputy / apologies (meeting, choice)")
 ERASURE_CONFIRM = _kind("era", "ok", 1, "confirm an early erasure (case)")
 ERASURE_KEEP = _kind("era", "no", 1, "keep the case (case)")
+ENROLMENT_CONFIRM = _kind("enr", "ok", 2, "confirm who enrolled (person, invite)")
+ENROLMENT_REMOVE = _kind("enr", "rm", 2, "remove who enrolled (person, invite)")
+ACCESS_REVIEW = _kind("ppl", "review", 0, "the access review: everyone enrolled")
 
 # -- buttons that open a page of the case workspace where there is one ----------------------------
 
@@ -108,6 +112,8 @@ _HANDLER_KINDS = [
     ("cls", "keep", 1, "keep a meeting on a closure day (meeting)"),
     ("era", "ask", 1, "ask for early erasure (case)"),
     ("era", "req", 2, "the reason for early erasure (case, reason)"),
+    ("enr", "rmy", 2, "yes, remove who enrolled (person, invite)"),
+    ("enr", "back", 2, "back to confirm or remove (person, invite)"),
     ("inv", "menu", 0, "the invite menu"),
     ("inv", "role", 1, "invite for a role (index)"),
     ("inv", "ag", 2, "invite for an agency (role index, agency)"),
@@ -163,6 +169,9 @@ SERVICE_KINDS: tuple[ButtonKind, ...] = (
     MEETING_ATTENDANCE,
     ERASURE_CONFIRM,
     ERASURE_KEEP,
+    ENROLMENT_CONFIRM,
+    ENROLMENT_REMOVE,
+    ACCESS_REVIEW,
 )
 KINDS: dict[tuple[str, str], ButtonKind] = {
     (kind.area, kind.action): kind
@@ -210,4 +219,14 @@ def action_buttons(action_id: int) -> list[list[tuple[str, str]]]:
     return [
         [ACTION_ACCEPT("Accept", action_id), ACTION_DONE("Done", action_id)],
         [ACTION_NOT_POSSIBLE("Not possible", action_id), ACTION_REASSIGN("Reassign", action_id)],
+    ]
+
+
+def enrolment_buttons(person_id: int, invite_id: int) -> list[list[tuple[str, str]]]:
+    """Confirm or Remove, under the question to the coordinators about who enrolled."""
+    return [
+        [
+            ENROLMENT_CONFIRM(texts.BUTTON_CONFIRM_ENROLMENT, person_id, invite_id),
+            ENROLMENT_REMOVE(texts.BUTTON_REMOVE_ENROLMENT, person_id, invite_id),
+        ]
     ]

@@ -1,7 +1,8 @@
 """One JSON object per log line, for journald, Loki, Elastic and the like.
 
-Each line has ``time`` (ISO 8601, UTC), ``level``, ``logger`` and ``message``. The same rules
-as the text logs apply, and more strictly:
+Each line has ``time`` (ISO 8601, UTC), ``level``, ``logger`` and ``message``, and the fields a
+caller passed with ``extra=log_fields(...)`` (an audit checkpoint's seq, link and signature), so
+a log collector can keep them apart. The same rules as the text logs apply, and more strictly:
 
 * an exception is reduced to its type and where it happened (``describe``): never its
   message and never a traceback, since either may quote case data;
@@ -21,7 +22,7 @@ from typing import Any
 
 from telegram import TelegramObject, Update
 
-from bot.logging_setup import TOKEN_IN_TEXT, describe, quiet_libraries
+from bot.logging_setup import FIELDS, TOKEN_IN_TEXT, describe, quiet_libraries
 
 
 class _Placeholder(str):
@@ -87,6 +88,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": TOKEN_IN_TEXT.sub("<token>", message),
         }
+        fields = getattr(record, FIELDS, None)
+        if isinstance(fields, Mapping):
+            for name, value in fields.items():
+                entry.setdefault(str(name), value)
         error = record.exc_info[1] if record.exc_info else None
         if error is not None:
             entry["exception_type"] = f"{type(error).__module__}.{type(error).__qualname__}"

@@ -107,6 +107,8 @@ def is_allowed(
     ``agency_id`` is the agency the thing belongs to; None means it belongs to
     the area as a whole, which an agency-scoped role may not touch.
     """
+    if not _confirmed_for(actor, operation):
+        return False
     scope = scope_for(actor.role, operation)
     if scope is None or area_id != actor.area_id:
         return False
@@ -119,12 +121,23 @@ def authorise(
     actor: Actor, operation: Operation, *, area_id: int, agency_id: int | None = None
 ) -> None:
     if not is_allowed(actor, operation, area_id=area_id, agency_id=agency_id):
-        raise PermissionDenied(operation)
+        reason = "not permitted" if _confirmed_for(actor, operation) else "awaiting confirmation"
+        raise PermissionDenied(operation, reason)
+
+
+# What someone whose enrolment no coordinator has confirmed yet may do: an invite link can be
+# forwarded, so until a coordinator says the person is who the invite was for, they get the
+# menu and the help and nothing else (no referral, no list of colleagues, no invites).
+UNCONFIRMED_OPERATIONS = frozenset({Operation.USE_BOT})
+
+
+def _confirmed_for(actor: Actor, operation: Operation) -> bool:
+    return actor.confirmed or operation in UNCONFIRMED_OPERATIONS
 
 
 def may(actor: Actor, operation: Operation) -> bool:
-    """Whether the role has the operation at all (for menus and /help)."""
-    return scope_for(actor.role, operation) is not None
+    """Whether the person has the operation at all (for menus and /help)."""
+    return _confirmed_for(actor, operation) and scope_for(actor.role, operation) is not None
 
 
 @dataclass(frozen=True)
@@ -153,8 +166,14 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def commands_for(role: Role) -> list[Command]:
-    return [command for command in COMMANDS if scope_for(role, command.operation) is not None]
+def commands_for(role: Role, *, confirmed: bool = True) -> list[Command]:
+    """The role's commands; only those of ``UNCONFIRMED_OPERATIONS`` until it is confirmed."""
+    return [
+        command
+        for command in COMMANDS
+        if scope_for(role, command.operation) is not None
+        and (confirmed or command.operation in UNCONFIRMED_OPERATIONS)
+    ]
 
 
 def matrix_as_markdown() -> str:

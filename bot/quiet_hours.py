@@ -113,6 +113,8 @@ WORKING_DAY_KINDS: Final = frozenset(
         "perpetrator_chase",
         "perpetrator_stale",
         "isa_review",
+        "access_review",
+        "leavers_reminder",
     }
 )
 

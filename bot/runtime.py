@@ -12,12 +12,15 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.services.access_review import AccessReviewService
 from bot.services.actions import ActionService
 from bot.services.agencies import AgencyService
 from bot.services.areas import AreaService, PolicyService
+from bot.services.audit_checkpoints import AuditCheckpointService
 from bot.services.audit_trail import AuditTrailService
 from bot.services.cases import CaseService
 from bot.services.closures import ClosureService
+from bot.services.confirmations import TEXT_FROM, ConfirmationService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
 from bot.services.invites import InviteService
@@ -44,6 +47,7 @@ class Services:
     agencies: AgencyService
     people: PeopleService
     audit: AuditTrailService
+    audit_checkpoints: AuditCheckpointService
     sensitive_messages: SensitiveMessageService
     referrals: ReferralService
     cases: CaseService
@@ -55,6 +59,8 @@ class Services:
     statistics: StatisticsService
     retention: RetentionService
     subject_access: SubjectAccessService
+    confirmations: ConfirmationService
+    access_reviews: AccessReviewService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -65,6 +71,9 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         agencies=AgencyService(deps),
         people=PeopleService(deps),
         audit=AuditTrailService(deps),
+        audit_checkpoints=AuditCheckpointService(
+            deps, enabled=settings.audit_checkpoints, file=settings.audit_checkpoint_file
+        ),
         sensitive_messages=SensitiveMessageService(
             deps, timedelta(minutes=settings.sensitive_message_ttl_minutes)
         ),
@@ -78,6 +87,8 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         statistics=StatisticsService(deps),
         retention=RetentionService(deps),
         subject_access=SubjectAccessService(deps),
+        confirmations=ConfirmationService(deps),
+        access_reviews=AccessReviewService(deps),
     )
 
 
@@ -98,11 +109,13 @@ class Runtime:
             invite_ttl=timedelta(hours=self.settings.invite_ttl_hours),
             default_timezone=self.settings.timezone,
             morning_digest=self.settings.morning_digest,
+            access_review=self.settings.access_review,
         )
         self.services = build_services(self.deps, self.settings)
         self.services.outbox.register_attachment(
             "meeting_ics", self.services.meetings.calendar_file
         )
+        self.services.outbox.register_text(TEXT_FROM, self.services.confirmations.check_text)
 
     async def close(self) -> None:
         close_key_source(self.vault.key_ring)
@@ -113,10 +126,11 @@ def open_runtime(
     settings: Settings, *, clock: Clock | None = None, key_ring: KeySource | None = None
 ) -> Runtime:
     engine = create_engine(settings.database_url, updates_at_once=settings.concurrent_updates)
+    source = key_ring if key_ring is not None else key_source_from_settings(settings)
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_session_factory(engine),
-        vault=Vault(key_ring if key_ring is not None else key_source_from_settings(settings)),
+        sessions=create_session_factory(engine, audit_key=source.audit_key()),
+        vault=Vault(source),
         clock=clock or SystemClock(),
     )

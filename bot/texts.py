@@ -56,10 +56,37 @@ SERVICE_BUSY = (
 )
 
 
+TWO_STEP_VERIFICATION = (
+    "Please turn on Telegram's two-step verification now, so nobody can take over this "
+    "account with a code sent to your phone: Settings > Privacy and Security > "
+    "Two-Step Verification."
+)
+
+
 def welcome(display_name: str, role: Role, where: str) -> str:
     return (
         f"Welcome, {display_name}. You are now enrolled as {ROLE_NAMES[role]} for {where}.\n"
-        "Send /help at any time to see what you can do."
+        "Send /help at any time to see what you can do.\n\n"
+        f"{TWO_STEP_VERIFICATION}"
+    )
+
+
+AWAITING_CONFIRMATION = (
+    "Your enrolment is waiting for a coordinator to confirm it. Until then you can use "
+    "/start and /help only, and no case information is sent to you. "
+    "I will tell you here as soon as it is confirmed."
+)
+
+
+def home_awaiting_confirmation(display_name: str, role: Role, where: str) -> str:
+    return f"{home(display_name, role, where)}\n{AWAITING_CONFIRMATION}"
+
+
+def enrolment_confirmed_notice(role: Role, where: str) -> str:
+    return (
+        f"A coordinator has confirmed your enrolment as {ROLE_NAMES[role]} for {where}. "
+        "You will now receive the requests, reminders and notices your role needs. "
+        "Send /start for your menu or /help to see what you can do."
     )
 
 
@@ -67,11 +94,37 @@ def home(display_name: str, role: Role, where: str) -> str:
     return f"Hello, {display_name}. You are signed in as {ROLE_NAMES[role]} for {where}."
 
 
-def help_text(role: Role, commands: list[tuple[str, str]]) -> str:
+def _minutes(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def help_text(role: Role, commands: list[tuple[str, str]], sensitive_minutes: int) -> str:
+    """The commands, then exactly what the bot keeps and what it removes from this chat."""
     lines = [f"As {ROLE_NAMES[role]} you can use:"]
     lines += [f"/{name} — {description}" for name, description in commands]
-    lines.append("Case details are only ever shown in this private chat, and are removed later.")
+    lines += [
+        "",
+        "What happens to case details here:",
+        "• What you type about a case (names, addresses, notes, actions) is saved, encrypted, "
+        "and then deleted from this chat. If something cannot be deleted, I will ask you to "
+        "delete it yourself.",
+        "• Messages that show case details cannot be forwarded or saved, and are deleted "
+        f"after {_minutes(sensitive_minutes)}.",
+        "• Reminders and notices carry only case references. Case details open in the "
+        "case workspace, from the button on a message.",
+        "• The bot keeps the case record, encrypted, and a record of who saw it, until your "
+        "area's retention period ends. Then the case details are erased.",
+    ]
     return "\n".join(lines)
+
+
+TYPED_MESSAGE_NOT_REMOVED = (
+    "I could not delete this message from the chat, and it holds case details. "
+    "Please delete it yourself: press and hold it, then choose Delete."
+)
 
 
 NO_LONGER_HAS_ACCESS = "You no longer have access to this. Nothing has been changed."
@@ -207,7 +260,8 @@ def invite_issued(role: str, where: str, link: str, expires: str) -> str:
     return (
         f"Invite for the role {role} ({where}). It works once, until {expires}.\n\n{link}\n\n"
         "Send it to them privately (for example by secure email). "
-        "When they open it, they are enrolled and you will see them under /people."
+        "When they open it, they are enrolled, and you are asked to confirm it is them "
+        "before they receive any case information."
     )
 
 
@@ -231,6 +285,107 @@ def person_card(name: str, role: str, where: str, last_active: str) -> str:
 
 def confirm_deactivate(name: str) -> str:
     return f"Deactivate {name}? {CONFIRM_DEACTIVATE_SUFFIX}"
+
+
+# -- Enrolment confirmation: an invite link can be forwarded --------------------------------
+
+AWAITING_MARK = "awaiting confirmation"
+BUTTON_CONFIRM_ENROLMENT = "Confirm"
+BUTTON_REMOVE_ENROLMENT = "Remove"
+BUTTON_YES_REMOVE = "Yes, remove"
+BUTTON_BACK = "Back"
+ENROLMENT_CHECK_PROMPT = (
+    "Until you confirm, they get no case information. If you did not invite them, "
+    "or do not know them, press Remove: they lose access at once."
+)
+
+
+def enrolment_check(name: str, role: str, where: str) -> str:
+    return f"{name} enrolled as {role} for {where}. Is that right?\n{ENROLMENT_CHECK_PROMPT}"
+
+
+def enrolment_check_unnamed(role: str, where: str) -> str:
+    """The outbox keeps no names: this is stored, and sent if the name cannot be read."""
+    return f"Someone enrolled as {role} for {where}. Is that right?\n{ENROLMENT_CHECK_PROMPT}"
+
+
+def confirm_enrolment_removal(name: str) -> str:
+    return (
+        f"Remove {name}? They lose access at once and are sent nothing more. "
+        "If it was a mistake, invite them again with /invite."
+    )
+
+
+def enrolment_confirmed(name: str, role: str, where: str) -> str:
+    return (
+        f"Confirmed: {name} is enrolled as {role} for {where}. I have told them, "
+        "and they now receive what their role needs."
+    )
+
+
+def enrolment_removed(name: str) -> str:
+    return (
+        f"Done: {name} has been removed and can no longer use the bot. "
+        "If they should have access, invite them again with /invite."
+    )
+
+
+def enrolment_already_decided(name: str, confirmed: bool, by: str | None, when: str) -> str:
+    if confirmed and by is None:
+        return f"{name}'s enrolment needed no confirmation: the operator invited them ({when})."
+    what = "confirmed" if confirmed else "removed"
+    return f"{name}'s enrolment was already {what} by {by or 'a coordinator'} on {when}."
+
+
+CANNOT_CONFIRM_SELF = "You cannot confirm your own enrolment. Another coordinator will do it."
+
+
+# -- The quarterly access review ------------------------------------------------------------
+
+BUTTON_ACCESS_REVIEW = "Access review"
+BUTTON_OPEN_ACCESS_REVIEW = "Open the access review"
+INACTIVE_MARK = "⚠ not active for 90 days"
+
+
+def access_review_due(area: str, quarter: str, enrolled: int, inactive: int, awaiting: int) -> str:
+    people = "1 person can" if enrolled == 1 else f"{enrolled} people can"
+    waiting = f", {awaiting} awaiting confirmation" if awaiting else ""
+    return (
+        f"Quarterly access review for {area} ({quarter}): {people} use the bot, "
+        f"{inactive} not active for 90 days or more{waiting}. Please check that each of them "
+        "still needs access, and remove anyone who has left or changed job."
+    )
+
+
+def access_review_heading(area: str, day: str) -> str:
+    return (
+        f"Access review for {area} on {day}: everyone who can use the bot, by agency. "
+        "Remove anyone who has left or changed job; those marked ⚠ have not used the bot "
+        "for 90 days."
+    )
+
+
+def access_review_line(
+    name: str, role: str, last_active: str, inactive: bool, awaiting: bool
+) -> str:
+    line = f"• {name} — {role}, last active {last_active}"
+    if awaiting:
+        line += f" ({AWAITING_MARK})"
+    if inactive:
+        line += f" {INACTIVE_MARK}"
+    return line
+
+
+def access_review_remove(name: str) -> str:
+    return f"Remove {name}"
+
+
+def leavers_reminder(agency: str, area: str) -> str:
+    return (
+        f"Quarterly access check for {area}: if anyone from {agency} who uses this bot has "
+        "left or changed job, please tell your MARAC coordinator, so their access can be "
+        "removed. Nothing else to do."
+    )
 
 
 def deactivated(name: str) -> str:
@@ -269,6 +424,18 @@ AUDIT_SUBJECT_FORMAT = (
     "Send /audit on its own for the latest events, or /audit followed by a reference "
     "such as person:4 or a case reference."
 )
+
+
+def audit_checkpoint(area: str, events: int, link: str, signature: str, checkpoint: str) -> str:
+    """The daily checkpoint a coordinator keeps: counts and hashes only, never case data."""
+    return (
+        f"Audit checkpoint for {area}: {events:,} events, ends {link[:4]}…{link[-2:]} "
+        f"(signed {signature[:4]}…). Keep this message: with it, the people who run the bot "
+        "can check later that the audit trail has not been changed since.\n"
+        f"{checkpoint}"
+    )
+
+
 NOT_UNDERSTOOD = "Sorry, I did not understand that. Send /help to see what you can do."
 
 # --- Referrals -----------------------------------------------------------------------------

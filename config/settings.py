@@ -82,6 +82,13 @@ class Settings(BaseModel):
     workspace_port: int = Field(default=8090, ge=1, le=65535)
     # Coordinators get a summary at 08:00 local on working days.
     morning_digest: bool = True
+    # Coordinators get an access review (everyone enrolled, last active) on the first working
+    # day of each quarter, and agencies' representatives a reminder to report leavers.
+    access_review: bool = True
+    # Once a day the audit chain's head is signed and published outside the database: in the
+    # log, to every coordinator, and to this file when set (bot/services/audit_checkpoints.py).
+    audit_checkpoints: bool = True
+    audit_checkpoint_file: Path | None = None
     # How often the housekeeping job looks for due work (message deletion, reminders).
     job_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Updates handled at once, never two from the same chat (bot/adapter/update_order.py); 1 handles

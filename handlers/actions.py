@@ -23,7 +23,7 @@ from bot.services.actions import ActionView, PerpView
 from handlers.buttons import area_button, page_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
-from handlers.replies import answer, guarded, send_sensitive, show
+from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
 
 AREA = "act"
 PERP_STATES = list(PerpState)
@@ -118,9 +118,11 @@ async def action_line(update: Update, context: MaracContext) -> int:
     try:
         draft = await service.read_line(context.actor, update.message.text or "")
     except InputError as problem:
+        await forget_typed(update, context, stored=False)
         await answer(update, str(problem))
         return LINES
     view = await service.record(context.actor, int(pending["meeting"]), int(pending["case"]), draft)
+    await forget_typed(update, context)
     pending["saved"] = int(pending.get("saved", 0)) + 1
     context.steps["plan"] = pending
     line = read_back([draft]).split("\n")[-1].split(". ", 1)[-1]
@@ -325,6 +327,7 @@ async def done_note(update: Update, context: MaracContext) -> int:
     view = await context.runtime.services.actions.move(
         context.actor, int(pending.get("id", 0)), ActionState.DONE, note
     )
+    await forget_typed(update, context)
     await answer(update, texts.action_moved(view.reference, ACTION_LABELS[view.state]))
     return ConversationHandler.END
 
@@ -342,12 +345,14 @@ async def not_possible_reason(update: Update, context: MaracContext) -> int:
     try:
         reason = clean_free_text(update.message.text or "", max_length=500, min_length=3)
     except InputError as problem:
+        await forget_typed(update, context, stored=False)
         await answer(update, str(problem))
         return NP_REASON
     pending = context.steps.pop("action", {})
     view = await context.runtime.services.actions.move(
         context.actor, int(pending.get("id", 0)), ActionState.NOT_POSSIBLE, reason
     )
+    await forget_typed(update, context)
     await answer(update, texts.action_moved(view.reference, ACTION_LABELS[view.state]))
     return ConversationHandler.END
 
@@ -404,6 +409,7 @@ async def perpetrator_reason(update: Update, context: MaracContext) -> int:
         PerpState(pending.get("state", PerpState.ENDED.value)),
         (update.message.text or "").strip()[:500],
     )
+    await forget_typed(update, context)
     await answer(update, texts.perpetrator_moved(view.reference, PERP_LABELS[view.state]))
     dispatch_soon(context)
     return ConversationHandler.END

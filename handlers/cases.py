@@ -31,7 +31,7 @@ from bot.services.cases import CaseCard
 from handlers.buttons import page_button, pattern, pressed
 from handlers.formatting import local_day, local_time
 from handlers.jobs_trigger import dispatch_soon
-from handlers.replies import answer, guarded, send_sensitive, show
+from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
 
 REFERENCE = re.compile(rf"^{REFERENCE_PATTERN}$", re.IGNORECASE)
 ASK_NOTE = 0
@@ -202,15 +202,18 @@ async def note_received(update: Update, context: MaracContext) -> int:
     try:
         note = clean_free_text(update.message.text or "", max_length=1000, min_length=5)
     except InputError as problem:
+        await forget_typed(update, context, stored=False)
         await answer(update, str(problem))
         return ASK_NOTE
     cases = context.runtime.services.cases
     if pending.get("action") == "info":
         reference = await cases.request_information(context.actor, int(pending["case"]), note)
-        await answer(update, texts.case_info_requested(reference))
+        reply = texts.case_info_requested(reference)
     else:
         reference = await cases.decline(context.actor, int(pending["case"]), note)
-        await answer(update, texts.case_declined(reference))
+        reply = texts.case_declined(reference)
+    await forget_typed(update, context)
+    await answer(update, reply)
     context.steps.pop("triage", None)
     dispatch_soon(context)
     return ConversationHandler.END

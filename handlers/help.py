@@ -14,6 +14,12 @@ async def help_command(update: Update, context: MaracContext) -> None:
     actor, chat = context.actor, update.effective_chat
     if actor is None or chat is None:
         return
-    commands = [(c.name, c.description) for c in commands_for(actor.role)]
-    await set_menu_for(context.bot, chat.id, actor.role)
-    await chat.send_message(texts.help_text(actor.role, commands))
+    commands = [
+        (c.name, c.description) for c in commands_for(actor.role, confirmed=actor.confirmed)
+    ]
+    await set_menu_for(context.bot, chat.id, actor.role, confirmed=actor.confirmed)
+    ttl = context.runtime.settings.sensitive_message_ttl_minutes
+    text = texts.help_text(actor.role, commands, ttl)
+    if not actor.confirmed:
+        text = f"{texts.AWAITING_CONFIRMATION}\n\n{text}"
+    await chat.send_message(text)

@@ -41,7 +41,7 @@ from handlers.formatting import (
     timezone_of,
 )
 from handlers.jobs_trigger import dispatch_soon
-from handlers.replies import answer, guarded, send_sensitive, show
+from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
 
 AREA = "mtg"
 REPEATS = list(Repeat)
@@ -295,10 +295,12 @@ async def new_location(update: Update, context: MaracContext) -> int:
             None if raw.lower() in ("none", "no", "-") else clean_free_text(raw, max_length=300)
         )
     except InputError as problem:
+        await forget_typed(update, context, stored=False)
         await answer(update, str(problem))
         return NEW_LOCATION
     pending["location"] = location
     context.steps["meeting"] = pending
+    await forget_typed(update, context)
     people = await context.runtime.services.people.list_for(context.actor)
     chairs = [p for p in people if p.role is Role.CHAIR]
     if not chairs:
@@ -515,12 +517,14 @@ async def information_note(update: Update, context: MaracContext) -> int:
     try:
         note = clean_free_text(update.message.text or "", max_length=2000, min_length=3)
     except InputError as problem:
+        await forget_typed(update, context, stored=False)
         await answer(update, str(problem))
         return RESEARCH_NOTE
     pending = context.steps.pop("research", {})
     reference = await context.runtime.services.meetings.record_research(
         context.actor, int(pending.get("item", 0)), "information", note
     )
+    await forget_typed(update, context)
     await answer(update, texts.research_recorded(reference, False))
     return ConversationHandler.END
 
@@ -550,6 +554,7 @@ async def apologies_reason(update: Update, context: MaracContext) -> int:
     when = await context.runtime.services.meetings.reply_attendance(
         context.actor, int(pending.get("meeting", 0)), "apologies", reason
     )
+    await forget_typed(update, context)
     await answer(update, texts.attendance_recorded(when, "apologies"))
     return ConversationHandler.END
 

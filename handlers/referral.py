@@ -20,7 +20,7 @@ from bot.services.referrals import DraftState
 from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
-from handlers.replies import answer, guarded, send_sensitive, show
+from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
 
 AREA = "ref"
 REFERRING = 0
@@ -52,9 +52,9 @@ async def _ask(update: Update, context: MaracContext, state: DraftState) -> None
     if back:
         rows.append(back)
     markup = InlineKeyboardMarkup(rows) if rows else None
-    chat = update.effective_chat
-    assert chat is not None
-    await chat.send_message(step.text, reply_markup=markup)
+    # Questions carry answers (the quick-entry read-back, the step's own answer once pressed):
+    # protected, and deleted after their time like every message with case details.
+    await send_sensitive(update, context, step.text, markup)
 
 
 async def _settle_pressed(update: Update, label: str) -> None:
@@ -123,6 +123,7 @@ async def typed(update: Update, context: MaracContext) -> int:
     try:
         state = await referrals.answer(context.actor, update.message.text or "")
     except ServiceError as problem:
+        await forget_typed(update, context, stored=False)
         await answer(update, problem.user_message)
         if problem.user_message == texts.NO_DRAFT:
             return ConversationHandler.END
@@ -132,6 +133,7 @@ async def typed(update: Update, context: MaracContext) -> int:
         if current is not None:
             await _ask(update, context, current)
         return REFERRING
+    await forget_typed(update, context)
     await _ask(update, context, state)
     return REFERRING
 

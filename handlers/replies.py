@@ -14,6 +14,7 @@ from telegram.ext import ExtBot
 
 from bot import texts
 from bot.adapter.context import MaracContext
+from bot.adapter.message_removal import remove_messages
 from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied, commands_for
 from bot.vocabulary import Role
@@ -77,6 +78,22 @@ async def send_sensitive(
     await context.runtime.services.sensitive_messages.record(chat.id, message.message_id)
 
 
+async def forget_typed(update: Update, context: MaracContext, *, stored: bool = True) -> None:
+    """Delete the person's message with case details from the chat, once it is stored.
+
+    The deletion is recorded first, so a restart or a failover before it is done forgets
+    nothing: housekeeping retries it. A message the bot refused (``stored=False``) stays
+    for the sensitive-message time, so the person can copy and correct it, then goes too.
+    """
+    message = update.message
+    if message is None or update.effective_chat is None:
+        return
+    removal = context.runtime.services.sensitive_messages
+    due = await removal.record_typed(update.effective_chat.id, message.message_id, stored=stored)
+    if stored:
+        await remove_messages(context.bot, removal, [due])
+
+
 async def refuse_button(update: Update, text: str) -> None:
     """Refuse a pressed button, and take its keyboard away so it is not pressed again."""
     query = update.callback_query
@@ -106,10 +123,14 @@ def guarded(callback: Callback) -> Callback:
             await context.runtime.services.audit.record_refusal(
                 action="permission.denied", actor=context.actor, reason=denied.operation.name
             )
+            # Someone a coordinator has not confirmed yet is told why, not that their role
+            # does not allow it (it will, once confirmed).
+            awaiting = context.actor is not None and not context.actor.confirmed
+            refusal = texts.AWAITING_CONFIRMATION if awaiting else texts.NOT_ALLOWED
             if update.callback_query is not None:
-                await refuse_button(update, texts.NOT_ALLOWED)
+                await refuse_button(update, refusal)
             else:
-                await answer(update, texts.NOT_ALLOWED)
+                await answer(update, refusal)
         except ServiceError as error:
             if isinstance(error, NotFound):
                 # Someone else's ids or a stale button: worth a line in the audit trail.
@@ -127,10 +148,13 @@ def guarded(callback: Callback) -> Callback:
     return wrapper
 
 
-async def set_menu_for(bot: ExtBot[None], chat_id: int, role: Role | None) -> None:
-    """Show each person only the commands their role may use."""
+async def set_menu_for(
+    bot: ExtBot[None], chat_id: int, role: Role | None, *, confirmed: bool = True
+) -> None:
+    """Show each person only the commands their role may use (/start and /help only until
+    their enrolment is confirmed)."""
     if role is None:
         await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
         return
-    commands = [BotCommand(c.name, c.description) for c in commands_for(role)]
+    commands = [BotCommand(c.name, c.description) for c in commands_for(role, confirmed=confirmed)]
     await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))

@@ -33,7 +33,13 @@ def home_keyboard(actor: Actor) -> InlineKeyboardMarkup | None:
 async def send_home(update: Update, context: MaracContext, actor: Actor) -> None:
     chat = update.effective_chat
     assert chat is not None
-    await set_menu_for(context.bot, chat.id, actor.role)
+    await set_menu_for(context.bot, chat.id, actor.role, confirmed=actor.confirmed)
+    if not actor.confirmed:
+        # Nothing to open until a coordinator confirms them: say so, and offer no buttons.
+        await chat.send_message(
+            texts.home_awaiting_confirmation(actor.display_name, actor.role, actor.where)
+        )
+        return
     await chat.send_message(
         texts.home(actor.display_name, actor.role, actor.where),
         reply_markup=home_keyboard(actor),

@@ -37,7 +37,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.audit import PRUNED_ACTION, ChainReport, append_event, link_problem
+from storage.audit import (
+    PRUNED_ACTION,
+    ChainReport,
+    ChainWalker,
+    append_event,
+    audit_key_of,
+)
 from storage.models import AuditEvent, AuditHead
 
 AUDIT_RETENTION_YEARS: Final = 7
@@ -108,6 +114,8 @@ class _Batch:
     pruned_hash: str
     more: bool
     broken: ChainReport | None = None
+    # Plain links up to here were found closed by a keyed link earlier in this run.
+    keyed_through: int = 0
 
 
 def _validate(years: int, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
@@ -188,9 +196,12 @@ async def prune_audit_events(
         raise ValueError("audit events cannot be pruned as on a day that has not come yet")
     cutoff = audit_cutoff(judged, years, zone)
     rule = audit_rule(years)
-    pruned = batches = 0
+    pruned = batches = keyed_through = 0
     while True:
-        batch = await _prune_batch(sessions, cutoff, rule, now, batch_size, actor_label)
+        batch = await _prune_batch(
+            sessions, cutoff, rule, now, batch_size, actor_label, keyed_through
+        )
+        keyed_through = max(keyed_through, batch.keyed_through)
         pruned += batch.pruned
         batches += 1 if batch.pruned else 0
         if batch.broken is not None or not batch.more:
@@ -212,6 +223,7 @@ async def _prune_batch(
     now: datetime,
     batch_size: int,
     actor_label: str,
+    keyed_through: int,
 ) -> _Batch:
     """One atomic step: verify, delete, move the checkpoint, record it."""
     async with sessions.begin() as session:
@@ -237,19 +249,26 @@ async def _prune_batch(
                 .limit(batch_size)
             )
         ).all()
-        expected_seq, expected_prev = pruned_seq + 1, pruned_hash
+        walker = ChainWalker(audit_key_of(session).chain, pruned_seq + 1, pruned_hash)
         prefix: list[AuditEvent] = []
         for event in events:
             if event.at >= cutoff:
                 break  # the prefix ends at the first event that must still be kept
-            problem = link_problem(event, expected_seq, expected_prev)
-            if problem is not None:
-                broken = ChainReport(len(prefix), min(event.seq, expected_seq), problem, pruned_seq)
+            blamed = walker.step(event)
+            if blamed is not None:
+                broken = ChainReport(len(prefix), *blamed, pruned_seq)
                 return _Batch(0, pruned_seq, pruned_hash, more=False, broken=broken)
             prefix.append(event)
-            expected_seq, expected_prev = event.seq + 1, event.hash
         if not prefix:
             return _Batch(0, pruned_seq, pruned_hash, more=False)
+        if walker.unkeyed_from is not None and prefix[-1].seq > keyed_through:
+            # Plain links (written before the audit key) are only sound under a keyed link
+            # after them: find it before deleting any, or refuse as verify_chain would.
+            blamed = await _walk_to_keyed_link(session, walker, events[len(prefix) :], batch_size)
+            if blamed is not None:
+                broken = ChainReport(len(prefix), *blamed, pruned_seq)
+                return _Batch(0, pruned_seq, pruned_hash, more=False, broken=broken)
+            keyed_through = walker.expected_seq - 1
         last = prefix[-1]
         result = cast(
             CursorResult[Any],
@@ -282,4 +301,37 @@ async def _prune_batch(
             },
         )
         more = len(prefix) == len(events) == batch_size
-        return _Batch(len(prefix), last.seq, last.hash, more=more)
+        return _Batch(len(prefix), last.seq, last.hash, more=more, keyed_through=keyed_through)
+
+
+async def _walk_to_keyed_link(
+    session: AsyncSession,
+    walker: ChainWalker,
+    read: Sequence[AuditEvent],
+    batch_size: int,
+) -> tuple[int, str] | None:
+    """Walk on past the prefix until a keyed link closes the walker's plain stretch.
+
+    Only a database that had events before the audit key existed has such a stretch, and
+    only once: its end (the ``audit.keyed`` event, or the first event recorded after the
+    upgrade) is remembered for the rest of the run, so later batches do not walk it again.
+    """
+    pending = list(read)
+    while walker.unkeyed_from is not None:
+        if not pending:
+            pending = list(
+                (
+                    await session.scalars(
+                        select(AuditEvent)
+                        .where(AuditEvent.seq >= walker.expected_seq)
+                        .order_by(AuditEvent.seq)
+                        .limit(batch_size)
+                    )
+                ).all()
+            )
+            if not pending:
+                return walker.open_stretch()
+        blamed = walker.step(pending.pop(0))
+        if blamed is not None:
+            return blamed
+    return None

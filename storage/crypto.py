@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from storage.audit_key import AuditKey
+
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -61,6 +63,10 @@ class KeySource(Protocol):
     async def unwrap_data_key(self, key_id: str, wrapped: bytes, data_key_id: str) -> bytes: ...
 
     def blind_index(self, purpose: str, *parts: str, area_id: int) -> str: ...
+
+    def audit_key(self) -> AuditKey:
+        """The keys of the audit chain and its checkpoints (storage.audit_key)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ class KeyRing:
             raise CryptoError("blind-index key must be 32 bytes")
         self.active_key_id = active_key_id
         self._blind_index_key = blind_index_key
+        self._audit_key = AuditKey.derive(blind_index_key)
 
     @property
     def key_ids(self) -> list[str]:
@@ -170,6 +177,11 @@ class KeyRing:
         """Keyed hash of normalised identifiers, so records can be matched without plaintext,
         within one area only (see :func:`area_blind_index`)."""
         return area_blind_index(self._blind_index_key, area_id, purpose, *parts)
+
+    def audit_key(self) -> AuditKey:
+        """Derived from the blind-index key, which every key source holds locally and never
+        changes (storage.audit_key says why)."""
+        return self._audit_key
 
 
 def area_blind_index_key(key: bytes, area_id: int) -> bytes:

@@ -42,6 +42,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from storage.audit_key import SESSION_INFO_KEY as AUDIT_KEY_INFO
+from storage.audit_key import AuditKey
+
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is used again.
 PING_AFTER_IDLE_SECONDS: Final = 5.0
 # PostgreSQL time-outs (seconds): opening a connection, one statement, waiting for a free
@@ -320,8 +323,18 @@ async def single_statement_session(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_session_factory(
+    engine: AsyncEngine, *, audit_key: AuditKey | None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that carry the audit key in ``Session.info``, where storage.audit finds it.
+
+    The key rides with the session rather than being passed to every ``append_event``: nearly
+    every service records events, and a factory built once with the runtime's key source
+    cannot forget it. ``None`` is for tools that only read (``keys status``): recording or
+    verifying an event in such a session is refused.
+    """
+    info = {AUDIT_KEY_INFO: audit_key} if audit_key is not None else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def is_database_unavailable(error: BaseException) -> bool:

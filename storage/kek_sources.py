@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from storage.audit_key import AuditKey
 from storage.crypto import (
     KEY_BYTES,
     CryptoError,
@@ -150,6 +151,9 @@ class KeyFileSource:
     def blind_index(self, purpose: str, *parts: str, area_id: int) -> str:
         return self.ring.blind_index(purpose, *parts, area_id=area_id)
 
+    def audit_key(self) -> AuditKey:
+        return self.ring.audit_key()
+
 
 # --- Vault transit ----------------------------------------------------------------------------
 
@@ -244,6 +248,7 @@ class TransitKeySource:
         self.key_file = key_file
         self._token = token
         self._blind_index_key = blind_index_key
+        self._audit_key = AuditKey.derive(blind_index_key)
         self._timeout = timeout
         self._verify = verify
         self._namespace = namespace
@@ -424,6 +429,11 @@ class TransitKeySource:
 
     def blind_index(self, purpose: str, *parts: str, area_id: int) -> str:
         return area_blind_index(self._blind_index_key, area_id, purpose, *parts)
+
+    def audit_key(self) -> AuditKey:
+        """From the key file's blind-index key, like the blind index: never a Vault call, so
+        recording an audit event never waits on Vault (storage.audit_key says why)."""
+        return self._audit_key
 
     # -- key management (rotation) -------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -124,10 +125,19 @@ class Person(Base):
     on_call: Mapped[bool] = mapped_column(Boolean(), default=False)
     # Set when Telegram says this person blocked the bot; cleared when they write again.
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Who confirmed that the person who enrolled is the one the invite was for, and when.
+    # Until then they get no case information. An enrolment by the operator's invite (the
+    # area's first coordinator) is confirmed at enrolment, by nobody (None).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    confirmed_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
 
     @property
     def active(self) -> bool:
         return self.deactivated_at is None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
 
 
 class Invite(Base):
@@ -202,7 +212,13 @@ class AuditEvent(Base):
 
 
 class SensitiveMessage(Base):
-    """A message with case content the bot sent and must delete after its time."""
+    """A message with case content in a private chat that the bot must delete.
+
+    Either one the bot sent (deleted after the sensitive-message time) or one the person
+    typed (``typed``: deleted as soon as what it says is stored). Telegram lets a bot delete
+    a person's message for 48 hours only, so a typed one that cannot be deleted by then is
+    marked ``failed_at`` and the person is asked to delete it themselves.
+    """
 
     __tablename__ = "sensitive_messages"
     __table_args__ = (Index("ix_sensitive_messages_due", "deleted_at", "delete_after"),)
@@ -213,6 +229,9 @@ class SensitiveMessage(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delete_after: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    typed: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
+    attempts: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class AreaPolicy(Base):
@@ -239,6 +258,10 @@ class AreaPolicy(Base):
     # Working days after a meeting during which invited agencies keep the identifiers of the
     # cases on it (research, then the actions agreed); then reference and summary only.
     research_open_days_after: Mapped[int] = mapped_column(Integer(), default=5, server_default="5")
+    # Calendar invitations go to every invitee unprotected: the location only if the area says.
+    calendar_location: Mapped[bool] = mapped_column(
+        Boolean(), default=False, server_default=false()
+    )
 
 
 class CaseCounter(Base):
@@ -370,6 +393,10 @@ class OutboxMessage(Base):
     case_ids: Mapped[str | None] = mapped_column(Text(), default=None)
     # A file built at send time from current data, e.g. "meeting_ics:12" (the calendar invite).
     attachment: Mapped[str | None] = mapped_column(String(60), default=None)
+    # Text built at send time from current data, e.g. "enrolment:12": for messages that name
+    # a person, whose name is sealed and so is never written here; ``text`` holds a version
+    # without the name, sent if it cannot be built.
+    text_from: Mapped[str | None] = mapped_column(String(60), default=None)
     urgent: Mapped[bool] = mapped_column(Boolean(), default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -36,6 +36,7 @@ from handlers import (
     audit,
     cases,
     closures,
+    enrolment,
     erasure,
     invites,
     meetings,
@@ -132,6 +133,7 @@ def register_handlers(application: MaracApplication) -> None:
         agencies,
         invites,
         people,
+        enrolment,
         audit,
     ):
         application.add_handlers(module.build_handlers())

@@ -138,11 +138,12 @@ async def _deliver(
                     protect_content=False,
                 )
             else:
+                # A text built when sent names a person: kept from forwarding and saving.
                 sent = await bot.send_message(
                     message.chat_id,
-                    message.text,
+                    await outbox.render_text(message),
                     reply_markup=keyboard(message.buttons, webapp_url),
-                    protect_content=False,
+                    protect_content=message.text_from is not None,
                 )
     except RetryAfter as error:
         kept = await outbox.mark_retry(

@@ -13,8 +13,7 @@ from datetime import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from telegram.error import BadRequest, Forbidden, TelegramError
-
+from bot.adapter.message_removal import remove_messages
 from bot.logging_setup import describe
 from storage.db import is_database_unavailable
 
@@ -25,19 +24,10 @@ log = logging.getLogger("marac.jobs")
 
 
 async def delete_expired_messages(context: MaracContext) -> int:
+    """The bot's case messages past their time, and typed messages a handler could not delete."""
     service = context.runtime.services.sensitive_messages
-    due = await service.due()
-    done: list[int] = []
-    for message in due:
-        try:
-            await context.bot.delete_message(message.chat_id, message.message_id)
-            done.append(message.id)
-        except (BadRequest, Forbidden):
-            done.append(message.id)  # already deleted by the person, or the chat is gone
-        except TelegramError as error:
-            log.warning("could not delete a message yet, will retry: %s", type(error).__name__)
-    await service.mark_deleted(done)
-    return len(done)
+    report = await remove_messages(context.bot, service, await service.due())
+    return report.deleted
 
 
 async def _run_part(name: str, part: Callable[[], Awaitable[object]]) -> None:
@@ -80,6 +70,8 @@ async def housekeeping(context: MaracContext) -> None:
         ("agenda publishing", services.meetings.publish_due),
         ("morning digest", services.meetings.queue_morning_digests),
         ("action chasing", services.actions.chase_overdue),
+        ("access reviews", services.access_reviews.queue_quarterly),
+        ("audit checkpoint", services.audit_checkpoints.publish_due),
         ("refusal summaries", services.audit.summarise_refusals),
     )
     for name, part in parts:

@@ -116,6 +116,12 @@ class Metrics:
         )
         for outcome in self.WEBHOOK_OUTCOMES:
             self.webhook_requests.labels(outcome)
+        self.typed_messages_left = Counter(
+            "marac_typed_messages_left",
+            "Messages people typed with case details that Telegram would not let the bot "
+            "delete; each person was asked to delete theirs.",
+            registry=r,
+        )
         self.dispatcher_last_run: datetime | None = None
         # Unknown until a scrape reads the database: NaN rather than a made-up 0.
         self.outbox_pending.set(math.nan)
@@ -165,6 +171,10 @@ def record_dispatch(report: DispatchReport, lateness_seconds: Iterable[float] = 
 
 def mark_dispatcher_run(when: datetime | None = None) -> None:
     METRICS.mark_dispatcher_run(when)
+
+
+def record_typed_messages_left(count: int) -> None:
+    METRICS.typed_messages_left.inc(count)
 
 
 def render() -> str:

@@ -147,6 +147,27 @@ class Demo:
         if match is None:
             raise RuntimeError("the bot did not show an invite link")
         await invitee.send_and_wait(f"/start {match.group(1)}", count=2)
+        await self.confirm_enrolment(invitee)
+
+    async def confirm_enrolment(self, invitee: SimulatedUser) -> None:
+        """An invite link can be forwarded: the coordinator confirms it is the right person
+        before they receive anything about a case."""
+        priya = self.cast.coordinator
+        asked = f"{invitee.record.display_name} enrolled as"
+
+        def question() -> RecordedMessage | None:
+            return next(
+                (
+                    m
+                    for m in reversed(priya.bot_messages())
+                    if (m.text or "").startswith(asked) and m.buttons
+                ),
+                None,
+            )
+
+        found = await self.driver.wait_for(question, description=f"{asked!r} for the coordinator")
+        await priya.press_and_wait(texts.BUTTON_CONFIRM_ENROLMENT, message=found, expect_edit=True)
+        await self.wait_for_text(invitee, "A coordinator has confirmed your enrolment")
 
     async def invites(self) -> None:
         await self.invite("Agency rep", "Northamptonshire Police", self.cast.police)
@@ -330,6 +351,8 @@ async def run_demo(
             database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
             key_file=Path(folder) / "keys.json",
             job_interval_seconds=0.2,
+            # A daily checkpoint message would land in the coordinator's scripted dialogue.
+            audit_checkpoints=False,
         )
         create_key_file(settings.key_file)
         first_day = start or today_in_london()
@@ -356,7 +379,8 @@ async def run_demo(
                 await demo.scene("Someone who is not enrolled writes", demo.stranger_writes)
                 await demo.scene("The coordinator adds the agencies", demo.agencies)
                 await demo.scene(
-                    "A police officer, an IDVA and a perpetrator-service worker enrol",
+                    "A police officer, an IDVA and a perpetrator-service worker enrol; "
+                    "the coordinator confirms each is the person she invited",
                     demo.invites,
                 )
                 await demo.scene(

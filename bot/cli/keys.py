@@ -227,11 +227,12 @@ async def _rotate(args: argparse.Namespace) -> int:
     path = settings.key_file
     with _rotation_lock(path):
         document = read_key_document(path)
-        key_ring_from_document(document, str(path))  # refuse a damaged file before changing it
+        # Refuse a damaged file before changing it.
+        audit_key = key_ring_from_document(document, str(path)).audit_key()
         engine = create_engine(settings.database_url)
         try:
             await _require_schema(engine)
-            sessions = create_session_factory(engine)
+            sessions = create_session_factory(engine, audit_key=audit_key)
             async with rotation_guard(sessions, None):
                 return await _rotate_locked(args, path, document, sessions)
         finally:
@@ -322,7 +323,7 @@ async def _rotate_transit(args: argparse.Namespace, settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     try:
         await _require_schema(engine)
-        sessions = create_session_factory(engine)
+        sessions = create_session_factory(engine, audit_key=source.audit_key())
         async with rotation_guard(sessions, source.lock_path):
             return await _rotate_transit_locked(args, source, sessions)
     finally:
@@ -437,7 +438,7 @@ async def _status() -> int:
     engine = create_engine(settings.database_url)
     try:
         await _require_schema(engine)
-        usage = await key_usage(create_session_factory(engine))
+        usage = await key_usage(create_session_factory(engine, audit_key=None))
     finally:
         await engine.dispose()
     print(f"Key-encryption keys in {origin}:")
@@ -467,7 +468,7 @@ async def _status_transit(settings: Settings) -> int:
     try:
         info = await source.key_info()
         await _require_schema(engine)
-        usage = await key_usage(create_session_factory(engine))
+        usage = await key_usage(create_session_factory(engine, audit_key=None))
     finally:
         source.close()
         await engine.dispose()

@@ -14,18 +14,30 @@ import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.governance import register as register_governance
 from bot.cli.keys import register as register_keys
+from bot.clock import SystemClock
 from bot.invites import deep_link
 from bot.logging_setup import configure_logging
 from bot.runtime import open_runtime
 from bot.vocabulary import Role
 from config import Settings, SettingsError, load_settings
-from storage.audit import verify_chain
+from storage.audit import ChainReport, head_seq, key_the_chain, verify_chain
+from storage.audit_checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    Comparison,
+    compare,
+    find_checkpoints,
+    refuse_forged,
+)
+from storage.audit_retention import AUDIT_RETENTION_YEARS, audit_cutoff
 from storage.crypto import KeySource
 from storage.db import is_database_unavailable
 from storage.keyfile import KeyFileError, create_key_file
@@ -72,6 +84,8 @@ async def cmd_init(args: argparse.Namespace) -> int:
     runtime = open_runtime(settings)
     try:
         await _upgrade(runtime.engine, lambda: runtime.vault.key_ring)
+        async with runtime.sessions.begin() as session:
+            _report_keyed(await key_the_chain(session, runtime.clock.now()))
         area = await runtime.services.areas.ensure_area(args.area, args.timezone)
         print(
             f"Area '{area.name}' {'created' if area.created else 'already exists'} "
@@ -116,11 +130,12 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
         before = await current_revision(engine)
         await _upgrade(engine, keys)
         after = await current_revision(engine)
+        print(f"Database schema: {before or 'empty'} -> {after}")
+        await _key_audit_trail(settings, engine, quiet=False)
     finally:
         for source in opened:
             close_key_source(source)
         await engine.dispose()
-    print(f"Database schema: {before or 'empty'} -> {after}")
     return 0
 
 
@@ -136,6 +151,43 @@ async def _upgrade(engine: AsyncEngine, keys: Callable[[], KeySource]) -> None:
         raise CliError(str(problem)) from problem
     except CryptoError as problem:  # incl. Vault's KeySourceError: one safe line
         raise CliError(f"The upgrade stopped: {problem}") from problem
+
+
+def _report_keyed(seq: int | None) -> None:
+    if seq is not None:
+        print(
+            f"Audit trail keyed from event {seq} (audit.keyed): the events before it keep "
+            "their plain hashes, and this keyed event seals them."
+        )
+
+
+async def _key_audit_trail(settings: Settings, engine: AsyncEngine, *, quiet: bool) -> None:
+    """After an upgrade: seal events written before the audit key existed (storage.audit).
+
+    An empty trail needs no key, so ``migrate`` still works before ``init`` made the key
+    file; a trail with events and no readable key is keyed later, when the bot starts.
+    """
+    from storage.crypto import KeySourceError
+    from storage.db import create_session_factory
+    from storage.kek_sources import close_key_source, key_source_from_settings
+
+    async with create_session_factory(engine, audit_key=None)() as session:
+        if not await head_seq(session):
+            return
+    try:
+        source = key_source_from_settings(settings)
+    except (KeyFileError, KeySourceError) as problem:
+        if not quiet:
+            print(f"Note: the audit trail will be keyed when the bot starts ({problem})")
+        return
+    try:
+        sessions = create_session_factory(engine, audit_key=source.audit_key())
+        async with sessions.begin() as session:
+            keyed = await key_the_chain(session, SystemClock().now())
+    finally:
+        close_key_source(source)
+    if not quiet:
+        _report_keyed(keyed)
 
 
 async def _check_schema(settings: Settings) -> None:
@@ -171,7 +223,7 @@ async def _check_keys(settings: Settings) -> None:
         engine = create_engine(settings.database_url)
         try:
             await check_key_source(source)
-            await check_keys_open_data(create_session_factory(engine), source)
+            await check_keys_open_data(create_session_factory(engine, audit_key=None), source)
         finally:
             close_key_source(source)
             await engine.dispose()
@@ -201,6 +253,17 @@ def _keys_origin(settings: Settings) -> tuple[str, str]:
     )
 
 
+async def _key_audit_trail_at_start(settings: Settings) -> None:
+    """``run`` keys a trail an upgrade left unkeyed, before it records anything itself."""
+    from storage.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        await _key_audit_trail(settings, engine, quiet=True)
+    finally:
+        await engine.dispose()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.token()
@@ -208,6 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _webhook_options(settings)
     asyncio.run(_check_schema(settings))
     asyncio.run(_check_keys(settings))
+    asyncio.run(_key_audit_trail_at_start(settings))
     if args.webhook:
         return _run_webhook(settings)
     from bot.adapter.leader import serve
@@ -300,33 +364,123 @@ def _run_webhook(settings: Settings) -> int:
     )
 
 
+def _checkpoints_given(args: argparse.Namespace) -> list[Checkpoint]:
+    """Every checkpoint in --checkpoint texts and --checkpoint-file files; a text or file
+    holding none is a mistake worth one line, not a silent pass."""
+    sources: list[tuple[str, str]] = [("--checkpoint", text) for text in args.checkpoint or []]
+    for path in args.checkpoint_file or []:
+        try:
+            sources.append((str(path), Path(path).read_text(encoding="utf-8", errors="replace")))
+        except OSError as problem:
+            raise CliError(f"Cannot read the checkpoint file {path}: {problem.strerror}.") from None
+    found: list[Checkpoint] = []
+    for origin, text in sources:
+        checkpoints = find_checkpoints(text)
+        if not checkpoints:
+            raise CliError(
+                f"No audit checkpoint in {origin}: copy the line that starts with "
+                "marac_audit_1_ from the checkpoint message or the log."
+            )
+        found.extend(checkpoints)
+    return found
+
+
+def _when(checkpoint: Checkpoint) -> str:
+    return f"{checkpoint.at:%d %b %Y %H:%M} UTC"
+
+
+def _checkpoint_verdict(report: ChainReport, comparisons: list[Comparison]) -> tuple[bool, str]:
+    """One line on the trail against the checkpoints: the first that fails, or what matched."""
+    matched = [c.checkpoint for c in comparisons if c.outcome == "matches"]
+    for comparison in comparisons:
+        checkpoint = comparison.checkpoint
+        if comparison.outcome == "truncated":
+            return False, (
+                f"Audit log TRUNCATED: the checkpoint of {_when(checkpoint)} recorded "
+                f"{checkpoint.count:,} events up to event {checkpoint.seq}, but the trail now "
+                f"ends at event {report.last_seq}: events {report.last_seq + 1} to "
+                f"{checkpoint.seq} were removed."
+            )
+        if comparison.outcome == "pruned too early":
+            return False, (
+                f"Audit log TRUNCATED: events up to event {report.pruned_through} are recorded "
+                f"as pruned, but the checkpoint of {_when(checkpoint)} (event {checkpoint.seq}) "
+                "is within the 7-year retention period: they were deleted, not pruned."
+            )
+        if comparison.outcome == "rewritten":
+            before = [c for c in matched if c.seq < checkpoint.seq]
+            since = (
+                f" after event {before[-1].seq}, which the checkpoint of {_when(before[-1])} "
+                "still matches"
+                if before
+                else ""
+            )
+            return False, (
+                f"Audit log REWRITTEN: event {checkpoint.seq} is not the event the checkpoint "
+                f"of {_when(checkpoint)} recorded: events up to it were changed{since}, and "
+                "their links recomputed with the audit key."
+            )
+    older = sum(c.outcome == "before pruning" for c in comparisons)
+    line = ""
+    if matched:
+        newest = max(matched, key=lambda c: (c.seq, c.at))
+        line = (
+            f" It matches the checkpoint of {_when(newest)} (event {newest.seq})."
+            if len(matched) == 1
+            else f" It matches all {len(matched)} checkpoints, the newest of {_when(newest)} "
+            f"(event {newest.seq})."
+        )
+    if older:
+        line += (
+            f" {older} older checkpoint(s) fall in the pruned part of the trail and were not "
+            "compared."
+        )
+    return True, line
+
+
 async def cmd_audit_verify(args: argparse.Namespace) -> int:
     settings = _settings()
+    checkpoints = _checkpoints_given(args)
     runtime = open_runtime(settings)
     try:
+        try:
+            refuse_forged(checkpoints, runtime.vault.key_ring.audit_key())
+        except CheckpointError as problem:
+            print(f"Checkpoint REFUSED: {problem}.")
+            return EXIT_FAILED
         async with runtime.sessions() as session:
-            report = await verify_chain(session)
+            report = await verify_chain(session, watch={c.seq for c in checkpoints})
     finally:
         await runtime.close()
-    if report.intact:
-        pruned = (
-            f" Events 1-{report.pruned_through} were pruned under the 7-year retention rule;"
-            " the chain is verified from the recorded checkpoint."
-            if report.pruned_through
-            else ""
+    if not report.intact:
+        print(
+            f"Audit log BROKEN at event {report.first_broken_seq}: {report.reason}. "
+            f"{report.events_checked} events before it are intact."
         )
-        print(f"Audit log intact: {report.events_checked} events, every link verified.{pruned}")
-        return 0
-    print(
-        f"Audit log BROKEN at event {report.first_broken_seq}: {report.reason}. "
-        f"{report.events_checked} events before it are intact."
+        return EXIT_FAILED
+    today = SystemClock().now().astimezone(ZoneInfo(settings.timezone)).date()
+    prunable_before = audit_cutoff(today, AUDIT_RETENTION_YEARS, settings.timezone)
+    comparisons = compare(report, checkpoints, prunable_before)
+    consistent, against = _checkpoint_verdict(report, comparisons)
+    if not consistent:
+        print(against)
+        return EXIT_FAILED
+    pruned = (
+        f" Events 1-{report.pruned_through} were pruned under the 7-year retention rule;"
+        " the chain is verified from the recorded checkpoint."
+        if report.pruned_through
+        else ""
     )
-    return EXIT_FAILED
+    print(
+        f"Audit log intact: {report.events_checked} events, every link verified under the "
+        f"audit key.{pruned}{against}"
+    )
+    return 0
 
 
 async def cmd_policy(args: argparse.Namespace) -> int:
     settings = _settings()
-    changes: dict[str, int | str] = {
+    changes: dict[str, int | str | bool] = {
         name: value
         for name, value in (
             ("dash_threshold", args.dash_threshold),
@@ -342,6 +496,10 @@ async def cmd_policy(args: argparse.Namespace) -> int:
             ("adult_female_population", args.adult_women),
             ("case_retention_years", args.retention_years),
             ("research_open_days_after", args.research_open_days),
+            (
+                "calendar_location",
+                None if args.calendar_location is None else args.calendar_location == "on",
+            ),
         )
         if value is not None
     }
@@ -366,7 +524,9 @@ async def cmd_policy(args: argparse.Namespace) -> int:
         f"Adult women in the area: {policy.adult_female_population or 'not set'}; case data is "
         f"erased {policy.case_retention_years} years after a case was last heard.\n"
         f"Invited agencies see the identifiers of the cases on an agenda from its publication "
-        f"until {policy.research_open_days_after} working days after the meeting."
+        f"until {policy.research_open_days_after} working days after the meeting.\n"
+        f"Calendar invitations {'give' if policy.calendar_location else 'leave out'} the "
+        f"meeting's place."
     )
     return 0
 
@@ -418,6 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="invited agencies see a listed case's identifiers until N working days after",
     )
+    policy.add_argument(
+        "--calendar-location",
+        choices=("on", "off"),
+        help="give the meeting's place in calendar invitations (off: only in the agenda)",
+    )
     policy.set_defaults(handler=cmd_policy)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(handler=cmd_migrate)
     run = sub.add_parser("run", help="run the bot (active/standby on PostgreSQL)")
@@ -445,9 +610,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain").set_defaults(
-        handler=cmd_audit_verify
+    verify = audit_sub.add_parser(
+        "verify", help="check the keyed chain, and against checkpoints kept outside the database"
     )
+    verify.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="TEXT",
+        help="a checkpoint (marac_audit_1_...) from a coordinator's message or the log; "
+        "may be given more than once",
+    )
+    verify.add_argument(
+        "--checkpoint-file",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="a file holding checkpoints (MARAC_AUDIT_CHECKPOINT_FILE, a saved log, "
+        "pasted messages); every one in it is checked",
+    )
+    verify.set_defaults(handler=cmd_audit_verify)
     register_keys(sub)
     register_governance(sub)
     return parser

@@ -89,6 +89,7 @@ class PolicyView:
     adult_female_population: int | None = None
     case_retention_years: int = 6
     research_open_days_after: int = 5
+    calendar_location: bool = False
 
 
 POLICY_LIMITS = {
@@ -105,6 +106,8 @@ POLICY_LIMITS = {
     "case_retention_years": (1, 25),
     "research_open_days_after": (1, 20),
 }
+# On/off settings; off unless the area chooses.
+POLICY_SWITCHES = frozenset({"calendar_location"})
 
 
 class PolicyService:
@@ -113,9 +116,12 @@ class PolicyService:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
 
-    async def update(self, area_name: str, changes: dict[str, int | str]) -> PolicyView:
+    async def update(self, area_name: str, changes: dict[str, int | str | bool]) -> PolicyView:
         for name, value in changes.items():
-            if name in POLICY_LIMITS:
+            if name in POLICY_SWITCHES:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name.replace('_', '-')} must be on or off.")
+            elif name in POLICY_LIMITS:
                 low, high = POLICY_LIMITS[name]
                 if not isinstance(value, int) or not low <= value <= high:
                     raise ValueError(f"{name.replace('_', '-')} must be between {low} and {high}.")
@@ -140,7 +146,11 @@ class PolicyService:
                     area_id=area.id,
                     actor_label="cli",
                     action="area.policy_changed",
-                    details={k: v for k, v in changes.items() if k in POLICY_LIMITS},
+                    details={
+                        k: v
+                        for k, v in changes.items()
+                        if k in POLICY_LIMITS or k in POLICY_SWITCHES
+                    },
                 )
             return PolicyView(
                 area.name,
@@ -157,4 +167,5 @@ class PolicyService:
                 policy.adult_female_population,
                 policy.case_retention_years,
                 policy.research_open_days_after,
+                policy.calendar_location,
             )

@@ -54,7 +54,8 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 async def viewers(session: AsyncSession, person_ids: Collection[int]) -> dict[int, Viewer]:
-    """People as they are now (role, agency, active), for deciding what may be sent to them."""
+    """People as they are now (role, agency, active, confirmed), for deciding what may be sent
+    to them."""
     found: dict[int, Viewer] = {}
     wanted = sorted(set(person_ids))
     for chunk in _chunks(wanted):
@@ -67,11 +68,13 @@ async def viewers(session: AsyncSession, person_ids: Collection[int]) -> dict[in
                 Agency.kind,
                 Person.deactivated_at,
                 Person.on_call,
+                Person.confirmed_at,
             )
             .outerjoin(Agency, Agency.id == Person.agency_id)
             .where(Person.id.in_(chunk))
         )
-        for person_id, role, area_id, agency_id, kind, deactivated_at, on_call in rows.all():
+        for row in rows.all():
+            person_id, role, area_id, agency_id, kind, deactivated_at, on_call, confirmed_at = row
             found[int(person_id)] = Viewer(
                 int(person_id),
                 role,
@@ -80,6 +83,7 @@ async def viewers(session: AsyncSession, person_ids: Collection[int]) -> dict[in
                 kind,
                 deactivated_at is None,
                 bool(on_call),
+                confirmed_at is not None,
             )
     return found
 
@@ -275,7 +279,8 @@ async def receivers(
     session: AsyncSession, pairs: Collection[tuple[int, int]], now: datetime
 ) -> Receivers:
     """Of (case id, person id) pairs, those where the person may be sent a notice naming
-    the case, as they and the case are now (role, agency, leaving, must-not-receive)."""
+    the case, as they and the case are now (role, agency, leaving, must-not-receive, an
+    enrolment not yet confirmed)."""
     if not pairs:
         return Receivers(frozenset())
     people = await viewers(session, {person_id for _, person_id in pairs})

@@ -19,3 +19,4 @@ class ServiceDeps:
     invite_ttl: timedelta = timedelta(hours=72)
     default_timezone: str = "Europe/London"
     morning_digest: bool = True
+    access_review: bool = True

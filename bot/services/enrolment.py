@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.actor import Actor
 from bot.invites import LOCKOUT_WINDOW, hash_code, is_locked_out, looks_like_code
+from bot.services.confirmations import ask_coordinators
 from bot.services.deps import ServiceDeps
 from bot.services.names import name_context
 from storage.audit import append_event
@@ -39,6 +40,7 @@ _IDENTIFY = (
         Area.timezone,
         Agency.kind,
         Person.on_call,
+        Person.confirmed_at,
     )
     .join(Area, Area.id == Person.area_id)
     .outerjoin(Agency, Agency.id == Person.agency_id)
@@ -98,6 +100,7 @@ class EnrolmentService:
                 timezone,
                 agency_kind,
                 on_call,
+                confirmed_at,
             ) = row
             name = await self._open_sealed_name(session, person_id, data_key_id, name_sealed)
             now = self._deps.clock.now()
@@ -126,6 +129,7 @@ class EnrolmentService:
                 timezone=timezone,
                 agency_kind=agency_kind,
                 on_call=bool(on_call),
+                confirmed=confirmed_at is not None,
             )
 
     async def _open_name(self, session: AsyncSession, person: Person) -> str:
@@ -141,7 +145,13 @@ class EnrolmentService:
         return await self._deps.vault.open(session, data_key_id, name_context(person_id), sealed)
 
     async def redeem(self, telegram_user_id: int, display_name: str, code: str) -> RedemptionResult:
-        """Enrol the person an invite was meant for; every attempt is recorded and audited."""
+        """Enrol the person an invite was meant for; every attempt is recorded and audited.
+
+        An invite can be forwarded, so an enrolment by a coordinator's invite waits for a
+        coordinator to confirm it (``bot.services.confirmations``): the coordinators are asked
+        in this same transaction. The operator's invite (the area's first coordinator, from
+        ``marac-bot init``) is confirmed as it is redeemed: nobody else could confirm it.
+        """
         now = self._deps.clock.now()
         display_name = " ".join(display_name.split())[:MAX_NAME_LENGTH] or "colleague"
         async with self._deps.sessions.begin() as session:
@@ -211,6 +221,8 @@ class EnrolmentService:
                 )
                 return RedemptionResult(Redemption.NOT_VALID)
 
+            # Confirmed now only when the operator issued the invite (it has no coordinator).
+            confirmed_at = now if invite.created_by_id is None else None
             person = existing
             if person is None:
                 person = Person(
@@ -221,6 +233,8 @@ class EnrolmentService:
                     enrolled_at=now,
                     enrolled_via_invite_id=invite.id,
                     last_active_at=now,
+                    confirmed_at=confirmed_at,
+                    confirmed_by_id=None,
                 )
                 session.add(person)
                 await session.flush()
@@ -234,6 +248,8 @@ class EnrolmentService:
                 person.deactivated_at = None
                 person.deactivated_by_id = None
                 person.last_active_at = now
+                person.confirmed_at = confirmed_at
+                person.confirmed_by_id = None
             data_key_id = await self._deps.vault.create_data_key(session, "person")
             await session.flush()
             person.data_key_id = data_key_id
@@ -246,6 +262,9 @@ class EnrolmentService:
                 .values(redeemed_by_id=person.id)
                 .execution_options(synchronize_session=False)
             )
+            asked = 0
+            if confirmed_at is None:
+                asked = await ask_coordinators(session, person, invite.id, now)
             await append_event(
                 session,
                 at=now,
@@ -254,7 +273,12 @@ class EnrolmentService:
                 actor_label="person",
                 action="person.enrolled",
                 subject=f"person:{person.id}",
-                details={"role": invite.role.value, "invite": invite.id},
+                details={
+                    "role": invite.role.value,
+                    "invite": invite.id,
+                    "confirmation": "operator invite" if confirmed_at else "awaited",
+                    "coordinators_asked": asked,
+                },
             )
             actor = await self._actor_for(session, person)
             return RedemptionResult(Redemption.ENROLLED, actor)
@@ -275,4 +299,5 @@ class EnrolmentService:
             timezone=area.timezone,
             agency_kind=agency.kind if agency else None,
             on_call=person.on_call,
+            confirmed=person.confirmed_at is not None,
         )

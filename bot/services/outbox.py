@@ -56,6 +56,7 @@ MAX_TEXT_LENGTH: Final = 4096
 MAX_CALLBACK_DATA_BYTES: Final = 64
 MAX_KEY_LENGTH: Final = 160
 MAX_ERROR_LENGTH: Final = 200
+MAX_TEXT_FROM_LENGTH: Final = 60
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -69,6 +70,7 @@ class Hold(enum.Enum):
 
 
 AttachmentRenderer = Callable[[int], Awaitable[tuple[str, bytes] | None]]
+TextRenderer = Callable[[int], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class ClaimedMessage:
     person_id: int | None
     claimed_until: datetime
     due_at: datetime
+    text_from: str | None = None
 
 
 def _pending() -> ColumnElement[bool]:
@@ -103,6 +106,16 @@ def _unleased(now: datetime) -> ColumnElement[bool]:
 
 def _not_expired(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now)
+
+
+def _recipient_confirmed() -> ColumnElement[bool]:
+    """Not for someone whose enrolment no coordinator has confirmed yet: their messages wait
+    (a message naming a case is not even queued for them, by the access policy) and go out
+    once they are confirmed, or are dropped with the rest if they are removed instead."""
+    awaiting = select(Person.id).where(
+        Person.confirmed_at.is_(None), Person.deactivated_at.is_(None)
+    )
+    return or_(OutboxMessage.person_id.is_(None), OutboxMessage.person_id.not_in(awaiting))
 
 
 def _rowcount(result: Any) -> int:
@@ -152,6 +165,7 @@ async def enqueue(
     attachment: str | None = None,
     case_ids: Collection[int] = (),
     checked: Receivers | None = None,
+    text_from: str | None = None,
 ) -> bool:
     """Queue a message in the caller's transaction; False if its key is already queued or sent,
     or if the recipient may not receive the cases it names.
@@ -160,6 +174,10 @@ async def enqueue(
     ``person_id`` may be sent them now (and asked again when it is sent). A caller queueing
     many messages asks once for the whole batch with ``case_access.receivers`` and passes
     the answer as ``checked``.
+
+    ``text_from`` ("enrolment:12") has the text built when it is sent, by the renderer
+    registered for its kind (``OutboxService.register_text``): a message that names a person
+    (whose name is sealed) stores only ``text``, a version without the name.
 
     When it may go out is judged on the area's own calendar, whoever queues it: outside
     quiet hours on the area's wall clock and, for reminders and chases
@@ -176,6 +194,8 @@ async def enqueue(
         raise ValueError(f"dedupe_key must be 1-{MAX_KEY_LENGTH} characters")
     if not text or len(text) > MAX_TEXT_LENGTH:
         raise ValueError(f"text must be 1-{MAX_TEXT_LENGTH} characters")
+    if text_from is not None and not 0 < len(text_from) <= MAX_TEXT_FROM_LENGTH:
+        raise ValueError(f"text_from must be 1-{MAX_TEXT_FROM_LENGTH} characters")
     for moment in (now, due_at, expires_at):
         if moment is not None and moment.tzinfo is None:
             raise ValueError("outbox times must be timezone-aware")
@@ -195,6 +215,7 @@ async def enqueue(
         "text": text,
         "buttons": _check_buttons(buttons),
         "attachment": attachment,
+        "text_from": text_from,
         "case_ids": ",".join(str(c) for c in sorted(set(case_ids))) or None,
         "urgent": urgent,
         "created_at": now,
@@ -272,6 +293,7 @@ class OutboxService:
         self._deps = deps
         self.max_attempts = max_attempts
         self._renderers: dict[str, AttachmentRenderer] = {}
+        self._texts: dict[str, TextRenderer] = {}
 
     def register_attachment(self, kind: str, renderer: AttachmentRenderer) -> None:
         """Files are built when sent, so a moved meeting's invite always carries its new time."""
@@ -284,6 +306,20 @@ class OutboxService:
         if renderer is None or not raw_id.isdigit():
             return None
         return await renderer(int(raw_id))
+
+    def register_text(self, kind: str, renderer: TextRenderer) -> None:
+        """Texts that name a person are built when sent, so no name is stored in the outbox."""
+        self._texts[kind] = renderer
+
+    async def render_text(self, message: ClaimedMessage) -> str:
+        """The text to send: built from ``text_from`` where it can be, else the stored one."""
+        if message.text_from is None:
+            return message.text
+        kind, _, raw_id = message.text_from.partition(":")
+        renderer = self._texts.get(kind)
+        if renderer is None or not raw_id.isdigit():
+            return message.text
+        return await renderer(int(raw_id)) or message.text
 
     @property
     def clock(self) -> Clock:
@@ -308,11 +344,18 @@ class OutboxService:
         each other. SQLite: the lease is a conditional UPDATE that re-checks the row
         is still unleased; SQLite runs one writer at a time, so only one claimer's
         UPDATE can match a row. Expired rows and rows for people who have since
-        been deactivated are settled instead of claimed.
+        been deactivated are settled instead of claimed; rows for people whose enrolment
+        is not confirmed yet wait.
         """
         now = self._deps.clock.now()
         until = now + lease
-        claimable = and_(_pending(), OutboxMessage.due_at <= now, _unleased(now), _not_expired(now))
+        claimable = and_(
+            _pending(),
+            OutboxMessage.due_at <= now,
+            _unleased(now),
+            _not_expired(now),
+            _recipient_confirmed(),
+        )
         async with self._deps.sessions.begin() as session:
             await self._expire(session, now)
             await self._drop_for_deactivated(session, now)
@@ -345,6 +388,7 @@ class OutboxService:
                         OutboxMessage.area_id,
                         OutboxMessage.person_id,
                         OutboxMessage.due_at,
+                        OutboxMessage.text_from,
                     )
                     .execution_options(synchronize_session=False)
                 )
@@ -363,6 +407,7 @@ class OutboxService:
                 person_id=row.person_id,
                 claimed_until=until,
                 due_at=row.due_at,
+                text_from=row.text_from,
             )
             for row in sorted(rows, key=lambda r: (not r.urgent, r.due_at, r.id))
         ]

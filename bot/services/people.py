@@ -29,6 +29,9 @@ class PersonView:
     active: bool
     telegram_user_id: int
     on_call: bool = False
+    # Not yet confirmed by a coordinator: the invite it came through, for the Confirm button.
+    confirmed: bool = True
+    invite_id: int | None = None
 
 
 class PeopleService:
@@ -79,33 +82,7 @@ class PeopleService:
             person = await session.get(Person, person_id, with_for_update=True)
             if person is None or person.area_id != actor.area_id:
                 raise NotFound(texts.PERSON_NOT_FOUND)
-            if person.deactivated_at is not None:
-                raise ServiceError(texts.PERSON_ALREADY_DEACTIVATED)
-            if person.id == actor.person_id:
-                raise ServiceError(texts.CANNOT_DEACTIVATE_SELF)
-            if person.role is Role.COORDINATOR:
-                others = await session.scalar(
-                    select(func.count())
-                    .select_from(Person)
-                    .where(
-                        Person.area_id == actor.area_id,
-                        Person.role == Role.COORDINATOR,
-                        Person.deactivated_at.is_(None),
-                        Person.id != person.id,
-                    )
-                )
-                if not others:
-                    raise ServiceError(texts.LAST_COORDINATOR)
-            person.deactivated_at = now
-            person.deactivated_by_id = actor.person_id
-            await audit_by(
-                session,
-                actor,
-                at=now,
-                action="person.deactivated",
-                subject=f"person:{person.id}",
-                details={"role": person.role.value},
-            )
+            await deactivate_person(session, actor, person, now)
             agency = await session.get(Agency, person.agency_id) if person.agency_id else None
             return await self._view(session, person, agency.name if agency else None)
 
@@ -130,18 +107,70 @@ class PeopleService:
     async def _view(
         self, session: AsyncSession, person: Person, agency_name: str | None
     ) -> PersonView:
-        name = texts.NAME_ERASED
-        if person.data_key_id and person.display_name_sealed:
-            name = await self._deps.vault.open(
-                session, person.data_key_id, name_context(person.id), person.display_name_sealed
+        return await person_view(self._deps, session, person, agency_name)
+
+
+async def deactivate_person(
+    session: AsyncSession, actor: Actor, person: Person, now: datetime, *, via: str | None = None
+) -> None:
+    """The one way access is taken away, in the caller's transaction (``person`` locked).
+
+    Reminders stop with it (the outbox drops what is queued for a leaver) and so does every
+    update and button press. The area keeps at least one confirmed coordinator: someone
+    must be able to confirm and remove the others. ``via`` says where it was done from, for
+    the audit trail ("enrolment check").
+    """
+    if person.deactivated_at is not None:
+        raise ServiceError(texts.PERSON_ALREADY_DEACTIVATED)
+    if person.id == actor.person_id:
+        raise ServiceError(texts.CANNOT_DEACTIVATE_SELF)
+    if person.role is Role.COORDINATOR:
+        others = await session.scalar(
+            select(func.count())
+            .select_from(Person)
+            .where(
+                Person.area_id == person.area_id,
+                Person.role == Role.COORDINATOR,
+                Person.deactivated_at.is_(None),
+                Person.confirmed_at.is_not(None),
+                Person.id != person.id,
             )
-        return PersonView(
-            person.id,
-            name,
-            person.role,
-            agency_name,
-            person.last_active_at,
-            person.deactivated_at is None,
-            person.telegram_user_id,
-            person.on_call,
         )
+        if not others:
+            raise ServiceError(texts.LAST_COORDINATOR)
+    person.deactivated_at = now
+    person.deactivated_by_id = actor.person_id
+    details: dict[str, str] = {"role": person.role.value}
+    if via is not None:
+        details["via"] = via
+    await audit_by(
+        session,
+        actor,
+        at=now,
+        action="person.deactivated",
+        subject=f"person:{person.id}",
+        details=details,
+    )
+
+
+async def person_view(
+    deps: ServiceDeps, session: AsyncSession, person: Person, agency_name: str | None
+) -> PersonView:
+    """A person as lists and cards show them, with their sealed name opened."""
+    name = texts.NAME_ERASED
+    if person.data_key_id and person.display_name_sealed:
+        name = await deps.vault.open(
+            session, person.data_key_id, name_context(person.id), person.display_name_sealed
+        )
+    return PersonView(
+        person.id,
+        name,
+        person.role,
+        agency_name,
+        person.last_active_at,
+        person.deactivated_at is None,
+        person.telegram_user_id,
+        person.on_call,
+        person.confirmed_at is not None,
+        person.enrolled_via_invite_id,
+    )

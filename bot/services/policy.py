@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "adult_female_population": None,
     "case_retention_years": 6,
     "research_open_days_after": 5,
+    "calendar_location": False,
 }
 
 
@@ -84,3 +85,16 @@ async def research_open_days(session: AsyncSession, area_id: int) -> int:
         )
         cached[area_id] = int(days if days is not None else DEFAULTS["research_open_days_after"])
     return cached[area_id]
+
+
+async def calendar_shows_location(session: AsyncSession, area_id: int) -> bool:
+    """Whether the area chose to put the meeting's place in calendar invitations.
+
+    Off by default: an invitation goes to every invitee unprotected (a calendar file must be
+    saveable to be any use) and ends up in their mail and calendar systems; the place is in
+    the agenda, which is protected.
+    """
+    chosen = await session.scalar(
+        select(AreaPolicy.calendar_location).where(AreaPolicy.area_id == area_id)
+    )
+    return bool(chosen)

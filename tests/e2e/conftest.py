@@ -22,6 +22,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         key_file=tmp_path / "keys.json",
         job_interval_seconds=0.1,  # the injected clock decides what is due; this is just polling
         morning_digest=False,  # on only in the tests about it, so it never interrupts a dialogue
+        access_review=False,  # likewise: on only in the tests about the quarterly review
+        audit_checkpoints=False,  # like the digest: only the tests about it get the checkpoint
     )
 
 

@@ -93,6 +93,7 @@ def settings(database_url: str, proxy: TcpProxy, tmp_path: Path) -> Settings:
         key_file=tmp_path / "keys.json",
         job_interval_seconds=0.1,
         morning_digest=False,
+        audit_checkpoints=False,
     )
 
 

@@ -187,7 +187,13 @@ async def test_two_dispatchers_at_once_send_each_reminder_once(
     engine = create_engine(runtime.settings.database_url)
     try:
         other = OutboxService(
-            ServiceDeps(sessions=create_session_factory(engine), vault=runtime.vault, clock=clock)
+            ServiceDeps(
+                sessions=create_session_factory(
+                    engine, audit_key=runtime.vault.key_ring.audit_key()
+                ),
+                vault=runtime.vault,
+                clock=clock,
+            )
         )
         mine = OutboxService(runtime.deps)
         reports = await asyncio.gather(

@@ -110,6 +110,7 @@ def bot_settings(pg_url: str, tmp_path: Path) -> Settings:
         key_file=tmp_path / "unused-keys.json",
         job_interval_seconds=0.1,
         morning_digest=False,
+        audit_checkpoints=False,
     )
 
 
@@ -374,6 +375,7 @@ async def test_on_sqlite_the_one_process_is_simply_active(
         telegram_base_url=server.url,
         job_interval_seconds=0.1,
         morning_digest=False,
+        audit_checkpoints=False,
     )
     runtime = open_runtime(settings)
     stop = asyncio.Event()

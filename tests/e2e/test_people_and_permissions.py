@@ -14,7 +14,7 @@ from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.vocabulary import Role
 from storage.models import AuditEvent, Person
-from tests.support.e2e import Area
+from tests.support.e2e import Area, confirm_enrolment, wait_for_text
 
 LINK_CODE = re.compile(r"start=([A-Za-z0-9_-]+)")
 
@@ -54,8 +54,12 @@ async def test_invite_enrol_act_deactivate_refused(
     code = await invite_through_buttons(priya, "Agency rep", "Northamptonshire Police")
 
     sam = driver.user(601, "Sam", last_name="Okafor", role="police")
-    welcome, home = await sam.send_and_wait(f"/start {code}", count=2)
+    welcome, waiting = await sam.send_and_wait(f"/start {code}", count=2)
     assert "agency representative for Northamptonshire Police" in (welcome.text or "")
+    assert waiting.buttons == []  # nothing to open until a coordinator confirms Sam
+    await confirm_enrolment(driver, priya, "Sam Okafor")
+    await wait_for_text(driver, sam, "A coordinator has confirmed your enrolment")
+    (home,) = await sam.send_and_wait("/start")
     assert [b.text for row in home.buttons for b in row] == ["People", "Meetings"]
     (refused,) = await sam.send_and_wait("/agencies")
     assert refused.text == texts.NOT_ALLOWED
@@ -87,6 +91,7 @@ async def test_forged_buttons_are_refused_and_audited(
     code = await invite_through_buttons(priya, "Agency rep", "Northamptonshire Police")
     sam = driver.user(601, "Sam", last_name="Okafor")
     _, home = await sam.send_and_wait(f"/start {code}", count=2)
+    await confirm_enrolment(driver, priya, "Sam Okafor")
 
     # An agency rep forges the coordinator's "deactivate" button with someone else's id.
     query = await sam.press_data(home.message_id, f"ppl:offy:{priya_id}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot import texts
 from bot.permissions import commands_for
+from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver
 from bot.vocabulary import Role
 from tests.support.e2e import Area
@@ -16,7 +17,7 @@ HELD_SECONDS = 3.0
 
 
 async def test_a_slow_telegram_call_for_one_person_does_not_hold_up_another(
-    app: object, area: Area, driver: Driver, server: BotApiStandIn
+    app: object, area: Area, driver: Driver, server: BotApiStandIn, runtime: Runtime
 ) -> None:
     priya = await area.enrol(701, "Priya", "Shah")
     sam = await area.enrol(702, "Sam", "Okoro")
@@ -43,5 +44,6 @@ async def test_a_slow_telegram_call_for_one_person_does_not_hold_up_another(
         server.set_delay("setMyCommands", None)
     first, second = priya.bot_messages()[before_priya : before_priya + 2]
     commands = [(c.name, c.description) for c in commands_for(Role.COORDINATOR)]
-    assert first.text == texts.help_text(Role.COORDINATOR, commands)
+    ttl = runtime.settings.sensitive_message_ttl_minutes
+    assert first.text == texts.help_text(Role.COORDINATOR, commands, ttl)
     assert second.text == texts.NOT_UNDERSTOOD

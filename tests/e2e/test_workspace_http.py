@@ -38,6 +38,7 @@ USERS = {
     "idva": 605,
     "perpetrator service": 606,
     "other area": 701,
+    "unconfirmed colleague": 609,
 }
 
 
@@ -140,6 +141,26 @@ async def test_a_person_kept_out_gets_exactly_what_a_missing_case_gets(
             # The meeting's sheet lists no case for them, and counts none.
             status, html = await kept_out.page(f"research/{world.meeting_id}")
             assert world.reference not in html and "Jane Doe" not in html
+
+
+async def test_a_colleague_not_yet_confirmed_is_shown_nothing_of_the_case(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """A police representative on an invited agency, but no coordinator has confirmed who
+    enrolled: every page answers as for a case that does not exist."""
+    world = await build(runtime, clock)
+    async with serving(runtime) as base, aiohttp.ClientSession() as http:
+        waiting = await visitor(runtime, http, base, "unconfirmed colleague")
+        for page, unknown in (
+            (f"research-item/{world.item_id}", "research-item/999999"),
+            (f"case/{world.case_id}", "case/999999"),
+            (f"research/{world.meeting_id}", "research/999999"),
+            ("actions", "actions"),
+        ):
+            status, html = await waiting.page(page)
+            assert (status, html) == await waiting.page(unknown), page
+            assert status != 200, page
+            assert "Jane Doe" not in html and world.reference not in html, page
 
 
 async def test_a_perpetrator_service_sees_whom_it_assesses_and_never_the_victim(

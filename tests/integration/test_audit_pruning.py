@@ -20,9 +20,17 @@ from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.services.retention import RetentionService
 from bot.services.subject_access import EXPORTED_ACTION, SubjectAccessService
-from storage.audit import GENESIS_HASH, PRUNED_ACTION, append_event, verify_chain
+from storage.audit import (
+    GENESIS_HASH,
+    KEYED_ACTION,
+    PRUNED_ACTION,
+    append_event,
+    key_the_chain,
+    verify_chain,
+)
 from storage.audit_retention import audit_rule, plan_audit_pruning, prune_audit_events
 from storage.models import AuditEvent, AuditHead, Case
+from tests.support.audit_tamper import edit_details, relink, sha256
 from tests.support.retention import build_world, table_counts
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # the clock fixture's time
@@ -36,6 +44,11 @@ async def write(runtime: Runtime, *times: datetime) -> None:
     async with runtime.sessions.begin() as session:
         for n, at in enumerate(times):
             await append_event(session, at=at, action="test.event", details={"n": n})
+
+
+async def events(runtime: Runtime) -> list[AuditEvent]:
+    async with runtime.sessions() as session:
+        return list(await session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
 
 
 async def remaining(runtime: Runtime) -> list[int]:
@@ -265,6 +278,51 @@ async def test_a_tampered_stretch_is_never_pruned_out_of_sight(runtime: Runtime)
     assert report.broken is not None and report.broken.first_broken_seq == 2
     assert report.pruned == 0 and await remaining(runtime) == [1, 2, 3, 4]
     assert (await verify(runtime)).first_broken_seq == 2  # the evidence is still there
+
+
+async def test_a_stretch_rewritten_without_the_key_is_never_pruned_out_of_sight(
+    runtime: Runtime,
+) -> None:
+    """The rewrite someone with the database alone can make (every hash after the change
+    recomputed) is refused as well, and stays there to be found."""
+    await write(runtime, OLD, OLD, OLD, NOW)
+    await edit_details(runtime.sessions, 2, {"n": "changed"})
+    await relink(runtime.sessions, sha256, start=2)
+    report = await prune_audit_events(runtime.sessions, NOW)
+    assert report.broken is not None and report.broken.first_broken_seq == 2
+    assert report.pruned == 0 and await remaining(runtime) == [1, 2, 3, 4]
+    assert (await verify(runtime)).first_broken_seq == 2
+
+
+async def test_a_trail_from_before_the_audit_key_is_keyed_then_pruned_and_still_verifies(
+    runtime: Runtime,
+) -> None:
+    await write(runtime, OLD, OLD, OLD, NOW)
+    await relink(runtime.sessions, sha256)  # as the version before the audit key wrote it
+    report = await verify(runtime)
+    assert report.first_broken_seq == 1 and "run 'marac-bot migrate'" in (report.reason or "")
+
+    async with runtime.sessions.begin() as session:
+        assert await key_the_chain(session, NOW) == 5
+    async with runtime.sessions.begin() as session:
+        assert await key_the_chain(session, NOW) is None  # once is enough
+    (keyed,) = [e for e in await events(runtime) if e.action == KEYED_ACTION]
+    assert json.loads(keyed.details) == {
+        "plain_through_seq": 4,
+        "plain_head": await hash_of(runtime, 4),
+    }
+    assert (await verify(runtime)).intact
+
+    # Batches of two: the first must walk on to the keyed event before deleting plain ones.
+    report = await prune_audit_events(runtime.sessions, NOW, batch_size=2)
+    assert report.complete and (report.pruned, report.batches) == (3, 2)
+    assert await remaining(runtime) == [4, 5, 6, 7]
+    assert (await verify(runtime)).intact
+
+    # The plain part that is left is sealed by the keyed event after it.
+    await edit_details(runtime.sessions, 4, {"n": "changed"})
+    await relink(runtime.sessions, sha256, start=4)
+    assert (await verify(runtime)).first_broken_seq == 4
 
 
 # ---------------------------------------------------------------------------

@@ -3,8 +3,9 @@ access policy (``bot.access``) allows, and nothing at all to those it keeps out.
 
 The world: a case referred by Sam (police), accepted, on a published agenda, with actions
 for the police, health and the perpetrator service sent; the must-not-receive list holds a
-coordinator, the chair and one of Sam's police colleagues; a colleague who has left; a
-governance reader; a coordinator of another area. Each registered path is walked for every
+coordinator, the chair and one of Sam's police colleagues; a colleague who has left; a police
+colleague whose enrolment no coordinator has confirmed yet; a governance reader; a
+coordinator of another area. Each registered path is walked for every
 one of them. A path (a ``CasePath``), a public service method or an outbox message that
 names a case and is not registered here fails the test, so a new way out for case
 information cannot be added without being checked.
@@ -345,6 +346,8 @@ NOT_CASE_PATHS: dict[str, str] = {
     "cases.accept": "TRIAGE",
     "cases.decline": "TRIAGE",
     "cases.card_by_id": "CASE_CARD",
+    "confirmations.*": "who enrolled, confirmed or removed: people, never cases",
+    "access_reviews.*": "who can use the bot, and the quarterly review: people, never cases",
     "closures.add": "the area's calendar",
     "closures.remove": "the area's calendar",
     "closures.today": "the area's calendar",
@@ -447,7 +450,8 @@ def _enqueue_calls() -> list[tuple[str, str, bool]]:
 
 # Messages that name no case, and so carry no case_ids: attendance and invitations, reminders
 # that give only the meeting's time, the digest's counts (worked out per reader through the
-# policy), the calendar and a person who cannot be reached. Every other message names a case
+# policy), the calendar, a person who cannot be reached, who enrolled (and that they were
+# confirmed), and the quarterly access review and leavers reminder. Every other message names a case
 # and must pass case_ids, so the policy is asked when it is queued and again when it is sent.
 CASE_FREE_KINDS = {
     ("meetings", "attendance_request"),
@@ -459,6 +463,10 @@ CASE_FREE_KINDS = {
     ("meetings", "series_off_days"),
     ("outbox", "UNREACHABLE_NOTICE_KIND"),
     ("agencies", "isa_review"),
+    ("confirmations", "CHECK_KIND"),
+    ("confirmations", "CONFIRMED_KIND"),
+    ("access_review", "REVIEW_KIND"),
+    ("access_review", "LEAVERS_KIND"),
 }
 
 

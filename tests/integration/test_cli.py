@@ -9,20 +9,27 @@ import signal
 import socket
 import stat
 import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.clock import ManualClock
 from bot.runtime import open_runtime
 from config import load_settings
 from storage.audit import append_event
 from storage.keyfile import create_key_file
-from storage.models import AuditEvent
+from storage.models import AuditEvent, OutboxMessage
+from tests.support.audit_tamper import cut_tail, edit_details, keyed, relink, sha256
 
 TOKEN = "123456:TEST-standin-token-abcdefghijklmnopqrstuv"
+LONDON = ZoneInfo("Europe/London")
+NOON = time(12)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -311,3 +318,185 @@ def test_retention_prunes_old_audit_events_and_verify_still_passes(
 
     assert main(["retention"]) == 0
     assert "event(s) pruned" not in capsys.readouterr().out  # nothing more is due
+
+
+# ---------------------------------------------------------------------------
+# audit verify: the keyed chain, and checkpoints kept outside the database
+# ---------------------------------------------------------------------------
+
+
+async def _coordinator_keeps_a_checkpoint(code: str, events: int = 4) -> str:
+    """The first coordinator enrols with init's invite, the bot records a few events, and the
+    day's checkpoint (taken at noon) is queued to her; returns the message she keeps."""
+    today = datetime.now(LONDON).date()
+    runtime = open_runtime(
+        load_settings(), clock=ManualClock(datetime.combine(today, NOON, LONDON))
+    )
+    try:
+        redeemed = await runtime.services.enrolment.redeem(501, "Priya Shah", code)
+        assert redeemed.actor is not None
+        async with runtime.sessions.begin() as session:
+            for n in range(events):
+                await append_event(
+                    session, at=runtime.clock.now(), action="test.event", details={"n": n}
+                )
+        assert await runtime.services.audit_checkpoints.publish_due() is not None
+        async with runtime.sessions() as session:
+            text = await session.scalar(
+                select(OutboxMessage.text).where(
+                    OutboxMessage.kind == "audit_checkpoint", OutboxMessage.chat_id == 501
+                )
+            )
+        assert text is not None
+        return text
+    finally:
+        await runtime.close()
+
+
+async def _as_someone_with_the_database(
+    attack: Callable[..., Awaitable[None]], *args: Any, **kwargs: Any
+) -> None:
+    runtime = open_runtime(load_settings())
+    try:
+        await attack(runtime.sessions, *args, **kwargs)
+    finally:
+        await runtime.close()
+
+
+async def _audit_key() -> bytes:
+    """What someone who also copied the key file can derive."""
+    runtime = open_runtime(load_settings())
+    try:
+        return runtime.vault.key_ring.audit_key().chain
+    finally:
+        await runtime.close()
+
+
+def _init(capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["init", "--area", "Northamptonshire"]) == 0
+    link = re.search(r"start=([A-Za-z0-9_-]+)", capsys.readouterr().out)
+    assert link
+    return link.group(1)
+
+
+def _verify(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["audit", "verify", *argv])
+    return code, capsys.readouterr().out.strip()
+
+
+def test_verify_names_an_event_rewritten_by_someone_without_the_key(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _init(capsys)
+    now = datetime.now(UTC)
+    assert asyncio.run(_write_audit_events(now, now, now)) > 3
+    # Change event 3 and recompute the SHA-256 of it and of every event after it.
+    asyncio.run(_as_someone_with_the_database(edit_details, 3, {"n": "changed"}))
+    asyncio.run(_as_someone_with_the_database(relink, sha256, start=3))
+    code, out = _verify(capsys)
+    assert code == 1
+    assert out == (
+        "Audit log BROKEN at event 3: event content was changed and its hash recomputed "
+        "without the audit key. 2 events before it are intact."
+    )
+
+
+def test_verify_against_a_kept_checkpoint_reports_a_cut_tail_in_one_line(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = asyncio.run(_coordinator_keeps_a_checkpoint(_init(capsys)))
+    found = re.search(r"marac_audit_1_(\d+)_", kept)
+    assert found
+    seq = int(found.group(1))
+    # Delete the last events (the checkpoint's own record too) and move the head back.
+    asyncio.run(_as_someone_with_the_database(cut_tail, keep_through=seq - 2))
+    code, out = _verify(capsys)
+    assert code == 0 and out.startswith("Audit log intact")  # the chain alone cannot show it
+
+    code, out = _verify(capsys, "--checkpoint", kept)  # the whole message, pasted
+    assert code == 1 and "\n" not in out
+    assert out.startswith("Audit log TRUNCATED: the checkpoint of ")
+    assert out.endswith(
+        f"up to event {seq}, but the trail now ends at event {seq - 2}: "
+        f"events {seq - 1} to {seq} were removed."
+    )
+
+
+def test_a_forged_or_missing_checkpoint_is_refused(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = asyncio.run(_coordinator_keeps_a_checkpoint(_init(capsys)))
+    found = re.search(r"marac_audit_1_(\d+)_(\d+)_\S+", kept)
+    assert found
+    checkpoint, seq, count = found.group(0), int(found.group(1)), int(found.group(2))
+    code, out = _verify(capsys, "--checkpoint", checkpoint)
+    assert code == 0 and "It matches the checkpoint of" in out and f"(event {seq})" in out
+
+    # Claiming fewer events, to cover a cut tail, with the signature left as it was.
+    shorter = checkpoint.replace(f"_{seq}_{count}_", f"_{seq - 1}_{count - 1}_", 1)
+    code, out = _verify(capsys, "--checkpoint", shorter)
+    assert code == 1
+    assert out.startswith(f"Checkpoint REFUSED: the checkpoint for event {seq - 1} ")
+    assert "is not signed with this deployment's audit key" in out
+
+    assert main(["audit", "verify", "--checkpoint", "3f9a...c2"]) == 2
+    assert "No audit checkpoint in --checkpoint" in capsys.readouterr().err
+
+
+def test_a_rewrite_with_the_key_file_is_caught_by_a_kept_checkpoint(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = asyncio.run(_coordinator_keeps_a_checkpoint(_init(capsys)))
+    found = re.search(r"marac_audit_1_(\d+)_", kept)
+    assert found
+    seq = int(found.group(1))
+    asyncio.run(_write_audit_events(datetime.now(UTC)))
+    # Database and key file: change an event before the checkpoint and re-key every link.
+    asyncio.run(_as_someone_with_the_database(edit_details, seq - 1, {"n": "changed"}))
+    key = asyncio.run(_audit_key())
+    asyncio.run(_as_someone_with_the_database(relink, keyed(key), start=seq - 1))
+    code, out = _verify(capsys)
+    assert code == 0  # with the key, the chain can be made to verify ...
+    code, out = _verify(capsys, "--checkpoint", kept)  # ... but not to match what was kept
+    assert code == 1 and "\n" not in out
+    assert out.startswith(f"Audit log REWRITTEN: event {seq} is not the event the checkpoint of ")
+
+
+def test_migrate_keys_a_trail_written_before_the_audit_key(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _init(capsys)
+    total = asyncio.run(_write_audit_events(datetime.now(UTC), datetime.now(UTC)))
+    # The trail as the version before the audit key wrote it: plain SHA-256 links.
+    asyncio.run(_as_someone_with_the_database(relink, sha256))
+    code, out = _verify(capsys)
+    assert code == 1 and "run 'marac-bot migrate'" in out
+
+    assert main(["migrate"]) == 0
+    out = capsys.readouterr().out
+    assert f"Audit trail keyed from event {total + 1} (audit.keyed)" in out
+    code, out = _verify(capsys)
+    assert code == 0 and out.startswith(f"Audit log intact: {total + 1} events")
+    assert main(["migrate"]) == 0
+    assert "keyed" not in capsys.readouterr().out  # once
+
+    # The plain events before it are sealed: changing one and re-linking is found.
+    asyncio.run(_as_someone_with_the_database(edit_details, 2, {"n": "changed"}))
+    asyncio.run(_as_someone_with_the_database(relink, sha256, start=2))
+    code, out = _verify(capsys)
+    assert code == 1 and out.startswith("Audit log BROKEN at event ")
+
+
+def test_the_checkpoint_file_is_written_and_verify_reads_every_checkpoint_in_it(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = operator_env.parent / "checkpoints.txt"
+    monkeypatch.setenv("MARAC_AUDIT_CHECKPOINT_FILE", str(path))
+    asyncio.run(_coordinator_keeps_a_checkpoint(_init(capsys)))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    code, out = _verify(capsys, "--checkpoint-file", str(path))
+    assert code == 0 and "It matches the checkpoint of" in out
+
+    path.write_text(path.read_text().replace("marac_audit_1_", "marac_audit_1_1", 1))
+    code, out = _verify(capsys, "--checkpoint-file", str(path))
+    assert code == 1 and out.startswith("Checkpoint REFUSED")

@@ -77,11 +77,11 @@ def key_file(settings: Settings, key_document: dict[str, Any]) -> Path:
 
 
 @pytest.fixture
-async def rotator(settings: Settings) -> AsyncIterator[Sessions]:
+async def rotator(settings: Settings, key_ring: KeyRing) -> AsyncIterator[Sessions]:
     """The rotation's own engine and connections, as a separate `marac-bot keys` process has."""
     engine = create_engine(settings.database_url)
     try:
-        yield create_session_factory(engine)
+        yield create_session_factory(engine, audit_key=key_ring.audit_key())
     finally:
         await engine.dispose()
 
@@ -310,7 +310,12 @@ async def test_two_rotators_never_take_the_same_data_key(
     engines = [create_engine(settings.database_url) for _ in range(2)]
     try:
         first, second = await asyncio.gather(
-            *(rewrap_all(create_session_factory(e), ring, batch_size=40) for e in engines)
+            *(
+                rewrap_all(
+                    create_session_factory(e, audit_key=ring.audit_key()), ring, batch_size=40
+                )
+                for e in engines
+            )
         )
     finally:
         for engine in engines:

@@ -43,7 +43,7 @@ async def second_sessions(runtime: Runtime) -> AsyncIterator[async_sessionmaker[
     """A second engine with its own connections, as another bot process would have."""
     engine = create_engine(runtime.settings.database_url)
     try:
-        yield create_session_factory(engine)
+        yield create_session_factory(engine, audit_key=runtime.vault.key_ring.audit_key())
     finally:
         await engine.dispose()
 
@@ -108,6 +108,7 @@ async def add_person(
             role=role,
             telegram_user_id=telegram_user_id,
             enrolled_at=now,
+            confirmed_at=now,  # enrolled and confirmed, as everyone these tests send to is
             deactivated_at=now if deactivated else None,
         )
         session.add(person)

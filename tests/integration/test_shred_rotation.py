@@ -71,7 +71,7 @@ def runtime_with(settings: Settings, clock: ManualClock, source: KeySource) -> R
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_session_factory(engine),
+        sessions=create_session_factory(engine, audit_key=source.audit_key()),
         vault=Vault(source),
         clock=clock,
     )
@@ -433,7 +433,12 @@ async def test_a_data_key_still_being_written_under_the_old_key_keeps_that_key(
             async with writer.begin():
                 late_key = await stale.create_data_key(writer, "late")  # INSERT, uncommitted
                 retiring = asyncio.create_task(
-                    retire_unused_keks(create_session_factory(rotator), path, rotated, ring)
+                    retire_unused_keks(
+                        create_session_factory(rotator, audit_key=ring.audit_key()),
+                        path,
+                        rotated,
+                        ring,
+                    )
                 )
                 await until_lock_waits(runtime, backend)
             outcome = await retiring

@@ -13,10 +13,13 @@ from bot.runtime import Runtime
 from bot.services.enrolment import Redemption
 from bot.services.names import name_context
 from bot.vocabulary import Role
-from storage.audit import append_event, verify_chain
+from storage.audit import append_event, key_the_chain, verify_chain
 from storage.crypto import CryptoError, FieldContext
+from storage.db import create_session_factory
+from storage.keyfile import key_ring_from_document, new_key_document
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import AuditEvent, Invite, Person
+from tests.support.audit_tamper import delete_events, edit_details, relink, sha256
 
 
 async def test_migrations_reach_head_and_are_idempotent(runtime: Runtime) -> None:
@@ -74,6 +77,59 @@ async def test_audit_chain_detects_edit_and_deletion(runtime: Runtime, clock: Ma
     async with runtime.sessions() as session:
         report = await verify_chain(session)
         assert report.first_broken_seq == 5
+
+
+async def write_events(runtime: Runtime, clock: ManualClock, count: int) -> None:
+    async with runtime.sessions.begin() as session:
+        for n in range(count):
+            await append_event(session, at=clock.now(), action="test.event", details={"n": n})
+            clock.advance(timedelta(seconds=1))
+
+
+async def first_broken(runtime: Runtime) -> int | None:
+    async with runtime.sessions() as session:
+        return (await verify_chain(session)).first_broken_seq
+
+
+async def test_a_rewrite_with_every_hash_recomputed_is_named_without_the_key(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """What someone who can write to the database (but has no key file) can do: change an
+    event and recompute the SHA-256 links of it and every event after it, and the head."""
+    await write_events(runtime, clock, 6)
+    await edit_details(runtime.sessions, 3, {"n": "changed"})
+    await relink(runtime.sessions, sha256, start=3)
+    assert await first_broken(runtime) == 3
+    # Recomputing the whole chain from the first event leaves nothing the key vouches for.
+    await relink(runtime.sessions, sha256)
+    assert await first_broken(runtime) == 1
+
+
+async def test_an_event_deleted_from_the_middle_and_relinked_is_named(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    await write_events(runtime, clock, 6)
+    await delete_events(runtime.sessions, 3, renumber=True)
+    await relink(runtime.sessions, sha256, start=3)
+    async with runtime.sessions() as session:
+        report = await verify_chain(session)
+    assert report.first_broken_seq == 3 and report.events_checked == 2
+
+
+async def test_a_keyed_trail_is_never_sealed_again_under_another_key(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """A key file from another deployment sees links it cannot check; it must not vouch for
+    them with an audit.keyed event of its own."""
+    await write_events(runtime, clock, 3)
+    stranger = key_ring_from_document(new_key_document(), "another deployment").audit_key()
+    async with create_session_factory(runtime.engine, audit_key=stranger).begin() as session:
+        assert await key_the_chain(session, clock.now()) is None
+    async with runtime.sessions.begin() as session:
+        assert await key_the_chain(session, clock.now()) is None  # keyed already
+    async with runtime.sessions() as session:
+        report = await verify_chain(session)
+    assert report.intact and report.events_checked == 3
 
 
 async def test_concurrent_audit_appends_never_fork_the_chain(

@@ -87,7 +87,7 @@ async def transit_runtime(
     runtime = Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_session_factory(engine),
+        sessions=create_session_factory(engine, audit_key=source.audit_key()),
         vault=Vault(source),
         clock=clock,
     )
@@ -377,7 +377,9 @@ async def test_switching_from_the_key_file_to_vault_moves_every_data_key(
     file_runtime = Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_session_factory(engine),
+        sessions=create_session_factory(
+            engine, audit_key=key_ring_from_document(key_document, "file").audit_key()
+        ),
         vault=Vault(key_ring_from_document(key_document, "file")),
         clock=clock,
     )

@@ -2,7 +2,9 @@
 
 A case referred by Sam (police), accepted, on a published agenda, with actions for the
 police, health and the perpetrator service sent; the must-not-receive list holds a
-coordinator, the chair and one of Sam's police colleagues; a colleague who has left; a
+coordinator, the chair and one of Sam's police colleagues; a colleague who has left; a police
+colleague who enrolled with a coordinator's invite that no coordinator has confirmed yet (a
+forwarded link, perhaps: everything a police representative would see, they must not); a
 governance reader; a coordinator of another area.
 """
 
@@ -29,6 +31,7 @@ KEPT_OUT = (
     "excluded chair",
     "excluded colleague",
     "deactivated",
+    "unconfirmed colleague",
     "governance",
     "other area",
 )
@@ -79,6 +82,11 @@ async def build(runtime: Runtime, clock: ManualClock) -> World:
     }
     spare = await enrol(runtime, area, 608, "Zed Spare", Role.AGENCY_REP, health)
     priya = people["coordinator"]
+    # Invited by Priya, not by the operator: enrolled, and waiting for a coordinator's Confirm.
+    invite = await s.invites.issue(priya, area_id=area, role=Role.AGENCY_REP, agency_id=police)
+    unconfirmed = (await s.enrolment.redeem(609, "Una Known", invite.code)).actor
+    assert unconfirmed is not None
+    people["unconfirmed colleague"] = unconfirmed
     meeting_day = AreaCalendar().add_working_days(clock.now().date(), 10)
     (meeting,) = (
         await s.meetings.create(

@@ -74,6 +74,23 @@ async def refer_and_accept(
     return reference, accepted.message.text or ""
 
 
+async def confirm_enrolment(driver: Driver, coordinator: SimulatedUser, name: str) -> None:
+    """Press Confirm on the coordinator's "<name> enrolled as ... Is that right?" question,
+    as a coordinator does for everyone who enrols by a coordinator's invite."""
+    question = await driver.wait_for(
+        lambda: next(
+            (
+                m
+                for m in coordinator.bot_messages()
+                if (m.text or "").startswith(f"{name} enrolled as") and m.buttons
+            ),
+            None,
+        ),
+        description=f"the question about {name} for {coordinator.display_name}",
+    )
+    await coordinator.press_and_wait("Confirm", message=question, expect_edit=True)
+
+
 class Area:
     """Helpers to set an area up the way an operator and coordinator would."""
 

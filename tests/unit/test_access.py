@@ -157,6 +157,41 @@ def test_another_area_or_a_leaver_sees_nothing(
 
 
 @given(VIEWERS, FACTS, MOMENTS)
+def test_someone_whose_enrolment_is_not_confirmed_sees_nothing(
+    viewer: Viewer, facts: CaseFacts, now: datetime
+) -> None:
+    """An invite link can be forwarded: until a coordinator confirms who enrolled, nothing of
+    any case reaches them, whatever their role, agency or work on the case."""
+    awaiting = Viewer(**{**viewer.__dict__, "confirmed": False})
+    assert case_access(awaiting, facts, now) is Level.NONE
+    richest = CaseFacts(
+        **{
+            **facts.__dict__,
+            "listings": (PUBLISHED,),
+            "urgent": True,
+            "referred_by_id": viewer.person_id,
+            "referring_agency_id": viewer.agency_id,
+            "working_agencies": frozenset({POLICE, HEALTH, IDVA, DRIVE}),
+            "assessing_agencies": frozenset({DRIVE}),
+        }
+    )
+    assert case_access(awaiting, richest, now) is Level.NONE
+    assert case_access(Viewer(**{**awaiting.__dict__, "on_call": True}), richest, now) is (
+        Level.NONE
+    )
+
+
+def test_confirmation_is_what_stands_between_a_new_colleague_and_the_case() -> None:
+    listed = case(listings=(PUBLISHED,))
+    new_colleague = person(106, Role.AGENCY_REP, POLICE, AgencyKind.POLICE, confirmed=False)
+    assert case_access(new_colleague, listed, NOW) is Level.NONE
+    confirmed = Viewer(**{**new_colleague.__dict__, "confirmed": True})
+    assert case_access(confirmed, listed, NOW) is Level.RESEARCH
+    new_coordinator = person(107, Role.COORDINATOR, confirmed=False)
+    assert case_access(new_coordinator, listed, NOW) is Level.NONE
+
+
+@given(VIEWERS, FACTS, MOMENTS)
 def test_more_facts_never_take_access_away(viewer: Viewer, facts: CaseFacts, now: datetime) -> None:
     """Publication, work or urgency only ever add to what someone may see."""
     richer = CaseFacts(

@@ -13,6 +13,7 @@ import pytest
 from telegram import Update
 
 from bot.json_logging import JsonFormatter, configure_json_logging, json_handler
+from bot.logging_setup import log_fields
 
 TOKEN = "123456789:AAE-secret_token_abcdefghijklmnopqrstuvwxyz"
 CASE_TEXT = "Jane Doe, 12 Acacia Avenue"
@@ -157,3 +158,18 @@ def test_configure_json_logging_switches_the_root_handler() -> None:
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+
+
+def test_fields_passed_with_log_fields_are_fields_of_their_own(
+    capture: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = capture
+    logger.info(
+        "audit checkpoint %s",
+        "marac_audit_1_12",
+        extra=log_fields(audit_seq=12, audit_link="3f9a", level="not this"),
+    )
+    (line,) = lines(stream)
+    assert line["audit_seq"] == 12 and line["audit_link"] == "3f9a"
+    assert line["message"] == "audit checkpoint marac_audit_1_12"
+    assert line["level"] == "INFO"  # a field never replaces the line's own

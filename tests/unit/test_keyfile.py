@@ -377,3 +377,38 @@ async def test_the_key_file_source_follows_the_file(key_path: Path) -> None:
     write_private(key_path, "{not json")
     key_id, _ = await source.wrap_data_key(data_key, "dk-4")
     assert key_id == new_id
+
+
+def test_the_audit_key_is_the_same_for_every_key_source_and_survives_rotation(
+    tmp_path: Path,
+) -> None:
+    """The audit chain must verify across a KEK rotation and a move of the KEK to Vault: the
+    audit key comes from the key file's blind-index key, which neither changes."""
+    from storage.kek_sources import TransitKeySource
+
+    document = new_key_document()
+    path = tmp_path / "keys.json"
+    write_key_document(path, document)
+    ring = key_ring_from_document(document, "test")
+    rotated, _ = add_kek(document)
+    transit = TransitKeySource(
+        url="http://127.0.0.1:1",
+        token="hvs.unused",
+        key_name="marac-bot",
+        blind_index_key=blind_index_key_from_document(document, "test"),
+    )
+    keys = {
+        ring.audit_key(),
+        KeyFileSource(path).audit_key(),
+        key_ring_from_document(rotated, "rotated").audit_key(),
+        transit.audit_key(),
+    }
+    assert len(keys) == 1
+    (key,) = keys
+    assert key.chain != key.checkpoint
+    assert (
+        ring.blind_index("victim", "x", area_id=1) != key.chain.hex()
+    )  # its own key, not the index's
+    other = key_ring_from_document(new_key_document(), "other").audit_key()
+    assert other.chain != key.chain
+    assert repr(key) == "AuditKey(<hidden>)"

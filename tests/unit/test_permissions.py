@@ -30,7 +30,9 @@ OTHER_AGENCY = 101
 AGENCY_SCOPED = {Role.AGENCY_REP, Role.PERPETRATOR_REP}
 
 
-def actor(role: Role, *, area_id: int = AREA, agency_id: int | None = AGENCY) -> Actor:
+def actor(
+    role: Role, *, area_id: int = AREA, agency_id: int | None = AGENCY, confirmed: bool = True
+) -> Actor:
     return Actor(
         person_id=1,
         telegram_user_id=999,
@@ -39,6 +41,7 @@ def actor(role: Role, *, area_id: int = AREA, agency_id: int | None = AGENCY) ->
         agency_id=agency_id,
         display_name="Test Person",
         area_name="Testshire",
+        confirmed=confirmed,
     )
 
 
@@ -238,3 +241,32 @@ def test_matrix_as_markdown_has_a_row_per_operation_and_a_column_per_role() -> N
         for role, cell in zip(Role, cells[1:], strict=True):
             scope = MATRIX[role].get(operation)
             assert cell == (scope.value if scope else "—")
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_before_a_coordinator_confirms_them_a_person_may_only_use_the_menu_and_help(
+    role: Role,
+) -> None:
+    awaiting = actor(role, confirmed=False)
+    for operation in Operation:
+        allowed = is_allowed(awaiting, operation, area_id=AREA, agency_id=AGENCY)
+        assert allowed is (operation is Operation.USE_BOT), operation
+        assert may(awaiting, operation) is (operation is Operation.USE_BOT), operation
+    with pytest.raises(PermissionDenied) as refused:
+        authorise(awaiting, Operation.VIEW_CASES, area_id=AREA, agency_id=AGENCY)
+    assert refused.value.reason == "awaiting confirmation"
+    assert [c.name for c in commands_for(role, confirmed=False)] == ["start", "help", "cancel"]
+
+
+def test_an_actor_is_unconfirmed_unless_said_otherwise() -> None:
+    built = Actor(
+        person_id=1,
+        telegram_user_id=999,
+        role=Role.COORDINATOR,
+        area_id=AREA,
+        agency_id=None,
+        display_name="Test Person",
+        area_name="Testshire",
+    )
+    assert not built.confirmed
+    assert not is_allowed(built, Operation.MANAGE_PEOPLE, area_id=AREA)

@@ -36,6 +36,10 @@ from bot.sandbox.wire import (
     parse_reply_markup,
 )
 
+# How long after sending Telegram lets a bot delete a message (its own, or a person's in a
+# private chat): 48 hours.
+TELEGRAM_DELETE_WINDOW_SECONDS = 48 * 3600
+
 
 class BotApiMethods(StandInCore):
     """getMe, getUpdates, sendMessage, editMessageText ... as Telegram answers them."""
@@ -288,6 +292,10 @@ class BotApiMethods(StandInCore):
             raise _bad_request("message to delete not found")
         if chat.type != "private" and not msg.from_bot:
             raise _bad_request("message can't be deleted")
+        if time.time() - msg.sent_at > TELEGRAM_DELETE_WINDOW_SECONDS:
+            # Telegram's rule: a bot deletes messages (its own, or in a private chat anyone's)
+            # only within 48 hours of their sending.
+            raise _bad_request("message can't be deleted for everyone")
         msg.deleted, msg.deleted_at = True, time.time()
         self._event("bot_delete", chat, actor="bot", text=msg.text, message_id=msg.message_id)
         self._changed()

@@ -22,7 +22,7 @@ from bot.services.meetings.common import (
     location_context,
 )
 from bot.services.outbox import enqueue
-from bot.services.policy import area_calendar
+from bot.services.policy import area_calendar, calendar_shows_location
 from bot.vocabulary import Role
 from storage.models import (
     Agency,
@@ -122,7 +122,11 @@ class DigestAndCalendar(MeetingBase):
                 return None
             area = await _area(session, meeting.area_id)
             location = None
-            if meeting.location_sealed is not None and meeting.data_key_id:
+            if (
+                meeting.location_sealed is not None
+                and meeting.data_key_id
+                and await calendar_shows_location(session, meeting.area_id)
+            ):
                 location = await self._deps.vault.open(
                     session,
                     meeting.data_key_id,

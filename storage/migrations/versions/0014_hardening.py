@@ -19,7 +19,7 @@ Downgrading drops the sealed reasons (a downgrade never writes plaintext back) a
 indexes per area (the old ones cannot be made without opening every case again).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -34,7 +34,7 @@ from storage import migration_keys
 from storage.crypto import FieldContext, open_sealed, seal
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
