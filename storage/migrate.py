@@ -40,6 +40,12 @@ async def upgrade(
 
     if engine.dialect.name != "postgresql":
         async with engine.begin() as connection:
+            # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so every
+            # CREATE, ALTER and DROP would commit at once: a migration that stops half-way
+            # (one that needs the keys and was given none) would leave its own and the earlier
+            # migrations' changes behind. BEGIN first, and the whole upgrade is one transaction,
+            # committed or rolled back as one, as on PostgreSQL.
+            await connection.exec_driver_sql("BEGIN")
             await connection.run_sync(_run)
         return
     from storage.db import create_engine
