@@ -816,7 +816,7 @@ class Seeder:
                         "meeting_id": target.id,
                         "agency_id": agency_id,
                         "status": "attending",
-                        "reason": None,
+                        "reason_sealed": None,
                         "by_person_id": (self.reps_by_agency.get(agency_id) or [self.chair_id])[0],
                         "at": self.now - timedelta(days=1),
                     },
@@ -885,9 +885,11 @@ class Seeder:
             "victim_minoritised": rng.choice((True, False, False, None)),
             "victim_aged_16_17": (case.referred_at.date() - victim_dob).days < 18 * 365,
             "perpetrator_under_18": False,
-            "victim_index": self.ring.blind_index("victim", case.victim[0], case.victim[1]),
+            "victim_index": self.ring.blind_index(
+                "victim", case.victim[0], case.victim[1], area_id=AREA_ID
+            ),
             "perpetrator_index": self.ring.blind_index(
-                "perpetrator", case.perpetrator[0], case.perpetrator[1] or ""
+                "perpetrator", case.perpetrator[0], case.perpetrator[1] or "", area_id=AREA_ID
             ),
             "repeat_of_case_id": case.repeat_of if case.criterion is Criterion.REPEAT else None,
         }

@@ -14,6 +14,7 @@ from bot.dates import example_date
 from bot.meetings.off_days import PlannedDay
 from bot.meetings.recurrence import format_day
 from bot.meetings.workdays import DayOff, NotWorking
+from bot.signposting import EMERGENCY_NUMBER, NATIONAL_DOMESTIC_ABUSE_HELPLINE
 from bot.vocabulary import Role
 
 ROLE_NAMES: dict[Role, str] = {
@@ -24,9 +25,15 @@ ROLE_NAMES: dict[Role, str] = {
     Role.GOVERNANCE: "governance (statistics only)",
 }
 
+# Where help is, for a stranger who may be a victim; nothing more about what the bot is for.
+SIGNPOSTING = (
+    f"In an emergency call {EMERGENCY_NUMBER}. "
+    f"The {NATIONAL_DOMESTIC_ABUSE_HELPLINE.name} is {NATIONAL_DOMESTIC_ABUSE_HELPLINE.hours}: "
+    f"{NATIONAL_DOMESTIC_ABUSE_HELPLINE.number}."
+)
 NEUTRAL_UNKNOWN = (
     "This is a private service for professionals. "
-    "If you have been invited, please open the link in your invitation."
+    "If you have been invited, please open the link in your invitation.\n\n" + SIGNPOSTING
 )
 GROUP_CHAT_REFUSAL = (
     "I only work in private chats. Please message me directly; nothing has been shared here."
@@ -1061,6 +1068,11 @@ def morning_digest(area: str, awaiting_triage: int, meetings: list[str]) -> str:
     lines = [f"Good morning. {area} today:", f"Referrals awaiting triage: {awaiting_triage}"]
     lines += meetings or ["No published agenda in the next two meetings."]
     return "\n".join(lines)
+
+
+def apology_reason(reason: str) -> str:
+    """After "apologies" in the attendance roll, for those who write the minutes."""
+    return f" ({reason})"
 
 
 def agenda_text(

@@ -30,6 +30,10 @@ VAULT_MOUNT = re.compile(r"^[\w.-]+(/[\w.-]+)*$")
 # data_keys.kek_id holds "transit:<mount>/<key>:v<version>" in 64 characters.
 VAULT_KEY_ID_ROOM = 64 - len("transit:") - len("/") - len(":v") - 10
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///marac.db"
+# The webhook secret: Telegram allows 1-256 characters of this alphabet; we want at least 32,
+# so it cannot be guessed by trying (token_urlsafe(32) gives 43 random ones).
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+MAKE_WEBHOOK_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def bot_api_base_url(address: str) -> str:
@@ -114,6 +118,23 @@ class Settings(BaseModel):
         # Its shape is checked by token(), when a command needs it: init works without one.
         if value is not None and not value.get_secret_value().strip():
             return None
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        """Anyone who knows the secret can post updates as any user: it must not be guessable.
+
+        Checked when settings load, so ``run`` stops at once with the way to make one; the
+        value itself is never echoed.
+        """
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET_PATTERN.match(value.get_secret_value()):
+            raise ValueError(
+                "must be at least 32 characters of A-Z, a-z, 0-9, _ and - (at most 256); "
+                f"make one with: {MAKE_WEBHOOK_SECRET}"
+            )
         return value
 
     @field_validator("telegram_base_url")

@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import texts
 from bot.adapter.context import MaracContext
-from bot.adapter.jobs import rotate_keys_after_erasure
+from bot.adapter.jobs import clean_up_after_erasure
 from bot.buttons import kind
 from bot.services.retention import ErasureReason
 from handlers.buttons import pattern, pressed
@@ -51,13 +51,14 @@ async def confirm(update: Update, context: MaracContext) -> None:
         context.actor, pressed(update).id()
     )
     await show(update, texts.erasure_done(item.reference))
-    # Old database copies still hold the case's wrapped key: a new key-encryption key
-    # (off the handler, so nobody waits for it) leaves them nothing to open it with.
+    # The deleted rows stay on disk until vacuumed, and old database copies still hold the
+    # case's wrapped key: a VACUUM and a new key-encryption key (off the handler, so nobody
+    # waits for them) leave neither anything to open.
     if context.job_queue is not None:
         context.job_queue.run_once(
-            rotate_keys_after_erasure,  # type: ignore[arg-type]  # PTB's context type is generic
+            clean_up_after_erasure,  # type: ignore[arg-type]  # PTB's context type is generic
             when=0,
-            name="rotate-after-erasure",
+            name="clean-up-after-erasure",
         )
 
 

@@ -39,6 +39,7 @@ async def guard(update: Update, context: MaracContext) -> None:
         await context.runtime.services.audit.record_refusal(
             action="access.refused",
             reason="button press" if update.callback_query else "message",
+            source=user.id,  # counted, never written: a flood makes one summary, not N events
         )
         if update.callback_query is not None:
             await refuse_button(update, texts.NO_LONGER_HAS_ACCESS)

@@ -100,6 +100,11 @@ def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
             )
         roll = [
             f"{name}: {texts.ATTENDANCE_NAMES.get(detail.attendance.get(aid, ''), 'no reply')}"
+            + (
+                texts.apology_reason(detail.apology_reasons[aid])
+                if aid in detail.apology_reasons
+                else ""
+            )
             for aid, name in detail.agencies
         ]
     return texts.agenda_text(

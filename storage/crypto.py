@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from storage.audit_key import AuditKey
 
@@ -60,7 +62,7 @@ class KeySource(Protocol):
 
     async def unwrap_data_key(self, key_id: str, wrapped: bytes, data_key_id: str) -> bytes: ...
 
-    def blind_index(self, purpose: str, *parts: str) -> str: ...
+    def blind_index(self, purpose: str, *parts: str, area_id: int) -> str: ...
 
     def audit_key(self) -> AuditKey:
         """The keys of the audit chain and its checkpoints (storage.audit_key)."""
@@ -171,9 +173,10 @@ class KeyRing:
         except InvalidTag as exc:
             raise CryptoError(f"data key {data_key_id} could not be unwrapped") from exc
 
-    def blind_index(self, purpose: str, *parts: str) -> str:
-        """Keyed hash of normalised identifiers, so records can be matched without plaintext."""
-        return blind_index(self._blind_index_key, purpose, *parts)
+    def blind_index(self, purpose: str, *parts: str, area_id: int) -> str:
+        """Keyed hash of normalised identifiers, so records can be matched without plaintext,
+        within one area only (see :func:`area_blind_index`)."""
+        return area_blind_index(self._blind_index_key, area_id, purpose, *parts)
 
     def audit_key(self) -> AuditKey:
         """Derived from the blind-index key, which every key source holds locally and never
@@ -181,9 +184,35 @@ class KeyRing:
         return self._audit_key
 
 
+def area_blind_index_key(key: bytes, area_id: int) -> bytes:
+    """The area's own blind-index key, derived from the deployment's with HKDF-SHA256.
+
+    One key for every area gave the same victim the same index in every area, so anyone with
+    the database alone could link cases across areas. Per area, the same victim gets unrelated
+    values in different areas; matching across areas (a transfer) must derive both keys on
+    purpose. One secret is still all that is kept (in the key file).
+    """
+    if len(key) != KEY_BYTES:
+        raise CryptoError("blind-index key must be 32 bytes")
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=None,
+        info=f"marac-bot blind index|area:{area_id}".encode(),
+    ).derive(key)
+
+
+def area_blind_index(key: bytes, area_id: int, purpose: str, *parts: str) -> str:
+    """The blind index of ``parts`` in area ``area_id``, from the deployment's key: the same
+    for every key source holding that key, so moving the KEK (file to Vault, or a rotation)
+    never breaks repeat-victim matching."""
+    return blind_index(area_blind_index_key(key, area_id), purpose, *parts)
+
+
 def blind_index(key: bytes, purpose: str, *parts: str) -> str:
-    """The blind index under ``key``: the same for every key source holding the same key,
-    so moving the KEK (file to Vault, or a rotation) never breaks repeat-victim matching."""
+    """HMAC-SHA256 of the normalised ``parts`` under ``key`` (an area's key: see
+    :func:`area_blind_index`; used alone only by the migration that replaced the
+    deployment-wide index)."""
     if len(key) != KEY_BYTES:
         raise CryptoError("blind-index key must be 32 bytes")
     normalised = "\x1f".join(normalise_identifier(part) for part in parts)

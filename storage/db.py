@@ -20,6 +20,7 @@ here than any single query plan:
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import time
@@ -174,8 +175,32 @@ class OneTripConnection:
         return getattr(self.raw, name)
 
 
+def create_private_file(database: str, connect_args: Mapping[str, Any]) -> None:
+    """Create a new SQLite database file readable by its owner only (0600), like the key file.
+
+    sqlite3 would create it 0644 (less the umask), readable by every local account. An empty
+    file is a valid empty database, so making it here first, with ``O_EXCL`` and mode 0600,
+    leaves no moment at which it exists with wider permissions. SQLite gives the ``-wal``,
+    ``-shm`` and ``-journal`` files it creates beside a database the database file's own
+    permissions, so they are 0600 too. This is preferred to narrowing the umask around the
+    connect: the umask is process-wide, and the bot runs other threads (aiosqlite's workers,
+    the workspace) that create files meanwhile. An existing file is left as it is; an
+    in-memory database or a ``file:`` URI is left to SQLite.
+    """
+    if database in ("", ":memory:") or connect_args.get("uri") or database.startswith("file:"):
+        return
+    try:
+        descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # a missing folder or no permission: sqlite3 reports it in its own words
+    os.close(descriptor)
+
+
 def _sqlite_creator(database: str, connect_args: Mapping[str, Any]) -> Any:
     async def connect() -> OneTripConnection:
+        create_private_file(database, connect_args)
         raw = aiosqlite.connect(database, **connect_args)
         # As SQLAlchemy's own aiosqlite connect does: the worker must not keep Python alive.
         thread = getattr(raw, "_thread", raw)
@@ -201,7 +226,7 @@ def create_engine(
     ``command_timeout`` (PostgreSQL) is for the bot, whose statements are all short; a
     migration or a bulk load that may legitimately run for minutes passes None.
 
-    SQLite gets WAL, foreign keys and a busy timeout on every connection, and a
+    SQLite gets WAL, foreign keys, secure delete and a busy timeout on every connection, and a
     single pooled connection: SQLite allows one writer at a time anyway, and
     queueing in the pool avoids "database is locked" failures between the
     bot's own handlers and jobs.
@@ -228,6 +253,10 @@ def create_engine(
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted content is overwritten with zeros, so an erased case leaves no sealed
+            # value or wrapped key in the file's free pages. Debian's SQLite happens to be
+            # built with this on; most builds (python.org's, Homebrew's) are not.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             # In WAL mode a commit is durable against a crash of the bot; NORMAL gives up only
             # the last commits on a power cut, and spares an fsync on every commit.

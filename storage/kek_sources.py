@@ -57,7 +57,7 @@ from storage.crypto import (
     KeySource,
     KeySourceError,
     KeySourceUnavailable,
-    blind_index,
+    area_blind_index,
 )
 from storage.keyfile import (
     KeyFileError,
@@ -148,8 +148,8 @@ class KeyFileSource:
             self.refresh()
         return self.ring.unwrap(key_id, wrapped, data_key_id)
 
-    def blind_index(self, purpose: str, *parts: str) -> str:
-        return self.ring.blind_index(purpose, *parts)
+    def blind_index(self, purpose: str, *parts: str, area_id: int) -> str:
+        return self.ring.blind_index(purpose, *parts, area_id=area_id)
 
     def audit_key(self) -> AuditKey:
         return self.ring.audit_key()
@@ -427,8 +427,8 @@ class TransitKeySource:
             raise CryptoError(f"data key {data_key_id} could not be unwrapped") from None
         return _unbind(plaintext, data_key_id)
 
-    def blind_index(self, purpose: str, *parts: str) -> str:
-        return blind_index(self._blind_index_key, purpose, *parts)
+    def blind_index(self, purpose: str, *parts: str, area_id: int) -> str:
+        return area_blind_index(self._blind_index_key, area_id, purpose, *parts)
 
     def audit_key(self) -> AuditKey:
         """From the key file's blind-index key, like the blind index: never a Vault call, so

@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.migration_keys import KEYS_ATTRIBUTE, KeySourceFactory
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -20,17 +22,30 @@ def alembic_config() -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, keys: KeySourceFactory | None = None
+) -> None:
     """Upgrades the schema; on PostgreSQL on a connection of its own with no statement time-out,
-    since a backfill over a large table may take far longer than any handler's statement."""
+    since a backfill over a large table may take far longer than any handler's statement.
+
+    ``keys`` builds the key source for a migration that must seal or open values
+    (``storage.migration_keys``); it is called only if one has rows to work on.
+    """
     config = alembic_config()
 
     def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
+        config.attributes[KEYS_ATTRIBUTE] = keys
         command.upgrade(config, revision)
 
     if engine.dialect.name != "postgresql":
         async with engine.begin() as connection:
+            # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so every
+            # CREATE, ALTER and DROP would commit at once: a migration that stops half-way
+            # (one that needs the keys and was given none) would leave its own and the earlier
+            # migrations' changes behind. BEGIN first, and the whole upgrade is one transaction,
+            # committed or rolled back as one, as on PostgreSQL.
+            await connection.exec_driver_sql("BEGIN")
             await connection.run_sync(_run)
         return
     from storage.db import create_engine

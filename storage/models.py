@@ -496,7 +496,10 @@ class ResearchReturn(Base):
 
 
 class AttendanceReply(Base):
-    """An agency's answer to a meeting invitation; the latest reply counts, all are kept."""
+    """An agency's answer to a meeting invitation; the latest reply counts, all are kept.
+
+    Its apology reason is sealed under the meeting's data key (``Meeting.data_key_id``).
+    """
 
     __tablename__ = "attendance_replies"
     __table_args__ = (Index("ix_attendance_meeting_agency", "meeting_id", "agency_id"),)
@@ -505,7 +508,8 @@ class AttendanceReply(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     status: Mapped[str] = mapped_column(String(16))  # attending | deputy | apologies
-    reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Why apologies were sent, sealed with the meeting's data key (it may name a person).
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
     by_person_id: Mapped[int] = mapped_column(BigInteger())
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -62,6 +62,7 @@ from storage.keyfile import (
     write_key_document,
 )
 from storage.models import AuditEvent, DataKey
+from storage.reclaim import reclaim_erased
 from storage.vault import Vault
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -848,6 +849,7 @@ async def rotate_after_erasure(
                 report.active_key_id,
                 covered_seq=erased_through,
             )
+            await _vacuum_data_keys(sessions)
     except (KeyFileError, CryptoError) as error:  # incl. RotationBusy and Vault's errors
         report = ShredReport("incomplete", f"Key rotation after erasure stopped: {error}")
     except SQLAlchemyError as error:
@@ -859,6 +861,15 @@ async def rotate_after_erasure(
     level = logging.INFO if report.complete else logging.WARNING
     log.log(level, "%s", report.message)
     return report
+
+
+async def _vacuum_data_keys(sessions: Sessions) -> None:
+    """Re-wrapping left every data key's old wrapped form as a dead row: remove them now
+    (storage.reclaim). The rotation is done either way, so a failure is only a warning."""
+    try:
+        await reclaim_erased(sessions, ("data_keys",))
+    except Exception as error:
+        log.warning("could not vacuum data_keys after rotation: %s", type(error).__name__)
 
 
 async def _shred_key_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -25,7 +26,7 @@ from bot.adapter.errors import on_error
 from bot.adapter.jobs import schedule_jobs
 from bot.adapter.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
 from bot.adapter.update_order import ChatOrderedUpdateProcessor
-from bot.logging_setup import quiet_libraries
+from bot.logging_setup import describe, quiet_libraries
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
 from config.settings import bot_api_base_url, bot_api_file_url
@@ -59,6 +60,15 @@ async def _post_init(application: MaracApplication) -> None:
     await application.bot.set_my_commands(public)
 
 
+async def _post_stop(application: MaracApplication) -> None:
+    """What strangers' refusals were counted and not yet summarised goes into the audit trail
+    (bot.services.audit_trail); a database that is down at stop costs only that count."""
+    try:
+        await application.bot_data.runtime.services.audit.summarise_refusals(force=True)
+    except Exception as error:
+        logging.getLogger("marac").warning("refusal summary not written: %s", describe(error))
+
+
 def build_application(
     runtime: Runtime,
     *,
@@ -87,6 +97,7 @@ def build_application(
             )
         )
         .post_init(_post_init)
+        .post_stop(_post_stop)
         # Different people's updates side by side, one person's in turn; each timed for /metrics.
         .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
     )

@@ -72,6 +72,7 @@ async def housekeeping(context: MaracContext) -> None:
         ("action chasing", services.actions.chase_overdue),
         ("access reviews", services.access_reviews.queue_quarterly),
         ("audit checkpoint", services.audit_checkpoints.publish_due),
+        ("refusal summaries", services.audit.summarise_refusals),
     )
     for name, part in parts:
         await _run_part(name, part)
@@ -131,6 +132,13 @@ async def rotate_keys_after_erasure(context: MaracContext) -> None:
         return
     if report.status != "not_needed":
         log.info("key rotation after erasure: %s", report.message)
+
+
+async def clean_up_after_erasure(context: MaracContext) -> None:
+    """Run once straight after an early erasure (scheduled by the handler, so the coordinator
+    waits for neither): vacuum what the erasure deleted, then rotate the key-encryption key."""
+    await context.runtime.services.retention.reclaim_erased_space()
+    await rotate_keys_after_erasure(context)
 
 
 def schedule_jobs(application: Any, interval_seconds: float, timezone: str) -> None:

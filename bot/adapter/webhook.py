@@ -38,7 +38,7 @@ import signal
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from aiohttp import web
@@ -50,6 +50,7 @@ from bot.adapter.application import MaracApplication
 from bot.adapter.metrics import CONTENT_TYPE, METRICS, Metrics
 from bot.logging_setup import describe
 from bot.runtime import Runtime
+from bot.tally import Summary, Tally
 
 log = logging.getLogger("marac.webhook")
 
@@ -63,6 +64,12 @@ DATABASE_TIMEOUT: Final = 3.0
 MAX_UPDATE_BYTES: Final = 1024 * 1024  # Telegram's updates are a few kB; files come by file_id
 RECENT_UPDATE_IDS: Final = 1000
 REGISTER_ATTEMPTS: Final = 6  # 1 + 2 + 4 + 8 + 16 s between them
+# Refused posts: at most one warning per kind as they happen, and one summary, per minute.
+REFUSAL_LOG_WINDOW: Final = timedelta(minutes=1)
+REFUSAL_WHAT: Final = {
+    "forbidden": "request(s) without the right secret token",
+    "malformed": "malformed update(s)",
+}
 
 Now = Callable[[], datetime]
 # Adds routes to the webhook's app, e.g. the case workspace (``bot.workspace.app``).
@@ -82,6 +89,8 @@ class WebhookState:
     started_at: datetime
     now: Now
     recent_update_ids: OrderedDict[int, None]
+    # Refused posts, counted per kind so a flood logs a few lines, not one per post.
+    refusals: dict[str, Tally] = field(default_factory=dict)
 
     def seen(self, update_id: int) -> bool:
         """Remember ``update_id``; True if it was already among the most recent ones."""
@@ -161,14 +170,55 @@ async def database_reachable(runtime: Runtime, within: float = DATABASE_TIMEOUT)
 # -- handlers ---------------------------------------------------------------------------------
 
 
+def _log_summary(what: str, summary: Summary) -> None:
+    log.warning(
+        "webhook: refused %d %s between %s and %s (%s); only the first was logged",
+        summary.count,
+        what,
+        summary.since.isoformat(timespec="seconds"),
+        summary.until.isoformat(timespec="seconds"),
+        summary.kinds_text(),
+    )
+
+
+def _warn_refused(state: WebhookState, kind: str, detail: str, first_line: str) -> None:
+    """The first refusal of a kind in a minute is logged as it happens; the rest are counted
+    and logged as one line once the minute is over (``webhook_requests`` counts every one)."""
+    now = state.now()
+    _log_ended_refusals(state, now)
+    tally = state.refusals.setdefault(kind, Tally(REFUSAL_LOG_WINDOW))
+    first, _ = tally.note(now, detail)
+    if first:
+        log.warning("webhook: %s", first_line)
+
+
+def _log_ended_refusals(state: WebhookState, now: datetime, *, force: bool = False) -> None:
+    for kind, tally in state.refusals.items():
+        summary = tally.close(now, force=force)
+        if summary is not None:
+            _log_summary(REFUSAL_WHAT[kind], summary)
+
+
+async def _log_pending_refusals(app: web.Application) -> None:
+    """When the port closes, the refusals counted and not yet logged are."""
+    state = app[STATE_KEY]
+    _log_ended_refusals(state, state.now(), force=True)
+
+
 async def _receive_update(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     application = request.app[APPLICATION_KEY]
     given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(given, state.secret):
         state.metrics.webhook_requests.labels("forbidden").inc()
-        log.warning("webhook: refused a request without the right secret token")
+        _warn_refused(
+            state,
+            "forbidden",
+            "no or wrong secret",
+            "refused a request without the right secret token",
+        )
         return web.Response(status=403, text="forbidden")
+    _log_ended_refusals(state, state.now())
     try:
         data = json.loads(await request.read())
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
@@ -176,7 +226,8 @@ async def _receive_update(request: web.Request) -> web.Response:
         update = Update.de_json(data, application.bot)
     except Exception as error:  # the body is never logged: it may hold message text
         state.metrics.webhook_requests.labels("malformed").inc()
-        log.warning("webhook: refused a malformed update (%s)", type(error).__name__)
+        name = type(error).__name__
+        _warn_refused(state, "malformed", name, f"refused a malformed update ({name})")
         return web.Response(status=400, text="malformed update")
     if not application.running:
         state.metrics.webhook_requests.labels("unavailable").inc()
@@ -269,6 +320,7 @@ def build_web_app(
         recent_update_ids=OrderedDict(),
     )
     app.router.add_post(path, _receive_update)
+    app.on_shutdown.append(_log_pending_refusals)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     if mount is not None:

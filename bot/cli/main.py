@@ -38,6 +38,7 @@ from storage.audit_checkpoint import (
     refuse_forged,
 )
 from storage.audit_retention import AUDIT_RETENTION_YEARS, audit_cutoff
+from storage.crypto import KeySource
 from storage.db import is_database_unavailable
 from storage.keyfile import KeyFileError, create_key_file
 from storage.migrate import current_revision, head_revision, upgrade
@@ -82,7 +83,7 @@ async def cmd_init(args: argparse.Namespace) -> int:
         print(f"Created key file {settings.key_file} (permissions 0600). Back it up separately.")
     runtime = open_runtime(settings)
     try:
-        await upgrade(runtime.engine)
+        await _upgrade(runtime.engine, lambda: runtime.vault.key_ring)
         async with runtime.sessions.begin() as session:
             _report_keyed(await key_the_chain(session, runtime.clock.now()))
         area = await runtime.services.areas.ensure_area(args.area, args.timezone)
@@ -115,17 +116,41 @@ async def cmd_init(args: argparse.Namespace) -> int:
 async def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     from storage.db import create_engine
+    from storage.kek_sources import close_key_source, key_source_from_settings
 
     engine = create_engine(settings.database_url)
+    opened: list[KeySource] = []
+
+    def keys() -> KeySource:
+        """Only a migration with sealed data to work on asks for them."""
+        opened.append(key_source_from_settings(settings))
+        return opened[-1]
+
     try:
         before = await current_revision(engine)
-        await upgrade(engine)
+        await _upgrade(engine, keys)
         after = await current_revision(engine)
         print(f"Database schema: {before or 'empty'} -> {after}")
         await _key_audit_trail(settings, engine, quiet=False)
     finally:
+        for source in opened:
+            close_key_source(source)
         await engine.dispose()
     return 0
+
+
+async def _upgrade(engine: AsyncEngine, keys: Callable[[], KeySource]) -> None:
+    """The schema upgrade, with the keys for migrations that seal or open values; a key
+    problem is one line (such a migration asks for the keys before it changes anything)."""
+    from storage.crypto import CryptoError
+    from storage.migration_keys import MigrationNeedsKeys
+
+    try:
+        await upgrade(engine, keys=keys)
+    except MigrationNeedsKeys as problem:
+        raise CliError(str(problem)) from problem
+    except CryptoError as problem:  # incl. Vault's KeySourceError: one safe line
+        raise CliError(f"The upgrade stopped: {problem}") from problem
 
 
 def _report_keyed(seq: int | None) -> None:
@@ -180,23 +205,52 @@ async def _check_schema(settings: Settings) -> None:
 
 
 async def _check_keys(settings: Settings) -> None:
-    """A missing key file, a refused Vault token or a missing transit key stop the start."""
+    """A missing key file, a refused Vault token, a missing transit key, or keys that do not
+    open this database's data keys (another deployment's key file, an old copy) stop the
+    start, with one line."""
     from storage.crypto import KeySourceError
+    from storage.db import create_engine, create_session_factory
     from storage.kek_sources import (
         check_key_source,
         close_key_source,
         key_source_from_settings,
     )
+    from storage.key_check import KeysDoNotOpen, check_keys_open_data
     from storage.keyfile import KeyFileError
 
     try:
         source = key_source_from_settings(settings)
+        engine = create_engine(settings.database_url)
         try:
             await check_key_source(source)
+            await check_keys_open_data(create_session_factory(engine, audit_key=None), source)
         finally:
             close_key_source(source)
+            await engine.dispose()
+    except KeysDoNotOpen as wrong:
+        keys, fix = _keys_origin(settings)
+        raise CliError(
+            f"{keys} does not open this database's data keys (they are wrapped by "
+            f"key-encryption key {wrong.kek_id}): {fix}."
+        ) from wrong
     except (KeyFileError, KeySourceError) as problem:
         raise CliError(str(problem)) from problem
+
+
+def _keys_origin(settings: Settings) -> tuple[str, str]:
+    """What holds the keys, and what to do when they are not this database's."""
+    if settings.kek_source == "vault":
+        return (
+            f"Vault transit key {settings.vault_mount}/{settings.vault_transit_key}",
+            "check MARAC_VAULT_URL, MARAC_VAULT_MOUNT and MARAC_VAULT_TRANSIT_KEY, and that "
+            "MARAC_KEY_FILE still holds the key-encryption keys from before the move to Vault",
+        )
+    if os.environ.get("MARAC_KEYS"):
+        return "The key material in MARAC_KEYS", "give this database's keys in MARAC_KEYS"
+    return (
+        f"The key file {settings.key_file}",
+        "point MARAC_KEY_FILE at this database's key file, or restore it from its backup",
+    )
 
 
 async def _key_audit_trail_at_start(settings: Settings) -> None:

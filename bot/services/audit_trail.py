@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +19,14 @@ from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.deps import ServiceDeps
 from bot.services.names import name_context
+from bot.tally import Summary, Tally
 from storage.audit import Scalar, append_event
 from storage.models import AuditEvent, Case, Person
 
 MAX_LINES = 50
+# Refusals with no actor: at most one event each, plus one summary, per action and window.
+STRANGER_WINDOW = timedelta(hours=1)
+UNKNOWN_LABEL = "telegram:unknown"
 REFERENCE = re.compile(REFERENCE_PATTERN)
 
 
@@ -40,6 +44,8 @@ class AuditLine:
 class AuditTrailService:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
+        # Refusals of people the bot does not know, counted per action (record_refusal).
+        self._strangers: dict[str, Tally] = {}
 
     async def latest(
         self, actor: Actor, *, subject: str | None = None, limit: int = 20
@@ -126,17 +132,85 @@ class AuditTrailService:
         actor: Actor | None = None,
         reason: str,
         subject: str | None = None,
+        source: int | None = None,
     ) -> None:
-        """Refused requests (forged buttons, strangers, no permission) belong in the trail too."""
+        """Refused requests (forged buttons, strangers, no permission) belong in the trail too.
+
+        A refusal with no actor (a stranger's message, a forged workspace sign-in) can be
+        repeated by anyone as often as they like, so those are counted (``bot.tally``): per
+        action, the first in an hour is recorded as before, the rest in one summary event
+        (``<action>.summary``: how many, why, from how many unknown users, when). ``source``
+        (the Telegram user id) is only counted, never written.
+        """
+        if actor is None:
+            await self._record_stranger(action, reason[:120], subject, source)
+            return
         async with self._deps.sessions.begin() as session:
             await append_event(
                 session,
                 at=self._deps.clock.now(),
-                area_id=actor.area_id if actor else None,
-                actor_person_id=actor.person_id if actor else None,
-                actor_label="person" if actor else "telegram:unknown",
+                area_id=actor.area_id,
+                actor_person_id=actor.person_id,
+                actor_label="person",
                 action=action,
                 subject=subject,
                 outcome="refused",
                 details={"reason": reason[:120]},
             )
+
+    async def _record_stranger(
+        self, action: str, reason: str, subject: str | None, source: int | None
+    ) -> None:
+        now = self._deps.clock.now()
+        tally = self._strangers.setdefault(action, Tally(STRANGER_WINDOW))
+        record_this, ended = tally.note(now, reason, source)
+        if ended is None and not record_this:
+            return
+        async with self._deps.sessions.begin() as session:
+            if ended is not None:
+                await self._summarise(session, action, ended, now)
+            if record_this:
+                await append_event(
+                    session,
+                    at=now,
+                    actor_label=UNKNOWN_LABEL,
+                    action=action,
+                    subject=subject,
+                    outcome="refused",
+                    details={"reason": reason},
+                )
+
+    async def summarise_refusals(self, *, force: bool = False) -> int:
+        """Write the summary of every refusal window that has ended (all of them if ``force``,
+        e.g. when the bot stops); returns how many were written. Housekeeping calls it."""
+        now = self._deps.clock.now()
+        ended = [
+            (action, summary)
+            for action, tally in self._strangers.items()
+            if (summary := tally.close(now, force=force)) is not None
+        ]
+        if ended:
+            async with self._deps.sessions.begin() as session:
+                for action, summary in ended:
+                    await self._summarise(session, action, summary, now)
+        return len(ended)
+
+    @staticmethod
+    async def _summarise(
+        session: AsyncSession, action: str, summary: Summary, now: datetime
+    ) -> None:
+        await append_event(
+            session,
+            at=now,
+            actor_label=UNKNOWN_LABEL,
+            action=f"{action}.summary",
+            outcome="refused",
+            details={
+                "count": summary.count,
+                "reasons": summary.kinds_text()[:200],
+                "unknown_users": summary.sources,
+                "unknown_users_capped": summary.sources_capped,
+                "since": summary.since.isoformat(),
+                "until": summary.until.isoformat(),
+            },
+        )

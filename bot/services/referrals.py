@@ -11,6 +11,7 @@ Notifications go into the outbox in the same transaction, by reference only.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,6 +26,7 @@ from bot import texts
 from bot.actor import Actor
 from bot.buttons import REPEAT_CONFIRM, REPEAT_REJECT, TRIAGE_ACCEPT, TRIAGE_ASK, TRIAGE_DECLINE
 from bot.errors import ServiceError
+from bot.logging_setup import describe
 from bot.permissions import Operation, authorise
 from bot.referrals import flow
 from bot.referrals.criteria import CriterionChoice, Thresholds, assess_urgency, determine_criterion
@@ -49,6 +51,9 @@ from storage.models import (
     Person,
     ReferralDraft,
 )
+from storage.reclaim import reclaim_erased
+
+log = logging.getLogger("marac.referrals")
 
 SEALED_CASE_COLUMNS = (
     "victim_sealed",
@@ -206,7 +211,13 @@ class ReferralService:
                     action="referral.drafts_expired",
                     details={"count": erased},
                 )
-            return erased
+        if erased:
+            # The drafts' sealed answers and wrapped keys are dead rows until vacuumed.
+            try:
+                await reclaim_erased(self._deps.sessions, ("referral_drafts", "data_keys"))
+            except Exception as error:  # erased already; autovacuum comes later anyway
+                log.warning("could not vacuum after erasing drafts: %s", describe(error))
+        return erased
 
     # -- submission ----------------------------------------------------------------------------
 
@@ -226,8 +237,12 @@ class ReferralService:
             assert area is not None
             answers = flow.dash_answers(payload)
             yes = sum(1 for a in answers.values() if a is Answer.YES)
+            # Keyed per area: the same victim in another area gets an unrelated value.
             victim_index = ring.blind_index(
-                "victim", str(payload["victim_name"]), str(payload["victim_dob"])
+                "victim",
+                str(payload["victim_name"]),
+                str(payload["victim_dob"]),
+                area_id=actor.area_id,
             )
             match = await self._recent_case_of(
                 session, actor.area_id, victim_index, now, policy.repeat_window_days
@@ -273,7 +288,10 @@ class ReferralService:
                 victim_index=victim_index,
                 perpetrator_index=(
                     ring.blind_index(
-                        "perpetrator", payload["perp_name"], payload.get("perp_dob") or ""
+                        "perpetrator",
+                        payload["perp_name"],
+                        payload.get("perp_dob") or "",
+                        area_id=actor.area_id,
                     )
                     if payload.get("perp_name")
                     else None

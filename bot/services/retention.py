@@ -75,6 +75,7 @@ from storage.models import (
     ReferralDraft,
     ResearchReturn,
 )
+from storage.reclaim import ERASURE_TABLES, reclaim_erased
 from storage.rotation import ShredReport, rotate_after_erasure
 
 log = logging.getLogger("marac.retention")
@@ -178,6 +179,20 @@ class RetentionService:
         them; does nothing when no erasure is newer than the last completed rotation."""
         return await rotate_after_erasure(self._deps.sessions, self._deps.vault)
 
+    async def reclaim_erased_space(self) -> bool:
+        """Leave nothing of erased rows in the database's files that a VACUUM or a checkpoint
+        can remove (``storage.reclaim``); False, and a warning, when it could not run.
+
+        Called after each erasure run and, through a job, after an early erasure; it never
+        raises, as the erasure itself is already done (autovacuum comes later anyway).
+        """
+        try:
+            await reclaim_erased(self._deps.sessions, ERASURE_TABLES)
+        except Exception as error:
+            log.warning("could not vacuum after erasure: %s", describe(error))
+            return False
+        return True
+
     async def prune_audit_trail(
         self, today: date | None = None, *, actor_label: str = "system"
     ) -> PruneReport:
@@ -239,6 +254,8 @@ class RetentionService:
                 continue
             if done:
                 erased.append(item)
+        if erased:
+            await self.reclaim_erased_space()
         return erased
 
     # -- early erasure -------------------------------------------------------------------------

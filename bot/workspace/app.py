@@ -167,7 +167,10 @@ async def _sign_in(request: web.Request) -> web.Response:
         return _json_refusal(_failure(error))
     if actor is None:
         await workspace.runtime.services.audit.record_refusal(
-            action="workspace.refused", actor=None, reason="not enrolled"
+            action="workspace.refused",
+            actor=None,
+            reason="not enrolled",
+            source=user.telegram_user_id,
         )
         return _json_refusal(Refused(403, texts.WS_NOT_ENROLLED, "not_enrolled"))
     token = workspace.sessions.issue(actor.person_id, user.telegram_user_id, now)

@@ -56,6 +56,21 @@ async def test_stranger_gets_neutral_answer_to_anything(app: object, driver: Dri
         assert not reply.buttons
 
 
+async def test_a_stranger_asking_to_report_is_signposted_and_told_nothing_more(
+    app: object, driver: Driver
+) -> None:
+    """Someone the bot does not know may be a victim: the neutral answer, then where help is."""
+    stranger = driver.user(998, "Alex")
+    (reply,) = await stranger.send_and_wait("I need to report something")
+    assert reply.text == (
+        "This is a private service for professionals. If you have been invited, please open "
+        "the link in your invitation.\n\nIn an emergency call 999. The National Domestic Abuse "
+        "Helpline is free and open 24 hours: 0808 2000 247."
+    )
+    assert not reply.buttons
+    assert [m.text for m in driver.bot_messages(stranger.chat_id)] == [reply.text]
+
+
 async def test_group_chat_reveals_nothing(app: object, area: Area, driver: Driver) -> None:
     priya = await area.enrol(501, "Priya", "Shah")
     before = len(driver.bot_messages(-100))
@@ -149,3 +164,51 @@ async def test_stranger_messages_are_audited_as_refusals(
             .where(AuditEvent.action == "access.refused", AuditEvent.outcome == "refused")
         )
     assert count == 1
+
+
+async def test_a_flood_from_strangers_is_counted_not_recorded_message_by_message(
+    app: object, driver: Driver, runtime: Runtime, clock: ManualClock
+) -> None:
+    """30 messages from 3 strangers: the first is recorded at once, the rest in one summary
+    once the hour is over; the audit trail does not grow with the flood."""
+    import json
+
+    from sqlalchemy import select
+
+    from storage.audit import verify_chain
+    from storage.models import AuditEvent
+    from tests.support.waiting import eventually
+
+    strangers = [driver.user(990 + n, f"Stranger{n}") for n in range(3)]
+    for round_ in range(10):
+        for stranger in strangers:
+            (reply,) = await stranger.send_and_wait(f"message {round_}")
+            assert reply.text == texts.NEUTRAL_UNKNOWN
+
+    async def refusals() -> list[AuditEvent]:
+        async with runtime.sessions() as session:
+            rows = await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action.startswith("access.refused"))
+                .order_by(AuditEvent.seq)
+            )
+            return list(rows)
+
+    assert [event.action for event in await refusals()] == ["access.refused"]
+    clock.advance(timedelta(hours=1, minutes=1))
+
+    async def summarised() -> bool:
+        return len(await refusals()) == 2
+
+    await eventually(summarised, "the summary of the hour's refusals")
+    first, summary = await refusals()
+    assert (first.action, summary.action) == ("access.refused", "access.refused.summary")
+    details = json.loads(summary.details)
+    assert (details["count"], details["unknown_users"], details["reasons"]) == (
+        30,
+        3,
+        "message: 30",
+    )
+    assert all(str(990 + n) not in summary.details for n in range(3))  # ids counted, not kept
+    async with runtime.sessions() as session:
+        assert (await verify_chain(session)).intact

@@ -83,7 +83,7 @@ async def test_series_agenda_research_attendance_and_reminders(
     grid = await open_first_meeting(priya)
     assert f"{reference}: 2 of 2" in (grid.text or "")
     assert "Northamptonshire Police: attending" in (grid.text or "")
-    assert "NGH Hospital: apologies" in (grid.text or "")
+    assert "NGH Hospital: apologies (Clinic day; notes sent in advance)" in (grid.text or "")
 
     clock.set(datetime(2026, 12, 8, 10, 0, 1, tzinfo=UTC))
     await wait_for_text(driver, sam, "Reminder: the MARAC meeting is on Thu 10 Dec 2026 10:00")

@@ -10,6 +10,7 @@ updates with ``TimedUpdateProcessor`` and ``dispatch_due`` reports each run to b
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import time
@@ -188,6 +189,58 @@ async def test_malformed_bodies_get_400(
         assert response.status == 405
     await asyncio.sleep(0.1)
     assert metrics.METRICS.sample("marac_updates_total") == before
+
+
+async def test_a_flood_of_refused_posts_logs_a_few_lines_with_the_count(
+    runtime: Runtime,
+    server: BotApiStandIn,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Anyone can post to the webhook: 300 refused posts must not write 300 warnings."""
+    caplog.set_level(logging.WARNING, logger="marac.webhook")
+    application = build_application(runtime, token=server.token, base_url=server.url)
+    moment = [datetime.now(UTC)]
+    web_app = build_web_app(
+        application,
+        runtime,
+        path=PATH,
+        secret_token=SECRET,
+        metrics=Metrics(),
+        now=lambda: moment[0],
+    )
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        running = RunningWebhook(web_app, f"http://{host}:{port}", PUBLIC_URL + PATH)
+        for n in range(250):
+            assert await post_update(http, running, secret=None if n % 2 else "wrong") == 403
+        for _ in range(50):
+            assert await post_update(http, running, body=b"{not json") == 400
+        moment[0] += timedelta(seconds=61)  # the minute is over; one more of each kind
+        assert await post_update(http, running, secret=None) == 403
+    finally:
+        await runner.cleanup()
+    lines = [r.getMessage() for r in caplog.records if r.name == "marac.webhook"]
+    assert lines == [
+        "webhook: refused a request without the right secret token",
+        "webhook: refused a malformed update (JSONDecodeError)",
+        AnyLine("webhook: refused 250 request(s) without the right secret token between "),
+        AnyLine("webhook: refused 50 malformed update(s) between "),
+        "webhook: refused a request without the right secret token",
+    ], lines
+
+
+class AnyLine(str):
+    """Equal to any line starting with it (the summary names the times it covers)."""
+
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith(str(self))
 
 
 async def test_a_redelivered_update_is_handled_once(

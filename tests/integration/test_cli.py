@@ -134,6 +134,65 @@ async def test_run_keeps_trying_an_unreachable_bot_api_with_one_line_each_time(
     assert "trying again in 4 s" in retries[1]
 
 
+async def _run_process(
+    env: dict[str, str], until: str | None, within: float = 60
+) -> tuple[int | None, str]:
+    """``marac-bot run`` as a real process: (exit code, output) once it ends, or, when
+    ``until`` is given, once a line containing it appeared (it is then stopped: None)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main(['run']))",
+        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(within):
+            while raw := await process.stdout.readline():
+                lines.append(raw.decode())
+                if until is not None and until in lines[-1]:
+                    process.send_signal(signal.SIGTERM)
+                    await process.wait()
+                    return None, "".join(lines)
+            return await process.wait(), "".join(lines)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_run_refuses_keys_that_do_not_open_the_data_keys_in_one_line(
+    operator_env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Another deployment's key file (or an old copy) loads fine but opens nothing."""
+    assert await asyncio.to_thread(main, ["init", "--area", "Northamptonshire"]) == 0
+    capsys.readouterr()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: the Bot API never answers
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MARAC_TELEGRAM_TOKEN": TOKEN,
+        "MARAC_TELEGRAM_BASE_URL": f"http://127.0.0.1:{closed.getsockname()[1]}/bot",
+    }
+    try:
+        # The right key file: the check passes (nobody enrolled yet: it keeps a canary data
+        # key for the next start to check) and the bot starts.
+        code, output = await _run_process(env, until="starting long polling")
+        assert code is None and "Traceback" not in output, output
+
+        other = tmp_path / "someone-elses-keys.json"
+        assert create_key_file(other)
+        code, output = await _run_process({**env, "MARAC_KEY_FILE": str(other)}, until=None)
+    finally:
+        closed.close()
+    assert code == 2, output
+    assert output.count("\n") == 1 and "Traceback" not in output, output
+    assert output.startswith(
+        f"marac-bot: The key file {other} does not open this database's data keys"
+    ), output
+    assert "point MARAC_KEY_FILE at this database's key file" in output
+
+
 def test_malformed_token_is_named_but_never_printed(
     operator_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

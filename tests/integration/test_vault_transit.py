@@ -216,9 +216,9 @@ async def test_blind_indexes_do_not_change_when_the_kek_moves_to_vault(
 ) -> None:
     """Repeat victims found before the switch are still found after it."""
     file_ring = key_ring_from_document(key_document, "test")
-    assert source.blind_index("victim", "Zoë O’Neil", "1990-03-14") == file_ring.blind_index(
-        "victim", "zoe o'neil", "1990-03-14"
-    )
+    assert source.blind_index(
+        "victim", "Zoë O’Neil", "1990-03-14", area_id=1
+    ) == file_ring.blind_index("victim", "zoe o'neil", "1990-03-14", area_id=1)
 
 
 # --- keys rotate / keys status ----------------------------------------------------------------

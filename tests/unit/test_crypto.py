@@ -14,6 +14,8 @@ from storage.crypto import (
     KeyEncryptionKey,
     KeyRing,
     KeySource,
+    area_blind_index,
+    area_blind_index_key,
     blind_index,
     new_data_key,
     normalise_identifier,
@@ -259,46 +261,48 @@ def test_normalise_identifier_folds_case_accents_and_spacing() -> None:
 
 
 def test_blind_index_matches_normalised_variants(ring: KeyRing) -> None:
-    reference = ring.blind_index("person-name", "zoe o'neil")
+    reference = ring.blind_index("person-name", "zoe o'neil", area_id=1)
     for variant in ["Zoë  O'Neil", "ZOE O'NEIL", " zoë o'neil ", "Zoe\u0308 O'Neil"]:
-        assert ring.blind_index("person-name", variant) == reference
+        assert ring.blind_index("person-name", variant, area_id=1) == reference
 
 
 def test_blind_index_distinguishes_different_names(ring: KeyRing) -> None:
-    assert ring.blind_index("person-name", "Zoe O'Neil") != ring.blind_index(
-        "person-name", "Zoe O'Neal"
+    assert ring.blind_index("person-name", "Zoe O'Neil", area_id=1) != ring.blind_index(
+        "person-name", "Zoe O'Neal", area_id=1
     )
 
 
 def test_blind_index_differs_between_purposes(ring: KeyRing) -> None:
-    assert ring.blind_index("person-name", "Zoe O'Neil") != ring.blind_index(
-        "address", "Zoe O'Neil"
+    assert ring.blind_index("person-name", "Zoe O'Neil", area_id=1) != ring.blind_index(
+        "address", "Zoe O'Neil", area_id=1
     )
 
 
 def test_blind_index_differs_between_keys() -> None:
     first, second = make_ring("kek-1"), make_ring("kek-1")
-    assert first.blind_index("person-name", "Zoe O'Neil") != second.blind_index(
-        "person-name", "Zoe O'Neil"
+    assert first.blind_index("person-name", "Zoe O'Neil", area_id=1) != second.blind_index(
+        "person-name", "Zoe O'Neil", area_id=1
     )
 
 
 def test_blind_index_is_stable_for_the_same_key() -> None:
     blind = secrets.token_bytes(32)
     first, second = make_ring("kek-a", blind=blind), make_ring("kek-b", blind=blind)
-    assert first.blind_index("person-name", "Zoe", "1990-01-01") == second.blind_index(
-        "person-name", "Zoe", "1990-01-01"
+    assert first.blind_index("person-name", "Zoe", "1990-01-01", area_id=1) == second.blind_index(
+        "person-name", "Zoe", "1990-01-01", area_id=1
     )
 
 
 def test_blind_index_keeps_parts_apart(ring: KeyRing) -> None:
     # ("ab", "c") and ("a", "bc") are different people; so are ("a b",) and ("a", "b").
-    assert ring.blind_index("p", "ab", "c") != ring.blind_index("p", "a", "bc")
-    assert ring.blind_index("p", "a b") != ring.blind_index("p", "a", "b")
+    assert ring.blind_index("p", "ab", "c", area_id=1) != ring.blind_index(
+        "p", "a", "bc", area_id=1
+    )
+    assert ring.blind_index("p", "a b", area_id=1) != ring.blind_index("p", "a", "b", area_id=1)
 
 
 def test_blind_index_is_not_the_plaintext(ring: KeyRing) -> None:
-    index = ring.blind_index("person-name", "Zoë O'Neil")
+    index = ring.blind_index("person-name", "Zoë O'Neil", area_id=1)
     assert len(index) == 64
     assert all(ch in "0123456789abcdef" for ch in index)
     lowered = index.lower()
@@ -324,8 +328,24 @@ async def test_the_key_ring_wraps_and_unwraps_as_a_key_source(
 def test_any_source_with_the_same_blind_index_key_gives_the_same_index() -> None:
     """What lets the KEK move (to Vault) without breaking repeat-victim matching."""
     key = secrets.token_bytes(32)
-    assert blind_index(key, "person-name", "Zoë") == make_ring("kek-x", blind=key).blind_index(
-        "person-name", "zoe"
-    )
+    assert area_blind_index(key, 1, "person-name", "Zoë") == make_ring(
+        "kek-x", blind=key
+    ).blind_index("person-name", "zoe", area_id=1)
     with pytest.raises(CryptoError):
         blind_index(b"short", "person-name", "Zoe")
+
+
+def test_the_same_victim_has_unrelated_indexes_in_different_areas(ring: KeyRing) -> None:
+    """One key for every area let anyone with the database link cases across areas."""
+    north = ring.blind_index("victim", "Zoë O'Neil", "1990-03-14", area_id=1)
+    south = ring.blind_index("victim", "Zoë O'Neil", "1990-03-14", area_id=2)
+    assert north != south
+    assert ring.blind_index("victim", "zoe o'neil", "1990-03-14", area_id=1) == north
+
+
+def test_each_area_key_is_derived_with_hkdf_from_the_one_secret() -> None:
+    key = secrets.token_bytes(32)
+    first, second = area_blind_index_key(key, 1), area_blind_index_key(key, 2)
+    assert len({key, first, second}) == 3 and len(first) == 32
+    assert area_blind_index_key(key, 1) == first
+    assert area_blind_index(key, 1, "p", "a") == blind_index(first, "p", "a")

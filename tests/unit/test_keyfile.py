@@ -98,7 +98,9 @@ def test_loading_twice_gives_the_same_keys(key_path: Path) -> None:
     second = load_key_ring(key_path, NO_ENV)
     key_id, wrapped = first.wrap(new_data_key(), "dk-1")
     second.unwrap(key_id, wrapped, "dk-1")
-    assert first.blind_index("name", "Zoe") == second.blind_index("name", "Zoe")
+    assert first.blind_index("name", "Zoe", area_id=1) == second.blind_index(
+        "name", "Zoe", area_id=1
+    )
 
 
 def test_two_fresh_key_files_have_different_keys(tmp_path: Path) -> None:
@@ -265,7 +267,9 @@ def test_marac_keys_takes_precedence_over_the_key_file(key_path: Path) -> None:
     assert ring.active_key_id == inline["active"]
     from_file = load_key_ring(key_path, NO_ENV)
     assert ring.active_key_id != from_file.active_key_id
-    assert ring.blind_index("name", "Zoe") != from_file.blind_index("name", "Zoe")
+    assert ring.blind_index("name", "Zoe", area_id=1) != from_file.blind_index(
+        "name", "Zoe", area_id=1
+    )
 
 
 def test_marac_keys_works_without_any_key_file(tmp_path: Path) -> None:
@@ -402,7 +406,9 @@ def test_the_audit_key_is_the_same_for_every_key_source_and_survives_rotation(
     assert len(keys) == 1
     (key,) = keys
     assert key.chain != key.checkpoint
-    assert ring.blind_index("victim", "x") != key.chain.hex()  # its own key, not the index's
+    assert (
+        ring.blind_index("victim", "x", area_id=1) != key.chain.hex()
+    )  # its own key, not the index's
     other = key_ring_from_document(new_key_document(), "other").audit_key()
     assert other.chain != key.chain
     assert repr(key) == "AuditKey(<hidden>)"

@@ -328,3 +328,26 @@ def test_no_vault_token_is_ever_a_setting() -> None:
         }
     )
     assert "hvs.secret" not in repr(settings) and "hvs.secret" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    "weak",
+    ["x", "a" * 31, "a-long-enough-secret-but-has spaces", "ünïcode-ünïcode-ünïcode-ünïcode-x"],
+    ids=["one-character", "31-characters", "space", "outside-the-alphabet"],
+)
+def test_a_weak_webhook_secret_stops_the_start_and_says_how_to_make_one(weak: str) -> None:
+    message = error_for({"MARAC_WEBHOOK_SECRET": weak})
+    assert message.startswith("MARAC_WEBHOOK_SECRET must be at least 32 characters")
+    assert "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'" in message
+    assert weak not in message
+
+
+def test_a_made_webhook_secret_is_accepted() -> None:
+    import secrets
+
+    made = secrets.token_urlsafe(32)
+    settings = load_settings({"MARAC_WEBHOOK_SECRET": made})
+    assert settings.webhook_secret is not None
+    assert settings.webhook_secret.get_secret_value() == made
+    assert load_settings({"MARAC_WEBHOOK_SECRET": "A_-9" * 8}).webhook_secret is not None
+    assert load_settings({"MARAC_WEBHOOK_SECRET": ""}).webhook_secret is None

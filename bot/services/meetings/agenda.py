@@ -16,7 +16,7 @@ from bot.meetings.agenda_rules import (
     reorder,
 )
 from bot.meetings.workdays import NO_CLOSURES
-from bot.permissions import Operation, authorise, scope_for
+from bot.permissions import Operation, authorise, is_allowed, scope_for
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, receivers, record_views, visible
 from bot.services.meetings.common import (
@@ -108,7 +108,13 @@ class Agenda(MeetingBase):
                     select(Agency).where(Agency.area_id == area.id).order_by(Agency.name)
                 )
             ]
-            attendance = (await self._attendance(session, [meeting.id])).get(meeting.id, {})
+            # Apology reasons are for the minutes: those who produce them see them (read with
+            # the replies themselves, so it costs no extra statement).
+            if is_allowed(actor, Operation.RECORD_ACTIONS, area_id=meeting.area_id):
+                attendance, reasons = await self._attendance_and_reasons(session, meeting)
+            else:
+                attendance = (await self._attendance(session, [meeting.id])).get(meeting.id, {})
+                reasons = {}
             location = None
             if meeting.location_sealed is not None and meeting.data_key_id:
                 location = await self._deps.vault.open(
@@ -123,6 +129,7 @@ class Agenda(MeetingBase):
                 agenda=agenda,
                 agencies=agencies,
                 attendance=attendance,
+                apology_reasons=reasons,
                 may_manage=scope_for(actor.role, Operation.MANAGE_MEETINGS) is not None,
                 my_agency_id=actor.agency_id,
                 next_meeting_id=await _next_meeting_id(session, area.id, meeting.starts_at),

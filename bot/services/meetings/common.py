@@ -103,6 +103,9 @@ class MeetingDetail:
     my_agency_id: int | None
     next_meeting_id: int | None = None
     research_notes: list[tuple[str, str, str]] = field(default_factory=list)
+    # Why each agency whose latest reply is apologies sent them; only for those who produce
+    # the minutes (coordinator and chair), empty for everyone else.
+    apology_reasons: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,12 @@ def location_context(meeting_id: int) -> FieldContext:
 
 def research_context(return_id: int) -> FieldContext:
     return FieldContext("research_returns", "note", return_id)
+
+
+def apology_context(reply_id: int) -> FieldContext:
+    """An apology reason, sealed with its meeting's data key (as migration 0014 sealed the
+    plaintext ones: keep the two in step)."""
+    return FieldContext("attendance_replies", "reason", reply_id)
 
 
 async def _area(session: AsyncSession, area_id: int) -> Area:
@@ -521,6 +530,25 @@ class MeetingBase:
         for meeting_id, agency_id, status in rows.all():
             latest.setdefault(int(meeting_id), {})[int(agency_id)] = status
         return latest
+
+    async def _attendance_and_reasons(
+        self, session: AsyncSession, meeting: Meeting
+    ) -> tuple[dict[int, str], dict[int, str]]:
+        """``_attendance`` for one meeting, and the reason given with each agency's latest
+        reply where that reply is apologies (opened with the meeting's data key)."""
+        rows = await session.execute(
+            select(AttendanceReply)
+            .where(AttendanceReply.meeting_id == meeting.id)
+            .order_by(AttendanceReply.id)
+        )
+        latest = {int(reply.agency_id): reply for reply in rows.scalars()}
+        reasons: dict[int, str] = {}
+        for agency_id, reply in latest.items():
+            if reply.status == "apologies" and reply.reason_sealed and meeting.data_key_id:
+                reasons[agency_id] = await self._deps.vault.open(
+                    session, meeting.data_key_id, apology_context(reply.id), reply.reason_sealed
+                )
+        return {agency_id: reply.status for agency_id, reply in latest.items()}, reasons
 
     async def _meeting(
         self, session: AsyncSession, actor: Actor, meeting_id: int, *, lock: bool = False

@@ -16,6 +16,7 @@ from bot.services.meetings.common import (
     ATTENDANCE,
     MeetingBase,
     _area,
+    apology_context,
     research_context,
 )
 from bot.services.outbox import cancel as cancel_outbox
@@ -99,21 +100,29 @@ class ResearchAndAttendance(MeetingBase):
         if status not in ATTENDANCE:
             raise ServiceError(texts.BUTTON_NOT_RECOGNISED)
         now = self._deps.clock.now()
+        reason = (reason or "").strip()[:200] or None
         async with self._deps.sessions.begin() as session:
-            meeting = await self._meeting(session, actor, meeting_id)
+            # Locked: two agencies' apologies for a meeting without a data key make one key.
+            meeting = await self._meeting(session, actor, meeting_id, lock=reason is not None)
             if meeting.starts_at <= now:
                 raise ServiceError(texts.MEETING_ALREADY_STARTED)
             assert actor.agency_id is not None
-            session.add(
-                AttendanceReply(
-                    meeting_id=meeting.id,
-                    agency_id=actor.agency_id,
-                    status=status,
-                    reason=(reason or "")[:200] or None,
-                    by_person_id=actor.person_id,
-                    at=now,
-                )
+            reply = AttendanceReply(
+                meeting_id=meeting.id,
+                agency_id=actor.agency_id,
+                status=status,
+                by_person_id=actor.person_id,
+                at=now,
             )
+            session.add(reply)
+            await session.flush()
+            if reason is not None:
+                # Sealed like the meeting's location: it may name someone ("Sam is in court").
+                if meeting.data_key_id is None:
+                    meeting.data_key_id = await self._deps.vault.create_data_key(session, "meeting")
+                reply.reason_sealed = await self._deps.vault.seal(
+                    session, meeting.data_key_id, apology_context(reply.id), reason
+                )
             reps = await session.scalars(
                 select(Person.id).where(
                     Person.agency_id == actor.agency_id, Person.deactivated_at.is_(None)
