@@ -376,6 +376,7 @@ NOT_CASE_PATHS: dict[str, str] = {
     "meetings.reply_attendance": "attendance names no case",
     "meetings.series_off_days": "the calendar",
     "meetings.upcoming": "AGENDA counts (checked in _agenda)",
+    "audit_checkpoints.publish_due": "the audit chain's head and count, no case",
     "outbox.*": "sends what was queued; asks the policy again (NOTICE)",
     "people.*": "people, never cases",
     "policies.update": "thresholds",
@@ -451,7 +452,8 @@ def _enqueue_calls() -> list[tuple[str, str, bool]]:
 # Messages that name no case, and so carry no case_ids: attendance and invitations, reminders
 # that give only the meeting's time, the digest's counts (worked out per reader through the
 # policy), the calendar, a person who cannot be reached, who enrolled (and that they were
-# confirmed), and the quarterly access review and leavers reminder. Every other message names a case
+# confirmed), the quarterly access review and leavers reminder, and the daily audit
+# checkpoint (the chain's head and count). Every other message names a case
 # and must pass case_ids, so the policy is asked when it is queued and again when it is sent.
 CASE_FREE_KINDS = {
     ("meetings", "attendance_request"),
@@ -467,6 +469,7 @@ CASE_FREE_KINDS = {
     ("confirmations", "CONFIRMED_KIND"),
     ("access_review", "REVIEW_KIND"),
     ("access_review", "LEAVERS_KIND"),
+    ("audit_checkpoints", "KIND"),
 }
 
 
