@@ -54,10 +54,11 @@ from bot.sandbox import BotApiStandIn, Driver, SimulatedUser
 from bot.sandbox.scenarios import press
 from bot.vocabulary import AgencyKind, Role
 from config import Settings
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, SensitiveMessage
 from tests.support.e2e import Area, add_agency, queue_reminder
 from tests.support.failover import Instance, eventually, finish_referral
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually as eventually_async
 
 # Real outages, processes, rotations or whole demos: `pytest -m "not slow"` skips them.
 pytestmark = pytest.mark.slow
@@ -304,6 +305,9 @@ async def test_under_the_leader_lease_an_outage_hands_the_updates_to_the_next_le
         await sam.send_and_wait("/refer")
         asked = await press(sam, "Yes")
         assert asked.text == texts.REFERRAL_PROMPTS["safe_details"]
+        # The press's handler goes on after the question appears (it records the question for
+        # deletion): cut the database only once it has finished.
+        await recorded_for_deletion(runtime, asked.message_id)
 
         await proxy.cut()
         await eventually(lambda: not bot.polling, "the bot to step down")
@@ -321,3 +325,14 @@ async def test_under_the_leader_lease_an_outage_hands_the_updates_to_the_next_le
         assert await finish_referral(sam)
     finally:
         await bot.close()
+
+
+async def recorded_for_deletion(runtime: Runtime, message_id: int) -> None:
+    async def recorded() -> bool:
+        async with runtime.sessions() as session:
+            found = await session.scalar(
+                select(SensitiveMessage.id).where(SensitiveMessage.message_id == message_id)
+            )
+        return found is not None
+
+    await eventually_async(recorded, "the question to be recorded for deletion")
