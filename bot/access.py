@@ -187,7 +187,7 @@ class CasePath(enum.StrEnum):
     MINUTES = "minutes"
     ACTIONS_LIST = "actions list"
     ACTION_CARD = "action card"
-    PERPETRATOR_REFERRALS = "perpetrator referrals"
+    PERPETRATOR_REFERRALS = "perpetrator-service referrals"
     AUDIT_TRAIL = "audit trail"
     EARLY_ERASURE = "early erasure"
     NOTICE = "notice"  # any message sent to a person that names the case

@@ -94,7 +94,7 @@ _HANDLER_KINDS = [
     ("act", "undo", 1, "take a recorded action back (action)"),
     ("act", "open", 1, "open an action (action)"),
     ("act", "pg", 2, "a page of actions (offset, referral offset)"),
-    ("act", "pm", 2, "move a perpetrator referral (referral, state)"),
+    ("act", "pm", 2, "move a perpetrator-service referral (referral, state)"),
     ("act", "wait", 0, "set a perpetrator service's waiting time"),
     ("act", "rto", 2, "pass an action to this colleague (action, person)"),
     ("ag", "open", 1, "open an agency (agency)"),

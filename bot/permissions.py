@@ -31,7 +31,7 @@ class Operation(StrEnum):
     VIEW_MEETINGS = "see meetings and agendas (references only)"
     RETURN_RESEARCH = "return research and confirm attendance for their agency"
     RECORD_ACTIONS = "record action plans, close meetings, produce minutes"
-    WORK_ACTIONS = "accept and complete their agency's actions and perpetrator referrals"
+    WORK_ACTIONS = "accept and complete their agency's actions and perpetrator-service referrals"
     VIEW_STATISTICS = "see statistics and the quarterly return (governance: small numbers hidden)"
 
 
@@ -158,7 +158,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("case", "Open a case card by its reference", Operation.VIEW_CASES),
     Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
     Command("closures", "Closure days: not counted as working days", Operation.MANAGE_MEETINGS),
-    Command("actions", "Your agency's actions and perpetrator referrals", Operation.WORK_ACTIONS),
+    Command(
+        "actions", "Your agency's actions and perpetrator-service referrals", Operation.WORK_ACTIONS
+    ),
     Command("plan", "Action plans: record, close a meeting, minutes", Operation.RECORD_ACTIONS),
     Command("minutes", "A meeting's action plan as a document", Operation.RECORD_ACTIONS),
     Command("stats", "Statistics by quarter or for the last 12 months", Operation.VIEW_STATISTICS),

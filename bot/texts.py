@@ -1144,7 +1144,7 @@ def case_moved_up(reference: str, position: int) -> str:
     return f"{reference} is now number {position} on the agenda."
 
 
-# --- Actions and perpetrator referrals ------------------------------------------------------
+# --- Actions and perpetrator-service referrals ----------------------------------------------
 
 ACTION_ALREADY_SENT = "That action has already been sent to the agency, so it cannot be undone."
 MEETING_ALREADY_CLOSED = "This meeting is already closed and its actions sent."
@@ -1230,19 +1230,19 @@ def actions_closed(count: int, unreached: list[tuple[str, str]]) -> str:
 
 
 def perpetrator_update(reference: str, service: str, state: str) -> str:
-    return f"Perpetrator referral on {reference} ({service}): now {state.lower()}."
+    return f"Perpetrator-service referral on {reference} ({service}): now {state.lower()}."
 
 
 def perpetrator_first_contact_chase(reference: str) -> str:
     return (
-        f"The perpetrator referral on {reference} has had no recorded contact for 10 working "
-        "days. Please update it with /actions."
+        f"The perpetrator-service referral on {reference} has had no recorded contact for 10 "
+        "working days. Please update it with /actions."
     )
 
 
 def perpetrator_stale(reference: str) -> str:
     return (
-        f"The perpetrator referral on {reference} has not changed for 20 working days. "
+        f"The perpetrator-service referral on {reference} has not changed for 20 working days. "
         "Please update it with /actions."
     )
 
@@ -1276,7 +1276,7 @@ def open_actions_heading(count: int) -> str:
 
 
 def perpetrator_line(reference: str, state: str) -> str:
-    return f"Perpetrator referral {reference}: {state.lower()}"
+    return f"Perpetrator-service referral {reference}: {state.lower()}"
 
 
 def action_moved(reference: str, state: str) -> str:
@@ -1297,14 +1297,14 @@ def action_button(reference: str, due: str, overdue: bool) -> str:
 
 # -- Serial perpetrators: references only, never names ---------------------------------------
 
-STEP_NAMES["serial_perpetrator"] = "possible serial perpetrator found"
+STEP_NAMES["serial_perpetrator"] = "person causing harm found in other cases"
 
 
 def serial_perpetrator_alert(reference: str, others: list[str]) -> str:
     who = "a different victim" if len(others) == 1 else "victims other than this one"
     return (
-        f"Possible serial perpetrator: the person causing harm in {reference} also appears in "
-        f"{', '.join(others)} ({who}). Send /case {reference} to see the link."
+        f"Person causing harm in other cases: the person causing harm in {reference} also "
+        f"appears in {', '.join(others)} ({who}). Send /case {reference} to see the link."
     )
 
 
@@ -1379,7 +1379,7 @@ def open_action_line(
 
 
 def referrals_showing(first: int, last: int, total: int) -> str:
-    return f"Perpetrator referrals {first} to {last} of {total}, open ones first."
+    return f"Perpetrator-service referrals {first} to {last} of {total}, open ones first."
 
 
 # --- Button labels ----------------------------------------------------------------------

@@ -214,7 +214,7 @@ PERP_LABELS: dict[PerpState, str] = {
 
 def perp_state(steps: Sequence[PerpState]) -> PerpState:
     """The state a referral's recorded steps add up to; ValueError if no legal path gives them."""
-    return _replay(steps, PerpState.REFERRED, PERP_TRANSITIONS, "perpetrator referral")
+    return _replay(steps, PerpState.REFERRED, PERP_TRANSITIONS, "perpetrator-service referral")
 
 
 def perp_can_move(current: PerpState, target: PerpState) -> bool:

@@ -250,7 +250,7 @@ class Demo:
             (
                 f"Police: check bail conditions and flag the address by {due} high",
                 "IDVA: update the safety plan and discuss a sanctuary scheme",
-                "Drive: assess the perpetrator for intensive case management",
+                "Drive: assess the person causing harm for intensive case management",
             ),
             start=1,
         ):
@@ -403,7 +403,8 @@ async def run_demo(
                     demo.action_plan,
                 )
                 await demo.scene(
-                    "The perpetrator referral is followed step by step; the IDVA is told each time",
+                    "The perpetrator-service referral is followed step by step; "
+                    "the IDVA is told each time",
                     demo.perpetrator_referral,
                 )
                 demo.flush()

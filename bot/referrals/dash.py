@@ -48,7 +48,7 @@ DASH_QUESTIONS: tuple[DashQuestion, ...] = tuple(
             (
                 "Isolated from family or friends",
                 "Is the victim isolated from family or friends, for example "
-                "because the abuser stops them seeing people?",
+                "because the person causing harm stops them seeing people?",
             ),
             (
                 "Depression or suicidal thoughts",
@@ -56,12 +56,13 @@ DASH_QUESTIONS: tuple[DashQuestion, ...] = tuple(
             ),
             (
                 "Separation in the past year",
-                "Has the victim separated, or tried to separate, from the abuser in the past year?",
+                "Has the victim separated, or tried to separate, from the person causing harm "
+                "in the past year?",
             ),
             ("Conflict over child contact", "Is there conflict over contact with the children?"),
             (
                 "Constant contact, stalking, harassment",
-                "Does the abuser constantly text, call, contact, follow, stalk "
+                "Does the person causing harm constantly text, call, contact, follow, stalk "
                 "or harass the victim?",
             ),
             (
@@ -72,21 +73,22 @@ DASH_QUESTIONS: tuple[DashQuestion, ...] = tuple(
             ("Abuse getting worse", "Is the abuse getting worse?"),
             (
                 "Controlling or very jealous",
-                "Does the abuser try to control everything the victim does, "
+                "Does the person causing harm try to control everything the victim does, "
                 "or are they excessively jealous?",
             ),
             (
                 "Weapons or objects used to hurt",
-                "Has the abuser used weapons or objects to hurt the victim?",
+                "Has the person causing harm used weapons or objects to hurt the victim?",
             ),
             (
                 "Threats to kill",
-                "Has the abuser threatened to kill the victim or someone else, "
+                "Has the person causing harm threatened to kill the victim or someone else, "
                 "and does the victim believe them?",
             ),
             (
                 "Strangled, choked, suffocated or drowned",
-                "Has the abuser ever tried to strangle, choke, suffocate or drown the victim?",
+                "Has the person causing harm ever tried to strangle, choke, suffocate or drown "
+                "the victim?",
             ),
             ("Sexual abuse", "Does the abuse include sexual abuse or sexually degrading acts?"),
             (
@@ -95,37 +97,37 @@ DASH_QUESTIONS: tuple[DashQuestion, ...] = tuple(
                 "else, for example family members or in honour-based abuse?",
             ),
             (
-                "Abuser has hurt others",
-                "Has the abuser hurt anyone else, such as children, relatives, "
+                "Person causing harm has hurt others",
+                "Has the person causing harm hurt anyone else, such as children, relatives, "
                 "previous partners or strangers?",
             ),
             (
                 "Harm to animals or pets",
-                "Has the abuser hurt or mistreated an animal or the family pet?",
+                "Has the person causing harm hurt or mistreated an animal or the family pet?",
             ),
             (
                 "Financial problems or dependence",
                 "Are there financial problems, or is the victim financially dependent "
-                "on the abuser?",
+                "on the person causing harm?",
             ),
             (
-                "Abuser's drugs, alcohol, mental health",
-                "In the past year, has the abuser had problems with drugs, alcohol "
+                "Person causing harm: drugs, alcohol, mental health",
+                "In the past year, has the person causing harm had problems with drugs, alcohol "
                 "or mental health?",
             ),
             (
-                "Abuser's suicide threats or attempts",
-                "Has the abuser ever threatened or attempted suicide?",
+                "Person causing harm: suicide threats or attempts",
+                "Has the person causing harm ever threatened or attempted suicide?",
             ),
             (
                 "Breached bail, injunction or agreement",
-                "Has the abuser broken bail conditions, an injunction, or an agreement "
-                "about contact?",
+                "Has the person causing harm broken bail conditions, an injunction, or an "
+                "agreement about contact?",
             ),
             (
-                "Abuser's criminal history",
-                "Does the abuser have a criminal history, or have they been in trouble "
-                "with the police?",
+                "Person causing harm: criminal history",
+                "Does the person causing harm have a criminal history, or have they been in "
+                "trouble with the police?",
             ),
         ],
         start=1,

@@ -62,7 +62,7 @@ class StatisticsService:
     """The steering group's figures, read with a handful of queries whatever the area's size.
 
     Every query is limited to what can change the requested period's figures (meetings
-    held in it, actions due in it, perpetrator referrals made in it) and reads coded
+    held in it, actions due in it, perpetrator-service referrals made in it) and reads coded
     columns only, never an ORM entity with its sealed blobs. Cases heard and actions are
     counted by the database (GROUP BY) and handed to ``compute`` as tallies, because
     reading each of an area's thousands of heard cases into Python is what made /stats
@@ -268,7 +268,7 @@ async def _actions_due(
 async def _perpetrator_referrals(
     session: AsyncSession, period: Period, zone: ZoneInfo, agencies: dict[int, str]
 ) -> list[PerpRecord]:
-    """Perpetrator referrals made in the period: one row each, with its steps read alongside.
+    """Perpetrator-service referrals made in the period: one row each, steps read alongside.
 
     Found through the area's agencies (the service is always one of them), for the same
     reason as the actions. A referral's state is its latest step, which is what replaying
@@ -302,7 +302,7 @@ async def _perpetrator_referrals(
     perps: list[PerpRecord] = []
     for service_id, referred_at, state, started_at in rows:
         if state is None:
-            raise ValueError("a perpetrator referral has no recorded steps")
+            raise ValueError("a perpetrator-service referral has no recorded steps")
         perps.append(
             PerpRecord(
                 agencies[service_id],

@@ -130,7 +130,7 @@ def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
         ("Aged 16–17", f.aged_16_17),
     ):
         lines.append(f"{label}: {_count_with_share(value, heard, suppressed)}")
-    lines.append(f"Perpetrators aged 17 or under: {c(f.perpetrators_under_18)}")
+    lines.append(f"People causing harm aged 17 or under: {c(f.perpetrators_under_18)}")
 
     referrers = [(k, n) for k, n in f.referrals_by_agency_kind.items() if n]
     if referrers:
@@ -158,7 +158,7 @@ def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
 
     if f.perp_by_state:
         lines.append("")
-        lines.append("Perpetrator referrals made in the period")
+        lines.append("Perpetrator-service referrals made in the period")
         for service, states in f.perp_by_state.items():
             total = sum(states.values())
             lines.append(f"{service}: {c(total)} referred")

@@ -1,7 +1,7 @@
-"""Action plans and perpetrator referrals end to end: recorded at the meeting, sent on close,
-accepted, done, not possible, raced, chased and escalated; a perpetrator referral followed to
-completion with the IDVA told at every step; minutes as a RESTRICTED document; a long list of
-open actions shown a page at a time."""
+"""Action plans and perpetrator-service referrals end to end: recorded at the meeting, sent on
+close, accepted, done, not possible, raced, chased and escalated; a perpetrator-service referral
+followed to completion with the IDVA told at every step; minutes as a RESTRICTED document; a long
+list of open actions shown a page at a time."""
 
 from __future__ import annotations
 
@@ -166,7 +166,10 @@ async def test_perpetrator_referral_followed_to_completion_with_idva_told(
     await schedule(cast.priya, repeat="Once only")
     reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
     await plan_actions(
-        driver, cast, reference, ["Drive: assess the perpetrator for intensive case management"]
+        driver,
+        cast,
+        reference,
+        ["Drive: assess the person causing harm for intensive case management"],
     )
     await close(cast)
     await wait_for_text(driver, cast.pat, "New MARAC action for your agency")
@@ -178,10 +181,10 @@ async def test_perpetrator_referral_followed_to_completion_with_idva_told(
         await wait_for_text(
             driver,
             cast.jo,
-            f"Perpetrator referral on {reference} (Drive Project): now {step.lower()}",
+            f"Perpetrator-service referral on {reference} (Drive Project): now {step.lower()}",
         )
     (listing,) = await cast.pat.send_and_wait("/actions")
-    assert f"Perpetrator referral {reference}: completed" in (listing.text or "")
+    assert f"Perpetrator-service referral {reference}: completed" in (listing.text or "")
     assert listing.find_button(f"{reference}: Ended") is None
 
     (summary,) = await cast.priya.send_and_wait("/plan")
@@ -201,13 +204,13 @@ async def test_stale_perpetrator_referral_is_chased_and_escalated(
     # No first contact within 10 working days of 26 Nov: chased on Thu 10 Dec.
     clock.set(datetime(2026, 12, 10, 9, 0, 1, tzinfo=UTC))
     await wait_for_text(
-        driver, cast.pat, f"perpetrator referral on {reference} has had no recorded contact"
+        driver, cast.pat, f"perpetrator-service referral on {reference} has had no recorded contact"
     )
     # No change for 20 working days: the service and the coordinator hear of it.
     clock.set(datetime(2026, 12, 29, 9, 0, 1, tzinfo=UTC))
     clock.set(datetime(2027, 1, 4, 9, 0, 1, tzinfo=UTC))
     await wait_for_text(
-        driver, cast.priya, f"perpetrator referral on {reference} has not changed for 20"
+        driver, cast.priya, f"perpetrator-service referral on {reference} has not changed for 20"
     )
 
 
@@ -299,13 +302,13 @@ async def test_many_perpetrator_referrals_are_shown_open_ones_first_a_page_at_a_
     (listing,) = await cast.pat.send_and_wait("/actions")
     text = listing.text or ""
     assert texts.referrals_showing(1, 5, 6) in text
-    assert f"Perpetrator referral {reference}: ended" not in text
-    assert text.count(f"Perpetrator referral {reference}: referred") == 5
+    assert f"Perpetrator-service referral {reference}: ended" not in text
+    assert text.count(f"Perpetrator-service referral {reference}: referred") == 5
     assert texts.MORE_REFERRALS in listing.button_texts
     turned = await cast.pat.press_and_wait(texts.MORE_REFERRALS, message=listing, expect_edit=True)
     page = turned.message.text or ""
     assert texts.referrals_showing(6, 6, 6) in page
-    assert f"Perpetrator referral {reference}: ended" in page
+    assert f"Perpetrator-service referral {reference}: ended" in page
     assert texts.PREVIOUS_REFERRALS in turned.message.button_texts
     assert not any(label.startswith(f"{reference}: ") for label in turned.message.button_texts)
 

@@ -28,16 +28,16 @@ async def test_same_perpetrator_for_two_victims_alerts_coordinator_and_links_cas
     thanks = sam.bot_messages()[-1].text or ""
     assert "repeat" not in thanks and first not in thanks  # the referrer is not told
 
-    alert = await wait_for_text(driver, priya, "Possible serial perpetrator")
+    alert = await wait_for_text(driver, priya, "Person causing harm in other cases")
     assert alert == (
-        f"Possible serial perpetrator: the person causing harm in {second} also appears in "
+        f"Person causing harm in other cases: the person causing harm in {second} also appears in "
         f"{first} (a different victim). Send /case {second} to see the link."
     )
     assert not any(name in alert for name in NAMES)
 
     (card,) = await priya.send_and_wait(f"/case {second}")
     assert f"Same person causing harm as: {first}" in (card.text or "")
-    assert "possible serial perpetrator found" in (card.text or "")
+    assert "person causing harm found in other cases" in (card.text or "")
     (older,) = await priya.send_and_wait(f"/case {first}")
     assert f"Same person causing harm as: {second}" in (older.text or "")
 

@@ -146,7 +146,7 @@ async def test_two_victims_same_perpetrator_alerts_and_links_both_cases(
     ]
     (alert,) = alerts
     assert alert.text == (
-        f"Possible serial perpetrator: the person causing harm in {second.reference} also "
+        f"Person causing harm in other cases: the person causing harm in {second.reference} also "
         f"appears in {first.reference} (a different victim). "
         f"Send /case {second.reference} to see the link."
     )
