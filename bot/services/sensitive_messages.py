@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from bot.services.deps import ServiceDeps
 from storage.db import single_statement_session
@@ -111,43 +111,22 @@ class SensitiveMessageService:
 
     async def mark_deleted(self, ids: list[int]) -> None:
         """Also used when Telegram says the message is already gone: nothing left to delete."""
-        if not ids:
-            return
-        async with self._deps.sessions.begin() as session:
-            await session.execute(
-                update(SensitiveMessage)
-                .where(SensitiveMessage.id.in_(ids))
-                .values(deleted_at=self._deps.clock.now())
-            )
+        await self._settle(ids, deleted_at=self._deps.clock.now())
 
     async def mark_retry(self, ids: list[int]) -> None:
         """Telegram was unavailable: count the attempt and try again on the next run."""
-        if not ids:
-            return
-        async with self._deps.sessions.begin() as session:
-            await session.execute(
-                update(SensitiveMessage)
-                .where(SensitiveMessage.id.in_(ids))
-                .values(attempts=SensitiveMessage.attempts + 1)
-            )
+        await self._settle(ids, attempts=SensitiveMessage.attempts + 1)
 
     async def mark_failed(self, ids: list[int]) -> None:
         """Telegram will not delete these: stop trying (the person has been asked to)."""
+        await self._settle(
+            ids, failed_at=self._deps.clock.now(), attempts=SensitiveMessage.attempts + 1
+        )
+
+    async def _settle(self, ids: list[int], **values: object) -> None:
         if not ids:
             return
         async with self._deps.sessions.begin() as session:
             await session.execute(
-                update(SensitiveMessage)
-                .where(SensitiveMessage.id.in_(ids))
-                .values(failed_at=self._deps.clock.now(), attempts=SensitiveMessage.attempts + 1)
+                update(SensitiveMessage).where(SensitiveMessage.id.in_(ids)).values(**values)
             )
-
-    async def undeleted_typed(self) -> int:
-        """How many typed messages could not be deleted: for the operator's health check."""
-        async with self._deps.sessions() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(SensitiveMessage)
-                .where(SensitiveMessage.typed.is_(True), SensitiveMessage.failed_at.is_not(None))
-            )
-            return int(count or 0)
