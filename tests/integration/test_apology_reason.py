@@ -17,6 +17,7 @@ from storage.db import create_engine
 from storage.migrate import current_revision, upgrade
 from storage.migration_keys import MigrationNeedsKeys
 from tests.support.retention import build_world
+from tests.support.schema_before_0014 import AREAS
 
 REASON = "Sam Okafor is giving evidence at Crown Court that morning"
 
@@ -63,14 +64,6 @@ async def test_the_reason_is_sealed_and_only_the_minute_takers_see_it(
 
 # -- the migration that seals the reasons already stored ------------------------------------
 
-_areas = sa.table(
-    "areas",
-    sa.column("id", sa.BigInteger),
-    sa.column("name", sa.String),
-    sa.column("code", sa.String),
-    sa.column("timezone", sa.String),
-    sa.column("created_at", UTCDateTime()),
-)
 _agencies = sa.table(
     "agencies",
     sa.column("id", sa.BigInteger),
@@ -110,7 +103,7 @@ async def _before_0014(engine: AsyncEngine, clock: ManualClock) -> None:
     now = clock.now()
     async with engine.begin() as connection:
         await connection.execute(
-            _areas.insert().values(
+            AREAS.insert().values(
                 id=1, name="Northamptonshire", code="NOR", timezone="Europe/London", created_at=now
             )
         )

@@ -21,6 +21,7 @@ from storage.db import create_engine
 from storage.keyfile import key_ring_from_document
 from storage.migrate import upgrade
 from storage.models import Case
+from tests.support.schema_before_0014 import AREAS, DATA_KEYS
 from tests.support.service_scenarios import enrol, refer
 
 VICTIM = {"victim_name": "Jane Doe", "victim_dob": "14/03/1990"}
@@ -70,14 +71,6 @@ async def test_the_same_victim_in_two_areas_cannot_be_linked_but_repeats_are_fou
 
 # -- the migration that re-keys the indexes already stored ------------------------------------
 
-_areas = sa.table(
-    "areas",
-    sa.column("id", sa.BigInteger),
-    sa.column("name", sa.String),
-    sa.column("code", sa.String),
-    sa.column("timezone", sa.String),
-    sa.column("created_at", UTCDateTime()),
-)
 _people = sa.table(
     "people",
     sa.column("id", sa.BigInteger),
@@ -85,14 +78,6 @@ _people = sa.table(
     sa.column("role", sa.String),
     sa.column("telegram_user_id", sa.BigInteger),
     sa.column("enrolled_at", UTCDateTime()),
-)
-_data_keys = sa.table(
-    "data_keys",
-    sa.column("id", sa.String),
-    sa.column("purpose", sa.String),
-    sa.column("kek_id", sa.String),
-    sa.column("wrapped", sa.LargeBinary),
-    sa.column("created_at", UTCDateTime()),
 )
 _cases = sa.table(
     "cases",
@@ -136,7 +121,7 @@ async def test_the_upgrade_rekeys_every_stored_index_per_area(
         async with engine.begin() as connection:
             for area_id, name, code in ((1, "Northamptonshire", "NOR"), (2, "Leics", "LEI")):
                 await connection.execute(
-                    _areas.insert().values(
+                    AREAS.insert().values(
                         id=area_id, name=name, code=code, timezone="Europe/London", created_at=now
                     )
                 )
@@ -154,7 +139,7 @@ async def test_the_upgrade_rekeys_every_stored_index_per_area(
                     key_id, data_key = f"dk{case_id}", new_data_key()
                     kek_id, wrapped = ring.wrap(data_key, key_id)
                     await connection.execute(
-                        _data_keys.insert().values(
+                        DATA_KEYS.insert().values(
                             id=key_id, purpose="case", kek_id=kek_id, wrapped=wrapped,
                             created_at=now,
                         )
