@@ -98,6 +98,8 @@ class CaseFacts:
     # Perpetrator services with a referral for the case sent to them: they must know whom
     # they are assessing.
     assessing_agencies: frozenset[int] = frozenset()
+    # The named IDVA allocated to the case (the latest allocation), if any.
+    allocated_idva: int | None = None
 
     def published(self) -> Iterable[Listing]:
         return (item for item in self.listings if item.published_at and not item.cancelled)

@@ -338,6 +338,24 @@ class CaseEvent(Base):
     note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
 
 
+class IdvaAllocation(Base):
+    """A named IDVA allocated to a case, by whom and when.
+
+    Every allocation and reallocation is a new row; the case's IDVA is the latest one
+    (``bot.services.idva_allocations.allocated_idvas``), so who held the case before, and who
+    moved it, can always be told.
+    """
+
+    __tablename__ = "idva_allocations"
+    __table_args__ = (Index("ix_idva_allocations_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    allocated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    allocated_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+
+
 class CaseExclusion(Base):
     """Someone who must never receive anything about this case."""
 

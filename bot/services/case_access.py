@@ -30,6 +30,7 @@ from bot.access import (
 from bot.actor import Actor
 from bot.errors import NotFound
 from bot.meetings.agenda_rules import research_closes
+from bot.services.idva_allocations import allocated_idvas
 from bot.services.policy import area_calendar, research_open_days
 from storage.audit import NewEvent, append_events
 from storage.models import (
@@ -95,7 +96,7 @@ async def case_facts(
     for_people: Collection[int] | None = None,
     with_work: bool = True,
 ) -> dict[int, CaseFacts]:
-    """What the policy needs about these cases, in four statements per 500 cases.
+    """What the policy needs about these cases, in five statements per 500 cases.
 
     ``for_people`` limits the must-not-receive rows read to those people (a single reader
     needs only their own); ``with_work=False`` skips the meetings and actions, which only
@@ -163,6 +164,7 @@ async def case_facts(
                 working.setdefault(int(case_id), set()).add(int(agency_id))
             for case_id, agency_id in assessed:
                 assessing.setdefault(int(case_id), set()).add(int(agency_id))
+        allocated = await allocated_idvas(session, chunk)
         for case_id in chunk:
             if case_id in facts:
                 facts[case_id] = replace(
@@ -171,6 +173,7 @@ async def case_facts(
                     listings=tuple(listings.get(case_id, ())),
                     working_agencies=frozenset(working.get(case_id, ())),
                     assessing_agencies=frozenset(assessing.get(case_id, ())),
+                    allocated_idva=allocated.get(case_id),
                 )
     return facts
 
