@@ -24,10 +24,12 @@ The answer is a level, each including everything below it:
   triage notes);
 * ``FULL``: everything, with what every agency returned and the case's links.
 
-The IDVA service represents the victim, so it sees every case of its area in full from
-the referral on; a perpetrator service sees what it needs to know whom it is assessing
-(the person causing harm, the number of children) and never the victim's address, safe
-contact details or who must not be told.
+The IDVA service represents the victim: every IDVA of the area reads a new referral (so
+someone contacts the victim within two working days and takes the case); once a named IDVA
+is allocated, she sees the case in full and her colleagues only that it exists and who
+holds it (plus what any invited agency may research). A perpetrator service sees what it
+needs to know whom it is assessing (the person causing harm, the number of children) and
+never the victim's address, safe contact details or who must not be told.
 
 Pure functions only: no clock (``now`` is passed in), no database, no Telegram.
 """
@@ -150,9 +152,14 @@ def case_access(viewer: Viewer, case: CaseFacts, now: datetime) -> Level:
         return Level.FULL
     if viewer.role is Role.GOVERNANCE:
         return Level.NONE  # statistics only, never a case
-    if viewer.role is Role.AGENCY_REP and viewer.agency_kind is AgencyKind.IDVA:
-        return Level.FULL  # the victim's advocate, from the referral on
     level = Level.NONE
+    if viewer.role is Role.AGENCY_REP and viewer.agency_kind is AgencyKind.IDVA:
+        if case.allocated_idva == viewer.person_id:
+            return Level.FULL  # the victim's advocate
+        # Until a named IDVA holds the case, the whole service reads the referral so that
+        # someone contacts the victim quickly and takes it; afterwards colleagues see that it
+        # exists and who holds it (to cover or reallocate), not the victim's details.
+        level = Level.REFERRAL if case.allocated_idva is None else Level.SUMMARY
     if viewer.person_id == case.referred_by_id:
         level = Level.REFERRAL
     if viewer.role in INVITED_ROLES:

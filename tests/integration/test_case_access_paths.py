@@ -252,7 +252,8 @@ async def test_each_person_gets_exactly_what_the_policy_allows(
         "coordinator": Level.FULL,
         "referrer": Level.REFERRAL,
         "other agency": Level.RESEARCH,  # invited, research open
-        "idva": Level.FULL,  # the victim's advocate: every case of the area
+        "idva": Level.FULL,  # the victim's advocate, allocated to the case
+        "idva colleague": Level.RESEARCH,  # invited, research open; not the referral
         # Invited, and assessing: the research level, with the victim's part never opened.
         "perpetrator service": Level.RESEARCH,
         **{name: Level.NONE for name in KEPT_OUT},

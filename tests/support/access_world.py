@@ -23,6 +23,7 @@ from bot.meetings.workdays import AreaCalendar
 from bot.runtime import Runtime
 from bot.vocabulary import AgencyKind, Role
 from storage.models import Agency, AgendaItem
+from tests.support.idva import allocate_idva
 from tests.support.service_scenarios import enrol, refer
 
 # Who must see nothing of the case, whatever the path.
@@ -74,6 +75,7 @@ async def build(runtime: Runtime, clock: ManualClock) -> World:
         "deactivated": await enrol(runtime, area, 603, "Lee Leaver", Role.AGENCY_REP, police),
         "other agency": await enrol(runtime, area, 604, "Nia Brown", Role.AGENCY_REP, health),
         "idva": await enrol(runtime, area, 605, "Jo Evans", Role.AGENCY_REP, idva),
+        "idva colleague": await enrol(runtime, area, 610, "Ann Other", Role.AGENCY_REP, idva),
         "perpetrator service": await enrol(
             runtime, area, 606, "Pat Quinn", Role.PERPETRATOR_REP, drive
         ),
@@ -95,6 +97,7 @@ async def build(runtime: Runtime, clock: ManualClock) -> World:
     ).meetings
     submitted = await refer(runtime, people["referrer"])
     await s.cases.accept(priya, submitted.case_id)
+    await allocate_idva(runtime.sessions, submitted.case_id, people["idva"].person_id, clock.now())
     repeat = await refer(runtime, people["referrer"])  # the same victim: a repeat suggested
     for name in ("excluded coordinator", "excluded chair", "excluded colleague"):
         await s.cases.exclude(priya, submitted.case_id, people[name].person_id)

@@ -104,13 +104,28 @@ def test_an_agency_with_work_on_the_case_knows_its_reference() -> None:
     )
 
 
-def test_the_idva_service_sees_every_case_of_its_area_from_the_referral() -> None:
-    assert case_access(IDVA_REP, case(), NOW) is Level.FULL
+def test_every_idva_of_the_area_reads_a_referral_until_one_is_allocated() -> None:
+    assert case_access(IDVA_REP, case(), NOW) is Level.REFERRAL
     assert case_access(IDVA_REP, case(excluded=frozenset({IDVA_REP.person_id})), NOW) is (
         Level.NONE
     )
     elsewhere = person(107, Role.AGENCY_REP, IDVA, AgencyKind.IDVA, area_id=OTHER_AREA)
     assert case_access(elsewhere, case(), NOW) is Level.NONE
+
+
+def test_the_allocated_idva_sees_the_whole_case_and_her_colleagues_only_that_it_is_held() -> None:
+    colleague = person(108, Role.AGENCY_REP, IDVA, AgencyKind.IDVA)
+    held = case(allocated_idva=IDVA_REP.person_id)
+    assert case_access(IDVA_REP, held, NOW) is Level.FULL
+    assert case_access(colleague, held, NOW) is Level.SUMMARY
+    # While the research is open the colleague searches the service's records like any
+    # invited agency; she never reads the referral or the victim's voice.
+    assert (
+        case_access(colleague, case(allocated_idva=IDVA_REP.person_id, listings=(PUBLISHED,)), NOW)
+        is Level.RESEARCH
+    )
+    excluded = case(allocated_idva=IDVA_REP.person_id, excluded=frozenset({IDVA_REP.person_id}))
+    assert case_access(IDVA_REP, excluded, NOW) is Level.NONE
 
 
 def test_on_call_contacts_hear_of_urgent_referrals() -> None:
@@ -132,6 +147,7 @@ FACTS = st.builds(
     working_agencies=st.frozensets(st.sampled_from([POLICE, HEALTH, IDVA, DRIVE])),
     assessing_agencies=st.frozensets(st.just(DRIVE)),
     referred_by_id=st.sampled_from([100, 104]),
+    allocated_idva=st.sampled_from([None, 103, 108]),
 )
 MOMENTS = st.datetimes(
     min_value=datetime(2030, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
