@@ -95,6 +95,7 @@ _HANDLER_KINDS = [
     ("act", "open", 1, "open an action (action)"),
     ("act", "pg", 2, "a page of actions (offset, referral offset)"),
     ("act", "pm", 2, "move a perpetrator-service referral (referral, state)"),
+    ("act", "pe", 2, "end a perpetrator-service referral (referral, end reason)"),
     ("act", "wait", 0, "set a perpetrator service's waiting time"),
     ("act", "rto", 2, "pass an action to this colleague (action, person)"),
     ("ag", "open", 1, "open an agency (agency)"),
@@ -153,6 +154,7 @@ _HANDLER_KINDS = [
     ("ref", "new", 0, "start again"),
     ("st", "csv", 2, "the quarterly return as CSV (year, quarter)"),
     ("st", "png", 2, "the chart (year, quarter)"),
+    ("st", "pcsv", 2, "the perpetrator services' figures as CSV (year, quarter)"),
 ]
 
 SERVICE_KINDS: tuple[ButtonKind, ...] = (

@@ -1161,7 +1161,6 @@ ASK_ACTION_LINES = (
 )
 ASK_NOT_POSSIBLE_REASON = "What changed, so that it is not possible? (a short reason)"
 ASK_DONE_NOTE = "Any short outcome note? Send 'none' if not."
-ASK_PERP_REASON = "Please give a short reason (it is shared with the victim's IDVA)."
 CHOOSE_COLLEAGUE = "Who should take this action over?"
 NO_COLLEAGUES = "There is nobody else enrolled in your agency to take it over."
 
@@ -1229,17 +1228,6 @@ def actions_closed(count: int, unreached: list[tuple[str, str]]) -> str:
     return text
 
 
-def perpetrator_update(reference: str, service: str, state: str) -> str:
-    return f"Perpetrator-service referral on {reference} ({service}): now {state.lower()}."
-
-
-def perpetrator_first_contact_chase(reference: str) -> str:
-    return (
-        f"The perpetrator-service referral on {reference} has had no recorded contact for 10 "
-        "working days. Please update it with /actions."
-    )
-
-
 def perpetrator_stale(reference: str) -> str:
     return (
         f"The perpetrator-service referral on {reference} has not changed for 20 working days. "
@@ -1249,14 +1237,6 @@ def perpetrator_stale(reference: str) -> str:
 
 def summary_agency_line(agency: str, open_: int, done: int, not_possible: int, overdue: int) -> str:
     return f"• {agency}: {open_} open ({overdue} overdue), {done} done, {not_possible} not possible"
-
-
-def summary_service_line(
-    service: str, waiting: int, weeks: int | None, median: float | None
-) -> str:
-    wait = f"{weeks} weeks' wait" if weeks is not None else "waiting time not given"
-    start = f"median {median:.0f} days to start" if median is not None else "none started yet"
-    return f"• {service}: {waiting} waiting to start; {wait}; {start}"
 
 
 MINUTES_SENT = "Here is the action plan, marked RESTRICTED (references only). It is removed later."
@@ -1275,16 +1255,8 @@ def open_actions_heading(count: int) -> str:
     return f"Your agency has {count} open action(s), oldest due first. Press one to update it."
 
 
-def perpetrator_line(reference: str, state: str) -> str:
-    return f"Perpetrator-service referral {reference}: {state.lower()}"
-
-
 def action_moved(reference: str, state: str) -> str:
     return f"{reference}: action now {state.lower()}. Thank you."
-
-
-def perpetrator_moved(reference: str, state: str) -> str:
-    return f"{reference}: referral now {state.lower()}. The victim's IDVA has been told."
 
 
 def waiting_recorded(service: str, weeks: int) -> str:
@@ -1293,6 +1265,145 @@ def waiting_recorded(service: str, weeks: int) -> str:
 
 def action_button(reference: str, due: str, overdue: bool) -> str:
     return f"{reference}, due {due}" + (" (overdue)" if overdue else "")
+
+
+# -- Perpetrator-service work: contact planned, sessions, end reasons (issue #18) ------------
+# Every text about a step says exactly who was told of it: the case's allocated IDVA, or,
+# when there is none who may receive it, the area's coordinators.
+
+ASK_PERP_REASON = "Please give a short reason (it is shared with whoever is told of the step)."
+ASK_END_REASON = "Why did the referral end? Choose one."
+PERP_CONTACT_BEFORE_ATTEMPT = (
+    "Please record when first contact is planned before contact is attempted, so the "
+    "victim's IDVA can plan the victim's safety first."
+)
+PERP_CONTACT_DATE_PASSED = (
+    "That date has passed. Please send the date first contact is planned for, today or later."
+)
+PERP_CONTACT_DATE_TOO_FAR = (
+    "That date is more than a year away. Please check the year and send the date again."
+)
+PERP_NEEDS_CONTACT_DATE = "Please send the date first contact is planned for."
+PERP_NEEDS_END_REASON = "Please choose why the referral ended."
+PROBATION_INVOLVED = "Probation involved: yes"
+PROBATION_NOT_KNOWN = "Probation involved: not known"
+WS_PLANNED_CONTACT = "First contact planned for"
+WS_PERP_ENDED_BECAUSE = "Ended because"
+
+
+def ws_sessions(attended: int, missed: int) -> str:
+    return f"Sessions: {attended} attended, {missed} missed"
+
+
+# Who was told of a step, keyed by ``bot.actions.states.Told``.
+TOLD_COORDINATORS_NO_IDVA = "No IDVA is allocated to this case, so the coordinators have been told."
+TOLD_COORDINATORS_IDVA_UNREACHABLE = (
+    "The case's allocated IDVA cannot be sent this, so the coordinators have been told."
+)
+TOLD_NOBODY = (
+    "Nobody could be told: no IDVA who may receive this case is allocated, and no coordinator "
+    "may receive it. Please tell the coordinator."
+)
+
+
+def told_idva(name: str) -> str:
+    return f"The victim's allocated IDVA, {name}, has been told."
+
+
+def ask_contact_date(example: str) -> str:
+    return (
+        "On what date is first contact with the person causing harm planned? "
+        f"For example {example}. The case's IDVA (or, if none is allocated, the coordinators) "
+        "is told at once, before any contact."
+    )
+
+
+def perpetrator_moved(reference: str, state: str, told: str) -> str:
+    return f"{reference}: referral now {state.lower()}. {told}"
+
+
+def perpetrator_contact_planned_moved(reference: str, when: str, told: str) -> str:
+    return f"{reference}: first contact planned for {when}. {told}"
+
+
+def perpetrator_update(
+    reference: str, service: str, state: str, *, end_reason: str | None = None, note: str = ""
+) -> str:
+    because = f" ({end_reason.lower()})" if end_reason else ""
+    return (
+        f"Perpetrator-service referral on {reference} ({service}): "
+        f"now {state.lower()}{because}.{note}"
+    )
+
+
+def perpetrator_contact_planned(reference: str, service: str, when: str, note: str = "") -> str:
+    return (
+        f"{service} plans first contact with the person causing harm on {when} ({reference}). "
+        f"Plan the victim's safety before then.{note}"
+    )
+
+
+NOTE_NO_IDVA = " No IDVA is allocated to this case, so you are told instead: please allocate one."
+NOTE_IDVA_UNREACHABLE = (
+    " The case's allocated IDVA cannot be sent this, so you are told instead: please check the "
+    "allocation."
+)
+
+
+def perpetrator_first_contact_chase(reference: str) -> str:
+    return (
+        f"The perpetrator-service referral on {reference} has had no contact planned or recorded "
+        "for 10 working days. Please update it with /actions."
+    )
+
+
+def perpetrator_planned_contact_chase(reference: str, when: str) -> str:
+    return (
+        f"First contact on the perpetrator-service referral {reference} was planned for {when}. "
+        "Please record whether contact was attempted, or plan a new date, with /actions."
+    )
+
+
+def perpetrator_line(
+    reference: str, state: str, probation: bool, end_reason: str | None = None
+) -> str:
+    because = f" ({end_reason.lower()})" if end_reason else ""
+    involved = PROBATION_INVOLVED if probation else PROBATION_NOT_KNOWN
+    return f"Perpetrator-service referral {reference}: {state.lower()}{because}. {involved}."
+
+
+def summary_service_line(
+    service: str,
+    waiting: int,
+    weeks: int | None,
+    median: float | None,
+    median_first_contact: float | None = None,
+    ended: int = 0,
+    completed: int = 0,
+    disengaged: int = 0,
+) -> str:
+    wait = f"{weeks} weeks' wait" if weeks is not None else "waiting time not given"
+    contact = (
+        f"median {median_first_contact:.0f} days to first contact"
+        if median_first_contact is not None
+        else "no first contact yet"
+    )
+    start = f"median {median:.0f} days to start" if median is not None else "none started yet"
+    outcomes = (
+        f"{ended} ended: {completed} completed ({rate(completed, ended)}), "
+        f"{disengaged} disengaged ({rate(disengaged, ended)})"
+        if ended
+        else "none ended yet"
+    )
+    return f"• {service}: {waiting} waiting to start; {wait}; {contact}; {start}; {outcomes}"
+
+
+def rate(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "no rate"
+
+
+PLAN_DAYS_NOTE = "Days are calendar days from the referral."
+BUTTON_PERP_CSV = "Perpetrator services CSV"
 
 
 # -- Serial perpetrators: references only, never names ---------------------------------------

@@ -35,6 +35,16 @@ class AgencyKind(enum.StrEnum):
     OTHER = "other"
 
 
+class PerpEndReason(enum.StrEnum):
+    """Why a perpetrator-service referral ended, as commissioners count outcomes."""
+
+    COMPLETED = "completed"
+    DISENGAGED = "disengaged"
+    UNSUITABLE = "unsuitable"
+    BREACHED = "breached"
+    MOVED_AWAY = "moved_away"
+
+
 class Criterion(enum.StrEnum):
     """The four SafeLives routes to MARAC."""
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from zoneinfo import ZoneInfo
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import (
     BaseHandler,
@@ -14,12 +17,22 @@ from telegram.ext import (
 
 from bot import texts
 from bot.actions.entry import read_back
-from bot.actions.states import ACTION_LABELS, PERP_LABELS, PERP_NEEDS_REASON, ActionState, PerpState
+from bot.actions.states import (
+    ACTION_LABELS,
+    END_REASON_LABELS,
+    PERP_LABELS,
+    PERP_NEEDS_REASON,
+    ActionState,
+    PerpState,
+    Told,
+    check_contact_date,
+)
 from bot.adapter.context import MaracContext
 from bot.buttons import ACTIONS_OPEN
-from bot.dates import format_uk_date
+from bot.dates import DateInputError, example_date, format_uk_date, parse_uk_date
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.actions import ActionView, PerpView
+from bot.vocabulary import PerpEndReason
 from handlers.buttons import area_button, page_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.jobs_trigger import dispatch_soon
@@ -27,7 +40,8 @@ from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
 
 AREA = "act"
 PERP_STATES = list(PerpState)
-LINES, DONE_NOTE, NP_REASON, PERP_REASON, WAITING = range(5)
+END_REASONS = list(PerpEndReason)
+LINES, DONE_NOTE, NP_REASON, PERP_REASON, WAITING, PERP_DATE = range(6)
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
@@ -78,10 +92,18 @@ async def plan(update: Update, context: MaracContext) -> None:
         lines.append(texts.PLAN_PERPETRATOR_SERVICES)
         lines += [
             texts.summary_service_line(
-                s.service, s.waiting_referrals, s.waiting_weeks, s.median_days_to_start
+                s.service,
+                s.waiting_referrals,
+                s.waiting_weeks,
+                s.median_days_to_start,
+                s.median_days_to_first_contact,
+                s.ended,
+                s.completed,
+                s.disengaged,
             )
             for s in services
         ]
+        lines.append(texts.PLAN_DAYS_NOTE)
     rows: list[list[InlineKeyboardButton]] = []
     for meeting_id, starts_at, closed, cases in await service.plan_meetings(context.actor):
         when = local_time(context, starts_at)
@@ -254,7 +276,14 @@ async def _action_list(
         last = referrals_from + len(shown)
         lines.append(texts.referrals_showing(referrals_from + 1, last, len(referrals)))
     for referral in shown:
-        lines.append(texts.perpetrator_line(referral.reference, PERP_LABELS[referral.state]))
+        lines.append(
+            texts.perpetrator_line(
+                referral.reference,
+                PERP_LABELS[referral.state],
+                referral.probation,
+                END_REASON_LABELS[referral.end_reason] if referral.end_reason else None,
+            )
+        )
         rows += [
             [
                 _button(
@@ -381,6 +410,33 @@ async def reassign_to(update: Update, context: MaracContext) -> None:
     dispatch_soon(context)
 
 
+def _told(view: PerpView) -> str:
+    """Exactly who was told of the step, as the service's rep reads it."""
+    if view.told is Told.IDVA and view.told_name:
+        return texts.told_idva(view.told_name)
+    if view.told is Told.COORDINATORS_NO_IDVA:
+        return texts.TOLD_COORDINATORS_NO_IDVA
+    if view.told is Told.COORDINATORS_IDVA_UNREACHABLE:
+        return texts.TOLD_COORDINATORS_IDVA_UNREACHABLE
+    return texts.TOLD_NOBODY
+
+
+def _moved(view: PerpView) -> str:
+    if view.planned_on is not None:
+        return texts.perpetrator_contact_planned_moved(
+            view.reference, format_uk_date(view.planned_on), _told(view)
+        )
+    state = PERP_LABELS[view.state]
+    if view.end_reason is not None:
+        state = f"{state} ({END_REASON_LABELS[view.end_reason].lower()})"
+    return texts.perpetrator_moved(view.reference, state, _told(view))
+
+
+def _local_today(context: MaracContext) -> date:
+    assert context.actor is not None
+    return context.runtime.clock.now().astimezone(ZoneInfo(context.actor.timezone)).date()
+
+
 async def perpetrator_step(update: Update, context: MaracContext) -> int:
     assert context.actor is not None
     callback = pressed(update)
@@ -392,12 +448,60 @@ async def perpetrator_step(update: Update, context: MaracContext) -> int:
         context.steps["perp"] = {"id": callback.id(0), "state": target.value}
         await answer(update, texts.ASK_PERP_REASON)
         return PERP_REASON
+    if target is PerpState.CONTACT_PLANNED:
+        context.steps["perp"] = {"id": callback.id(0), "state": target.value}
+        example = example_date(_local_today(context), 7)
+        await answer(update, texts.ask_contact_date(example))
+        return PERP_DATE
+    if target is PerpState.ENDED:
+        rows = [
+            [_button(END_REASON_LABELS[reason], "pe", callback.id(0), END_REASONS.index(reason))]
+            for reason in END_REASONS
+        ]
+        await answer(update, texts.ASK_END_REASON, InlineKeyboardMarkup(rows))
+        return ConversationHandler.END
     view = await context.runtime.services.actions.move_perpetrator(
         context.actor, callback.id(0), target
     )
-    await answer(update, texts.perpetrator_moved(view.reference, PERP_LABELS[view.state]))
+    await answer(update, _moved(view))
     dispatch_soon(context)
     return ConversationHandler.END
+
+
+async def perpetrator_date(update: Update, context: MaracContext) -> int:
+    """The typed first-contact date: checked before anything is stored, so a mistyped or
+    past date asks again and nothing is lost; deleted from the chat once stored."""
+    assert context.actor is not None and update.message is not None
+    pending = context.steps.get("perp") or {}
+    today = _local_today(context)
+    try:
+        planned_on = parse_uk_date(update.message.text or "", today)
+        check_contact_date(planned_on, today)
+    except (DateInputError, InputError) as problem:
+        await forget_typed(update, context, stored=False)
+        await answer(update, str(problem))
+        return PERP_DATE
+    context.steps.pop("perp", None)
+    view = await context.runtime.services.actions.move_perpetrator(
+        context.actor, int(pending.get("id", 0)), PerpState.CONTACT_PLANNED, planned_on=planned_on
+    )
+    await forget_typed(update, context)
+    await answer(update, _moved(view))
+    dispatch_soon(context)
+    return ConversationHandler.END
+
+
+async def perpetrator_end(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    callback = pressed(update)
+    if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(END_REASONS):
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return
+    view = await context.runtime.services.actions.move_perpetrator(
+        context.actor, callback.id(0), PerpState.ENDED, end_reason=END_REASONS[callback.id(1)]
+    )
+    await show(update, _moved(view))
+    dispatch_soon(context)
 
 
 async def perpetrator_reason(update: Update, context: MaracContext) -> int:
@@ -406,11 +510,11 @@ async def perpetrator_reason(update: Update, context: MaracContext) -> int:
     view = await context.runtime.services.actions.move_perpetrator(
         context.actor,
         int(pending.get("id", 0)),
-        PerpState(pending.get("state", PerpState.ENDED.value)),
+        PerpState(pending.get("state", PerpState.NOT_SUITABLE.value)),
         (update.message.text or "").strip()[:500],
     )
     await forget_typed(update, context)
-    await answer(update, texts.perpetrator_moved(view.reference, PERP_LABELS[view.state]))
+    await answer(update, _moved(view))
     dispatch_soon(context)
     return ConversationHandler.END
 
@@ -457,6 +561,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
             DONE_NOTE: [MessageHandler(text, guarded(done_note))],
             NP_REASON: [MessageHandler(text, guarded(not_possible_reason))],
             PERP_REASON: [MessageHandler(text, guarded(perpetrator_reason))],
+            PERP_DATE: [MessageHandler(text, guarded(perpetrator_date))],
             WAITING: [MessageHandler(text, guarded(waiting_weeks))],
         },
         fallbacks=[CommandHandler("cancel", stop), CommandHandler("done", lines_done)],
@@ -476,6 +581,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CallbackQueryHandler(guarded(open_action), pattern=pattern(AREA, "open")),
         CallbackQueryHandler(guarded(list_page), pattern=pattern(AREA, "pg")),
         CallbackQueryHandler(guarded(accept), pattern=pattern(AREA, "acc")),
+        CallbackQueryHandler(guarded(perpetrator_end), pattern=pattern(AREA, "pe")),
         CallbackQueryHandler(guarded(reassign_start), pattern=pattern(AREA, "re")),
         CallbackQueryHandler(guarded(reassign_to), pattern=pattern(AREA, "rto")),
     ]

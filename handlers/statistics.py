@@ -52,7 +52,12 @@ async def stats(update: Update, context: MaracContext) -> None:
                 InlineKeyboardButton(
                     texts.BUTTON_CHART, callback_data=kind(AREA, "png").data(year, q)
                 ),
-            ]
+            ],
+            [
+                InlineKeyboardButton(
+                    texts.BUTTON_PERP_CSV, callback_data=kind(AREA, "pcsv").data(year, q)
+                )
+            ],
         ]
     )
     await answer(update, text, keyboard)
@@ -65,6 +70,8 @@ async def document(update: Update, context: MaracContext) -> None:
     period = _period(context, callback)
     if callback.action == "csv":
         filename, content = await service.dataset(context.actor, period)
+    elif callback.action == "pcsv":
+        filename, content = await service.perpetrator_dataset(context.actor, period)
     else:
         filename, content = await service.chart(context.actor, period)
     await answer(update, texts.STATS_DOCUMENT)
@@ -78,4 +85,5 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CommandHandler("stats", guarded(stats)),
         CallbackQueryHandler(guarded(document), pattern=pattern(AREA, "csv")),
         CallbackQueryHandler(guarded(document), pattern=pattern(AREA, "png")),
+        CallbackQueryHandler(guarded(document), pattern=pattern(AREA, "pcsv")),
     ]

@@ -599,6 +599,10 @@ class PerpetratorStep(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     by_person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
     reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    # "contact planned": the day first contact with the person causing harm is planned for.
+    planned_on: Mapped[date | None] = mapped_column(Date(), default=None)
+    # "ended": why, as a coded ``bot.vocabulary.PerpEndReason`` value commissioners count.
+    end_reason: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
 class BotState(Base):

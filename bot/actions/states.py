@@ -23,8 +23,10 @@ from datetime import date
 from enum import StrEnum
 from typing import TypeVar
 
+from bot import texts
 from bot.meetings.workdays import NO_CLOSURES, add_working_days
 from bot.referrals.validation import InputError
+from bot.vocabulary import PerpEndReason
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -159,28 +161,51 @@ class PerpState(StrEnum):
     SUITABLE = "suitable"
     NOT_SUITABLE = "not_suitable"
     STARTED = "started"
+    # Kept for histories recorded before sessions were counted one by one; never offered now.
     ATTENDING = "attending"
     DISENGAGED = "disengaged"
     COMPLETED = "completed"
     ENDED = "ended"
+    # The first contact with the person causing harm is planned for a date, so that the
+    # victim's IDVA can plan her safety before it happens.
+    CONTACT_PLANNED = "contact_planned"
+    # One step per programme session: attendance is counted from the rows, not a counter.
+    SESSION_ATTENDED = "session_attended"
+    SESSION_MISSED = "session_missed"
 
+
+_SESSIONS: tuple[PerpState, ...] = (
+    PerpState.SESSION_ATTENDED,
+    PerpState.SESSION_MISSED,
+    PerpState.ENDED,
+)
 
 # The next steps from each state, in the order buttons should show them: the usual next
 # step first, the ones that close the referral last. Ended is always last so that it is
-# never the thumb's first target.
+# never the thumb's first target. Nothing reaches "contact attempted" without "contact
+# planned" first: the victim's IDVA must hear of a contact before it is made.
 _PERP_NEXT: dict[PerpState, tuple[PerpState, ...]] = {
-    PerpState.REFERRED: (PerpState.CONTACT_ATTEMPTED, PerpState.ENDED),
+    PerpState.REFERRED: (PerpState.CONTACT_PLANNED, PerpState.ENDED),
+    PerpState.CONTACT_PLANNED: (
+        PerpState.CONTACT_ATTEMPTED,
+        PerpState.CONTACT_PLANNED,
+        PerpState.ENDED,
+    ),
     PerpState.CONTACT_ATTEMPTED: (
         PerpState.ASSESSED,
         PerpState.CONTACT_ATTEMPTED,
+        PerpState.CONTACT_PLANNED,
         PerpState.ENDED,
     ),
     PerpState.ASSESSED: (PerpState.SUITABLE, PerpState.NOT_SUITABLE, PerpState.ENDED),
     PerpState.SUITABLE: (PerpState.STARTED, PerpState.ENDED),
-    PerpState.STARTED: (PerpState.ATTENDING, PerpState.DISENGAGED, PerpState.ENDED),
-    PerpState.ATTENDING: (PerpState.COMPLETED, PerpState.DISENGAGED, PerpState.ENDED),
-    # Re-engagement is common and must not need a new referral.
-    PerpState.DISENGAGED: (PerpState.ATTENDING, PerpState.ENDED),
+    PerpState.STARTED: _SESSIONS,
+    PerpState.SESSION_ATTENDED: _SESSIONS,
+    # A missed session does not end the referral: re-engagement is common.
+    PerpState.SESSION_MISSED: _SESSIONS,
+    # Older histories may stand here; they carry on with the sessions.
+    PerpState.ATTENDING: _SESSIONS,
+    PerpState.DISENGAGED: _SESSIONS,
     PerpState.NOT_SUITABLE: (),
     PerpState.COMPLETED: (),
     PerpState.ENDED: (),
@@ -190,31 +215,85 @@ PERP_TRANSITIONS: dict[PerpState, frozenset[PerpState]] = {
     state: frozenset(targets) for state, targets in _PERP_NEXT.items()
 }
 
+# Steps recorded before "contact planned" and session counting: a stored history may hold
+# them, so replaying it accepts them, but no new step may take them.
+_PERP_EARLIER_STEPS: frozenset[tuple[PerpState, PerpState]] = frozenset(
+    {
+        (PerpState.REFERRED, PerpState.CONTACT_ATTEMPTED),
+        (PerpState.STARTED, PerpState.ATTENDING),
+        (PerpState.STARTED, PerpState.DISENGAGED),
+        (PerpState.ATTENDING, PerpState.DISENGAGED),
+        (PerpState.ATTENDING, PerpState.COMPLETED),
+        (PerpState.DISENGAGED, PerpState.ATTENDING),
+    }
+)
+
+_PERP_REPLAY: dict[PerpState, frozenset[PerpState]] = {
+    state: targets | {b for a, b in _PERP_EARLIER_STEPS if a is state}
+    for state, targets in PERP_TRANSITIONS.items()
+}
+
 PERP_FINAL: frozenset[PerpState] = frozenset(
     state for state, targets in PERP_TRANSITIONS.items() if not targets
 )
 
-# A rejected or ended referral must say why: the victim's worker is told, and the
-# Home Office standards expect the reason to be documented.
-PERP_NEEDS_REASON: frozenset[PerpState] = frozenset({PerpState.NOT_SUITABLE, PerpState.ENDED})
+# A rejected referral must say why in words: the victim's worker is told, and the Home
+# Office standards expect the reason to be documented. An ended referral says why with a
+# coded reason (``PerpEndReason``), which commissioners count.
+PERP_NEEDS_REASON: frozenset[PerpState] = frozenset({PerpState.NOT_SUITABLE})
+
+# Still waiting for the programme to start (the commissioners' waiting list).
+PERP_WAITING: tuple[PerpState, ...] = (
+    PerpState.REFERRED,
+    PerpState.CONTACT_PLANNED,
+    PerpState.CONTACT_ATTEMPTED,
+    PerpState.ASSESSED,
+    PerpState.SUITABLE,
+)
 
 PERP_LABELS: dict[PerpState, str] = {
     PerpState.REFERRED: "Referred",
+    PerpState.CONTACT_PLANNED: "Contact planned",
     PerpState.CONTACT_ATTEMPTED: "Contact attempted",
     PerpState.ASSESSED: "Assessed",
     PerpState.SUITABLE: "Suitable",
     PerpState.NOT_SUITABLE: "Not suitable",
     PerpState.STARTED: "Started",
     PerpState.ATTENDING: "Attending",
+    PerpState.SESSION_ATTENDED: "Session attended",
+    PerpState.SESSION_MISSED: "Session missed",
     PerpState.DISENGAGED: "Disengaged",
     PerpState.COMPLETED: "Completed",
     PerpState.ENDED: "Ended",
 }
 
+END_REASON_LABELS: dict[PerpEndReason, str] = {
+    PerpEndReason.COMPLETED: "Completed",
+    PerpEndReason.DISENGAGED: "Disengaged",
+    PerpEndReason.UNSUITABLE: "Unsuitable",
+    PerpEndReason.BREACHED: "Breached",
+    PerpEndReason.MOVED_AWAY: "Moved away",
+}
+
+
+class Told(StrEnum):
+    """Who was told of a perpetrator-service step: the case's allocated IDVA, or, failing
+    that, the area's coordinators (and why), or nobody at all."""
+
+    IDVA = "idva"
+    COORDINATORS_NO_IDVA = "coordinators_no_idva"
+    COORDINATORS_IDVA_UNREACHABLE = "coordinators_idva_unreachable"
+    NOBODY = "nobody"
+
+
+# How far ahead a first contact may be planned: further than this is more likely a
+# mistyped year than a plan.
+CONTACT_PLAN_MAX_DAYS = 366
+
 
 def perp_state(steps: Sequence[PerpState]) -> PerpState:
     """The state a referral's recorded steps add up to; ValueError if no legal path gives them."""
-    return _replay(steps, PerpState.REFERRED, PERP_TRANSITIONS, "perpetrator-service referral")
+    return _replay(steps, PerpState.REFERRED, _PERP_REPLAY, "perpetrator-service referral")
 
 
 def perp_can_move(current: PerpState, target: PerpState) -> bool:
@@ -225,15 +304,43 @@ def perp_next_options(current: PerpState) -> list[PerpState]:
     return list(_PERP_NEXT[current])
 
 
-def check_perp_move(current: PerpState, target: PerpState, reason: str | None = None) -> None:
-    """Refuse an illegal step (TransitionRefused) or a closing step without a reason (InputError).
+def end_reason_of(state: PerpState, end_reason: str | None) -> PerpEndReason | None:
+    """Why a closed referral ended: its coded reason, or what an earlier closing step meant."""
+    if end_reason is not None:
+        return PerpEndReason(end_reason)
+    if state is PerpState.COMPLETED:
+        return PerpEndReason.COMPLETED
+    if state is PerpState.NOT_SUITABLE:
+        return PerpEndReason.UNSUITABLE
+    return None
+
+
+def check_contact_date(planned_on: date, today: date) -> None:
+    """A planned first contact is today or later, and within the year (InputError if not)."""
+    if planned_on < today:
+        raise InputError(texts.PERP_CONTACT_DATE_PASSED)
+    if (planned_on - today).days > CONTACT_PLAN_MAX_DAYS:
+        raise InputError(texts.PERP_CONTACT_DATE_TOO_FAR)
+
+
+def check_perp_move(
+    current: PerpState,
+    target: PerpState,
+    reason: str | None = None,
+    *,
+    planned_on: date | None = None,
+    end_reason: PerpEndReason | None = None,
+) -> None:
+    """Refuse an illegal step (TransitionRefused) or one missing what it must record (InputError).
 
     The two are different exceptions because the first means the buttons were stale,
-    while the second means the person should type something and try again.
+    while the second means the person should give something and try again.
     """
     if not perp_can_move(current, target):
         if current in PERP_FINAL:
             message = f"This referral is already closed ({PERP_LABELS[current].lower()})."
+        elif target is PerpState.CONTACT_ATTEMPTED:
+            message = texts.PERP_CONTACT_BEFORE_ATTEMPT
         else:
             message = (
                 f"A referral that is {PERP_LABELS[current].lower()} cannot be marked "
@@ -244,6 +351,10 @@ def check_perp_move(current: PerpState, target: PerpState, reason: str | None = 
         raise InputError(
             f"Please give a short reason for marking this referral {PERP_LABELS[target].lower()}."
         )
+    if target is PerpState.CONTACT_PLANNED and planned_on is None:
+        raise InputError(texts.PERP_NEEDS_CONTACT_DATE)
+    if target is PerpState.ENDED and end_reason is None:
+        raise InputError(texts.PERP_NEEDS_END_REASON)
 
 
 # --- follow-up dates -------------------------------------------------------------------------

@@ -272,13 +272,24 @@ class Demo:
         await sam.send_and_wait("Bail conditions confirmed with the court; address flagged.")
 
     async def perpetrator_referral(self) -> None:
-        pat = self.cast.drive
-        for step in ("Contact attempted", "Assessed", "Suitable", "Started"):
+        """First contact is planned, and whoever holds the victim's safety plan is told at
+        once, before any contact: the case's allocated IDVA, or the coordinator when no IDVA
+        is allocated (the service's reply says which)."""
+        pat, jo, priya = self.cast.drive, self.cast.idva, self.cast.coordinator
+        await pat.send_and_wait("/actions")
+        listing, button = await self.button_starting(pat, f"{self.reference}: Contact planned")
+        await pat.press_and_wait(button, message=listing, count=1)
+        planned = CALENDAR.add_working_days(CALENDAR.local_date(self.clock.now()), 2)
+        (reply,) = await pat.send_and_wait(planned.strftime("%d/%m/%Y"))
+        told = jo if "allocated IDVA" in (reply.text or "") else priya
+        await self.wait_for_text(told, "plans first contact with the person causing harm")
+        steps = ("Contact attempted", "Assessed", "Suitable", "Started")
+        for step in (*steps, "Session attended", "Session missed"):
             await pat.send_and_wait("/actions")
             listing, button = await self.button_starting(pat, f"{self.reference}: {step}")
             await pat.press_and_wait(button, message=listing, count=1)
-            await self.wait_for_text(self.cast.idva, f"now {step.lower()}")
-        await self.cast.coordinator.send_and_wait("/plan")
+            await self.wait_for_text(told, f"now {step.lower()}")
+        await priya.send_and_wait("/plan")
 
     async def referral(self) -> None:
         """Sam refers with the checklist he completed at the scene; Priya triages it."""
@@ -403,8 +414,9 @@ async def run_demo(
                     demo.action_plan,
                 )
                 await demo.scene(
-                    "The perpetrator-service referral is followed step by step; "
-                    "the IDVA is told each time",
+                    "The perpetrator service plans first contact; the victim's IDVA (or, with "
+                    "none allocated, the coordinator) is told before any contact, then of "
+                    "each step and session",
                     demo.perpetrator_referral,
                 )
                 demo.flush()

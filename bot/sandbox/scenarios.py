@@ -12,6 +12,7 @@ from bot.sandbox.records import RecordedMessage
 class Referral:
     victim: str = "Jane Doe"
     victim_dob: str = "14/03/1990"
+    victim_address: str = "12 Elm Road, Northampton"
     perpetrator: str = "John Doe"
     perpetrator_address: str = "4 Mill Lane, Northampton"
     checklist: str = "yes 1-13 16, not known 20"  # 14 yes: visible high risk, not urgent
@@ -52,7 +53,7 @@ async def make_referral(user: SimulatedUser, referral: Referral = Referral()) ->
     await say(user, referral.victim)
     await say(user, referral.victim_dob)
     await say(user, "none")
-    await say(user, "12 Elm Road, Northampton")
+    await say(user, referral.victim_address)
     await press(user, "Female")
     await press(user, "No")
     await press(user, "No")

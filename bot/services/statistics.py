@@ -24,7 +24,7 @@ from bot.permissions import Operation, authorise
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
 from bot.services.policy import area_policy
-from bot.stats.dataset_csv import figures_csv
+from bot.stats.dataset_csv import figures_csv, perpetrator_services_csv
 from bot.stats.figures import (
     AGENCY_KINDS,
     ActionRecord,
@@ -123,6 +123,15 @@ class StatisticsService:
         figures, suppressed = await self.figures(actor, period)
         name = period.label.lower().replace(" ", "-")
         return f"marac-dataset-{name}.csv", figures_csv(figures, suppressed=suppressed)
+
+    async def perpetrator_dataset(self, actor: Actor, period: Period) -> tuple[str, bytes]:
+        """Per perpetrator service, for commissioners: coded counts only."""
+        figures, suppressed = await self.figures(actor, period)
+        name = period.label.lower().replace(" ", "-")
+        return (
+            f"marac-perpetrator-services-{name}.csv",
+            perpetrator_services_csv(figures, suppressed=suppressed),
+        )
 
     async def chart(self, actor: Actor, period: Period) -> tuple[str, bytes]:
         # matplotlib costs ~45 MB of memory: load it only when someone asks for a chart.
@@ -290,9 +299,29 @@ async def _perpetrator_referrals(
         .where(step.c.referral_id == PerpetratorReferral.id, step.c.state == PerpState.STARTED)
         .scalar_subquery()
     )
+    contacted = (
+        select(func.min(step.c.at))
+        .where(
+            step.c.referral_id == PerpetratorReferral.id,
+            step.c.state == PerpState.CONTACT_ATTEMPTED,
+        )
+        .scalar_subquery()
+    )
+    end_reason = (
+        select(step.c.end_reason)
+        .where(step.c.referral_id == PerpetratorReferral.id)
+        .order_by(step.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     rows = await session.execute(
         select(
-            PerpetratorReferral.service_agency_id, PerpetratorReferral.referred_at, latest, started
+            PerpetratorReferral.service_agency_id,
+            PerpetratorReferral.referred_at,
+            latest,
+            started,
+            contacted,
+            end_reason,
         ).where(
             PerpetratorReferral.service_agency_id.in_(list(agencies)),
             PerpetratorReferral.referred_at >= start,
@@ -300,7 +329,7 @@ async def _perpetrator_referrals(
         )
     )
     perps: list[PerpRecord] = []
-    for service_id, referred_at, state, started_at in rows:
+    for service_id, referred_at, state, started_at, contacted_at, reason in rows:
         if state is None:
             raise ValueError("a perpetrator-service referral has no recorded steps")
         perps.append(
@@ -309,6 +338,8 @@ async def _perpetrator_referrals(
                 PerpState(state).value,
                 referred_at.astimezone(zone).date(),
                 started_at.astimezone(zone).date() if started_at is not None else None,
+                contacted_at.astimezone(zone).date() if contacted_at is not None else None,
+                reason,
             )
         )
     return perps

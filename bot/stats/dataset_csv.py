@@ -16,7 +16,14 @@ from __future__ import annotations
 import csv
 import io
 
-from bot.stats.figures import AGENCY_KINDS, AreaFigures, CaseCounts, suppress
+from bot.stats.figures import (
+    AGENCY_KINDS,
+    SUPPRESSED_RATE,
+    AreaFigures,
+    CaseCounts,
+    is_small,
+    suppress,
+)
 from bot.texts import AGENCY_KIND_NAMES
 
 
@@ -79,4 +86,74 @@ def figures_csv(figures: AreaFigures, *, suppressed: bool) -> bytes:
     for meeting in figures.meetings:
         writer.writerow(row(meeting.held_on.isoformat(), meeting))
     writer.writerow(row(TOTAL_LABEL, figures))
+    return buffer.getvalue().encode("utf-8")
+
+
+PERP_HEADER: tuple[str, ...] = (
+    "Perpetrator service",
+    "Referrals made",
+    "Waiting to start",
+    "First contact made",
+    "Median calendar days from referral to first contact",
+    "Started",
+    "Median calendar days from referral to start",
+    "Ended",
+    "Completed",
+    "Completion rate",
+    "Disengaged",
+    "Disengagement rate",
+)
+
+
+def _rate(part: int, whole: int, suppressed: bool) -> str:
+    """A rate to the nearest per cent; empty with nothing ended, withheld as in the summary
+    when either count is small for a governance reader."""
+    if whole == 0:
+        return ""
+    if suppressed and (is_small(part) or is_small(whole)):
+        return SUPPRESSED_RATE
+    return f"{part / whole:.0%}"
+
+
+def _median(value: float | None, base: int, suppressed: bool) -> str:
+    if value is None:
+        return ""
+    if suppressed and is_small(base):
+        return SUPPRESSED_RATE
+    return f"{value:g}"
+
+
+def perpetrator_services_csv(figures: AreaFigures, *, suppressed: bool) -> bytes:
+    """Commissioners' figures per perpetrator service, for referrals made in the period:
+    coded counts only (no case, no reference), "<5" for governance readers as elsewhere."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(PERP_HEADER)
+
+    def n(value: int) -> str:
+        return suppress(value) if suppressed else str(value)
+
+    for service, states in figures.perp_by_state.items():
+        made = sum(states.values())
+        contacts = figures.perp_contacts.get(service, 0)
+        starts = figures.perp_starts.get(service, 0)
+        ended = figures.perp_ended.get(service, 0)
+        done = figures.perp_completed.get(service, 0)
+        gone = figures.perp_disengaged.get(service, 0)
+        writer.writerow(
+            [
+                service,
+                n(made),
+                n(figures.perp_waiting.get(service, 0)),
+                n(contacts),
+                _median(figures.median_days_to_first_contact.get(service), contacts, suppressed),
+                n(starts),
+                _median(figures.median_days_to_start.get(service), starts, suppressed),
+                n(ended),
+                n(done),
+                _rate(done, ended, suppressed),
+                n(gone),
+                _rate(gone, ended, suppressed),
+            ]
+        )
     return buffer.getvalue().encode("utf-8")

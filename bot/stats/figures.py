@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TypedDict
 
@@ -54,16 +54,25 @@ _ACTION_STATES = _OPEN_ACTION_STATES | {"done", "not_possible"}
 # Perpetrator-referral states in lifecycle order, so that the summary reads in order.
 _PERP_STATE_ORDER: tuple[str, ...] = (
     "referred",
+    "contact_planned",
     "contact_attempted",
     "assessed",
     "suitable",
     "not_suitable",
     "started",
     "attending",
+    "session_attended",
+    "session_missed",
     "disengaged",
     "completed",
     "ended",
 )
+# Not yet started: the commissioners' waiting list.
+_PERP_WAITING_STATES = frozenset(
+    {"referred", "contact_planned", "contact_attempted", "assessed", "suitable"}
+)
+# Closed: nothing follows these.
+_PERP_CLOSED_STATES = frozenset({"not_suitable", "completed", "ended"})
 
 
 class PeriodError(InputError):
@@ -187,6 +196,10 @@ class PerpRecord:
     state: str
     referred_on: date
     started_on: date | None
+    # The first "contact attempted" step: the first contact with the person causing harm.
+    first_contact_on: date | None = None
+    # The coded reason on the closing step (``bot.vocabulary.PerpEndReason``), if closed.
+    end_reason: str | None = None
 
 
 # --- periods ---------------------------------------------------------------------------------
@@ -353,6 +366,15 @@ class AreaFigures(CaseCounts):
     # service -> referrals made in the period that have started (the median's base)
     perp_starts: dict[str, int]
     median_days_to_start: dict[str, float | None]
+    # For commissioners, per service, of the referrals made in the period: how many wait to
+    # start, calendar days from referral to first contact (median, and how many had one),
+    # and how many ended, completed or disengaged.
+    perp_waiting: dict[str, int] = field(default_factory=dict)
+    perp_contacts: dict[str, int] = field(default_factory=dict)
+    median_days_to_first_contact: dict[str, float | None] = field(default_factory=dict)
+    perp_ended: dict[str, int] = field(default_factory=dict)
+    perp_completed: dict[str, int] = field(default_factory=dict)
+    perp_disengaged: dict[str, int] = field(default_factory=dict)
     benchmark_per_10k: int = BENCHMARK_PER_10K
     repeat_rate_benchmark: tuple[float, float] = REPEAT_RATE_BENCHMARK
 
@@ -439,6 +461,13 @@ def _perp_order(state: str) -> tuple[int, str]:
     return (_PERP_STATE_ORDER.index(state) if known else len(_PERP_STATE_ORDER), state)
 
 
+def _ended_because(perp: PerpRecord) -> str | None:
+    """A closed referral's reason: its coded one, or what an older closing step meant."""
+    if perp.end_reason is not None:
+        return perp.end_reason
+    return {"completed": "completed", "not_suitable": "unsuitable"}.get(perp.state)
+
+
 def _heard(cases: Iterable[CaseRecord | CaseTally]) -> Iterable[CaseTally]:
     for case in cases:
         if isinstance(case, CaseTally):
@@ -507,12 +536,25 @@ def compute(
     perp_by_state: dict[str, dict[str, int]] = {}
     perp_starts: dict[str, int] = {}
     median_to_start: dict[str, float | None] = {}
+    waiting: dict[str, int] = {}
+    contacts: dict[str, int] = {}
+    to_contact: dict[str, float | None] = {}
+    ended: dict[str, int] = {}
+    completed: dict[str, int] = {}
+    disengaged: dict[str, int] = {}
     for service in services:
         mine = [perp for perp in perp_list if perp.service == service]
         states = Counter(perp.state for perp in mine)
         perp_by_state[service] = {s: states[s] for s in sorted(states, key=_perp_order)}
         perp_starts[service] = sum(perp.started_on is not None for perp in mine)
         median_to_start[service] = median_days((p.referred_on, p.started_on) for p in mine)
+        waiting[service] = sum(p.state in _PERP_WAITING_STATES for p in mine)
+        contacts[service] = sum(p.first_contact_on is not None for p in mine)
+        to_contact[service] = median_days((p.referred_on, p.first_contact_on) for p in mine)
+        closed = [p for p in mine if p.state in _PERP_CLOSED_STATES]
+        ended[service] = len(closed)
+        completed[service] = sum(_ended_because(p) == "completed" for p in closed)
+        disengaged[service] = sum(_ended_because(p) == "disengaged" for p in closed)
 
     return AreaFigures(
         period=period,
@@ -524,6 +566,12 @@ def compute(
         perp_by_state=perp_by_state,
         perp_starts=perp_starts,
         median_days_to_start=median_to_start,
+        perp_waiting=waiting,
+        perp_contacts=contacts,
+        median_days_to_first_contact=to_contact,
+        perp_ended=ended,
+        perp_completed=completed,
+        perp_disengaged=disengaged,
         **_counts(heard),
     )
 

@@ -159,11 +159,32 @@ def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
     if f.perp_by_state:
         lines.append("")
         lines.append("Perpetrator-service referrals made in the period")
+        lines.append("(days are calendar days from the referral)")
         for service, states in f.perp_by_state.items():
             total = sum(states.values())
             lines.append(f"{service}: {c(total)} referred")
             now = ", ".join(f"{_state_label(s)} {c(n)}" for s, n in states.items())
             lines.append(f"  now: {now}")
+            lines.append(f"  waiting to start: {c(f.perp_waiting.get(service, 0))}")
+            contacts = f.perp_contacts.get(service, 0)
+            to_contact = f.median_days_to_first_contact.get(service)
+            if to_contact is None:
+                lines.append("  no first contact yet")
+            elif suppressed and is_small(contacts):
+                lines.append(f"  days from referral to first contact: {SUPPRESSED_RATE}")
+            else:
+                lines.append(
+                    f"  median {to_contact:g} days from referral to first contact "
+                    f"({c(contacts)} contacted)"
+                )
+            ended = f.perp_ended.get(service, 0)
+            done = f.perp_completed.get(service, 0)
+            gone = f.perp_disengaged.get(service, 0)
+            lines.append(
+                f"  ended: {c(ended)}; completed {c(done)} "
+                f"({rate_text(done, ended, suppressed=suppressed)}), disengaged {c(gone)} "
+                f"({rate_text(gone, ended, suppressed=suppressed)})"
+            )
             starts = f.perp_starts.get(service, 0)
             median = f.median_days_to_start.get(service)
             if median is None:

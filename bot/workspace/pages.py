@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bot import texts
 from bot.access import Level
-from bot.actions.states import ACTION_LABELS, PERP_LABELS
+from bot.actions.states import ACTION_LABELS, END_REASON_LABELS, PERP_LABELS
 from bot.actor import Actor
 from bot.buttons import PAGES
 from bot.dates import format_local, format_uk_date
@@ -47,6 +47,7 @@ class PageRenderer:
             prefix=prefix,
             action_labels=ACTION_LABELS,
             perp_labels=PERP_LABELS,
+            end_reason_labels=END_REASON_LABELS,
             Level=Level,
         )
         self._env.filters["uk_date"] = _uk_date

@@ -10,6 +10,8 @@ import io
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import select
+
 from bot import texts
 from bot.actions.entry import ActionDraft
 from bot.clock import ManualClock
@@ -17,7 +19,9 @@ from bot.dates import format_uk_date
 from bot.runtime import Runtime
 from bot.sandbox import Driver, SimulatedUser
 from bot.vocabulary import AgencyKind, Role
+from storage.models import Case, Person
 from tests.support.e2e import Area, _agency, refer_and_accept, schedule, wait_for_text
+from tests.support.idva import allocate_idva
 
 
 class Cast:
@@ -173,23 +177,40 @@ async def test_perpetrator_referral_followed_to_completion_with_idva_told(
     )
     await close(cast)
     await wait_for_text(driver, cast.pat, "New MARAC action for your agency")
+    async with runtime.sessions() as session:
+        case_id = await session.scalar(select(Case.id).where(Case.reference == reference))
+        jo_id = await session.scalar(select(Person.id).where(Person.telegram_user_id == cast.jo.id))
+    assert case_id is not None and jo_id is not None
+    await allocate_idva(runtime.sessions, case_id, jo_id, clock.now())
+    told = texts.told_idva("Jo Evans")
 
-    for step in ("Contact attempted", "Assessed", "Suitable", "Started", "Attending", "Completed"):
+    (listing,) = await cast.pat.send_and_wait("/actions")
+    await cast.pat.press_and_wait(f"{reference}: Contact planned", message=listing, count=1)
+    (planned,) = await cast.pat.send_and_wait("27/11/2026")
+    assert planned.text == texts.perpetrator_contact_planned_moved(reference, "27 Nov 2026", told)
+    await wait_for_text(driver, cast.jo, "plans first contact with the person causing harm on 27")
+    steps = ("Contact attempted", "Assessed", "Suitable", "Started", "Session attended")
+    for step in steps:
         (listing,) = await cast.pat.send_and_wait("/actions")
         result = await cast.pat.press_and_wait(f"{reference}: {step}", message=listing, count=1)
-        assert result.new_messages[-1].text == texts.perpetrator_moved(reference, step)
+        assert result.new_messages[-1].text == texts.perpetrator_moved(reference, step, told)
         await wait_for_text(
             driver,
             cast.jo,
             f"Perpetrator-service referral on {reference} (Drive Project): now {step.lower()}",
         )
     (listing,) = await cast.pat.send_and_wait("/actions")
-    assert f"Perpetrator-service referral {reference}: completed" in (listing.text or "")
+    asked = await cast.pat.press_and_wait(f"{reference}: Ended", message=listing, count=1)
+    await cast.pat.press_and_wait("Completed", message=asked.new_messages[-1], expect_edit=True)
+    await wait_for_text(driver, cast.jo, "now ended (completed)")
+    (listing,) = await cast.pat.send_and_wait("/actions")
+    assert f"Perpetrator-service referral {reference}: ended (completed)" in (listing.text or "")
     assert listing.find_button(f"{reference}: Ended") is None
 
     (summary,) = await cast.priya.send_and_wait("/plan")
     assert "Drive Project: 0 waiting to start" in (summary.text or "")
-    assert "median 0 days to start" in (summary.text or "")
+    assert "median 0 days to first contact; median 0 days to start" in (summary.text or "")
+    assert "1 ended: 1 completed (100%), 0 disengaged (0%)" in (summary.text or "")
 
 
 async def test_stale_perpetrator_referral_is_chased_and_escalated(
@@ -204,7 +225,9 @@ async def test_stale_perpetrator_referral_is_chased_and_escalated(
     # No first contact within 10 working days of 26 Nov: chased on Thu 10 Dec.
     clock.set(datetime(2026, 12, 10, 9, 0, 1, tzinfo=UTC))
     await wait_for_text(
-        driver, cast.pat, f"perpetrator-service referral on {reference} has had no recorded contact"
+        driver,
+        cast.pat,
+        f"perpetrator-service referral on {reference} has had no contact planned or recorded",
     )
     # No change for 20 working days: the service and the coordinator hear of it.
     clock.set(datetime(2026, 12, 29, 9, 0, 1, tzinfo=UTC))
@@ -296,8 +319,8 @@ async def test_many_perpetrator_referrals_are_shown_open_ones_first_a_page_at_a_
     # The oldest referral is ended: it moves behind the five still open.
     (listing,) = await cast.pat.send_and_wait("/actions")
     ended = await cast.pat.press_and_wait(f"{reference}: Ended", message=listing, count=1)
-    assert ended.new_messages[-1].text == texts.ASK_PERP_REASON
-    await cast.pat.send_and_wait("Declined to take part")
+    assert ended.new_messages[-1].text == texts.ASK_END_REASON
+    await cast.pat.press_and_wait("Disengaged", message=ended.new_messages[-1], expect_edit=True)
 
     (listing,) = await cast.pat.send_and_wait("/actions")
     text = listing.text or ""

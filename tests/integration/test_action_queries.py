@@ -297,20 +297,26 @@ async def test_summary_referrals_and_minutes_read_the_recorded_steps(
     await actions.move(scene.nia, health, ActionState.NOT_POSSIBLE, "Moved out of the area")
 
     first, second = await actions.perpetrator_referrals(scene.pat)
+    today = clock.now().date()
+    await actions.move_perpetrator(scene.pat, first.id, PerpState.CONTACT_PLANNED, planned_on=today)
     for step in (PerpState.CONTACT_ATTEMPTED, PerpState.ASSESSED, PerpState.SUITABLE):
         await actions.move_perpetrator(scene.pat, first.id, step)
     clock.advance(timedelta(days=9))
     await actions.move_perpetrator(scene.pat, first.id, PerpState.STARTED)
-    await actions.move_perpetrator(scene.pat, first.id, PerpState.ATTENDING)
+    await actions.move_perpetrator(scene.pat, first.id, PerpState.SESSION_ATTENDED)
+    await actions.move_perpetrator(
+        scene.pat, second.id, PerpState.CONTACT_PLANNED, planned_on=clock.now().date()
+    )
     await actions.move_perpetrator(scene.pat, second.id, PerpState.CONTACT_ATTEMPTED)
 
     listed = {view.id: view for view in await actions.perpetrator_referrals(scene.pat)}
-    assert listed[first.id].state is PerpState.ATTENDING
+    assert listed[first.id].state is PerpState.SESSION_ATTENDED
     assert listed[first.id].options == [
-        PerpState.COMPLETED,
-        PerpState.DISENGAGED,
+        PerpState.SESSION_ATTENDED,
+        PerpState.SESSION_MISSED,
         PerpState.ENDED,
     ]
+    assert (listed[first.id].sessions_attended, listed[first.id].planned_on) == (1, today)
     assert listed[second.id].state is PerpState.CONTACT_ATTEMPTED
 
     clock.set(datetime(2026, 12, 16, 12, 0, tzinfo=UTC))
@@ -324,6 +330,9 @@ async def test_summary_referrals_and_minutes_read_the_recorded_steps(
     assert [a.agency for a in agencies] == sorted(counts)
     (drive,) = services
     assert (drive.service, drive.waiting_referrals, drive.median_days_to_start) == (DRIVE, 1, 9.0)
+    # First contact on the day of referral for one, nine days later for the other.
+    assert drive.median_days_to_first_contact == 4.5
+    assert (drive.ended, drive.completed, drive.disengaged) == (0, 0, 0)
 
     _, content = await actions.minutes(scene.priya, scene.meeting_id)
     body = zipfile.ZipFile(io.BytesIO(content)).read("word/document.xml").decode()
@@ -345,11 +354,15 @@ async def test_a_perpetrator_service_rep_on_the_must_not_receive_list_never_sees
 
     assert [view.id for view in await actions.perpetrator_referrals(scene.pat)] == [second.id]
     with pytest.raises(NotFound):
-        await actions.move_perpetrator(scene.pat, first.id, PerpState.CONTACT_ATTEMPTED)
+        await actions.move_perpetrator(
+            scene.pat, first.id, PerpState.CONTACT_PLANNED, planned_on=runtime.clock.now().date()
+        )
     async with runtime.sessions() as session:
         steps = await session.scalars(
             select(PerpetratorStep.state).where(PerpetratorStep.referral_id == first.id)
         )
         assert list(steps) == [PerpState.REFERRED]  # nothing recorded for the hidden one
-    moved = await actions.move_perpetrator(scene.pat, second.id, PerpState.CONTACT_ATTEMPTED)
-    assert moved.state is PerpState.CONTACT_ATTEMPTED
+    moved = await actions.move_perpetrator(
+        scene.pat, second.id, PerpState.CONTACT_PLANNED, planned_on=runtime.clock.now().date()
+    )
+    assert moved.state is PerpState.CONTACT_PLANNED

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot import texts
 from bot.actions.states import (
     ACTION_FINAL,
     ACTION_TRANSITIONS,
@@ -27,8 +28,10 @@ from bot.actions.states import (
     action_due_date,
     action_state,
     can_move,
+    check_contact_date,
     check_move,
     check_perp_move,
+    end_reason_of,
     first_contact_chase_due,
     is_not_done,
     is_open,
@@ -41,9 +44,11 @@ from bot.actions.states import (
 )
 from bot.meetings.workdays import is_working_day
 from bot.referrals.validation import InputError
+from bot.vocabulary import PerpEndReason
 
 A = ActionState
 P = PerpState
+R = PerpEndReason
 
 EXPECTED_ACTION_EDGES = {
     (A.ASSIGNED, A.ACCEPTED),
@@ -59,30 +64,55 @@ EXPECTED_ACTION_EDGES = {
     (A.REASSIGNED, A.REASSIGNED),
 }
 
-EXPECTED_PERP_EDGES = {
+SESSION_STATES = (P.STARTED, P.SESSION_ATTENDED, P.SESSION_MISSED, P.ATTENDING, P.DISENGAGED)
+
+EXPECTED_PERP_EDGES = (
+    {
+        # Contact is planned (and the victim's IDVA told) before any contact is attempted.
+        (P.REFERRED, P.CONTACT_PLANNED),
+        (P.CONTACT_PLANNED, P.CONTACT_PLANNED),
+        (P.CONTACT_PLANNED, P.CONTACT_ATTEMPTED),
+        (P.CONTACT_ATTEMPTED, P.CONTACT_ATTEMPTED),
+        (P.CONTACT_ATTEMPTED, P.CONTACT_PLANNED),
+        (P.CONTACT_ATTEMPTED, P.ASSESSED),
+        (P.ASSESSED, P.SUITABLE),
+        (P.ASSESSED, P.NOT_SUITABLE),
+        (P.SUITABLE, P.STARTED),
+    }
+    | {
+        (state, session)
+        for state in SESSION_STATES
+        for session in (P.SESSION_ATTENDED, P.SESSION_MISSED)
+    }
+    | {
+        (state, P.ENDED)
+        for state in (
+            P.REFERRED,
+            P.CONTACT_PLANNED,
+            P.CONTACT_ATTEMPTED,
+            P.ASSESSED,
+            P.SUITABLE,
+            *SESSION_STATES,
+        )
+    }
+)
+
+# Steps only older histories hold: replayed, never taken now.
+EARLIER_EDGES = {
     (P.REFERRED, P.CONTACT_ATTEMPTED),
-    (P.CONTACT_ATTEMPTED, P.CONTACT_ATTEMPTED),
-    (P.CONTACT_ATTEMPTED, P.ASSESSED),
-    (P.ASSESSED, P.SUITABLE),
-    (P.ASSESSED, P.NOT_SUITABLE),
-    (P.SUITABLE, P.STARTED),
     (P.STARTED, P.ATTENDING),
     (P.STARTED, P.DISENGAGED),
     (P.ATTENDING, P.DISENGAGED),
-    (P.DISENGAGED, P.ATTENDING),
     (P.ATTENDING, P.COMPLETED),
-} | {
-    (state, P.ENDED)
-    for state in (
-        P.REFERRED,
-        P.CONTACT_ATTEMPTED,
-        P.ASSESSED,
-        P.SUITABLE,
-        P.STARTED,
-        P.ATTENDING,
-        P.DISENGAGED,
-    )
+    (P.DISENGAGED, P.ATTENDING),
 }
+
+
+def _check(current: PerpState, target: PerpState) -> None:
+    """check_perp_move with everything a step may need, so that only legality decides."""
+    check_perp_move(
+        current, target, "moved away", planned_on=date(2026, 12, 14), end_reason=R.MOVED_AWAY
+    )
 
 
 def _edges(table: dict[A, frozenset[A]] | dict[P, frozenset[P]]) -> set[tuple[str, str]]:
@@ -218,6 +248,16 @@ def test_perp_values_are_lower_snake_case() -> None:
         "disengaged",
         "completed",
         "ended",
+        "contact_planned",
+        "session_attended",
+        "session_missed",
+    ]
+    assert [reason.value for reason in PerpEndReason] == [
+        "completed",
+        "disengaged",
+        "unsuitable",
+        "breached",
+        "moved_away",
     ]
 
 
@@ -225,7 +265,7 @@ def test_perp_table_is_the_agreed_one() -> None:
     assert set(PERP_TRANSITIONS) == set(PerpState)
     assert _edges(PERP_TRANSITIONS) == EXPECTED_PERP_EDGES
     assert {P.NOT_SUITABLE, P.COMPLETED, P.ENDED} == PERP_FINAL
-    assert {P.NOT_SUITABLE, P.ENDED} == PERP_NEEDS_REASON
+    assert {P.NOT_SUITABLE} == PERP_NEEDS_REASON
 
 
 @given(st.lists(st.sampled_from(PerpState), max_size=30))
@@ -236,15 +276,69 @@ def test_a_perp_move_is_applied_exactly_when_the_table_allows_it(targets: list[P
         legal = (current, target) in EXPECTED_PERP_EDGES
         assert perp_can_move(current, target) is legal
         if legal:
-            check_perp_move(current, target, reason="moved away")
+            _check(current, target)
             history.append(target)
         else:
             with pytest.raises(TransitionRefused) as refused:
-                check_perp_move(current, target, reason="moved away")
+                _check(current, target)
             assert refused.value.state is current
-            with pytest.raises(ValueError):
-                perp_state([*history, target])
+            if (current, target) not in EARLIER_EDGES:
+                with pytest.raises(ValueError):
+                    perp_state([*history, target])
         assert perp_state(history) == history[-1]
+
+
+def test_contact_cannot_be_attempted_before_it_is_planned() -> None:
+    with pytest.raises(TransitionRefused) as refused:
+        check_perp_move(P.REFERRED, P.CONTACT_ATTEMPTED)
+    assert str(refused.value) == texts.PERP_CONTACT_BEFORE_ATTEMPT
+    assert perp_next_options(P.REFERRED) == [P.CONTACT_PLANNED, P.ENDED]
+    check_perp_move(P.REFERRED, P.CONTACT_PLANNED, planned_on=date(2026, 12, 14))
+    check_perp_move(P.CONTACT_PLANNED, P.CONTACT_ATTEMPTED)
+
+
+def test_planning_contact_needs_a_date_today_or_later_within_the_year() -> None:
+    with pytest.raises(InputError) as refused:
+        check_perp_move(P.REFERRED, P.CONTACT_PLANNED)
+    assert str(refused.value) == texts.PERP_NEEDS_CONTACT_DATE
+    today = date(2026, 12, 7)
+    check_contact_date(today, today)
+    check_contact_date(today + timedelta(days=366), today)
+    with pytest.raises(InputError) as passed:
+        check_contact_date(today - timedelta(days=1), today)
+    assert str(passed.value) == texts.PERP_CONTACT_DATE_PASSED
+    with pytest.raises(InputError) as far:
+        check_contact_date(today + timedelta(days=367), today)
+    assert str(far.value) == texts.PERP_CONTACT_DATE_TOO_FAR
+
+
+def test_ending_needs_a_coded_reason_and_sessions_continue_after_a_missed_one() -> None:
+    with pytest.raises(InputError) as refused:
+        check_perp_move(P.SESSION_MISSED, P.ENDED)
+    assert str(refused.value) == texts.PERP_NEEDS_END_REASON
+    for reason in PerpEndReason:
+        check_perp_move(P.SESSION_MISSED, P.ENDED, end_reason=reason)
+    assert perp_next_options(P.SESSION_MISSED) == [P.SESSION_ATTENDED, P.SESSION_MISSED, P.ENDED]
+    steps = [
+        P.REFERRED,
+        P.CONTACT_PLANNED,
+        P.CONTACT_ATTEMPTED,
+        P.ASSESSED,
+        P.SUITABLE,
+        P.STARTED,
+        P.SESSION_ATTENDED,
+        P.SESSION_MISSED,
+        P.SESSION_ATTENDED,
+        P.ENDED,
+    ]
+    assert perp_state(steps) is P.ENDED
+
+
+def test_the_end_reason_of_older_closing_steps() -> None:
+    assert end_reason_of(P.COMPLETED, None) is R.COMPLETED
+    assert end_reason_of(P.NOT_SUITABLE, None) is R.UNSUITABLE
+    assert end_reason_of(P.ENDED, "breached") is R.BREACHED
+    assert end_reason_of(P.ENDED, None) is None
 
 
 @given(st.data())
@@ -280,7 +374,7 @@ def test_button_options_match_the_table_with_ended_last(current: PerpState) -> N
 def test_final_referrals_accept_no_moves(final: PerpState, target: PerpState) -> None:
     assert not perp_can_move(final, target)
     with pytest.raises(TransitionRefused) as refused:
-        check_perp_move(final, target, reason="x")
+        _check(final, target)
     assert "already closed" in str(refused.value)
 
 
@@ -295,12 +389,13 @@ def test_every_state_is_reachable_and_every_open_state_can_close() -> None:
                     queue.append(target)
         return seen
 
-    assert reachable(P.REFERRED) == set(PerpState)
+    # The states only older histories reach are the ones no new step may take.
+    assert reachable(P.REFERRED) == set(PerpState) - {P.ATTENDING, P.DISENGAGED, P.COMPLETED}
     for state in PerpState:
         assert reachable(state) & PERP_FINAL
 
 
-def test_the_usual_path_with_repeated_contact_and_re_engagement() -> None:
+def test_an_older_history_still_replays() -> None:
     steps = [
         P.REFERRED,
         P.CONTACT_ATTEMPTED,
@@ -327,6 +422,7 @@ def test_the_usual_path_with_repeated_contact_and_re_engagement() -> None:
         [P.REFERRED, P.ASSESSED],
         [P.REFERRED, P.CONTACT_ATTEMPTED, P.ASSESSED, P.STARTED],
         [P.REFERRED, P.CONTACT_ATTEMPTED, P.ASSESSED, P.SUITABLE, P.STARTED, P.COMPLETED],
+        [P.REFERRED, P.CONTACT_PLANNED, P.ASSESSED],
     ],
 )
 def test_illegal_perp_histories_are_refused(history: list[PerpState]) -> None:
@@ -334,17 +430,12 @@ def test_illegal_perp_histories_are_refused(history: list[PerpState]) -> None:
         perp_state(history)
 
 
-@pytest.mark.parametrize(
-    ("current", "target"), [(P.ASSESSED, P.NOT_SUITABLE), (P.STARTED, P.ENDED)]
-)
 @pytest.mark.parametrize("reason", [None, "", "   "])
-def test_closing_a_referral_needs_a_reason(
-    current: PerpState, target: PerpState, reason: str | None
-) -> None:
+def test_not_suitable_needs_a_reason(reason: str | None) -> None:
     with pytest.raises(InputError) as refused:
-        check_perp_move(current, target, reason)
+        check_perp_move(P.ASSESSED, P.NOT_SUITABLE, reason)
     assert "reason" in str(refused.value)
-    check_perp_move(current, target, "Excluded: firearms conviction")
+    check_perp_move(P.ASSESSED, P.NOT_SUITABLE, "Excluded: firearms conviction")
 
 
 def test_other_moves_need_no_reason() -> None:

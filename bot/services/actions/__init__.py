@@ -6,12 +6,12 @@ its own module beside the queries it needs (``common`` holds what they share).
 
 from __future__ import annotations
 
+from bot.actions.states import PERP_WAITING
 from bot.services.actions.agency_work import AgencyWork
 from bot.services.actions.chasing import Chasing
 from bot.services.actions.common import (
     CHASE_HOUR,
     IN_CHUNK,
-    PERP_WAITING,
     ActionMoved,
     ActionPage,
     ActionView,

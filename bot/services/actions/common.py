@@ -27,6 +27,7 @@ from bot.access import NEEDS, CasePath, Level, case_access
 from bot.actions.states import (
     ActionState,
     PerpState,
+    Told,
     action_state,
     first_contact_chase_due,
     is_open,
@@ -50,7 +51,7 @@ from bot.services.deps import ServiceDeps
 from bot.services.names import name_context, person_name
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar
-from bot.vocabulary import Role
+from bot.vocabulary import PerpEndReason, Role
 from storage.crypto import FieldContext
 from storage.models import (
     Action,
@@ -70,14 +71,6 @@ CHASE_HOUR = time(9, 0)
 # Ids per IN (...) list. Far below SQLite's and asyncpg's bound-parameter limits (32,766 and
 # 32,767), so a long list costs a few more statements instead of failing outright.
 IN_CHUNK = 500
-
-# Perpetrator referrals still waiting for the programme to start, for the coordinator's summary.
-PERP_WAITING: tuple[PerpState, ...] = (
-    PerpState.REFERRED,
-    PerpState.CONTACT_ATTEMPTED,
-    PerpState.ASSESSED,
-    PerpState.SUITABLE,
-)
 
 T = TypeVar("T")
 
@@ -144,6 +137,16 @@ class PerpView:
     options: list[PerpState]
     # Whom the service is assessing: on the workspace page only, never in the chat.
     person_causing_harm: PersonDetails | None = None
+    # The day first contact is (or was last) planned for, and why a closed referral ended.
+    planned_on: date | None = None
+    end_reason: PerpEndReason | None = None
+    # Whether MARAC's records show probation involved with the case (False: not known).
+    probation: bool = False
+    sessions_attended: int = 0
+    sessions_missed: int = 0
+    # After a step: who was told of it (the allocated IDVA, by name, or the coordinators).
+    told: Told | None = None
+    told_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,10 +160,17 @@ class AgencyCounts:
 
 @dataclass(frozen=True)
 class ServiceWaiting:
+    """A perpetrator service for commissioners: its waiting list, calendar days from
+    referral to first contact and to start (medians), and how its referrals ended."""
+
     service: str
     waiting_referrals: int
     waiting_weeks: int | None
     median_days_to_start: float | None
+    median_days_to_first_contact: float | None = None
+    ended: int = 0
+    completed: int = 0
+    disengaged: int = 0
 
 
 def action_context(action_id: int) -> FieldContext:
@@ -217,6 +227,33 @@ def _perp_started_at() -> ScalarSelect[datetime]:
             PerpetratorStep.state == PerpState.STARTED,
         )
         .order_by(PerpetratorStep.id)
+        .limit(1)
+        .correlate(PerpetratorReferral)
+        .scalar_subquery()
+    )
+
+
+def _perp_first_at(state: PerpState) -> ScalarSelect[datetime]:
+    """When the referral's first step of this kind was recorded, or NULL if none was."""
+    return (
+        select(PerpetratorStep.at)
+        .where(
+            PerpetratorStep.referral_id == PerpetratorReferral.id,
+            PerpetratorStep.state == state,
+        )
+        .order_by(PerpetratorStep.id)
+        .limit(1)
+        .correlate(PerpetratorReferral)
+        .scalar_subquery()
+    )
+
+
+def _perp_latest_end_reason() -> ScalarSelect[str]:
+    """The coded end reason on the referral's latest step (NULL unless that step closed it)."""
+    return (
+        select(PerpetratorStep.end_reason)
+        .where(PerpetratorStep.referral_id == PerpetratorReferral.id)
+        .order_by(PerpetratorStep.id.desc())
         .limit(1)
         .correlate(PerpetratorReferral)
         .scalar_subquery()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 from sqlalchemy import (
@@ -14,18 +15,22 @@ from sqlalchemy import case as sql_case
 from bot.access import CasePath
 from bot.actions.minutes import MinutesRow, minutes_docx
 from bot.actions.states import (
+    PERP_FINAL,
+    PERP_WAITING,
     ActionState,
     PerpState,
+    end_reason_of,
     median_days,
 )
 from bot.actor import Actor
 from bot.dates import format_local, format_uk_date
 from bot.permissions import Operation, authorise
 from bot.services.actions.common import (
-    PERP_WAITING,
     ActionBase,
     AgencyCounts,
     ServiceWaiting,
+    _perp_first_at,
+    _perp_latest_end_reason,
     _perp_latest_state,
     _perp_started_at,
 )
@@ -36,7 +41,7 @@ from bot.services.case_access import (
     record_views,
     visible,
 )
-from bot.vocabulary import AgencyKind
+from bot.vocabulary import AgencyKind, PerpEndReason
 from storage.models import (
     Action,
     Agency,
@@ -100,6 +105,10 @@ class Oversight(ActionBase):
             )
             waiting: dict[int, int] = {service.id: 0 for service in services}
             pairs: dict[int, list[tuple[date, date | None]]] = {s.id: [] for s in services}
+            contacts: dict[int, list[tuple[date, date | None]]] = {s.id: [] for s in services}
+            # service id -> how many referrals ended, and for each coded reason how many
+            ended: dict[int, int] = dict.fromkeys(waiting, 0)
+            ends: dict[int, Counter[PerpEndReason]] = {s.id: Counter() for s in services}
             if services:
                 referrals = await session.execute(
                     select(
@@ -107,19 +116,33 @@ class Oversight(ActionBase):
                         PerpetratorReferral.referred_at,
                         _perp_latest_state(),
                         _perp_started_at(),
+                        _perp_first_at(PerpState.CONTACT_ATTEMPTED),
+                        _perp_latest_end_reason(),
                     ).where(PerpetratorReferral.service_agency_id.in_(waiting))
                 )
-                for service_id, referred_at, latest, started_at in referrals.all():
-                    if PerpState(latest) in PERP_WAITING:
+                for service_id, referred_at, latest, started_at, contact_at, end in referrals:
+                    state = PerpState(latest)
+                    if state in PERP_WAITING:
                         waiting[service_id] += 1
+                    if state in PERP_FINAL:
+                        ended[service_id] += 1
+                        reason = end_reason_of(state, end)
+                        if reason is not None:
+                            ends[service_id][reason] += 1
                     started = started_at.date() if started_at is not None else None
                     pairs[service_id].append((referred_at.date(), started))
+                    contacted = contact_at.date() if contact_at is not None else None
+                    contacts[service_id].append((referred_at.date(), contacted))
             return agencies, [
                 ServiceWaiting(
                     service.name,
                     waiting[service.id],
                     service.waiting_weeks,
                     median_days(pairs[service.id]),
+                    median_days(contacts[service.id]),
+                    ended[service.id],
+                    ends[service.id][PerpEndReason.COMPLETED],
+                    ends[service.id][PerpEndReason.DISENGAGED],
                 )
                 for service in services
             ]
