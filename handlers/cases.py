@@ -57,6 +57,7 @@ def _render(context: MaracContext, card: CaseCard) -> str:
             info.summary,
             info.judgement_reason,
             notes,
+            texts.children_lines(info.children) if info.children is not None else None,
         )
     history = [
         f"• {local_time(context, at)} {texts.STEP_NAMES.get(step, step)} ({who})"
