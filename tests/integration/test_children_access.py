@@ -20,6 +20,7 @@ from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied
 from bot.runtime import Runtime, Services
 from bot.vocabulary import Role
+from bot.workspace.pages import PageRenderer
 from tests.support.access_world import KEPT_OUT, World, build
 from tests.support.service_scenarios import enrol
 
@@ -80,6 +81,15 @@ async def test_an_invited_agency_and_the_coordinator_read_the_children(
     assert card.identifying is not None and card.identifying.children is not None
     assert card.identifying.children[0]["school"] == "Oak Primary"
     assert card.identifying.children[1]["csc_involved"] is False
+    # The workspace's pages list them, one child a line.
+    pages = PageRenderer("/ws")
+    for html in (pages.research(nia, sheet), pages.case(priya, card)):
+        assert "<li>Mia Doe, age 7 at referral, Oak Primary, lives with the victim</li>" in html
+        assert "<li>Leo Doe, age 4 at referral, no children&#39;s social care</li>" in html
+    # The perpetrator service's research sheet has the person causing harm and no child.
+    pat = world.people["perpetrator service"]
+    html = pages.research(pat, await s.meetings.research_sheet(pat, world.meeting_id))
+    assert "John Doe" in html and "Mia Doe" not in html and "Oak Primary" not in html
 
 
 @pytest.mark.parametrize("who", ["perpetrator service", "perpetrator service's agency rep"])
