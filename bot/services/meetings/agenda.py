@@ -28,6 +28,7 @@ from bot.services.meetings.common import (
     _area,
     _next_meeting_id,
     _next_position,
+    csc_agencies,
     location_context,
 )
 from bot.services.outbox import enqueue
@@ -106,7 +107,7 @@ class Agenda(MeetingBase):
             ]
             may_manage = scope_for(actor.role, Operation.MANAGE_MEETINGS) is not None
             with_children = [line.reference for line in agenda if line.children]
-            if not may_manage or (with_children and await self._csc_agencies(session, area.id)):
+            if not may_manage or (with_children and await csc_agencies(session, area.id)):
                 with_children = []
             agencies = [
                 (a.id, a.name)
@@ -249,7 +250,7 @@ class Agenda(MeetingBase):
                 session, [(case_id, p.id) for p in reps for _, _, case_id in items], now
             )
             children = await self._children_counts(session, [case_id for _, _, case_id in items])
-            csc = await self._csc_agencies(session, area.id)
+            csc = await csc_agencies(session, area.id)
             for person in reps:
                 shown = [item for item in items if allowed.allows([item[2]], person.id)]
                 buttons = [

@@ -132,6 +132,8 @@ class Listing:
     starts_at: datetime | None
     over_capacity: bool
     suggestion_starts_at: datetime | None
+    # The case has children and no children's social care agency can research them.
+    children_without_csc: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,26 @@ async def list_case(
         starts[placement.meeting_id],
         placement.over_capacity,
         starts.get(placement.suggestion) if placement.suggestion else None,
+        case.children_count > 0 and not await csc_agencies(session, case.area_id),
     )
+
+
+async def csc_agencies(session: AsyncSession, area_id: int) -> set[int]:
+    """Children's social care agencies of the area with an active, confirmed rep: those
+    that can research the children of a case."""
+    rows = await session.scalars(
+        select(Agency.id)
+        .join(Person, Person.agency_id == Agency.id)
+        .where(
+            Agency.area_id == area_id,
+            Agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE,
+            Person.role.in_(REP_ROLES),
+            Person.deactivated_at.is_(None),
+            Person.confirmed_at.is_not(None),
+        )
+        .distinct()
+    )
+    return set(rows)
 
 
 class MeetingBase:
@@ -449,23 +470,6 @@ class MeetingBase:
                 .order_by(Person.id)
             )
         )
-
-    async def _csc_agencies(self, session: AsyncSession, area_id: int) -> set[int]:
-        """Children's social care agencies of the area with an active, confirmed rep: those
-        that can research the children of a case."""
-        rows = await session.scalars(
-            select(Agency.id)
-            .join(Person, Person.agency_id == Agency.id)
-            .where(
-                Agency.area_id == area_id,
-                Agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE,
-                Person.role.in_(REP_ROLES),
-                Person.deactivated_at.is_(None),
-                Person.confirmed_at.is_not(None),
-            )
-            .distinct()
-        )
-        return set(rows)
 
     async def _coordinators(self, session: AsyncSession, area_id: int) -> list[Person]:
         return list(
