@@ -196,7 +196,7 @@ REFERRAL_STEPS: tuple[tuple[str, str], ...] = (
     ("send", "John Doe"),
     ("send", "01/01/1985"),
     ("press", "Ex-partner"),
-    ("send", "2: 4, 7"),
+    ("send", "Mia Doe, age 7, Oak Primary, lives with victim\nLeo Doe, age 4, no CSC"),
     ("send", "Strangled at the scene last night; he has threatened to take the children."),
     ("press", "No"),
     ("press", "Discard draft"),

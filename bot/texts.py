@@ -492,8 +492,13 @@ REFERRAL_PROMPTS: dict[str, str] = {
     ),
     "relationship": "Their relationship to the victim:",
     "children": (
-        "How many children live in the household, and their ages? For example '2: 4, 7', "
-        "or '0' for none."
+        "The children in the household, or who see or hear the abuse (victims in their own "
+        "right). One child per line: name, date of birth (day/month/year) or age, then if you "
+        "know them their school or nursery, lives with victim or lives elsewhere, and CSC "
+        "involved or no CSC (children's social care). For example:\n"
+        "Mia Smith, age 7, Oak Primary, lives with victim, CSC involved\n"
+        "Leo Smith, 18 months, Little Acorns Nursery, lives with victim, no CSC\n"
+        "Type unknown for a name or age you do not know, and none if there are no children."
     ),
     "summary": "Briefly describe your concerns (kept encrypted, up to 3,000 characters).",
     "review": "Please check the referral before you submit it.",
@@ -641,10 +646,6 @@ def _yes_no(value: object) -> str:
 
 def referral_review(payload: dict[str, object], yes: int, not_known: int) -> str:
     """The whole referral read back before submitting (a protected, self-deleting message)."""
-    children = payload.get("children_count", 0)
-    ages = payload.get("children_ages")
-    listed = ", ".join(str(a) for a in ages) if isinstance(ages, list) else ""
-    child_text = f"{children}" + (f" (ages {listed})" if listed else "")
     criterion = CRITERION_NAMES.get(str(payload.get("criterion")), "")
     lines = [
         "Please check the referral before you submit it.",
@@ -656,7 +657,9 @@ def referral_review(payload: dict[str, object], yes: int, not_known: int) -> str
         f"Victim: {payload.get('victim_name')}, born {_uk_date(payload.get('victim_dob'))}",
         f"Person causing harm: {payload.get('perp_name') or 'not known'} "
         f"({RELATIONSHIP_NAMES.get(str(payload.get('relationship')), 'relationship not given')})",
-        f"Children in the household: {child_text}",
+        *children_lines(
+            payload.get("children"), payload.get("children_count"), payload.get("children_ages")
+        ),
         f"Urgent: {_yes_no(payload.get('urgent'))}",
         f"Concerns: {payload.get('summary')}",
     ]
@@ -755,8 +758,10 @@ def case_details(
     summary: str | None,
     judgement_reason: str | None,
     notes: list[str],
+    children: list[str] | None = None,
 ) -> list[str]:
-    """The identifiers, then (when given) the referral as submitted."""
+    """The identifiers, then (when given) the referral as submitted. ``children`` holds the
+    children's lines (``children_lines``); None where the reader may not see them."""
     lines = [
         f"Victim: {victim.get('name')}, born {_uk_date(victim.get('dob'))}",
         f"Other names: {victim.get('aliases') or 'none'}; "
@@ -764,6 +769,7 @@ def case_details(
         f"Person causing harm: {perpetrator.get('name') or 'not known'}"
         + (f", born {_uk_date(perpetrator.get('dob'))}" if perpetrator.get("dob") else ""),
         f"Relationship: {RELATIONSHIP_NAMES.get(str(household.get('relationship')), 'not given')}",
+        *(children or []),
     ]
     if safety is None:
         return [*lines, RESEARCH_ONLY_NOTE, *notes]
@@ -1681,7 +1687,6 @@ WS_STATUS = "Status"
 WS_URGENT = "Urgent"
 WS_EMERGENCY = "Heard first"
 WS_CHILDREN_IN_HOUSEHOLD = "Children in the household"
-WS_CHILDREN_AGES = "Children's ages"
 WS_IDENTIFIERS_CLOSED = (
     "The names, dates of birth and addresses are no longer shown: the research window "
     "for this meeting has closed."
@@ -1813,19 +1818,20 @@ def research_case_message(
     when: str,
     summary: str,
     people: list[tuple[str, list[tuple[str, str]]]],
-    children: str | None,
+    children: list[str] | None,
     returned: list[str],
     closed: bool,
     perpetrator_service: bool,
 ) -> str:
-    """One case's research identifiers for a protected, self-deleting chat message."""
+    """One case's research identifiers for a protected, self-deleting chat message;
+    ``children`` holds the children's lines (``children_lines``)."""
     lines = [f"{reference} (MARAC on {when}): what does your agency know?", summary]
     for heading, fields in people:
         lines.append("")
         lines.append(heading)
         lines += [f"{label}: {value}" for label, value in fields]
     if children is not None:
-        lines += ["", f"{WS_CHILDREN_AGES}: {children}"]
+        lines += ["", *children]
     if closed:
         lines += ["", WS_IDENTIFIERS_CLOSED]
     elif perpetrator_service:
@@ -1839,4 +1845,112 @@ def research_summary_line(criterion: str, dash_yes: int, children: int, referred
     return (
         f"{CRITERION_NAMES.get(criterion, criterion)}; DASH {dash_yes} of 24 yes; "
         f"children in the household: {ws_children(children)}; referred by {referred_by}."
+    )
+
+
+# --- Children as people (issue 18): each child of a referral, and children's social care ---
+
+CHILDREN_HELP = (
+    "Please put each child on their own line: name, date of birth or age, then school or "
+    "nursery, lives with victim or lives elsewhere, CSC involved or no CSC. For example: "
+    "Mia Smith, age 7, Oak Primary, lives with victim, CSC involved. "
+    "Type none if there are no children."
+)
+CHILDREN_COUNT_ONLY = (
+    "Please list each child rather than a number, one per line: name, date of birth or age, "
+    "school or nursery, lives with victim or lives elsewhere, CSC involved or no CSC. "
+    "If you do not know a name, type unknown for it, for example: unknown, age 4. "
+    "Type none if there are no children."
+)
+CHILD_NAME_FIRST = (
+    "please start the line with the child's name (or unknown if you do not know it), "
+    "then a comma, then the date of birth or age."
+)
+CHILD_AGE_TWICE = "please give the date of birth or the age once, not both."
+CHILD_LIVES_HELP = "please write lives with victim, or lives elsewhere."
+CHILD_PART_UNCLEAR = (
+    "I could not tell what one part of the line is. Please write the school as "
+    "school: name, and use lives with victim or lives elsewhere, CSC involved or no CSC."
+)
+CHILDREN_READ_BACK = "If that is not right, press Back and type the children again."
+WS_CHILDREN_NO_DETAILS = "no details recorded"
+NO_CSC_REP = (
+    "No children's social care agency with a confirmed representative is enrolled in this "
+    "area, so nobody can check its records for the children of"
+)
+NO_CSC_ADVICE = (
+    "Add the agency with /agencies and invite its representative with /invite "
+    "(a coordinator confirms them), so children's social care is asked for research."
+)
+
+
+def child_problem(number: int, problem: str) -> str:
+    return f"Child {number}: {problem}"
+
+
+def child_too_old(age: int) -> str:
+    return (
+        f"that makes them {age}. Please list only children under 18; an older young person "
+        "can be referred in their own right."
+    )
+
+
+def too_many_children(count: int, most: int) -> str:
+    return f"That is {count} lines; one referral can list up to {most} children. Please check it."
+
+
+def _age_text(child: Mapping[str, object]) -> str:
+    if child.get("dob"):
+        return f"born {_uk_date(child.get('dob'))}"
+    age = child.get("age")
+    if isinstance(age, int):
+        return "under 1 at referral" if age == 0 else f"age {age} at referral"
+    return "age not known"
+
+
+def child_line(child: Mapping[str, object]) -> str:
+    """One child as the referral gave them: name, birth or age, and what else is known."""
+    if child.get("count_only"):  # referred before children were recorded as people
+        return f"a child, {_age_text(child)} (no name or other details recorded)"
+    parts = [str(child.get("name") or "name not known"), _age_text(child)]
+    if child.get("school"):
+        parts.append(str(child.get("school")))
+    lives = child.get("lives_with_victim")
+    if lives is not None:
+        parts.append("lives with the victim" if lives else "lives elsewhere")
+    csc = child.get("csc_involved")
+    if csc is not None:
+        parts.append("children's social care involved" if csc else "no children's social care")
+    return ", ".join(parts)
+
+
+def children_lines(children: object, count: object = None, ages: object = None) -> list[str]:
+    """The children for a read-back, card or research sheet: a heading and one line each.
+
+    Cases referred before children were recorded as people have a count and perhaps ages
+    only; they are shown as such."""
+    if isinstance(children, list | tuple):
+        if not children:
+            return ["Children: none"]
+        return [f"Children ({len(children)}):", *(f"• {child_line(c)}" for c in children)]
+    number = count if isinstance(count, int) else 0
+    if number == 0:
+        return ["Children: none"]
+    listed = ", ".join(str(a) for a in ages) if isinstance(ages, list) and ages else ""
+    return [f"Children: {number} ({f'ages {listed}' if listed else WS_CHILDREN_NO_DETAILS})"]
+
+
+def no_csc_for_children(references: list[str]) -> str:
+    """For the coordinator, on the agenda and when publishing it."""
+    return f"Children's social care: {NO_CSC_REP} {', '.join(references)}. {NO_CSC_ADVICE}"
+
+
+def research_children_note(cases: list[tuple[str, int]]) -> str:
+    """Added to children's social care's research request: which cases have children."""
+    listed = ", ".join(
+        f"{ref} ({count} {'child' if count == 1 else 'children'})" for ref, count in cases
+    )
+    return (
+        f"Cases with children, for children's social care to check: {listed}. "
+        "The children's names and dates of birth are with each case."
     )

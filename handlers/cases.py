@@ -57,6 +57,7 @@ def _render(context: MaracContext, card: CaseCard) -> str:
             info.summary,
             info.judgement_reason,
             notes,
+            texts.children_lines(info.children) if info.children is not None else None,
         )
     history = [
         f"• {local_time(context, at)} {texts.STEP_NAMES.get(step, step)} ({who})"
@@ -179,7 +180,10 @@ async def accept(update: Update, context: MaracContext) -> None:
         else None
     )
     over = bool(listing and listing.over_capacity)
-    await show(update, texts.case_listed(reference, when, over, suggestion))
+    text = texts.case_listed(reference, when, over, suggestion)
+    if listing is not None and listing.children_without_csc:
+        text += "\n\n" + texts.no_csc_for_children([reference])
+    await show(update, text)
     dispatch_soon(context)
 
 

@@ -107,7 +107,7 @@ def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
             )
             for aid, name in detail.agencies
         ]
-    return texts.agenda_text(
+    text = texts.agenda_text(
         local_time(context, meeting.starts_at),
         detail.location,
         meeting.listed,
@@ -117,6 +117,9 @@ def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
         grid,
         roll,
     )
+    if detail.children_without_csc:
+        text += "\n\n" + texts.no_csc_for_children(detail.children_without_csc)
+    return text
 
 
 async def open_meeting(update: Update, context: MaracContext) -> None:
@@ -410,10 +413,15 @@ async def cancel_meeting(update: Update, context: MaracContext) -> None:
 
 async def publish(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
-    view = await context.runtime.services.meetings.publish(
-        context.actor, pressed(update).id(), context.actor.area_id
-    )
-    await show(update, texts.agenda_published(local_time(context, view.starts_at), view.listed))
+    meetings = context.runtime.services.meetings
+    view = await meetings.publish(context.actor, pressed(update).id(), context.actor.area_id)
+    text = texts.agenda_published(local_time(context, view.starts_at), view.listed)
+    # Cases with children and nobody from children's social care to research them: said now,
+    # while the coordinator can still invite someone.
+    detail = await meetings.detail(context.actor, view.id)
+    if detail.children_without_csc:
+        text += "\n\n" + texts.no_csc_for_children(detail.children_without_csc)
+    await show(update, text)
     dispatch_soon(context)
 
 
@@ -484,7 +492,7 @@ async def research_options(update: Update, context: MaracContext) -> None:
             case.criterion, case.dash_yes, case.children_count, case.referring_agency
         ),
         identifier_sections(found),
-        ", ".join(found.children) or texts.WS_NOT_GIVEN if found.children is not None else None,
+        texts.children_lines(found.children) if found.children is not None else None,
         [
             texts.ws_returned_line(local_time(context, r.at), r.by, r.nothing_known)
             for r in case.returned

@@ -31,7 +31,7 @@ from bot.meetings.workdays import AreaCalendar
 from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, RecordedMessage, SimulatedUser
-from bot.sandbox.scenarios import make_referral
+from bot.sandbox.scenarios import Referral, make_referral
 from bot.vocabulary import Role
 from config import Settings
 from storage.audit import verify_chain
@@ -294,7 +294,17 @@ class Demo:
     async def referral(self) -> None:
         """Sam refers with the checklist he completed at the scene; Priya triages it."""
         sam, priya = self.cast.police, self.cast.coordinator
-        await make_referral(sam)
+        # The children as people; Mia's date of birth is worked out from the demo's own clock.
+        born = (self.today - timedelta(days=7 * 365 + 40)).strftime("%d/%m/%Y")
+        await make_referral(
+            sam,
+            Referral(
+                children=(
+                    f"Mia Doe, {born}, Oak Primary School, lives with victim, CSC involved\n"
+                    "Leo Doe, 18 months, Little Acorns Nursery, lives with victim, no CSC"
+                )
+            ),
+        )
         result = await sam.press_and_wait("Submit referral", expect_edit=True)
         reference = REFERENCE.search(result.message.text or "")
         if reference is None:

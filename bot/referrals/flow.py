@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, Literal
 
 from bot import texts
+from bot.referrals.children import children_payload, parse_children_list
 from bot.referrals.criteria import (
     CriterionChoice,
     Thresholds,
@@ -26,7 +27,6 @@ from bot.referrals.validation import (
     age_on,
     clean_free_text,
     clean_name,
-    parse_children,
     parse_count,
     parse_date_of_birth,
     parse_date_or_unknown,
@@ -171,6 +171,13 @@ def prompt(payload: Payload, thresholds: Thresholds) -> Prompt:
         ]
     else:
         text = texts.REFERRAL_PROMPTS[key]
+    children = payload.get("children")
+    if key == "children" and isinstance(children, list):
+        # Back at this question: what it holds now, to correct and send again.
+        text += "\n\n" + "\n".join(texts.children_lines(children))
+    elif isinstance(children, list) and (payload.get("history") or [""])[-1] == "children":
+        # Just answered: read back as understood, with Back to correct it.
+        text = "\n".join([*texts.children_lines(children), texts.CHILDREN_READ_BACK, "", text])
     return Prompt(
         key,
         step_number(key),
@@ -219,8 +226,12 @@ def _perp_dob(payload: Payload, raw: str, today: date, thresholds: Thresholds) -
 
 
 def _children(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
-    count, ages = parse_children(raw)
-    payload["children_count"], payload["children_ages"] = count, ages
+    """Each child as a person; the count and known ages kept beside them for the coded
+    statistics columns and for cases read by older code."""
+    children = parse_children_list(raw, today)
+    payload["children"] = children_payload(children)
+    payload["children_count"] = len(children)
+    payload["children_ages"] = [c.age for c in children if c.age is not None]
 
 
 def _quick(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:

@@ -18,6 +18,12 @@ class Referral:
     checklist: str = "yes 1-13 16, not known 20"  # 14 yes: visible high risk, not urgent
     urgent: bool = False
     summary: str = "Strangled at the scene last night; he has threatened to take the children."
+    # One child per line, as the children question asks (the demo gives a date of birth
+    # worked out from its own clock).
+    children: str = (
+        "Mia Doe, age 7, Oak Primary School, lives with victim, CSC involved\n"
+        "Leo Doe, 18 months, Little Acorns Nursery, lives with victim, no CSC"
+    )
 
 
 async def press(user: SimulatedUser, label: str) -> RecordedMessage:
@@ -62,6 +68,6 @@ async def make_referral(user: SimulatedUser, referral: Referral = Referral()) ->
     await say(user, "01/01/1985")
     await say(user, referral.perpetrator_address)
     await press(user, "Ex-partner")
-    await say(user, "2: 4, 7")
+    await say(user, referral.children)
     await say(user, referral.summary)
     return await press(user, "Yes, urgent" if referral.urgent else "No")

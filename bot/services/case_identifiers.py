@@ -36,7 +36,9 @@ class Identifiers:
 
     victim: PersonDetails | None = None
     person_causing_harm: PersonDetails | None = None
-    children: tuple[str, ...] | None = None  # each child as the referral gave them (ages)
+    # Each child as the referral gave them (``bot.texts.child_line`` writes one); None when
+    # the reader may not see the children.
+    children: tuple[dict[str, Any], ...] | None = None
 
     def is_empty(self) -> bool:
         return self.victim is None and self.person_causing_harm is None and self.children is None
@@ -65,7 +67,7 @@ async def open_identifiers(
     if not parts or case.data_key_id is None:
         return Identifiers()
     victim = harm = None
-    children: tuple[str, ...] | None = None
+    children: tuple[dict[str, Any], ...] | None = None
     if Part.VICTIM in parts:
         found = await _opened(session, vault, case, "victim_sealed")
         victim = PersonDetails(
@@ -84,5 +86,18 @@ async def open_identifiers(
         )
     if Part.CHILDREN in parts:
         found = await _opened(session, vault, case, "household_sealed")
-        children = tuple(str(age) for age in found.get("children_ages") or [])
+        children = children_of(found, case.children_count)
     return Identifiers(victim, harm, children)
+
+
+def children_of(household: dict[str, Any], count: int) -> tuple[dict[str, Any], ...]:
+    """The children recorded in a case's household part. A case referred before children were
+    recorded as people holds their ages (or only their number): each is shown as such."""
+    children = household.get("children")
+    if isinstance(children, list):
+        return tuple(child for child in children if isinstance(child, dict))
+    ages: list[int | None] = [
+        age for age in household.get("children_ages") or [] if isinstance(age, int)
+    ]
+    ages += [None] * (count - len(ages))
+    return tuple({"age": age, "count_only": True} for age in ages)

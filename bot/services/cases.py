@@ -12,19 +12,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot import texts
-from bot.access import CasePath, Level
+from bot.access import CasePath, Level, Part, identifiers_shown
 from bot.actor import Actor
 from bot.errors import NotFound, ServiceError
 from bot.permissions import Operation, authorise
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require, visible
+from bot.services.case_identifiers import children_of
 from bot.services.deps import ServiceDeps
 from bot.services.meetings import Listing, list_case, research_context
 from bot.services.names import person_name
@@ -65,6 +67,9 @@ class Identifying:
     notes: list[tuple[datetime, str, str]] = field(default_factory=list)  # (when, step, note)
     # (when, agency, note) of agencies' research: for those who see everything.
     research: list[tuple[datetime, str, str]] = field(default_factory=list)
+    # Each child as the referral gave them; None when the reader may not see the children
+    # (``identifiers_shown``: never a perpetrator service).
+    children: tuple[dict[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -392,7 +397,15 @@ class CaseService:
             if e.kind != SERIAL_PERPETRATOR or (sees_serial and e.related_case_id not in hidden)
         ]
         identifying = (
-            await self._identifying(session, case, events, level) if sees_details else None
+            await self._identifying(
+                session,
+                case,
+                events,
+                level,
+                Part.CHILDREN in identifiers_shown(level, actor.role, actor.agency_kind),
+            )
+            if sees_details
+            else None
         )
         if identifying is not None and level >= Level.FULL:
             identifying.research.extend(await self._research(session, case))
@@ -440,7 +453,12 @@ class CaseService:
         return found
 
     async def _identifying(
-        self, session: AsyncSession, case: Case, events: list[CaseEvent], level: Level
+        self,
+        session: AsyncSession,
+        case: Case,
+        events: list[CaseEvent],
+        level: Level,
+        sees_children: bool,
     ) -> Identifying | None:
         """The identifiers, and at REFERRAL and above the referral itself; nothing else is
         opened (its ciphertext stays sealed)."""
@@ -455,10 +473,14 @@ class CaseService:
                 session, case.data_key_id, case_context(case.id, column), sealed
             )
 
+        household = json.loads(await opened("household_sealed"))
+        children = children_of(household, case.children_count) if sees_children else None
         identifiers = Identifying(
             victim=json.loads(await opened("victim_sealed")),
             perpetrator=json.loads(await opened("perpetrator_sealed")),
-            household=json.loads(await opened("household_sealed")),
+            # The children are read from ``children`` alone, which says who may see them.
+            household={"relationship": household.get("relationship")},
+            children=children,
         )
         if level < Level.REFERRAL:
             return identifiers

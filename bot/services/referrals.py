@@ -278,7 +278,11 @@ class ReferralService:
                 police_incidents_12m=payload.get("police_incidents"),
                 urgent=urgency.urgent,
                 consent_given=bool(payload.get("consent")),
-                children_count=int(payload.get("children_count", 0)),
+                children_count=(
+                    len(payload["children"])
+                    if isinstance(payload.get("children"), list)
+                    else int(payload.get("children_count", 0))
+                ),
                 victim_gender=payload.get("victim_gender"),
                 victim_lgbt=payload.get("victim_lgbt"),
                 victim_disabled=payload.get("victim_disabled"),
@@ -559,6 +563,9 @@ class ReferralService:
                 "urgent_reasons": list(urgent_reasons),
             },
             "household_sealed": {
+                # Each child as a person (a draft begun before they were asked for as people
+                # holds a count and ages only, kept as they were).
+                "children": payload.get("children"),
                 "children_ages": payload.get("children_ages", []),
                 "relationship": payload.get("relationship"),
             },

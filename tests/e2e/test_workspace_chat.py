@@ -68,7 +68,8 @@ class TestWithoutAWorkspace:
             "12 Elm Road",
             "John Doe",
             "4 Mill Lane",  # the person causing harm's address, as the referral gave it
-            "ages: 4, 7",
+            "Mia Doe, age 7 at referral, Oak Primary School",
+            "Leo Doe, age 1 at referral, Little Acorns Nursery",
         ):
             assert expected in text, expected
         assert "Call after 6pm only" not in text  # the referral's safety notes stay out

@@ -61,7 +61,8 @@ async def test_export_holds_every_piece_and_is_itself_audited(
     assert doc["perpetrator"]["name"] == "John Doe"
     assert doc["safety"]["safe_details"] == "Call after 6pm only"
     assert doc["risk"]["dash"] and "urgent_reasons" in doc["risk"]
-    assert doc["household"]["children_ages"] == [4, 7]
+    assert doc["household"]["children_ages"] == [7, 4]
+    assert [child["name"] for child in doc["household"]["children"]] == ["Mia Doe", "Leo Doe"]
     assert doc["summary"] == "Threatened with a knife last week."
     assert doc["case"]["criterion"] and doc["case"]["children_count"] == 2
     assert doc["case"]["referring_agency"] == "Northants Police"

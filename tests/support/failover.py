@@ -107,7 +107,7 @@ async def finish_referral(user: SimulatedUser) -> str:
     await say(user, "01/01/1985")
     await say(user, referral.perpetrator_address)
     await press(user, "Ex-partner")
-    await say(user, "2: 4, 7")
+    await say(user, referral.children)
     await say(user, referral.summary)
     review = await press(user, "No")  # not urgent
     # Answered before the crash, to the other process: still in the draft.

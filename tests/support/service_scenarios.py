@@ -24,7 +24,7 @@ TYPED = {
     "perp_name": "John Doe",
     "perp_dob": "unknown",
     "perp_address": "unknown",
-    "children": "2: 4, 7",
+    "children": "Mia Doe, age 7, Oak Primary, lives with victim\nLeo Doe, age 4, no CSC",
     "summary": "Threatened with a knife last week.",
 }
 CHOSEN = {"dash_mode": 1, "urgent": 1}  # quick entry; not urgent; otherwise the first button

@@ -16,7 +16,6 @@ from bot.referrals.validation import (
     age_on,
     clean_free_text,
     clean_name,
-    parse_children,
     parse_count,
     parse_date_of_birth,
     parse_date_or_unknown,
@@ -226,71 +225,6 @@ def test_any_real_date_of_birth_written_day_first_reads_back(born: date) -> None
 )
 def test_age_on_counts_whole_years(born: date, on: date, age: int) -> None:
     assert age_on(born, on) == age
-
-
-# --- children --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("typed", "expected"),
-    [
-        ("0", (0, [])),
-        ("none", (0, [])),
-        ("None", (0, [])),
-        ("no", (0, [])),
-        ("no children", (0, [])),
-        ("2", (2, [])),
-        ("2 children", (2, [])),
-        ("2: 4, 7", (2, [4, 7])),
-        ("2 (4 and 7)", (2, [4, 7])),
-        ("ages 4 and 7", (2, [4, 7])),
-        ("2 children aged 4 and 7", (2, [4, 7])),
-        ("3: 0, 4, 17", (3, [0, 4, 17])),
-        ("1: 6 months", (1, [0])),
-        ("2: 3, 18 months", (2, [3, 1])),
-        ("2, ages not known", (2, [])),
-    ],
-)
-def test_children_in_the_household(typed: str, expected: tuple[int, list[int]]) -> None:
-    assert parse_children(typed) == expected
-
-
-@pytest.mark.parametrize(
-    ("typed", "message"),
-    [
-        ("45", "Please check the number of children: 45 seems too many."),
-        ("2: 4, 19", "19 is not a child's age. Please give ages from 0 to 17."),
-        ("3: 4, 7", "You said 3 children but gave 2 ages."),
-        ("1: 4, 7", "You said 1 child but gave 2 ages."),
-        ("two", "Please type numbers as digits, for example 2 rather than two."),
-        ("2.5", "Please use whole numbers"),
-        ("", "for example 2: 4, 7. Type 0 if there are none."),
-        ("lots", "for example 2: 4, 7. Type 0 if there are none."),
-        ("-1", "for example 2: 4, 7."),
-        ("none, 2", "for example 2: 4, 7."),
-    ],
-)
-def test_children_refusals(typed: str, message: str) -> None:
-    assert message in refusal(parse_children, typed)
-
-
-def test_twenty_children_is_the_most_accepted() -> None:
-    assert parse_children("20") == (20, [])
-    assert "21 seems too many" in refusal(parse_children, "21")
-    assert "seems too many" in refusal(parse_children, "9" * 5000)
-    assert "not a child's age" in refusal(parse_children, "1: " + "9" * 5000)
-
-
-@given(st.text(max_size=60))
-def test_parse_children_never_fails_with_anything_but_input_error(text: str) -> None:
-    try:
-        number, ages = parse_children(text)
-    except InputError as error:
-        assert str(error)
-    else:
-        assert 0 <= number <= 20
-        assert all(0 <= age <= 17 for age in ages)
-        assert not ages or len(ages) == number
 
 
 # --- free text and counts --------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.access import CasePath
@@ -27,6 +28,7 @@ from bot.services.meetings.common import (
     _area,
     _next_meeting_id,
     _next_position,
+    csc_agencies,
     location_context,
 )
 from bot.services.outbox import enqueue
@@ -99,9 +101,14 @@ class Agenda(MeetingBase):
                     item.emergency,
                     frozenset(returned.get(item.id, ())),
                     outstanding.get(case.id, 0),
+                    case.children_count,
                 )
                 for item, case, agency_name in shown
             ]
+            may_manage = scope_for(actor.role, Operation.MANAGE_MEETINGS) is not None
+            with_children = [line.reference for line in agenda if line.children]
+            if not may_manage or (with_children and await csc_agencies(session, area.id)):
+                with_children = []
             agencies = [
                 (a.id, a.name)
                 for a in await session.scalars(
@@ -130,9 +137,10 @@ class Agenda(MeetingBase):
                 agencies=agencies,
                 attendance=attendance,
                 apology_reasons=reasons,
-                may_manage=scope_for(actor.role, Operation.MANAGE_MEETINGS) is not None,
+                may_manage=may_manage,
                 my_agency_id=actor.agency_id,
                 next_meeting_id=await _next_meeting_id(session, area.id, meeting.starts_at),
+                children_without_csc=with_children,
             )
 
     async def move_case(self, actor: Actor, item_id: int, to_meeting_id: int) -> str:
@@ -241,18 +249,26 @@ class Agenda(MeetingBase):
             allowed = await receivers(
                 session, [(case_id, p.id) for p in reps for _, _, case_id in items], now
             )
+            children = await self._children_counts(session, [case_id for _, _, case_id in items])
+            csc = await csc_agencies(session, area.id)
             for person in reps:
                 shown = [item for item in items if allowed.allows([item[2]], person.id)]
                 buttons = [
                     [MEETING_RESEARCH(texts.button_research(ref), item_id)]
                     for item_id, ref, _ in shown
                 ]
+                text = texts.research_request(when, [ref for _, ref, _ in shown], deadline)
+                # Children's social care is asked about every case with children: the count
+                # here; the children themselves with each case, where identifiers are read.
+                with_children = [(ref, children[c]) for _, ref, c in shown if children.get(c)]
+                if person.agency_id in csc and with_children:
+                    text += "\n\n" + texts.research_children_note(with_children)
                 await enqueue(
                     session,
                     dedupe_key=f"meeting:{meeting.id}:research:{person.id}",
                     chat_id=person.telegram_user_id,
                     kind="research_request",
-                    text=texts.research_request(when, [ref for _, ref, _ in shown], deadline),
+                    text=text,
                     now=now,
                     area_id=area.id,
                     person_id=person.id,
@@ -286,6 +302,14 @@ class Agenda(MeetingBase):
                 details={"cases": len(items), "agency_reps": len(reps)},
             )
             return view
+
+    async def _children_counts(self, session: AsyncSession, case_ids: list[int]) -> dict[int, int]:
+        if not case_ids:
+            return {}
+        rows = await session.execute(
+            select(Case.id, Case.children_count).where(Case.id.in_(case_ids))
+        )
+        return {int(case_id): int(count) for case_id, count in rows.all()}
 
     async def publish_due(self) -> int:
         """Agendas nobody published are published automatically at their cut-off.

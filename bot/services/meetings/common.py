@@ -39,11 +39,12 @@ from bot.services.case_access import require
 from bot.services.deps import ServiceDeps
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar, area_policy
-from bot.vocabulary import Role
+from bot.vocabulary import AgencyKind, Role
 from storage.crypto import FieldContext
 from storage.models import (
     Action,
     ActionStep,
+    Agency,
     AgendaItem,
     Area,
     AttendanceReply,
@@ -90,6 +91,7 @@ class AgendaLine:
     emergency: bool
     returned_by: frozenset[int]
     outstanding_actions: int = 0  # open actions from earlier meetings (a returning case)
+    children: int = 0  # the coded count: children's social care is asked about every child
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ class MeetingDetail:
     # Why each agency whose latest reply is apologies sent them; only for those who produce
     # the minutes (coordinator and chair), empty for everyone else.
     apology_reasons: dict[int, str] = field(default_factory=dict)
+    # For those who manage the meeting: references of cases with children when no children's
+    # social care agency has a confirmed representative to research them (else empty).
+    children_without_csc: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,8 @@ class Listing:
     starts_at: datetime | None
     over_capacity: bool
     suggestion_starts_at: datetime | None
+    # The case has children and no children's social care agency can research them.
+    children_without_csc: bool = False
 
 
 @dataclass(frozen=True)
@@ -252,7 +259,26 @@ async def list_case(
         starts[placement.meeting_id],
         placement.over_capacity,
         starts.get(placement.suggestion) if placement.suggestion else None,
+        case.children_count > 0 and not await csc_agencies(session, case.area_id),
     )
+
+
+async def csc_agencies(session: AsyncSession, area_id: int) -> set[int]:
+    """Children's social care agencies of the area with an active, confirmed rep: those
+    that can research the children of a case."""
+    rows = await session.scalars(
+        select(Agency.id)
+        .join(Person, Person.agency_id == Agency.id)
+        .where(
+            Agency.area_id == area_id,
+            Agency.kind == AgencyKind.CHILDRENS_SOCIAL_CARE,
+            Person.role.in_(REP_ROLES),
+            Person.deactivated_at.is_(None),
+            Person.confirmed_at.is_not(None),
+        )
+        .distinct()
+    )
+    return set(rows)
 
 
 class MeetingBase:
