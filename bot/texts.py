@@ -751,7 +751,7 @@ RESEARCH_ONLY_NOTE = (
 
 
 def case_details(
-    victim: dict[str, object],
+    victim: dict[str, object] | None,
     perpetrator: dict[str, object],
     safety: dict[str, object] | None,
     household: dict[str, object],
@@ -762,10 +762,17 @@ def case_details(
 ) -> list[str]:
     """The identifiers, then (when given) the referral as submitted. ``children`` holds the
     children's lines (``children_lines``); None where the reader may not see them."""
+    about_victim = (
+        [
+            f"Victim: {victim.get('name')}, born {_uk_date(victim.get('dob'))}",
+            f"Other names: {victim.get('aliases') or 'none'}; "
+            f"address: {victim.get('address') or 'not given'}",
+        ]
+        if victim is not None
+        else [NO_VICTIM_SHOWN]
+    )
     lines = [
-        f"Victim: {victim.get('name')}, born {_uk_date(victim.get('dob'))}",
-        f"Other names: {victim.get('aliases') or 'none'}; "
-        f"address: {victim.get('address') or 'not given'}",
+        *about_victim,
         f"Person causing harm: {perpetrator.get('name') or 'not known'}"
         + (f", born {_uk_date(perpetrator.get('dob'))}" if perpetrator.get("dob") else ""),
         f"Relationship: {RELATIONSHIP_NAMES.get(str(household.get('relationship')), 'not given')}",
@@ -1691,6 +1698,8 @@ WS_IDENTIFIERS_CLOSED = (
     "The names, dates of birth and addresses are no longer shown: the research window "
     "for this meeting has closed."
 )
+HARM_ADDRESS_WITHHELD = "withheld: the same as the victim's address"
+NO_VICTIM_SHOWN = "Victim: not shown to a perpetrator service"
 WS_PERPETRATOR_SERVICE_NOTE = (
     "Shown so your service knows whom it is assessing. The victim's details are not shared "
     "with perpetrator services."

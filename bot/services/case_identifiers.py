@@ -3,7 +3,8 @@
 An agency searches its records on names, other names, dates of birth and addresses; a
 reference number finds nothing. These are sealed in the case row; this module opens only
 the parts ``bot.access.identifiers_shown`` gives the reader, so a perpetrator service's
-page never even decrypts the victim's.
+page shows nothing of the victim's (her address is opened only to withhold his when they
+share it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import texts
 from bot.access import Part
 from bot.services.referrals import case_context
 from storage.models import Case
@@ -78,16 +80,38 @@ async def open_identifiers(
         )
     if Part.PERSON_CAUSING_HARM in parts:
         found = await _opened(session, vault, case, "perpetrator_sealed")
+        address = _text(found.get("address"))
+        if Part.VICTIM_ADDRESS not in parts and address is not None:
+            victim_address = (await _opened(session, vault, case, "victim_sealed")).get("address")
+            address = harm_address_shown(address, _text(victim_address))
         harm = PersonDetails(
             _text(found.get("name")),
             _text(found.get("aliases")),
             _text(found.get("dob")),
-            _text(found.get("address")),
+            address,
         )
     if Part.CHILDREN in parts:
         found = await _opened(session, vault, case, "household_sealed")
         children = children_of(found, case.children_count)
     return Identifiers(victim, harm, children)
+
+
+def _address_key(address: str) -> str:
+    return "".join(ch for ch in address.lower() if ch.isalnum())
+
+
+def harm_address_shown(harm_address: str | None, victim_address: str | None) -> str | None:
+    """The person causing harm's address as shown to a reader who may not see the victim's.
+
+    They often share a home: showing his address would then give a perpetrator service the
+    victim's. The victim's address is opened only to compare, never shown; the same address,
+    however written, is withheld with a note saying why.
+    """
+    if harm_address is None:
+        return None
+    if victim_address and _address_key(harm_address) == _address_key(victim_address):
+        return texts.HARM_ADDRESS_WITHHELD
+    return harm_address
 
 
 def children_of(household: dict[str, Any], count: int) -> tuple[dict[str, Any], ...]:

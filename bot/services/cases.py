@@ -26,7 +26,7 @@ from bot.permissions import Operation, authorise
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require, visible
-from bot.services.case_identifiers import children_of
+from bot.services.case_identifiers import children_of, harm_address_shown
 from bot.services.deps import ServiceDeps
 from bot.services.meetings import Listing, list_case, research_context
 from bot.services.names import person_name
@@ -57,7 +57,9 @@ _REPEATED = aliased(Case, name="repeated")
 class Identifying:
     """What the card opens beyond the summary, as far as the reader's level allows."""
 
-    victim: dict[str, object]
+    # None where the reader may not see the victim (``identifiers_shown``: a perpetrator
+    # service); the address is left out where they may not see it.
+    victim: dict[str, object] | None
     perpetrator: dict[str, object]
     household: dict[str, object]
     # The referral as submitted (level REFERRAL and above); None for research identifiers only.
@@ -95,6 +97,10 @@ class CaseCard:
     # References of other victims' cases with the same person causing harm (within 3 years);
     # only the coordinator and chair see them, and never names.
     serial_links: list[str] = field(default_factory=list)
+
+
+def _str_or_none(value: object) -> str | None:
+    return str(value).strip() or None if value is not None else None
 
 
 class CaseService:
@@ -402,7 +408,7 @@ class CaseService:
                 case,
                 events,
                 level,
-                Part.CHILDREN in identifiers_shown(level, actor.role, actor.agency_kind),
+                identifiers_shown(level, actor.role, actor.agency_kind),
             )
             if sees_details
             else None
@@ -458,7 +464,7 @@ class CaseService:
         case: Case,
         events: list[CaseEvent],
         level: Level,
-        sees_children: bool,
+        parts: frozenset[Part],
     ) -> Identifying | None:
         """The identifiers, and at REFERRAL and above the referral itself; nothing else is
         opened (its ciphertext stays sealed)."""
@@ -474,10 +480,17 @@ class CaseService:
             )
 
         household = json.loads(await opened("household_sealed"))
-        children = children_of(household, case.children_count) if sees_children else None
+        children = children_of(household, case.children_count) if Part.CHILDREN in parts else None
+        victim: dict[str, object] = json.loads(await opened("victim_sealed"))
+        perpetrator: dict[str, object] = json.loads(await opened("perpetrator_sealed"))
+        if Part.VICTIM_ADDRESS not in parts:
+            perpetrator["address"] = harm_address_shown(
+                _str_or_none(perpetrator.get("address")), _str_or_none(victim.get("address"))
+            )
+            victim.pop("address", None)
         identifiers = Identifying(
-            victim=json.loads(await opened("victim_sealed")),
-            perpetrator=json.loads(await opened("perpetrator_sealed")),
+            victim=victim if Part.VICTIM in parts else None,
+            perpetrator=perpetrator,
             # The children are read from ``children`` alone, which says who may see them.
             household={"relationship": household.get("relationship")},
             children=children,

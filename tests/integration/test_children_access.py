@@ -9,62 +9,15 @@ list (and nobody else kept out) gets anything at all.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
 
-from bot.access import CasePath
-from bot.actor import Actor
 from bot.clock import ManualClock
-from bot.errors import NotFound, ServiceError
-from bot.permissions import PermissionDenied
-from bot.runtime import Runtime, Services
-from bot.vocabulary import Role
+from bot.runtime import Runtime
 from bot.workspace.pages import PageRenderer
-from tests.support.access_world import KEPT_OUT, World, build
-from tests.support.service_scenarios import enrol
+from tests.support.access_world import KEPT_OUT, build
+from tests.support.case_reads import drive_agency_rep, everything
 
 CHILD_DETAILS = ("Mia Doe", "Leo Doe", "Oak Primary")
-
-Read = Callable[[Services, Actor, World], Awaitable[object]]
-
-# Every service call that returns case content a person reads (the workspace pages and the
-# chat render exactly what these return).
-READS: dict[str, Read] = {
-    "case card": lambda s, a, w: s.cases.card(a, w.reference),
-    "case status": lambda s, a, w: s.cases.status(a, w.reference),
-    "case page": lambda s, a, w: s.cases.card_by_id(a, w.case_id, path=CasePath.CASE_PAGE),
-    "research sheet": lambda s, a, w: s.meetings.research_sheet(a, w.meeting_id),
-    "research message": lambda s, a, w: s.meetings.research_case(a, w.item_id),
-    "agenda": lambda s, a, w: s.meetings.detail(a, w.meeting_id),
-    "meeting board": lambda s, a, w: s.meetings.detail(
-        a, w.meeting_id, path=CasePath.MEETING_BOARD
-    ),
-    "actions": lambda s, a, w: s.actions.open_for_agency(a),
-    "actions page": lambda s, a, w: s.actions.open_page(a, path=CasePath.ACTIONS_PAGE),
-    "perpetrator referrals": lambda s, a, w: s.actions.perpetrator_referrals(a),
-    "minutes": lambda s, a, w: s.actions.minutes(a, w.meeting_id),
-}
-
-
-async def _everything(services: Services, actor: Actor, world: World) -> str:
-    """All that every read gave this person, as text (a refusal gives nothing)."""
-    seen = []
-    for read in READS.values():
-        try:
-            seen.append(repr(await read(services, actor, world)))
-        except (NotFound, PermissionDenied, ServiceError):
-            continue
-    return "\n".join(seen)
-
-
-async def _drive_agency_rep(runtime: Runtime, world: World) -> Actor:
-    """A second person at the perpetrator service, enrolled as an agency representative: the
-    policy knows it by its agency, whatever the role."""
-    drive = world.people["perpetrator service"].agency_id
-    return await enrol(
-        runtime, world.people["coordinator"].area_id, 610, "Dee Rive", Role.AGENCY_REP, drive
-    )
 
 
 async def test_an_invited_agency_and_the_coordinator_read_the_children(
@@ -98,9 +51,9 @@ async def test_a_perpetrator_service_sees_no_child_through_any_path(
 ) -> None:
     world = await build(runtime, clock)
     actor = (
-        await _drive_agency_rep(runtime, world) if who.endswith("agency rep") else world.people[who]
+        await drive_agency_rep(runtime, world) if who.endswith("agency rep") else world.people[who]
     )
-    seen = await _everything(runtime.services, actor, world)
+    seen = await everything(runtime.services, actor, world)
     assert "John Doe" in seen, "the check must reach what the service is shown"
     for detail in CHILD_DETAILS:
         assert detail not in seen, f"{who} was shown {detail}"
@@ -111,6 +64,6 @@ async def test_those_kept_out_see_nothing_of_the_children(
     runtime: Runtime, clock: ManualClock, who: str
 ) -> None:
     world = await build(runtime, clock)
-    seen = await _everything(runtime.services, world.people[who], world)
+    seen = await everything(runtime.services, world.people[who], world)
     for detail in (*CHILD_DETAILS, world.reference):
         assert detail not in seen, f"{who} was shown {detail}"

@@ -58,7 +58,10 @@ async def _agency(runtime: Runtime, area_id: int, name: str, kind: AgencyKind) -
         return row.id
 
 
-async def build(runtime: Runtime, clock: ManualClock) -> World:
+async def build(
+    runtime: Runtime, clock: ManualClock, *, typed: dict[str, str] | None = None
+) -> World:
+    """The world; ``typed`` changes the referral's answers (``service_scenarios.TYPED``)."""
     s = runtime.services
     area = (await s.areas.ensure_area("Northamptonshire")).id
     other_area = (await s.areas.ensure_area("Leicestershire")).id
@@ -95,7 +98,7 @@ async def build(runtime: Runtime, clock: ManualClock) -> World:
             priya, first_date=meeting_day, start=time(10), repeat=Repeat.ONE_OFF
         )
     ).meetings
-    submitted = await refer(runtime, people["referrer"])
+    submitted = await refer(runtime, people["referrer"], typed=typed)
     await s.cases.accept(priya, submitted.case_id)
     await allocate_idva(runtime.sessions, submitted.case_id, people["idva"].person_id, clock.now())
     repeat = await refer(runtime, people["referrer"])  # the same victim: a repeat suggested
