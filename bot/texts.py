@@ -559,7 +559,12 @@ def new_referral(
         "It is waiting for triage.",
     ]
     if repeat_of:
-        lines.append(f"Possible repeat of {repeat_of}: please confirm or reject the match.")
+        # Confirmed repeats are what the statistics count: SafeLives' repeat is further abuse
+        # between the same victim and person causing harm, and the match is on the victim only.
+        lines.append(
+            f"Possible repeat of {repeat_of}: confirm it if this is further abuse between the "
+            "same victim and person causing harm, or reject the match."
+        )
     lines.append(f"Send /case {reference} to read it.")
     return "\n".join(lines)
 
@@ -1963,3 +1968,96 @@ def research_children_note(cases: list[tuple[str, int]]) -> str:
         f"Cases with children, for children's social care to check: {listed}. "
         "The children's names and dates of birth are with each case."
     )
+
+
+# --- Statistics against the national picture (issue 19) ---------------------------------------
+# Every figure in these texts is passed in: the area's own, or one of SafeLives' published
+# figures from bot/stats/national.py, which always travel with their source and date.
+
+
+def stats_against_national(area: str, national: str) -> str:
+    """An area's share beside the national one: "35%; national 32%"."""
+    return f"{area}; national {national}" if area else f"national {national}"
+
+
+def stats_volume_against_national(area: str, national: int, expected: int) -> str:
+    return (
+        f"Cases per 10,000 adult women a year: {area} "
+        f"(national {national}; SafeLives expects about {expected})"
+    )
+
+
+def stats_chart_volume(area: str, national: int, expected: int) -> str:
+    """The chart's second title line."""
+    return (
+        f"{area} cases per 10,000 adult women a year "
+        f"(national {national}; SafeLives expects about {expected})"
+    )
+
+
+def stats_chart_national_repeat(national: str, publisher: str, covering: str) -> str:
+    """The legend for the national repeat rate drawn across the chart."""
+    return f"National repeat rate {national} ({publisher}, {covering})"
+
+
+STATS_COMPARISON_HEADING = "How these compare"
+
+
+def stats_repeat_definition(window_days: int, safelives_days: int, safelives_months: int) -> str:
+    """Says which repeat the area's figures count, and whether it is SafeLives' own."""
+    line = (
+        "Repeats are cases the coordinator confirmed as a repeat: any abuse between the "
+        "same victim and person causing harm within "
+    )
+    if window_days == safelives_days:
+        return line + (
+            f"{safelives_months} months of the last MARAC referral (SafeLives' definition)."
+        )
+    return line + (
+        f"{window_days} days of the last MARAC referral, as this area is set up. SafeLives "
+        f"counts {safelives_months} months, so compare the repeat rate with care."
+    )
+
+
+def stats_source(label: str, publisher: str, title: str, url: str, covering: str = "") -> str:
+    """A source as the reader can look it up: who, what, which period, where."""
+    period = f", {covering}" if covering else ""
+    return f"{label}: {publisher}, \u201c{title}\u201d{period}, {url}"
+
+
+STATS_REPEAT_SOURCE_LABEL = "Repeat definition"
+STATS_NATIONAL_LABEL = "National figures"
+STATS_GUIDE_LABEL = "Expected volume and staffing"
+
+
+def stats_twelve_months_to(end: str) -> str:
+    return f"12 months to {end}"
+
+
+STATS_CAPACITY_HEADING = "Staffing SafeLives recommends"
+
+
+def stats_capacity(
+    cases: str,
+    to: str,
+    idvas: str,
+    administrators: str,
+    per_idva: int,
+    per_administrator: int,
+) -> str:
+    """The capacity for the area's volume, with the working shown."""
+    return (
+        f"{cases} cases heard in the 12 months to {to}: SafeLives recommends about {idvas} "
+        f"full-time IDVAs and {administrators} full-time MARAC administrators "
+        f"({cases} ÷ {per_idva} cases a year for each IDVA, "
+        f"{cases} ÷ {per_administrator} for each administrator)."
+    )
+
+
+def stats_capacity_withheld(cases: str, to: str) -> str:
+    """For governance readers when the year's count is small: the staffing would give it back."""
+    return f"{cases} cases heard in the 12 months to {to}: too few to show staffing."
+
+
+def stats_capacity_none(to: str) -> str:
+    return f"No cases heard in the 12 months to {to}, so there is no staffing to work out."

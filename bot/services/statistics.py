@@ -35,6 +35,7 @@ from bot.stats.figures import (
     PerpRecord,
     compute,
     counted_to,
+    last_12_months,
     local_day_bounds,
     overdue_cutoff,
 )
@@ -97,6 +98,14 @@ class StatisticsService:
             for agency_id, _, kind in agencies:
                 kinds.setdefault(AgencyKind(kind).value, []).append(agency_id)
             meetings = await _meetings_held(session, area.id, period, today, now, zone)
+            # The staffing SafeLives recommends rests on the last 12 months whatever the period;
+            # for the last 12 months themselves compute counts them from the period's cases.
+            year = last_12_months(today)
+            cases_last_12_months = (
+                None
+                if period == year
+                else await _cases_heard_count(session, area.id, year, today, now, zone)
+            )
             figures = compute(
                 period,
                 await _cases_heard(session, area.id, period, today, now, zone, kinds),
@@ -105,6 +114,8 @@ class StatisticsService:
                 await _perpetrator_referrals(session, period, zone, names),
                 adult_female_population=policy.adult_female_population,
                 today=today,
+                repeat_window_days=policy.repeat_window_days,
+                cases_last_12_months=cases_last_12_months,
             )
             await audit_by(
                 session,
@@ -169,6 +180,24 @@ async def _meetings_held(
         select(Meeting.id, Meeting.starts_at).where(_held_filter(area_id, period, today, now, zone))
     )
     return {row.id: row.starts_at.astimezone(zone).date() for row in rows}
+
+
+async def _cases_heard_count(
+    session: AsyncSession, area_id: int, period: Period, today: date, now: datetime, zone: ZoneInfo
+) -> int:
+    """How many cases the area's meetings heard in the period: ``_cases_heard``'s total."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Meeting)
+        .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+        .join(Case, Case.id == AgendaItem.case_id)
+        .where(
+            _held_filter(area_id, period, today, now, zone),
+            AgendaItem.removed_at.is_(None),
+            Case.area_id == area_id,
+        )
+    )
+    return int(count or 0)
 
 
 async def _cases_heard(

@@ -14,16 +14,16 @@ from datetime import date
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, PercentFormatter
-from matplotlib.transforms import blended_transform_factory
 
+from bot import texts
+from bot.dates import format_uk_date
 from bot.stats.figures import SUPPRESSED_COUNT, AreaFigures, is_small
-from bot.stats.report import band_text
+from bot.stats.report import national_percent
 
 BAR_COLOUR = "#4c72b0"
 LINE_COLOUR = "#c44e52"
-BAND_COLOUR = "#55a868"
+NATIONAL_COLOUR = "#55a868"
 # More tick labels than this overlap at the chart's width; beyond it only some are labelled.
 MAX_TICK_LABELS = 12
 # Bar labels stop being readable past this many meetings.
@@ -39,15 +39,17 @@ def chart_title(figures: AreaFigures, *, suppressed: bool) -> str:
     title = f"MARAC cases heard per meeting, {figures.period.label}"
     per_10k = figures.cases_per_10k_women
     if per_10k is not None and not (suppressed and is_small(figures.cases_heard)):
-        title += (
-            f"\n{per_10k:.0f} cases per 10,000 adult women a year "
-            f"(expected about {figures.benchmark_per_10k})"
+        title += "\n" + texts.stats_chart_volume(
+            f"{per_10k:.0f}",
+            figures.national.cases_per_10k_adult_women,
+            figures.capacity_guide.expected_cases_per_10k_adult_women,
         )
     return title
 
 
 def cases_chart_png(figures: AreaFigures, *, suppressed: bool = False) -> bytes:
-    """Cases heard (bars) and repeat rate (line, right axis) per meeting, with the guide band.
+    """Cases heard (bars) and repeat rate (line, right axis) per meeting, with the national
+    repeat rate (SafeLives' latest dataset) drawn across as a dashed line.
 
     With ``suppressed`` (for governance users) a meeting with 1 to 4 cases is drawn
     as an empty hatched bar up to 5 marked "<5", and a repeat rate resting on a count
@@ -60,21 +62,18 @@ def cases_chart_png(figures: AreaFigures, *, suppressed: bool = False) -> bytes:
     fig.suptitle(chart_title(figures, suppressed=suppressed), fontsize=11)
 
     rate_ax.set_ylim(0, 100)
-    # The band belongs to the rate axis but is drawn on the bars' axes, beneath the bars,
-    # so it does not tint them; the rate line stays on top of both.
-    low, high = figures.repeat_rate_benchmark
-    ax.add_patch(
-        Rectangle(
-            (0, low * 100),
-            1,
-            (high - low) * 100,
-            transform=blended_transform_factory(ax.transAxes, rate_ax.transData),
-            color=BAND_COLOUR,
-            alpha=0.2,
-            linewidth=0,
-            zorder=0,
-            label=f"Repeat rate guide range {band_text(figures.repeat_rate_benchmark)}",
-        )
+    national = figures.national
+    rate_ax.axhline(
+        float(national.repeat_percent),
+        color=NATIONAL_COLOUR,
+        linestyle="--",
+        linewidth=1.2,
+        zorder=1,
+        label=texts.stats_chart_national_repeat(
+            national_percent(national.repeat_percent),
+            national.source.publisher,
+            texts.stats_twelve_months_to(format_uk_date(national.period_end)),
+        ),
     )
     rate_ax.yaxis.set_major_formatter(PercentFormatter(100))
     rate_ax.set_ylabel("Repeat rate")

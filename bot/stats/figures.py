@@ -28,17 +28,18 @@ from typing import TypedDict
 from bot.actions.states import median_days
 from bot.dates import format_uk_date
 from bot.referrals.validation import InputError
+from bot.stats.national import (
+    CAPACITY_GUIDE,
+    LATEST_DATASET,
+    REPEAT_DEFINITION,
+    CapacityGuide,
+    NationalDataset,
+    RepeatDefinition,
+)
 from bot.vocabulary import AgencyKind
 
 # The referring-agency kinds, in the order the dataset lists them.
 AGENCY_KINDS: tuple[str, ...] = tuple(kind.value for kind in AgencyKind)
-
-# SafeLives' expected volume (reviewing-your-marac-data, domain-reference 1.6).
-BENCHMARK_PER_10K = 40
-# The repeat-rate range is marked [unverified] in domain-reference 1.6: it comes from
-# memory of SafeLives' guide and was not found in the sources. Product text therefore
-# calls it a "guide range" and does not attribute it to SafeLives.
-REPEAT_RATE_BENCHMARK: tuple[float, float] = (0.28, 0.40)
 
 # Counts from 1 to this are shown as "<5" to governance users.
 SMALL_COUNT_MAX = 4
@@ -375,8 +376,16 @@ class AreaFigures(CaseCounts):
     perp_ended: dict[str, int] = field(default_factory=dict)
     perp_completed: dict[str, int] = field(default_factory=dict)
     perp_disengaged: dict[str, int] = field(default_factory=dict)
-    benchmark_per_10k: int = BENCHMARK_PER_10K
-    repeat_rate_benchmark: tuple[float, float] = REPEAT_RATE_BENCHMARK
+    # Cases heard in the 12 months to ``as_of`` (whatever the period), for the staffing
+    # SafeLives recommends; ``last_year`` is that window.
+    last_year: Period | None = None
+    cases_last_12_months: int = 0
+    # The area's repeat window (its setting, in days) and what the figures are set against:
+    # SafeLives' published figures, each with its source (bot.stats.national).
+    repeat_window_days: int = REPEAT_DEFINITION.window_days
+    national: NationalDataset = LATEST_DATASET
+    capacity_guide: CapacityGuide = CAPACITY_GUIDE
+    repeat_definition: RepeatDefinition = REPEAT_DEFINITION
 
 
 def _share(numerator: int, denominator: int) -> float | None:
@@ -485,6 +494,8 @@ def compute(
     *,
     adult_female_population: int | None,
     today: date,
+    repeat_window_days: int = REPEAT_DEFINITION.window_days,
+    cases_last_12_months: int | None = None,
 ) -> AreaFigures:
     """Count a period from all of an area's records; the caller need not pre-filter them.
 
@@ -503,11 +514,21 @@ def compute(
 
     The volume per 10,000 adult women is annualised over the days counted so far,
     not the whole period, so that a quarter in progress is not understated.
+
+    The staffing SafeLives recommends rests on the cases heard in the 12 months to today,
+    whatever the period: ``cases_last_12_months`` when the caller has counted them (the
+    service, which fetches only the period's cases), otherwise counted from ``cases``.
+    ``repeat_window_days`` is the area's setting, so that the summary can say which
+    repeat its figures count.
     A perpetrator programme recorded as starting before its referral raises ValueError
     (as in the coordinator's summary), since quietly including it would flatter the wait.
     """
     last_day = counted_to(period, today)
-    heard = [tally for tally in _heard(cases) if period.start <= tally.heard_on <= last_day]
+    every_heard = list(_heard(cases))
+    heard = [tally for tally in every_heard if period.start <= tally.heard_on <= last_day]
+    last_year = last_12_months(today)
+    if cases_last_12_months is None:
+        cases_last_12_months = sum(t.cases for t in every_heard if t.heard_on in last_year)
     held: dict[int, date] = {
         meeting.meeting_id: meeting.held_on
         for meeting in meetings
@@ -572,6 +593,9 @@ def compute(
         perp_ended=ended,
         perp_completed=completed,
         perp_disengaged=disengaged,
+        last_year=last_year,
+        cases_last_12_months=cases_last_12_months,
+        repeat_window_days=repeat_window_days,
         **_counts(heard),
     )
 

@@ -4,7 +4,9 @@ counts of 1 to 4 shown as "<5" for governance readers."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
+from bot import texts
 from bot.dates import format_uk_date
 from bot.stats.figures import (
     MAX_MEETING_LINES,
@@ -14,6 +16,7 @@ from bot.stats.figures import (
     is_small,
     suppress,
 )
+from bot.stats.national import recommended_capacity
 from bot.texts import AGENCY_KIND_NAMES
 
 
@@ -34,13 +37,6 @@ def rate_text(numerator: int, denominator: int, *, suppressed: bool) -> str:
     return f"{numerator / denominator:.0%}"
 
 
-def _count_with_share(value: int, total: int, suppressed: bool) -> str:
-    shown = _count(value, suppressed)
-    if value == 0 or (suppressed and is_small(value)):
-        return shown
-    return f"{shown} ({rate_text(value, total, suppressed=suppressed)})"
-
-
 def _uk(day: date) -> str:
     return format_uk_date(day)
 
@@ -49,10 +45,9 @@ def _noun(word: str, shown: str) -> str:
     return word if shown == "1" else f"{word}s"
 
 
-def band_text(band: tuple[float, float]) -> str:
-    """The repeat-rate band as people write a range: "28–40%", not "28%–40%"."""
-    low, high = band
-    return f"{low * 100:.0f}–{high:.0%}"
+def national_percent(value: Decimal) -> str:
+    """A published share as SafeLives printed it: "32%", "10.0%"."""
+    return f"{value}%"
 
 
 def _meeting_line(meeting: MeetingFigures, suppressed: bool) -> str:
@@ -94,42 +89,50 @@ def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
     lines.append("")
 
     heard = f.cases_heard
+    national = f.national
     lines.append(f"Cases heard: {c(heard)}")
     if heard:
-        band = f"guide range {band_text(f.repeat_rate_benchmark)}"
-        lines.append(
-            f"Repeat cases: {c(f.repeat_cases)} "
-            f"({rate_text(f.repeat_cases, heard, suppressed=suppressed)}; {band})"
+        repeat_rate = rate_text(f.repeat_cases, heard, suppressed=suppressed)
+        versus = texts.stats_against_national(
+            repeat_rate, national_percent(national.repeat_percent)
         )
+        lines.append(f"Repeat cases: {c(f.repeat_cases)} ({versus})")
     lines.append(f"Children in the households: {c(f.children)}")
     if heard:
         police = f.referrals_by_agency_kind.get("police", 0)
+        partner_share = national_percent(national.partner_referral_percent)
         if suppressed and (is_small(police) or is_small(f.not_from_police)):
-            partners = SUPPRESSED_RATE
+            # The police count would give the partners' back (and the other way round).
+            partners = f"{SUPPRESSED_RATE} ({texts.stats_against_national('', partner_share)})"
         else:
-            partners = _count_with_share(f.not_from_police, heard, suppressed)
+            partners = _share_against_national(f.not_from_police, heard, suppressed, partner_share)
         lines.append(f"Referred by partners, not police: {partners}")
 
-    expected = f"expected about {f.benchmark_per_10k}"
     if f.cases_per_10k_women is None:
-        lines.append(f"Cases per 10,000 adult women a year: not known ({expected})")
+        volume = "not known"
     elif suppressed and is_small(heard):
-        lines.append(f"Cases per 10,000 adult women a year: {SUPPRESSED_RATE} ({expected})")
+        volume = SUPPRESSED_RATE
     else:
-        lines.append(
-            f"Cases per 10,000 adult women a year: {f.cases_per_10k_women:.0f} ({expected})"
+        volume = f"{f.cases_per_10k_women:.0f}"
+    lines.append(
+        texts.stats_volume_against_national(
+            volume,
+            national.cases_per_10k_adult_women,
+            f.capacity_guide.expected_cases_per_10k_adult_women,
         )
+    )
 
     lines.append("")
     lines.append("Victims")
-    for label, value in (
-        ("Male", f.male),
-        ("LGBT+", f.lgbt),
-        ("Disabled", f.disabled),
-        ("Black, Asian or racially minoritised", f.minoritised),
-        ("Aged 16–17", f.aged_16_17),
+    for label, value, share in (
+        ("Male", f.male, national.male_percent),
+        ("LGBT+", f.lgbt, national.lgbt_percent),
+        ("Disabled", f.disabled, national.disabled_percent),
+        ("Black, Asian or racially minoritised", f.minoritised, national.minoritised_percent),
+        ("Aged 16–17", f.aged_16_17, national.aged_16_17_percent),
     ):
-        lines.append(f"{label}: {_count_with_share(value, heard, suppressed)}")
+        shown = _share_against_national(value, heard, suppressed, national_percent(share))
+        lines.append(f"{label}: {shown}")
     lines.append(f"People causing harm aged 17 or under: {c(f.perpetrators_under_18)}")
 
     referrers = [(k, n) for k, n in f.referrals_by_agency_kind.items() if n]
@@ -195,4 +198,74 @@ def render_text(figures: AreaFigures, *, suppressed: bool) -> str:
                 lines.append(
                     f"  median {median:g} days from referral to start ({c(starts)} started)"
                 )
+
+    lines.extend(_capacity_lines(f, suppressed))
+    lines.extend(_comparison_lines(f))
     return "\n".join(lines)
+
+
+def _share_against_national(value: int, total: int, suppressed: bool, national: str) -> str:
+    """ "8 (40%; national 36%)"; "0 (national 1.6%)"; "<5 (national 6.5%)" for governance."""
+    shown = _count(value, suppressed)
+    if value == 0 or (suppressed and is_small(value)):
+        share = ""
+    else:
+        share = rate_text(value, total, suppressed=suppressed)
+    return f"{shown} ({texts.stats_against_national(share, national)})"
+
+
+def _capacity_lines(f: AreaFigures, suppressed: bool) -> list[str]:
+    """The staffing SafeLives recommends for the area's last 12 months of cases, with working."""
+    if f.last_year is None:
+        return []
+    guide = f.capacity_guide
+    to = _uk(f.last_year.end)
+    cases = f.cases_last_12_months
+    if cases == 0:
+        line = texts.stats_capacity_none(to)
+    elif suppressed and is_small(cases):
+        line = texts.stats_capacity_withheld(suppress(cases), to)
+    else:
+        capacity = recommended_capacity(cases, guide)
+        line = texts.stats_capacity(
+            str(cases),
+            to,
+            str(capacity.idvas),
+            str(capacity.administrators),
+            guide.cases_per_idva,
+            guide.cases_per_administrator,
+        )
+    return ["", texts.STATS_CAPACITY_HEADING, line]
+
+
+def _comparison_lines(f: AreaFigures) -> list[str]:
+    """Which repeat the figures count, and where every national figure comes from."""
+    definition = f.repeat_definition
+    national = f.national
+    guide = f.capacity_guide
+    return [
+        "",
+        texts.STATS_COMPARISON_HEADING,
+        texts.stats_repeat_definition(
+            f.repeat_window_days, definition.window_days, definition.window_months
+        ),
+        texts.stats_source(
+            texts.STATS_REPEAT_SOURCE_LABEL,
+            definition.source.publisher,
+            definition.source.title,
+            definition.source.url,
+        ),
+        texts.stats_source(
+            texts.STATS_NATIONAL_LABEL,
+            national.source.publisher,
+            national.source.title,
+            national.source.url,
+            texts.stats_twelve_months_to(_uk(national.period_end)),
+        ),
+        texts.stats_source(
+            texts.STATS_GUIDE_LABEL,
+            guide.source.publisher,
+            guide.source.title,
+            guide.source.url,
+        ),
+    ]

@@ -607,3 +607,24 @@ async def test_statements_per_call_do_not_grow_with_the_area(
 
     assert figures.cases_heard == brute_force(world, period)["total"]["cases_heard"]
     assert after == before
+
+
+async def test_staffing_rests_on_the_last_12_months_whatever_the_period(
+    runtime: Runtime, world: World
+) -> None:
+    """A quarter's summary still shows the staffing for the cases of the 12 months to today,
+    and says which repeat window the area counts with."""
+    year = brute_force(world, last_12_months(TODAY))["total"]["cases_heard"]
+    assert year >= 10
+    for period in PERIODS:
+        figures, _ = await runtime.services.statistics.figures(world.coordinator, period)
+        assert figures.cases_last_12_months == year, period.label
+        assert figures.repeat_window_days == 365, period.label
+
+    async with runtime.sessions.begin() as session:
+        policy = await session.get(AreaPolicy, world.area_id)
+        assert policy is not None
+        policy.repeat_window_days = 180
+    text = await runtime.services.statistics.summary(world.coordinator, quarter(2026, 3))
+    assert "within 180 days of the last MARAC referral, as this area is set up." in text
+    assert f"{year} cases heard in the 12 months to 26 Nov 2026:" in text

@@ -49,7 +49,7 @@ def test_chart_with_a_year_of_weekly_meetings_draws() -> None:
 def test_title_carries_the_volume_benchmark_only_when_known_and_shareable() -> None:
     assert chart_title(q3_figures(), suppressed=False) == (
         "MARAC cases heard per meeting, 2026 Q3\n"
-        "16 cases per 10,000 adult women a year (expected about 40)"
+        "16 cases per 10,000 adult women a year (national 45; SafeLives expects about 40)"
     )
     assert chart_title(q3_figures(population=None), suppressed=False) == (
         "MARAC cases heard per meeting, 2026 Q3"

@@ -32,6 +32,7 @@ from bot.stats.figures import (
     quarter,
     suppress,
 )
+from bot.stats.national import CAPACITY_GUIDE, LATEST_DATASET
 from bot.stats.report import rate_text, render_text
 from bot.vocabulary import AgencyKind
 from tests.support.stats import (
@@ -125,8 +126,12 @@ def test_quarter_totals_counted_by_hand() -> None:
     assert f.not_from_police_share == pytest.approx(0.4)
     assert (f.male, f.lgbt, f.disabled, f.minoritised) == (4, 1, 7, 4)
     assert (f.aged_16_17, f.perpetrators_under_18) == (1, 2)
-    assert f.benchmark_per_10k == 40
-    assert f.repeat_rate_benchmark == (0.28, 0.40)
+    # Set against SafeLives' published figures, not a remembered range.
+    assert f.national is LATEST_DATASET
+    assert f.capacity_guide is CAPACITY_GUIDE
+    # Heard in the 12 months to 26 Nov 2026: Q3's 20, June's 1 and October's 1.
+    assert f.cases_last_12_months == 22
+    assert f.repeat_window_days == 365
 
 
 def test_cases_per_10k_women_is_annualised_over_the_quarter() -> None:
@@ -428,15 +433,15 @@ def test_exact_summary_for_coordinators() -> None:
     for expected in [
         "Meetings held: 4",
         "Cases heard: 20",
-        "Repeat cases: 7 (35%; guide range 28–40%)",
+        "Repeat cases: 7 (35%; national 32%)",
         "Children in the households: 19",
-        "Referred by partners, not police: 8 (40%)",
-        "Cases per 10,000 adult women a year: 16 (expected about 40)",
-        "Male: 4 (20%)",
-        "LGBT+: 1 (5%)",
-        "Disabled: 7 (35%)",
-        "Black, Asian or racially minoritised: 4 (20%)",
-        "Aged 16–17: 1 (5%)",
+        "Referred by partners, not police: 8 (40%; national 36%)",
+        "Cases per 10,000 adult women a year: 16 (national 45; SafeLives expects about 40)",
+        "Male: 4 (20%; national 6.5%)",
+        "LGBT+: 1 (5%; national 1.6%)",
+        "Disabled: 7 (35%; national 10.0%)",
+        "Black, Asian or racially minoritised: 4 (20%; national 16.1%)",
+        "Aged 16–17: 1 (5%; national 1.3%)",
         "People causing harm aged 17 or under: 2",
         "Police: 12",
         "IDVA service: 2",
@@ -467,15 +472,15 @@ def test_suppressed_summary_for_governance() -> None:
     for expected in [
         "Counts of 1 to 4 are shown as <5.",
         "Cases heard: 20",
-        "Repeat cases: 7 (35%; guide range 28–40%)",
+        "Repeat cases: 7 (35%; national 32%)",
         "Children in the households: 19",
-        "Referred by partners, not police: 8 (40%)",
-        "Cases per 10,000 adult women a year: 16 (expected about 40)",
-        "Male: <5",
-        "LGBT+: <5",
-        "Disabled: 7 (35%)",
-        "Black, Asian or racially minoritised: <5",
-        "Aged 16–17: <5",
+        "Referred by partners, not police: 8 (40%; national 36%)",
+        "Cases per 10,000 adult women a year: 16 (national 45; SafeLives expects about 40)",
+        "Male: <5 (national 6.5%)",
+        "LGBT+: <5 (national 1.6%)",
+        "Disabled: 7 (35%; national 10.0%)",
+        "Black, Asian or racially minoritised: <5 (national 16.1%)",
+        "Aged 16–17: <5 (national 1.3%)",
         "People causing harm aged 17 or under: <5",
         "Police: 12",
         "IDVA service: <5",
@@ -515,13 +520,19 @@ def test_small_area_withholds_rates_and_volume() -> None:
     )
     lines = render_text(f, suppressed=True).splitlines()
     assert "Cases heard: <5" in lines
-    assert "Repeat cases: <5 (suppressed; guide range 28–40%)" in lines
-    assert "Referred by partners, not police: suppressed" in lines
-    assert "Cases per 10,000 adult women a year: suppressed (expected about 40)" in lines
+    assert "Repeat cases: <5 (suppressed; national 32%)" in lines
+    assert "Referred by partners, not police: suppressed (national 36%)" in lines
+    assert (
+        "Cases per 10,000 adult women a year: suppressed (national 45; SafeLives expects about 40)"
+        in lines
+    )
     exact = render_text(f, suppressed=False).splitlines()
-    assert "Referred by partners, not police: 2 (50%)" in exact
+    assert "Referred by partners, not police: 2 (50%; national 36%)" in exact
     # 4 cases on one day, annualised, over 50,000 women.
-    assert "Cases per 10,000 adult women a year: 292 (expected about 40)" in exact
+    assert (
+        "Cases per 10,000 adult women a year: 292 (national 45; SafeLives expects about 40)"
+        in exact
+    )
 
 
 def test_unknown_population_and_empty_period_read_sensibly() -> None:
@@ -529,7 +540,10 @@ def test_unknown_population_and_empty_period_read_sensibly() -> None:
     lines = render_text(f, suppressed=True).splitlines()
     assert "Meetings held: 0" in lines
     assert "Cases heard: 0" in lines
-    assert "Cases per 10,000 adult women a year: not known (expected about 40)" in lines
+    assert (
+        "Cases per 10,000 adult women a year: not known (national 45; SafeLives expects about 40)"
+        in lines
+    )
     assert not any(line.startswith("Repeat cases") for line in lines)
 
 
