@@ -31,6 +31,7 @@ from bot.services.meetings.common import (
 )
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar, area_policy
+from bot.services.victim_voice import voice_statuses
 from storage.audit import append_event
 from storage.models import (
     Agency,
@@ -87,6 +88,12 @@ class Agenda(MeetingBase):
             outstanding = await self._outstanding_actions(
                 session, [case.id for _, case, _ in shown], meeting.id
             )
+            voices = await voice_statuses(
+                session,
+                [case.id for _, case, _ in shown],
+                meeting.id,
+                closed=meeting.closed_at is not None,
+            )
             agenda = [
                 AgendaLine(
                     item.id,
@@ -99,6 +106,7 @@ class Agenda(MeetingBase):
                     item.emergency,
                     frozenset(returned.get(item.id, ())),
                     outstanding.get(case.id, 0),
+                    voices.get(case.id),
                 )
                 for item, case, agency_name in shown
             ]
