@@ -21,7 +21,7 @@ from bot.errors import NotFound
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.cases import CaseCard
 from bot.services.victim_voice import VictimVoice
-from bot.vocabulary import AgencyKind, Engagement, OutcomeTold
+from bot.vocabulary import Engagement, OutcomeTold
 from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_time
 from handlers.replies import answer, forget_typed, guarded, show
@@ -33,10 +33,10 @@ ENGAGEMENTS = tuple(Engagement)
 
 
 def case_rows(context: MaracContext, card: CaseCard) -> list[list[InlineKeyboardButton]]:
-    """The "Victim's voice" button under a case card, for the IDVA who holds the case (only
-    the allocated IDVA of an IDVA service holds it in full)."""
-    actor = context.actor
-    if actor is None or actor.agency_kind is not AgencyKind.IDVA or card.level < Level.FULL:
+    """The "Victim's voice" button under a case card, for those who hold the case in full:
+    the allocated IDVA (who records it) and the coordinator and chair (who see what is
+    recorded and what is outstanding, such as telling the victim the outcome)."""
+    if context.actor is None or card.level < Level.FULL:
         return []
     return [[area_button(AREA, texts.BUTTON_VICTIM_VOICE, "open", card.id)]]
 
