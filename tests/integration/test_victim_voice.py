@@ -6,19 +6,30 @@ after two working days (the coordinators told when no IDVA is allocated)."""
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import texts
+from bot.actor import Actor
 from bot.clock import ManualClock
 from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied
 from bot.runtime import Runtime
-from bot.vocabulary import Engagement, OutcomeTold
-from storage.models import AgendaItem, AuditEvent, OutboxMessage, VictimVoiceEntry
+from bot.services.retention import RetentionService
+from bot.vocabulary import AgencyKind, Engagement, OutcomeTold, Role
+from storage.models import (
+    AgendaItem,
+    AuditEvent,
+    OutboxMessage,
+    VictimOutcomeReply,
+    VictimVoiceEntry,
+)
 from tests.support.access_world import KEPT_OUT, World, build
+from tests.support.idva import allocate_idva
+from tests.support.retention import build_world
+from tests.support.service_scenarios import enrol
 
 VIEWS = "She wants to stay at home with the locks changed; contact by text only."
 # The world's meeting is on Thursday 10 Dec 2026 (ten working days after 26 Nov), closed.
@@ -181,3 +192,25 @@ async def test_with_no_idva_allocated_the_coordinators_are_told(
     assert {m.person_id for m in told} == coordinators
     assert all("No IDVA is allocated" in m.text for m in told)
     assert all(m.buttons is None for m in told)
+
+
+async def test_erasing_the_case_erases_its_voice(runtime: Runtime, clock: ManualClock) -> None:
+    world = await build_world(runtime, clock)  # the meeting that heard "full" is closed
+    jo = await enrol_idva(runtime, world.area_id)
+    await allocate_idva(runtime.sessions, world.full, jo.person_id, clock.now())
+    s = runtime.services.victim_voice
+    await s.record_wishes(jo, world.full, VIEWS)
+    await s.confirm_outcome(jo, world.full, world.meeting1, OutcomeTold.TOLD)
+    await s.follow_up_outcomes()
+    erased = await RetentionService(runtime.deps).erase_due(date(2032, 12, 11))
+    assert world.full in {item.case_id for item in erased}
+    async with runtime.sessions() as session:
+        for table in (VictimVoiceEntry, VictimOutcomeReply):
+            assert await session.scalar(select(func.count()).select_from(table)) == 0
+
+
+async def enrol_idva(runtime: Runtime, area_id: int) -> Actor:
+    cora = await runtime.services.enrolment.identify(1001)
+    assert cora is not None
+    idva = await runtime.services.agencies.add(cora, "Sunflower IDVA", AgencyKind.IDVA)
+    return await enrol(runtime, area_id, 1010, "Jo Evans", Role.AGENCY_REP, idva.id)
