@@ -192,3 +192,31 @@ async def test_told_the_outcome_is_asked_after_the_meeting_and_chased_after_two_
     assert outstanding not in (await voice_screen(cast.priya, reference)).text
     await runtime.services.victim_voice.follow_up_outcomes()
     assert len(await _chases(runtime)) == 1  # chased once
+
+
+async def test_could_not_tell_takes_a_reason_that_is_deleted_from_the_chat(
+    app: object, runtime: Runtime, area: Area, driver: Driver, clock: ManualClock
+) -> None:
+    cast, reference, _, _ = await heard_case(runtime, driver, area, clock)
+    clock.set(AFTER_THE_MEETING)
+    (plan,) = await cast.priya.send_and_wait("/plan")
+    await cast.priya.press_and_wait(
+        f"Close {MEETING} and send actions", message=plan, expect_edit=True
+    )
+    wanted = texts.outcome_ask(reference, MEETING)
+    ask = await driver.wait_for(
+        lambda: next((m for m in cast.jo.bot_messages() if m.text == wanted), None),
+        description="the question to Jo",
+    )
+    prompt = await cast.jo.press_and_wait(texts.BUTTON_COULD_NOT_TELL, message=ask, count=1)
+    assert texts.ASK_COULD_NOT_TELL_REASON in (prompt.new_messages[-1].text or "")
+    reason = "Her phone is off; I will try at the refuge on Friday"
+    (saved,) = await cast.jo.send_and_wait(reason)
+    assert saved.text == texts.outcome_recorded(reference, "could_not_tell")
+    (typed,) = [m for m in cast.jo.messages() if not m.from_bot and m.text == reason]
+    await driver.wait_for(lambda: typed.deleted, description="Jo's typed reason to be deleted")
+    screen = await voice_screen(cast.priya, reference)
+    assert "not confirmed yet" not in (screen.text or "")
+    clock.set(MONDAY)
+    await runtime.services.victim_voice.follow_up_outcomes()
+    assert await _chases(runtime) == []  # answered: no chase
