@@ -106,7 +106,7 @@ class Agenda(MeetingBase):
                     item.emergency,
                     frozenset(returned.get(item.id, ())),
                     outstanding.get(case.id, 0),
-                    voices.get(case.id),
+                    voice=voices.get(case.id),
                 )
                 for item, case, agency_name in shown
             ]
