@@ -207,6 +207,9 @@ class CasePath(enum.StrEnum):
     MEETING_BOARD = "workspace meeting board"
     ACTIONS_PAGE = "workspace actions page"
     RESEARCH_MESSAGE = "research identifiers message"
+    # The victim's engagement, views and wishes, recorded by the allocated IDVA (who alone
+    # may record them) and read by those who hold the case in full.
+    VICTIM_VOICE = "victim's views"
 
 
 NEEDS: dict[CasePath, Level] = {
@@ -229,6 +232,7 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.MEETING_BOARD: Level.FULL,
     CasePath.ACTIONS_PAGE: Level.REFERENCE,
     CasePath.RESEARCH_MESSAGE: Level.SUMMARY,
+    CasePath.VICTIM_VOICE: Level.FULL,
 }
 
 
@@ -254,6 +258,7 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.MEETING_BOARD: Operation.RECORD_ACTIONS,
     CasePath.ACTIONS_PAGE: Operation.WORK_ACTIONS,
     CasePath.RESEARCH_MESSAGE: Operation.RETURN_RESEARCH,
+    CasePath.VICTIM_VOICE: Operation.VIEW_CASES,
 }
 
 

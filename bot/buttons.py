@@ -77,6 +77,8 @@ ERASURE_KEEP = _kind("era", "no", 1, "keep the case (case)")
 ENROLMENT_CONFIRM = _kind("enr", "ok", 2, "confirm who enrolled (person, invite)")
 ENROLMENT_REMOVE = _kind("enr", "rm", 2, "remove who enrolled (person, invite)")
 ACCESS_REVIEW = _kind("ppl", "review", 0, "the access review: everyone enrolled")
+VOICE_TOLD = _kind("vv", "told", 2, "the victim was told the outcome (case, meeting)")
+VOICE_NOT_TOLD = _kind("vv", "nott", 2, "the victim could not be told the outcome (case, meeting)")
 
 # -- buttons that open a page of the case workspace where there is one ----------------------------
 
@@ -155,6 +157,9 @@ _HANDLER_KINDS = [
     ("st", "csv", 2, "the quarterly return as CSV (year, quarter)"),
     ("st", "png", 2, "the chart (year, quarter)"),
     ("st", "pcsv", 2, "the perpetrator services' figures as CSV (year, quarter)"),
+    ("vv", "open", 1, "the victim's voice of a case (case)"),
+    ("vv", "eng", 2, "the victim's engagement (case, choice)"),
+    ("vv", "views", 1, "record the victim's views and wishes (case)"),
 ]
 
 SERVICE_KINDS: tuple[ButtonKind, ...] = (
@@ -174,6 +179,8 @@ SERVICE_KINDS: tuple[ButtonKind, ...] = (
     ENROLMENT_CONFIRM,
     ENROLMENT_REMOVE,
     ACCESS_REVIEW,
+    VOICE_TOLD,
+    VOICE_NOT_TOLD,
 )
 KINDS: dict[tuple[str, str], ButtonKind] = {
     (kind.area, kind.action): kind
@@ -230,5 +237,15 @@ def enrolment_buttons(person_id: int, invite_id: int) -> list[list[tuple[str, st
         [
             ENROLMENT_CONFIRM(texts.BUTTON_CONFIRM_ENROLMENT, person_id, invite_id),
             ENROLMENT_REMOVE(texts.BUTTON_REMOVE_ENROLMENT, person_id, invite_id),
+        ]
+    ]
+
+
+def outcome_buttons(case_id: int, meeting_id: int) -> list[list[tuple[str, str]]]:
+    """Told / could not tell, under the question to the IDVA after the meeting."""
+    return [
+        [
+            VOICE_TOLD(texts.BUTTON_VICTIM_TOLD, case_id, meeting_id),
+            VOICE_NOT_TOLD(texts.BUTTON_COULD_NOT_TELL, case_id, meeting_id),
         ]
     ]

@@ -115,6 +115,8 @@ WORKING_DAY_KINDS: Final = frozenset(
         "isa_review",
         "access_review",
         "leavers_reminder",
+        "victim_outcome_chase",
+        "victim_outcome_no_idva_chase",
     }
 )
 

@@ -32,6 +32,7 @@ from bot.services.retention import RetentionService
 from bot.services.sensitive_messages import SensitiveMessageService
 from bot.services.statistics import StatisticsService
 from bot.services.subject_access import SubjectAccessService
+from bot.services.victim_voice import VictimVoiceService
 from config import Settings
 from storage.crypto import KeySource
 from storage.db import create_engine, create_session_factory
@@ -61,6 +62,7 @@ class Services:
     subject_access: SubjectAccessService
     confirmations: ConfirmationService
     access_reviews: AccessReviewService
+    victim_voice: VictimVoiceService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -89,6 +91,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         subject_access=SubjectAccessService(deps),
         confirmations=ConfirmationService(deps),
         access_reviews=AccessReviewService(deps),
+        victim_voice=VictimVoiceService(deps),
     )
 
 

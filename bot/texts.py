@@ -2061,3 +2061,141 @@ def stats_capacity_withheld(cases: str, to: str) -> str:
 
 def stats_capacity_none(to: str) -> str:
     return f"No cases heard in the 12 months to {to}, so there is no staffing to work out."
+
+
+# --- The victim's voice: engagement, views and wishes, told the outcome ----------------------
+# Recorded by the case's allocated IDVA. The views themselves are never written in the chat:
+# they are read in the case workspace by those who hold the case in full.
+BUTTON_VICTIM_VOICE = "Victim's voice"
+BUTTON_RECORD_VIEWS = "Record the victim's views"
+BUTTON_VICTIM_TOLD = "Victim told the outcome"
+BUTTON_COULD_NOT_TELL = "Could not tell"
+ENGAGEMENT_NAMES: dict[str, str] = {
+    "engaging": "engaging",
+    "partly_engaging": "partly engaging",
+    "not_engaging": "not engaging",
+}
+ENGAGEMENT_BUTTONS: dict[str, str] = {
+    "engaging": "Engaging",
+    "partly_engaging": "Partly engaging",
+    "not_engaging": "Not engaging",
+}
+OUTCOME_NAMES: dict[str, str] = {"told": "told", "could_not_tell": "could not be told"}
+ONLY_ALLOCATED_IDVA = "Only the IDVA allocated to the case records the victim's voice."
+ASK_VICTIM_VIEWS = (
+    "Type the victim's views and wishes for the meeting in one message. They are stored "
+    "sealed and your message is then deleted from this chat. Send /cancel to stop."
+)
+ASK_COULD_NOT_TELL_REASON = (
+    "Why could the victim not be told the outcome? Type a short reason; it is stored sealed "
+    "and your message is then deleted. Send /cancel to stop."
+)
+
+
+def victim_voice_status(
+    reference: str,
+    engagement: str | None,
+    engagement_on: str | None,
+    views_on: str | None,
+    awaiting: list[str],
+) -> str:
+    """The allocated IDVA's view of what is recorded; the views themselves never appear."""
+    lines = [f"The victim's voice for {reference}."]
+    if engagement is None or engagement_on is None:
+        lines.append("Engagement: not recorded yet.")
+    else:
+        named = ENGAGEMENT_NAMES.get(engagement, engagement)
+        lines.append(f"Engagement: {named} ({engagement_on}).")
+    if views_on is None:
+        lines.append("Views and wishes for the meeting: not recorded yet.")
+    else:
+        lines.append(
+            f"Views and wishes for the meeting: recorded {views_on}; "
+            "read them in the case workspace."
+        )
+    for when in awaiting:
+        lines.append(f"Victim told the outcome of the MARAC on {when}: not confirmed yet.")
+    return "\n".join(lines)
+
+
+def engagement_recorded(reference: str, engagement: str) -> str:
+    named = ENGAGEMENT_NAMES.get(engagement, engagement)
+    return f"Recorded for {reference}: the victim is {named}."
+
+
+def victim_views_recorded(reference: str) -> str:
+    return (
+        f"The victim's views for {reference} are recorded, sealed, and your message has been "
+        "deleted. They are read in the case workspace, not in this chat."
+    )
+
+
+def outcome_ask(reference: str, when: str) -> str:
+    return (
+        f"The MARAC on {when} that heard {reference} is closed. Please tell the victim the "
+        "outcome, then press a button below."
+    )
+
+
+def outcome_chase(reference: str, when: str) -> str:
+    return (
+        f"Reminder: please confirm that the victim in {reference} has been told the outcome "
+        f"of the MARAC on {when}."
+    )
+
+
+def outcome_no_idva(reference: str, when: str) -> str:
+    return (
+        f"No IDVA is allocated to {reference}, so nobody has been asked to tell the victim the "
+        f"outcome of the MARAC on {when}. Once an IDVA is allocated, they will be asked."
+    )
+
+
+def outcome_no_idva_chase(reference: str, when: str) -> str:
+    return (
+        f"{reference}: nobody has confirmed that the victim was told the outcome of the MARAC "
+        f"on {when}, and no IDVA is allocated to the case."
+    )
+
+
+def outcome_recorded(reference: str, outcome: str) -> str:
+    if outcome == "told":
+        return f"Recorded: the victim in {reference} was told the outcome."
+    return (
+        f"Recorded: the victim in {reference} could not be told the outcome. "
+        "Your reason is stored sealed and your message has been deleted."
+    )
+
+
+def agenda_voice_note(
+    views_recorded: bool, engagement: str | None, closed: bool, told: str | None
+) -> str:
+    """The agenda line's note on the victim's voice: whether views are recorded (never what
+    they are), the engagement, and after the meeting whether the victim was told."""
+    note = "; victim's views recorded" if views_recorded else "; victim's views not recorded"
+    if engagement is not None:
+        note += f" ({ENGAGEMENT_NAMES.get(engagement, engagement)})"
+    if closed:
+        note += (
+            f"; victim {OUTCOME_NAMES.get(told, told)} the outcome"
+            if told is not None
+            else "; victim told the outcome: not confirmed yet"
+        )
+    return note
+
+
+# The case page and the meeting board.
+WS_VOICE_HEADING = "The victim's voice"
+WS_VOICE_ENGAGEMENT = "Engagement"
+WS_VOICE_VIEWS = "Views and wishes for the meeting"
+WS_VOICE_NOT_RECORDED = "not recorded yet"
+WS_BOARD_VOICE = "Victim's views"
+WS_BOARD_TOLD = "Victim told the outcome"
+WS_BOARD_VOICE_HEADING = "The victims' views and wishes"
+WS_YES = "yes"
+WS_NO = "no"
+WS_NOT_CONFIRMED = "not confirmed yet"
+
+
+def ws_voice_recorded(who: str, when: str) -> str:
+    return f"recorded by {who}, {when}"

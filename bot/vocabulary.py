@@ -52,3 +52,18 @@ class Criterion(enum.StrEnum):
     PROFESSIONAL_JUDGEMENT = "professional_judgement"
     POTENTIAL_ESCALATION = "potential_escalation"
     REPEAT = "repeat"
+
+
+class Engagement(enum.StrEnum):
+    """How the victim is engaging with the IDVA service, as the allocated IDVA records it."""
+
+    ENGAGING = "engaging"
+    PARTLY_ENGAGING = "partly_engaging"
+    NOT_ENGAGING = "not_engaging"
+
+
+class OutcomeTold(enum.StrEnum):
+    """Whether the victim was told the outcome of the meeting that heard the case."""
+
+    TOLD = "told"
+    COULD_NOT_TELL = "could_not_tell"

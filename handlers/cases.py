@@ -32,6 +32,7 @@ from handlers.buttons import page_button, pattern, pressed
 from handlers.formatting import local_day, local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
+from handlers.victim_voice import case_rows as voice_rows
 
 REFERENCE = re.compile(rf"^{REFERENCE_PATTERN}$", re.IGNORECASE)
 ASK_NOTE = 0
@@ -86,8 +87,8 @@ def _render(context: MaracContext, card: CaseCard) -> str:
     return text
 
 
-def _keyboard(card: CaseCard) -> InlineKeyboardMarkup | None:
-    rows = _action_rows(card)
+def _keyboard(card: CaseCard, context: MaracContext) -> InlineKeyboardMarkup | None:
+    rows = _action_rows(card) + voice_rows(context, card)
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -149,11 +150,11 @@ async def show_case(update: Update, context: MaracContext) -> None:
     webapp_url = context.runtime.settings.webapp_url
     if webapp_url is None:
         card = await cases.card(context.actor, reference)
-        await send_sensitive(update, context, _render(context, card), _keyboard(card))
+        await send_sensitive(update, context, _render(context, card), _keyboard(card, context))
         return
     found = await cases.status(context.actor, reference)
     rows = [[page_button(webapp_url, CASE_OPEN, texts.BUTTON_OPEN_CASE, found.id)]]
-    rows += _action_rows(found)
+    rows += _action_rows(found) + voice_rows(context, found)
     await answer(
         update,
         texts.case_in_workspace(found.reference, found.status.value),
@@ -165,7 +166,7 @@ async def open_case(update: Update, context: MaracContext) -> None:
     """The "Open the case" button where no workspace is set up: the card, protected."""
     assert context.actor is not None
     card = await context.runtime.services.cases.card_by_id(context.actor, pressed(update).id())
-    await send_sensitive(update, context, _render(context, card), _keyboard(card))
+    await send_sensitive(update, context, _render(context, card), _keyboard(card, context))
 
 
 async def accept(update: Update, context: MaracContext) -> None:

@@ -30,7 +30,7 @@ from bot.meetings.recurrence import (
 )
 from bot.permissions import Operation, may
 from bot.referrals.validation import InputError, clean_free_text
-from bot.services.meetings import ATTENDANCE, MeetingDetail
+from bot.services.meetings import ATTENDANCE, AgendaLine, MeetingDetail
 from bot.vocabulary import Role
 from handlers.buttons import area_button, page_button, pattern, pressed, pressed_day
 from handlers.formatting import (
@@ -80,6 +80,15 @@ async def list_meetings(update: Update, context: MaracContext) -> None:
     await show(update, text, InlineKeyboardMarkup(rows) if rows else None)
 
 
+def _voice_note(line: AgendaLine) -> str:
+    voice = line.voice
+    if voice is None:
+        return ""
+    return texts.agenda_voice_note(
+        voice.views_recorded, voice.engagement, voice.meeting_closed, voice.told
+    )
+
+
 def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
     meeting = detail.meeting
     lines = [
@@ -87,6 +96,7 @@ def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
         f"{texts.CRITERION_NAMES.get(line.criterion, line.criterion)}, DASH {line.dash_yes}"
         f"{', repeat' if line.repeat else ''}; from {line.referring_agency}"
         + (texts.outstanding_note(line.outstanding_actions) if line.outstanding_actions else "")
+        + _voice_note(line)
         for i, line in enumerate(detail.agenda, start=1)
     ]
     grid: list[str] = []

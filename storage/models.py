@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.vocabulary import AgencyKind, Criterion, Role
+from bot.vocabulary import AgencyKind, Criterion, Engagement, OutcomeTold, Role
 from storage.base import Base, UTCDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -354,6 +354,40 @@ class IdvaAllocation(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     allocated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     allocated_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+
+
+class VictimVoiceEntry(Base):
+    """What the allocated IDVA recorded of the victim's voice: the victim's engagement, or
+    the victim's views and wishes for the meeting (sealed with the case's data key).
+
+    Each record is a new row with who and when; the latest of each kind is the one shown.
+    """
+
+    __tablename__ = "victim_voice_entries"
+    __table_args__ = (Index("ix_victim_voice_entries_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    engagement: Mapped[Engagement | None] = mapped_column(_enum(Engagement), default=None)
+    views_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by_id: Mapped[int] = mapped_column(BigInteger())
+
+
+class VictimOutcomeReply(Base):
+    """The allocated IDVA's answer, after the meeting that heard the case, to "was the victim
+    told the outcome?": told, or could not tell (with a sealed reason). Every answer is kept."""
+
+    __tablename__ = "victim_outcome_replies"
+    __table_args__ = (Index("ix_victim_outcome_replies_case", "case_id", "meeting_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    outcome: Mapped[OutcomeTold] = mapped_column(_enum(OutcomeTold))
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_person_id: Mapped[int] = mapped_column(BigInteger())
 
 
 class CaseExclusion(Base):

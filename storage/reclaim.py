@@ -44,6 +44,8 @@ ERASURE_TABLES: Final = (
     "action_steps",
     "perpetrator_referrals",
     "perpetrator_steps",
+    "victim_voice_entries",
+    "victim_outcome_replies",
     "outbox",
     "referral_drafts",
     "data_keys",

@@ -43,6 +43,7 @@ from handlers import (
     people,
     referral,
     statistics,
+    victim_voice,
 )
 from handlers.guard import GUARD_GROUP, guard
 from handlers.help import help_command
@@ -135,6 +136,7 @@ def register_handlers(application: MaracApplication) -> None:
         people,
         enrolment,
         audit,
+        victim_voice,
     ):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))

@@ -74,6 +74,8 @@ from storage.models import (
     Person,
     ReferralDraft,
     ResearchReturn,
+    VictimOutcomeReply,
+    VictimVoiceEntry,
 )
 from storage.reclaim import ERASURE_TABLES, reclaim_erased
 from storage.rotation import ShredReport, rotate_after_erasure
@@ -586,6 +588,14 @@ class RetentionService:
         )
         await remove("agenda_items", delete(AgendaItem).where(AgendaItem.case_id == case_id))
         await remove("case_events", delete(CaseEvent).where(CaseEvent.case_id == case_id))
+        await remove(
+            "victim_voice_entries",
+            delete(VictimVoiceEntry).where(VictimVoiceEntry.case_id == case_id),
+        )
+        await remove(
+            "victim_outcome_replies",
+            delete(VictimOutcomeReply).where(VictimOutcomeReply.case_id == case_id),
+        )
         await remove("exclusions", delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
         # Its notifications (references only) go too: none is sent about a case that is gone,
         # and a reused id (SQLite) must not find the old dedupe keys taken.

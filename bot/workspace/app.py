@@ -258,7 +258,8 @@ async def _page(request: web.Request) -> web.Response:
     async def render(actor: Actor) -> str:
         if page == "case":
             card = await services.cases.card_by_id(actor, _id(request), path=CasePath.CASE_PAGE)
-            return pages.case(actor, card)
+            voice = await services.victim_voice.read(actor, card.id)
+            return pages.case(actor, card, voice)
         if page == "research":
             sheet = await services.meetings.research_sheet(actor, _id(request))
             return pages.research(actor, sheet)
@@ -271,7 +272,8 @@ async def _page(request: web.Request) -> web.Response:
             detail = await services.meetings.detail(
                 actor, _id(request), path=CasePath.MEETING_BOARD
             )
-            return pages.board(actor, detail)
+            voices = await services.victim_voice.for_meeting(actor, detail.meeting.id)
+            return pages.board(actor, detail, voices)
         if page == "actions":
             actions = await services.actions.open_page(actor, path=CasePath.ACTIONS_PAGE)
             referrals = (

@@ -7,7 +7,7 @@ shown on the reader's area clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from bot.dates import format_local, format_uk_date
 from bot.services.actions import ActionView, PerpView
 from bot.services.cases import CaseCard
 from bot.services.meetings import MeetingDetail, ResearchSheet
+from bot.services.victim_voice import VictimVoice
 
 # The research sheet of a whole meeting has no button of its own (each case's button opens
 # the sheet at that case), so it is named here beside the pages the buttons open.
@@ -66,8 +67,8 @@ class PageRenderer:
     def refusal(self, message: str) -> str:
         return self._render("refusal.html", None, message=message)
 
-    def case(self, actor: Actor, card: CaseCard) -> str:
-        return self._render("case.html", actor, card=card)
+    def case(self, actor: Actor, card: CaseCard, voice: VictimVoice | None = None) -> str:
+        return self._render("case.html", actor, card=card, voice=voice)
 
     def research(
         self,
@@ -89,9 +90,16 @@ class PageRenderer:
             draft=draft,
         )
 
-    def board(self, actor: Actor, detail: MeetingDetail) -> str:
+    def board(
+        self,
+        actor: Actor,
+        detail: MeetingDetail,
+        voices: Mapping[int, VictimVoice] | None = None,
+    ) -> str:
         invited = [(agency_id, name) for agency_id, name in detail.agencies]
-        return self._render("board.html", actor, detail=detail, invited=invited)
+        return self._render(
+            "board.html", actor, detail=detail, invited=invited, voices=voices or {}
+        )
 
     def actions(
         self, actor: Actor, actions: Sequence[ActionView], referrals: Sequence[PerpView]

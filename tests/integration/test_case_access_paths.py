@@ -32,7 +32,7 @@ from bot.clock import ManualClock
 from bot.errors import NotFound, ServiceError
 from bot.meetings.recurrence import Repeat
 from bot.meetings.workdays import AreaCalendar
-from bot.permissions import PermissionDenied, scope_for
+from bot.permissions import Operation, PermissionDenied, may, scope_for
 from bot.runtime import Runtime, Services
 from bot.services.case_access import case_facts, viewers
 from bot.services.case_identifiers import Identifiers
@@ -184,6 +184,17 @@ async def _research_message(s: Services, a: Actor, w: World) -> Seen:
     return {case.reference}
 
 
+async def _victim_voice(s: Services, a: Actor, w: World) -> Seen:
+    voice = await s.victim_voice.read(a, w.case_id)
+    if voice is None:
+        return set()
+    # Reading it in full and its status in the chat are the same decision.
+    assert (await s.victim_voice.status(a, w.case_id)).reference == voice.reference
+    if may(a, Operation.RECORD_ACTIONS):  # the meeting board's: coordinator and chair
+        assert set(await s.victim_voice.for_meeting(a, w.meeting_id)) == {w.case_id}
+    return {voice.reference}
+
+
 PATHS: dict[CasePath, Path_] = {
     CasePath.CASE_CARD: _case_card,
     CasePath.TRIAGE: _triage,
@@ -204,6 +215,7 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.MEETING_BOARD: _meeting_board,
     CasePath.ACTIONS_PAGE: _actions_page,
     CasePath.RESEARCH_MESSAGE: _research_message,
+    CasePath.VICTIM_VOICE: _victim_voice,
 }
 
 
@@ -393,6 +405,10 @@ NOT_CASE_PATHS: dict[str, str] = {
     "sensitive_messages.*": "message bookkeeping",
     "statistics.*": "area-wide figures from coded columns only, never a case",
     "subject_access.export": "the operator's export for the data subject, not a person's view",
+    "victim_voice.record_engagement": "VICTIM_VOICE (the allocated IDVA only)",
+    "victim_voice.record_wishes": "VICTIM_VOICE (the allocated IDVA only)",
+    "victim_voice.confirm_outcome": "VICTIM_VOICE (the allocated IDVA only)",
+    "victim_voice.follow_up_outcomes": "queues notices: the NOTICE path",
 }
 PATH_METHODS = {
     "cases.card",
@@ -411,6 +427,9 @@ PATH_METHODS = {
     "actions.perpetrator_referrals",
     "audit.latest",
     "retention.request_erasure",
+    "victim_voice.read",
+    "victim_voice.status",
+    "victim_voice.for_meeting",
 }
 
 

@@ -33,6 +33,7 @@ from bot.services.meetings.common import (
 )
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar, area_policy
+from bot.services.victim_voice import voice_statuses
 from storage.audit import append_event
 from storage.models import (
     Agency,
@@ -89,6 +90,12 @@ class Agenda(MeetingBase):
             outstanding = await self._outstanding_actions(
                 session, [case.id for _, case, _ in shown], meeting.id
             )
+            voices = await voice_statuses(
+                session,
+                [case.id for _, case, _ in shown],
+                meeting.id,
+                closed=meeting.closed_at is not None,
+            )
             agenda = [
                 AgendaLine(
                     item.id,
@@ -102,6 +109,7 @@ class Agenda(MeetingBase):
                     frozenset(returned.get(item.id, ())),
                     outstanding.get(case.id, 0),
                     case.children_count,
+                    voice=voices.get(case.id),
                 )
                 for item, case, agency_name in shown
             ]

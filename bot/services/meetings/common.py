@@ -39,6 +39,7 @@ from bot.services.case_access import require
 from bot.services.deps import ServiceDeps
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar, area_policy
+from bot.victim_voice import VoiceStatus
 from bot.vocabulary import AgencyKind, Role
 from storage.crypto import FieldContext
 from storage.models import (
@@ -92,6 +93,8 @@ class AgendaLine:
     returned_by: frozenset[int]
     outstanding_actions: int = 0  # open actions from earlier meetings (a returning case)
     children: int = 0  # the coded count: children's social care is asked about every child
+    # Whether the victim's views are recorded (never what they are), and the engagement.
+    voice: VoiceStatus | None = None
 
 
 @dataclass(frozen=True)
