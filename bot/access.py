@@ -207,6 +207,11 @@ class CasePath(enum.StrEnum):
     MEETING_BOARD = "workspace meeting board"
     ACTIONS_PAGE = "workspace actions page"
     RESEARCH_MESSAGE = "research identifiers message"
+    # The IDVA service: who holds the case (take it, reallocate it), the named IDVA's record
+    # of contact with the victim, and the coordinator's list of cases waiting for either.
+    IDVA_ALLOCATION = "IDVA allocation"
+    VICTIM_CONTACT = "victim contact record"
+    IDVA_OVERSIGHT = "IDVA oversight list"
 
 
 NEEDS: dict[CasePath, Level] = {
@@ -229,6 +234,9 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.MEETING_BOARD: Level.FULL,
     CasePath.ACTIONS_PAGE: Level.REFERENCE,
     CasePath.RESEARCH_MESSAGE: Level.SUMMARY,
+    CasePath.IDVA_ALLOCATION: Level.SUMMARY,
+    CasePath.VICTIM_CONTACT: Level.FULL,
+    CasePath.IDVA_OVERSIGHT: Level.SUMMARY,
 }
 
 
@@ -254,6 +262,9 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.MEETING_BOARD: Operation.RECORD_ACTIONS,
     CasePath.ACTIONS_PAGE: Operation.WORK_ACTIONS,
     CasePath.RESEARCH_MESSAGE: Operation.RETURN_RESEARCH,
+    CasePath.IDVA_ALLOCATION: Operation.VIEW_CASES,
+    CasePath.VICTIM_CONTACT: Operation.VIEW_CASES,
+    CasePath.IDVA_OVERSIGHT: Operation.TRIAGE_CASES,
 }
 
 

@@ -77,6 +77,8 @@ ERASURE_KEEP = _kind("era", "no", 1, "keep the case (case)")
 ENROLMENT_CONFIRM = _kind("enr", "ok", 2, "confirm who enrolled (person, invite)")
 ENROLMENT_REMOVE = _kind("enr", "rm", 2, "remove who enrolled (person, invite)")
 ACCESS_REVIEW = _kind("ppl", "review", 0, "the access review: everyone enrolled")
+IDVA_TAKE = _kind("idv", "take", 1, "an IDVA takes a case (case)")
+IDVA_CONTACT_MENU = _kind("idv", "rec", 1, "record contact with the victim (case)")
 
 # -- buttons that open a page of the case workspace where there is one ----------------------------
 
@@ -114,6 +116,10 @@ _HANDLER_KINDS = [
     ("era", "req", 2, "the reason for early erasure (case, reason)"),
     ("enr", "rmy", 2, "yes, remove who enrolled (person, invite)"),
     ("enr", "back", 2, "back to confirm or remove (person, invite)"),
+    ("idv", "re", 1, "reallocate a case to another IDVA (case)"),
+    ("idv", "rto", 2, "reallocate to this IDVA (case, person)"),
+    ("idv", "con", 2, "the outcome of a contact attempt (case, outcome index)"),
+    ("idv", "list", 0, "cases waiting for an IDVA or first contact"),
     ("inv", "menu", 0, "the invite menu"),
     ("inv", "role", 1, "invite for a role (index)"),
     ("inv", "ag", 2, "invite for an agency (role index, agency)"),
@@ -172,6 +178,8 @@ SERVICE_KINDS: tuple[ButtonKind, ...] = (
     ENROLMENT_CONFIRM,
     ENROLMENT_REMOVE,
     ACCESS_REVIEW,
+    IDVA_TAKE,
+    IDVA_CONTACT_MENU,
 )
 KINDS: dict[tuple[str, str], ButtonKind] = {
     (kind.area, kind.action): kind

@@ -23,6 +23,7 @@ from bot.services.closures import ClosureService
 from bot.services.confirmations import TEXT_FROM, ConfirmationService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
+from bot.services.idva import IdvaService
 from bot.services.invites import InviteService
 from bot.services.meetings import MeetingService
 from bot.services.outbox import OutboxService
@@ -61,6 +62,7 @@ class Services:
     subject_access: SubjectAccessService
     confirmations: ConfirmationService
     access_reviews: AccessReviewService
+    idva: IdvaService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -89,6 +91,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         subject_access=SubjectAccessService(deps),
         confirmations=ConfirmationService(deps),
         access_reviews=AccessReviewService(deps),
+        idva=IdvaService(deps),
     )
 
 

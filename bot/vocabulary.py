@@ -42,3 +42,11 @@ class Criterion(enum.StrEnum):
     PROFESSIONAL_JUDGEMENT = "professional_judgement"
     POTENTIAL_ESCALATION = "potential_escalation"
     REPEAT = "repeat"
+
+
+class ContactOutcome(enum.StrEnum):
+    """What came of one attempt by the victim's IDVA to contact her."""
+
+    CONTACTED = "contacted"
+    NOT_REACHED = "not_reached"
+    DECLINED_SUPPORT = "declined_support"
