@@ -119,7 +119,6 @@ _HANDLER_KINDS = [
     ("idv", "re", 1, "reallocate a case to another IDVA (case)"),
     ("idv", "rto", 2, "reallocate to this IDVA (case, person)"),
     ("idv", "con", 2, "the outcome of a contact attempt (case, outcome index)"),
-    ("idv", "list", 0, "cases waiting for an IDVA or first contact"),
     ("inv", "menu", 0, "the invite menu"),
     ("inv", "role", 1, "invite for a role (index)"),
     ("inv", "ag", 2, "invite for an agency (role index, agency)"),

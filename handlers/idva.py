@@ -118,7 +118,6 @@ async def waiting(update: Update, context: MaracContext) -> None:
 def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
     return [
         CommandHandler("idva", guarded(waiting)),
-        CallbackQueryHandler(guarded(waiting), pattern=pattern(AREA, "list")),
         CallbackQueryHandler(guarded(take), pattern=pattern(AREA, "take")),
         CallbackQueryHandler(guarded(choose), pattern=pattern(AREA, "re")),
         CallbackQueryHandler(guarded(reallocate), pattern=pattern(AREA, "rto")),

@@ -24,6 +24,7 @@ from bot import texts
 from bot.access import CasePath, Level
 from bot.actor import Actor
 from bot.buttons import CASE_OPEN, IDVA_CONTACT_MENU, IDVA_TAKE
+from bot.dates import format_local
 from bot.errors import NotFound, ServiceError
 from bot.idva import contact_overdue, reached, working_days_waiting
 from bot.permissions import Operation, authorise
@@ -36,7 +37,16 @@ from bot.services.names import person_name
 from bot.services.outbox import Buttons, enqueue
 from bot.services.policy import area_calendar
 from bot.vocabulary import AgencyKind, ContactOutcome, Role
-from storage.models import Agency, Case, CaseEvent, IdvaAllocation, Person, VictimContact
+from storage.models import (
+    Agency,
+    AgendaItem,
+    Case,
+    CaseEvent,
+    IdvaAllocation,
+    Meeting,
+    Person,
+    VictimContact,
+)
 
 # The oversight list looks at referrals of the last three months: older cases without an
 # IDVA (those referred before the IDVA service was told at referral) are not chased daily.
@@ -432,6 +442,34 @@ class IdvaService:
                 allocated_by_id=actor.person_id,
             )
         )
+        await session.flush()
+        # A case already listed: the new holder hears when it will be heard, as she would have.
+        listed = (
+            await session.execute(
+                select(Meeting.id, Meeting.starts_at, Meeting.area_id)
+                .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+                .where(
+                    AgendaItem.case_id == case.id,
+                    AgendaItem.removed_at.is_(None),
+                    Meeting.cancelled_at.is_(None),
+                    Meeting.starts_at > now,
+                )
+                .order_by(Meeting.starts_at)
+                .limit(1)
+            )
+        ).one_or_none()
+        if listed is not None:
+            calendar = await area_calendar(session, int(listed[2]))
+            await tell_case_idva(
+                session,
+                case,
+                key=f"listed:{listed[0]}",
+                kind="idva_listed",
+                text=texts.idva_listed_notice(
+                    case.reference, format_local(listed[1], calendar.timezone)
+                ),
+                now=now,
+            )
         details: dict[str, str | int] = {"person": person_id}
         if previous is not None:
             details["previous"] = previous

@@ -480,9 +480,10 @@ def _enqueue_calls() -> list[tuple[str, str, bool]]:
 
 
 # Messages that name no case, and so carry no case_ids: attendance and invitations, reminders
-# that give only the meeting's time, the calendar, a person who cannot be reached, who enrolled (and that they were
-# confirmed), the quarterly access review and leavers reminder, and the daily audit
-# checkpoint (the chain's head and count). Every other message names a case
+# that give only the meeting's time, the calendar, a person who cannot be reached, who
+# enrolled (and that they were confirmed), the quarterly access review and leavers reminder,
+# and the daily audit checkpoint (the chain's head and count). The digest names the cases
+# waiting on the IDVA service, so it carries them. Every other message names a case
 # and must pass case_ids, so the policy is asked when it is queued and again when it is sent.
 CASE_FREE_KINDS = {
     ("meetings", "attendance_request"),

@@ -291,3 +291,18 @@ async def test_a_declined_referral_is_not_chased(runtime: Runtime, clock: Manual
     await runtime.services.cases.decline(p.priya, case.case_id, "Not MARAC threshold")
     clock.set(datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
     assert await runtime.services.idva.waiting(p.priya) == []
+
+
+async def test_an_idva_taking_a_listed_case_hears_when_it_will_be_heard(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    p = await _people(runtime)
+    s = runtime.services
+    meeting_day = AreaCalendar().add_working_days(clock.now().date(), 10)
+    await s.meetings.create(p.priya, first_date=meeting_day, start=time(10), repeat=Repeat.ONE_OFF)
+    case = await refer(runtime, p.sam)
+    await s.cases.accept(p.priya, case.case_id)
+    assert await _outbox(runtime, "idva_listed") == []  # nobody held it yet
+    await s.idva.take(p.jo, case.case_id)
+    (listed,) = await _outbox(runtime, "idva_listed")
+    assert listed.person_id == p.jo.person_id and "10:00" in listed.text
