@@ -1740,6 +1740,8 @@ def research_summary_line(criterion: str, dash_yes: int, children: int, referred
 BUTTON_TAKE_CASE = "Take this case"
 BUTTON_REALLOCATE_IDVA = "Reallocate IDVA"
 BUTTON_RECORD_CONTACT = "Record contact"
+WS_IDVA = "IDVA"
+WS_IDVA_NONE = "none allocated yet"
 # Keyed by ``ContactOutcome`` value, in the order the buttons are offered.
 CONTACT_OUTCOME_NAMES: dict[str, str] = {
     "contacted": "Contacted",

@@ -313,6 +313,8 @@ class Demo:
         await self.wait_for_text(jo, f"referral {self.reference} for the IDVA service")
         notice, button = await self.button_starting(jo, texts.BUTTON_TAKE_CASE)
         await jo.press_and_wait(button, message=notice, expect_edit=True)
+        # The case is listed already: as its IDVA she is told for when.
+        await self.wait_for_text(jo, f"{self.reference}, which you hold as IDVA, is listed")
         (card,) = await jo.send_and_wait(f"/case {self.reference}")
         menu = await jo.press_and_wait(texts.BUTTON_RECORD_CONTACT, message=card, count=1)
         await jo.press_and_wait(
