@@ -210,6 +210,11 @@ class CasePath(enum.StrEnum):
     # The victim's engagement, views and wishes, recorded by the allocated IDVA (who alone
     # may record them) and read by those who hold the case in full.
     VICTIM_VOICE = "victim's views"
+    # The IDVA service: who holds the case (take it, reallocate it), the named IDVA's record
+    # of contact with the victim, and the coordinator's list of cases waiting for either.
+    IDVA_ALLOCATION = "IDVA allocation"
+    VICTIM_CONTACT = "victim contact record"
+    IDVA_OVERSIGHT = "IDVA oversight list"
 
 
 NEEDS: dict[CasePath, Level] = {
@@ -233,6 +238,9 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.ACTIONS_PAGE: Level.REFERENCE,
     CasePath.RESEARCH_MESSAGE: Level.SUMMARY,
     CasePath.VICTIM_VOICE: Level.FULL,
+    CasePath.IDVA_ALLOCATION: Level.SUMMARY,
+    CasePath.VICTIM_CONTACT: Level.FULL,
+    CasePath.IDVA_OVERSIGHT: Level.SUMMARY,
 }
 
 
@@ -259,6 +267,9 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.ACTIONS_PAGE: Operation.WORK_ACTIONS,
     CasePath.RESEARCH_MESSAGE: Operation.RETURN_RESEARCH,
     CasePath.VICTIM_VOICE: Operation.VIEW_CASES,
+    CasePath.IDVA_ALLOCATION: Operation.VIEW_CASES,
+    CasePath.VICTIM_CONTACT: Operation.VIEW_CASES,
+    CasePath.IDVA_OVERSIGHT: Operation.TRIAGE_CASES,
 }
 
 

@@ -79,6 +79,8 @@ ENROLMENT_REMOVE = _kind("enr", "rm", 2, "remove who enrolled (person, invite)")
 ACCESS_REVIEW = _kind("ppl", "review", 0, "the access review: everyone enrolled")
 VOICE_TOLD = _kind("vv", "told", 2, "the victim was told the outcome (case, meeting)")
 VOICE_NOT_TOLD = _kind("vv", "nott", 2, "the victim could not be told the outcome (case, meeting)")
+IDVA_TAKE = _kind("idv", "take", 1, "an IDVA takes a case (case)")
+IDVA_CONTACT_MENU = _kind("idv", "rec", 1, "record contact with the victim (case)")
 
 # -- buttons that open a page of the case workspace where there is one ----------------------------
 
@@ -117,6 +119,9 @@ _HANDLER_KINDS = [
     ("era", "req", 2, "the reason for early erasure (case, reason)"),
     ("enr", "rmy", 2, "yes, remove who enrolled (person, invite)"),
     ("enr", "back", 2, "back to confirm or remove (person, invite)"),
+    ("idv", "re", 1, "reallocate a case to another IDVA (case)"),
+    ("idv", "rto", 2, "reallocate to this IDVA (case, person)"),
+    ("idv", "con", 2, "the outcome of a contact attempt (case, outcome index)"),
     ("inv", "menu", 0, "the invite menu"),
     ("inv", "role", 1, "invite for a role (index)"),
     ("inv", "ag", 2, "invite for an agency (role index, agency)"),
@@ -181,6 +186,8 @@ SERVICE_KINDS: tuple[ButtonKind, ...] = (
     ACCESS_REVIEW,
     VOICE_TOLD,
     VOICE_NOT_TOLD,
+    IDVA_TAKE,
+    IDVA_CONTACT_MENU,
 )
 KINDS: dict[tuple[str, str], ButtonKind] = {
     (kind.area, kind.action): kind

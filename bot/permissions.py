@@ -156,6 +156,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("audit", "Latest events in the audit trail", Operation.VIEW_AUDIT),
     Command("refer", "Refer a case to MARAC (DASH checklist)", Operation.REFER_CASE),
     Command("case", "Open a case card by its reference", Operation.VIEW_CASES),
+    Command(
+        "idva", "Cases waiting for an IDVA or first contact with the victim", Operation.TRIAGE_CASES
+    ),
     Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
     Command("closures", "Closure days: not counted as working days", Operation.MANAGE_MEETINGS),
     Command(

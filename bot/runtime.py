@@ -23,6 +23,7 @@ from bot.services.closures import ClosureService
 from bot.services.confirmations import TEXT_FROM, ConfirmationService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
+from bot.services.idva import IdvaService
 from bot.services.invites import InviteService
 from bot.services.meetings import MeetingService
 from bot.services.outbox import OutboxService
@@ -63,6 +64,7 @@ class Services:
     confirmations: ConfirmationService
     access_reviews: AccessReviewService
     victim_voice: VictimVoiceService
+    idva: IdvaService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -92,6 +94,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         confirmations=ConfirmationService(deps),
         access_reviews=AccessReviewService(deps),
         victim_voice=VictimVoiceService(deps),
+        idva=IdvaService(deps),
     )
 
 

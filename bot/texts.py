@@ -1082,9 +1082,13 @@ def digest_meeting(when: str, outstanding: int, silent: list[str]) -> str:
     return f"MARAC {when}: {outstanding} research answer(s) outstanding; {attendance}."
 
 
-def morning_digest(area: str, awaiting_triage: int, meetings: list[str]) -> str:
+def morning_digest(
+    area: str, awaiting_triage: int, meetings: list[str], idva: str | None = None
+) -> str:
     lines = [f"Good morning. {area} today:", f"Referrals awaiting triage: {awaiting_triage}"]
     lines += meetings or ["No published agenda in the next two meetings."]
+    if idva:
+        lines.append(idva)
     return "\n".join(lines)
 
 
@@ -2199,3 +2203,168 @@ WS_NOT_CONFIRMED = "not confirmed yet"
 
 def ws_voice_recorded(who: str, when: str) -> str:
     return f"recorded by {who}, {when}"
+
+
+# -- the IDVA service: told at referral, a named IDVA allocated, contact with the victim ----------
+
+BUTTON_TAKE_CASE = "Take this case"
+BUTTON_REALLOCATE_IDVA = "Reallocate IDVA"
+BUTTON_RECORD_CONTACT = "Record contact"
+WS_IDVA = "IDVA"
+WS_IDVA_NONE = "none allocated yet"
+# Keyed by ``ContactOutcome`` value, in the order the buttons are offered.
+CONTACT_OUTCOME_NAMES: dict[str, str] = {
+    "contacted": "Contacted",
+    "not_reached": "Could not contact",
+    "declined_support": "Declined support",
+}
+IDVA_SERVICE_ONLY = (
+    "Only the IDVA service or a coordinator can allocate an IDVA to a case. "
+    "Nothing has been changed."
+)
+CONTACT_ONLY_BY_IDVA = (
+    "Only the IDVA allocated to the case records contact with the victim. Nothing has been changed."
+)
+IDVA_NOT_AVAILABLE = (
+    "That IDVA cannot hold this case now (they may have left, be awaiting confirmation, or be on "
+    "the case's must-not-receive list). Please choose someone else. Nothing has been changed."
+)
+IDVA_NOTHING_WAITING = (
+    "No case is waiting: every referral more than two working days old has an IDVA who has "
+    "reached the victim."
+)
+
+
+def idva_referral_notice(reference: str, urgent: bool) -> str:
+    """To every IDVA of the area when a referral is submitted: the reference only."""
+    head = (
+        f"URGENT referral {reference} for the IDVA service."
+        if urgent
+        else f"New referral {reference} for the IDVA service."
+    )
+    return (
+        f"{head}\nThe victim should be contacted within two working days. Open the case to "
+        "read it, and press Take this case if you will be the IDVA."
+    )
+
+
+def idva_taken(reference: str) -> str:
+    return (
+        f"You are now the IDVA for {reference}. You will be sent its updates. "
+        "Record each attempt to contact the victim with Record contact."
+    )
+
+
+def idva_already_yours(reference: str) -> str:
+    return f"You already hold {reference}. Nothing has been changed."
+
+
+def idva_held_by(reference: str, name: str) -> str:
+    return f"Thank you, but {reference} has already been taken by {name}. Nothing has been changed."
+
+
+def idva_held_by_them(reference: str, name: str) -> str:
+    return f"{name} already holds {reference}. Nothing has been changed."
+
+
+def idva_reallocated(reference: str, name: str) -> str:
+    return f"{reference} is now held by {name}, who has been told."
+
+
+def idva_allocated_notice(reference: str) -> str:
+    return (
+        f"{reference} has been allocated to you as its IDVA. Please contact the victim if nobody "
+        "has yet, and record each attempt with Record contact."
+    )
+
+
+def idva_moved_notice(reference: str) -> str:
+    return f"{reference} has been reallocated to another IDVA. You no longer hold it."
+
+
+def choose_idva(reference: str, holder: str | None) -> str:
+    held = f"held by {holder}" if holder else "no IDVA allocated yet"
+    return f"{reference}: {held}. Who should hold it?"
+
+
+def no_other_idva(reference: str) -> str:
+    return f"There is no other IDVA in the area who can hold {reference}."
+
+
+def contact_prompt(reference: str, attempts: list[str]) -> str:
+    lines = [f"{reference}: what came of your attempt to contact the victim?"]
+    if attempts:
+        lines += ["", "Recorded so far:", *attempts]
+    return "\n".join(lines)
+
+
+def contact_attempt_line(when: str, outcome: str, who: str) -> str:
+    return f"• {when} {CONTACT_OUTCOME_NAMES.get(outcome, outcome).lower()} ({who})"
+
+
+def contact_recorded(reference: str, outcome: str) -> str:
+    return (
+        f"Recorded for {reference}: {CONTACT_OUTCOME_NAMES.get(outcome, outcome).lower()}. "
+        "Thank you."
+    )
+
+
+def case_card_idva(holder: str | None, contact: str | None) -> str:
+    """The IDVA line of the case card, for the coordinators and the IDVA service."""
+    if holder is None:
+        return "IDVA: none allocated yet"
+    reached = f"; last contact: {contact}" if contact else "; no contact recorded yet"
+    return f"IDVA: {holder}{reached}"
+
+
+def idva_triage_notice(reference: str, step: str) -> str:
+    return {
+        "accepted": f"{reference}, which you hold as IDVA, has been accepted for MARAC.",
+        "info_requested": (
+            f"{reference}, which you hold as IDVA: the coordinator has asked the referrer for "
+            "more information before deciding."
+        ),
+        "declined": f"{reference}, which you hold as IDVA, was not accepted for MARAC.",
+    }[step]
+
+
+def idva_listed_notice(reference: str, when: str) -> str:
+    return (
+        f"{reference}, which you hold as IDVA, is listed for the MARAC on {when}. "
+        "Please bring the victim's views and wishes."
+    )
+
+
+def idva_plan_notice(reference: str, actions: int) -> str:
+    return (
+        f"The MARAC action plan for {reference}, which you hold as IDVA, has been recorded: "
+        f"{actions} action(s) sent to agencies. Open the case to read it."
+    )
+
+
+def idva_waiting_heading(count: int) -> str:
+    return (
+        f"Cases with no IDVA, or no contact with the victim, more than two working days "
+        f"after referral ({count}):"
+    )
+
+
+def idva_waiting_line(reference: str, days: int, holder: str | None, attempts: int) -> str:
+    if holder is None:
+        state = "no IDVA allocated"
+    else:
+        state = f"held by {holder}, victim not reached yet"
+        if attempts:
+            state += f" ({attempts} attempt(s) recorded)"
+    return f"• {reference}: {days} working days; {state}"
+
+
+def digest_idva(lines: list[tuple[str, int, bool]]) -> str:
+    """The digest's line for cases waiting on the IDVA service; no names (it is queued)."""
+    parts = [
+        f"{reference} ({days} working days, "
+        + ("IDVA allocated, victim not reached" if allocated else "no IDVA")
+        + ")"
+        for reference, days, allocated in lines
+    ]
+    return "No IDVA contact after two working days: " + "; ".join(parts) + ". Send /idva."

@@ -67,3 +67,11 @@ class OutcomeTold(enum.StrEnum):
 
     TOLD = "told"
     COULD_NOT_TELL = "could_not_tell"
+
+
+class ContactOutcome(enum.StrEnum):
+    """What came of one attempt by the victim's IDVA to contact her."""
+
+    CONTACTED = "contacted"
+    NOT_REACHED = "not_reached"
+    DECLINED_SUPPORT = "declined_support"

@@ -18,6 +18,8 @@ from bot import texts
 from bot.adapter.context import MaracContext
 from bot.buttons import (
     CASE_OPEN,
+    IDVA_CONTACT_MENU,
+    IDVA_TAKE,
     REPEAT_CONFIRM,
     REPEAT_REJECT,
     TRIAGE_ACCEPT,
@@ -80,6 +82,15 @@ def _render(context: MaracContext, card: CaseCard) -> str:
         details=details,
         excluded=card.excluded_people,
     )
+    if card.shows_idva:
+        contact = None
+        if card.idva_contact is not None:
+            at, outcome = card.idva_contact
+            name = texts.CONTACT_OUTCOME_NAMES.get(outcome, outcome).lower()
+            contact = f"{name}, {local_time(context, at)}"
+        # Under the case's first lines (status, criterion, referral), before any links.
+        head, blank, rest = text.partition("\n\n")
+        text = f"{head}\n{texts.case_card_idva(card.idva, contact)}{blank}{rest}"
     if card.serial_links:
         # Right under the case's own links (repeats), before the details and history.
         head, blank, rest = text.partition("\n\n")
@@ -124,6 +135,25 @@ def _action_rows(card: CaseCard) -> list[list[InlineKeyboardButton]]:
                     ),
                 ]
             )
+    idva_row = []
+    if card.may_take:
+        idva_row.append(
+            InlineKeyboardButton(texts.BUTTON_TAKE_CASE, callback_data=IDVA_TAKE.data(card.id))
+        )
+    if card.may_record_contact:
+        idva_row.append(
+            InlineKeyboardButton(
+                texts.BUTTON_RECORD_CONTACT, callback_data=IDVA_CONTACT_MENU.data(card.id)
+            )
+        )
+    if card.may_reallocate:
+        idva_row.append(
+            InlineKeyboardButton(
+                texts.BUTTON_REALLOCATE_IDVA, callback_data=kind("idv", "re").data(card.id)
+            )
+        )
+    if idva_row:
+        rows.append(idva_row)
     if card.may_triage:
         rows.append(
             [

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.vocabulary import AgencyKind, Criterion, Engagement, OutcomeTold, Role
+from bot.vocabulary import AgencyKind, ContactOutcome, Criterion, Engagement, OutcomeTold, Role
 from storage.base import Base, UTCDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -388,6 +388,23 @@ class VictimOutcomeReply(Base):
     reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     by_person_id: Mapped[int] = mapped_column(BigInteger())
+
+
+class VictimContact(Base):
+    """One attempt by the case's IDVA to contact the victim: who, when, and what came of it.
+
+    Every attempt is a row; whether the victim has been reached is read from them
+    (``bot.idva.reached``), not kept as a status.
+    """
+
+    __tablename__ = "victim_contacts"
+    __table_args__ = (Index("ix_victim_contacts_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    outcome: Mapped[ContactOutcome] = mapped_column(_enum(ContactOutcome))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CaseExclusion(Base):

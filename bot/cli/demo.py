@@ -327,6 +327,24 @@ class Demo:
             description="the case listed on the agenda",
         )
 
+    async def idva_takes_the_case(self) -> None:
+        """Jo was told of the referral when it was submitted; she takes it and records that she
+        reached the victim."""
+        jo = self.cast.idva
+        await self.wait_for_text(jo, f"referral {self.reference} for the IDVA service")
+        notice, button = await self.button_starting(jo, texts.BUTTON_TAKE_CASE)
+        await jo.press_and_wait(button, message=notice, expect_edit=True)
+        # The case is listed already: as its IDVA she is told for when.
+        await self.wait_for_text(jo, f"{self.reference}, which you hold as IDVA, is listed")
+        (card,) = await jo.send_and_wait(f"/case {self.reference}")
+        menu = await jo.press_and_wait(texts.BUTTON_RECORD_CONTACT, message=card, count=1)
+        await jo.press_and_wait(
+            texts.CONTACT_OUTCOME_NAMES["contacted"],
+            message=menu.new_messages[-1],
+            expect_edit=True,
+        )
+        await self.cast.coordinator.send_and_wait("/idva")
+
     async def people_and_audit(self) -> None:
         priya = self.cast.coordinator
         await priya.send_and_wait("/people")
@@ -413,6 +431,11 @@ async def run_demo(
                     "The police officer refers a high-risk case; the coordinator accepts it "
                     "and it is listed for the next meeting",
                     demo.referral,
+                )
+                await demo.scene(
+                    "The IDVA service was told of the referral at once; an IDVA takes the "
+                    "case and records that she reached the victim",
+                    demo.idva_takes_the_case,
                 )
                 await demo.scene(
                     "The agenda is published; agencies return research and confirm attendance",

@@ -28,6 +28,8 @@ from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.case_identifiers import children_of, harm_address_shown
 from bot.services.deps import ServiceDeps
+from bot.services.idva import tell_case_idva
+from bot.services.idva_allocations import allocated_idvas
 from bot.services.meetings import Listing, list_case, research_context
 from bot.services.names import person_name
 from bot.services.outbox import enqueue
@@ -36,7 +38,7 @@ from bot.services.referrals import (
     case_context,
     same_perpetrator_cases,
 )
-from bot.vocabulary import Role
+from bot.vocabulary import AgencyKind, Role
 from storage.crypto import FieldContext
 from storage.models import (
     Agency,
@@ -46,6 +48,7 @@ from storage.models import (
     CaseExclusion,
     Person,
     ResearchReturn,
+    VictimContact,
 )
 
 # The case a case repeats. Made once: a new alias per call would cost more than the query,
@@ -97,6 +100,15 @@ class CaseCard:
     # References of other victims' cases with the same person causing harm (within 3 years);
     # only the coordinator and chair see them, and never names.
     serial_links: list[str] = field(default_factory=list)
+    # The IDVA service: whether the reader sees who holds the case (coordinators, the chair and
+    # the IDVA service do), who does, and the latest recorded contact (when, outcome).
+    shows_idva: bool = False
+    idva: str | None = None
+    idva_contact: tuple[datetime, str] | None = None
+    # What the reader may do about it: take it, reallocate it, record contact.
+    may_take: bool = False
+    may_reallocate: bool = False
+    may_record_contact: bool = False
 
 
 def _str_or_none(value: object) -> str | None:
@@ -215,6 +227,15 @@ class CaseService:
                     person_id=referrer.id,
                     case_ids=[case.id],
                 )
+            await tell_case_idva(
+                session,
+                case,
+                key=f"{step.value}:{event.id}",
+                kind="idva_triage",
+                text=texts.idva_triage_notice(case.reference, step.value),
+                now=now,
+                skip=[case.referred_by_id],
+            )
             return case.reference
 
     async def decide_repeat(
@@ -416,6 +437,20 @@ class CaseService:
         if identifying is not None and level >= Level.FULL:
             identifying.research.extend(await self._research(session, case))
         excluded = [await self._name(session, pid) for pid in excluded_ids]
+        idva_service = actor.role is Role.AGENCY_REP and actor.agency_kind is AgencyKind.IDVA
+        shows_idva = actor.role in (Role.COORDINATOR, Role.CHAIR) or idva_service
+        holder = (await allocated_idvas(session, [case.id])).get(case.id) if shows_idva else None
+        contact = None
+        if holder is not None:
+            latest = (
+                await session.execute(
+                    select(VictimContact.at, VictimContact.outcome)
+                    .where(VictimContact.case_id == case.id)
+                    .order_by(VictimContact.id.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+            contact = (latest[0], latest[1].value) if latest else None
         return CaseCard(
             id=case.id,
             reference=case.reference,
@@ -437,6 +472,13 @@ class CaseService:
             and (may_triage or case.referred_by_id == actor.person_id),
             excluded_people=excluded,
             serial_links=serial_links,
+            shows_idva=shows_idva,
+            idva=await self._name(session, holder) if holder is not None else None,
+            idva_contact=contact,
+            may_take=idva_service and holder is None,
+            may_reallocate=(idva_service or actor.role is Role.COORDINATOR)
+            and (holder is not None or actor.role is Role.COORDINATOR),
+            may_record_contact=idva_service and holder == actor.person_id,
         )
 
     async def _research(self, session: AsyncSession, case: Case) -> list[tuple[datetime, str, str]]:

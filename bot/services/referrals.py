@@ -36,6 +36,7 @@ from bot.referrals.validation import InputError, age_on
 from bot.services.audited import audit_by
 from bot.services.case_access import receivers
 from bot.services.deps import ServiceDeps
+from bot.services.idva import notify_idva_service
 from bot.services.outbox import enqueue
 from bot.services.policy import area_policy
 from bot.vocabulary import Criterion, Role
@@ -347,6 +348,7 @@ class ReferralService:
             )
             await self._notify_submission(session, actor, case, match, urgency.reasons, policy, now)
             await self._notify_serial(session, case, serial, now)
+            await notify_idva_service(session, case, now)
             return Submitted(
                 case.id, reference, criterion, urgency.urgent, match.reference if match else None
             )

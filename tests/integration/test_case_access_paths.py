@@ -195,6 +195,20 @@ async def _victim_voice(s: Services, a: Actor, w: World) -> Seen:
     return {voice.reference}
 
 
+async def _idva_allocation(s: Services, a: Actor, w: World) -> Seen:
+    choices = await s.idva.reassign_choices(a, w.case_id)
+    return {choices.reference}
+
+
+async def _victim_contact(s: Services, a: Actor, w: World) -> Seen:
+    return {(await s.idva.contact_history(a, w.case_id)).reference}
+
+
+async def _idva_oversight(s: Services, a: Actor, w: World) -> Seen:
+    # Every case still waiting (the world's case is days from being overdue).
+    return {item.reference for item in await s.idva.waiting(a, overdue_only=False)}
+
+
 PATHS: dict[CasePath, Path_] = {
     CasePath.CASE_CARD: _case_card,
     CasePath.TRIAGE: _triage,
@@ -216,6 +230,9 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.ACTIONS_PAGE: _actions_page,
     CasePath.RESEARCH_MESSAGE: _research_message,
     CasePath.VICTIM_VOICE: _victim_voice,
+    CasePath.IDVA_ALLOCATION: _idva_allocation,
+    CasePath.VICTIM_CONTACT: _victim_contact,
+    CasePath.IDVA_OVERSIGHT: _idva_oversight,
 }
 
 
@@ -247,7 +264,13 @@ WORK: dict[CasePath, set[str | None]] = {
 
 # Paths that decide something about the case, not only show it: seeing all of it (the
 # IDVA service does) is not enough; it is for those who run the case or referred it.
-DECIDES: dict[CasePath, set[str]] = {CasePath.REPEAT_DECISION: {"coordinator", "referrer"}}
+DECIDES: dict[CasePath, set[str]] = {
+    CasePath.REPEAT_DECISION: {"coordinator", "referrer"},
+    # The IDVA service and the coordinators allocate an IDVA; only the one allocated records
+    # her contact with the victim.
+    CasePath.IDVA_ALLOCATION: {"coordinator", "idva", "idva colleague"},
+    CasePath.VICTIM_CONTACT: {"idva"},
+}
 
 
 def test_every_path_is_registered() -> None:
@@ -384,7 +407,7 @@ NOT_CASE_PATHS: dict[str, str] = {
     "meetings.move_up": "AGENDA (its item is checked)",
     "meetings.publish": "sends research requests: the NOTICE path",
     "meetings.publish_due": "publishes: the NOTICE path",
-    "meetings.queue_morning_digests": "counts per coordinator through the policy",
+    "meetings.queue_morning_digests": "counts per coordinator, and references, through the policy",
     "meetings.record_research": "RESEARCH",
     "meetings.reply_attendance": "attendance names no case",
     "meetings.series_off_days": "the calendar",
@@ -409,8 +432,14 @@ NOT_CASE_PATHS: dict[str, str] = {
     "victim_voice.record_wishes": "VICTIM_VOICE (the allocated IDVA only)",
     "victim_voice.confirm_outcome": "VICTIM_VOICE (the allocated IDVA only)",
     "victim_voice.follow_up_outcomes": "queues notices: the NOTICE path",
+    "idva.take": "IDVA_ALLOCATION (the case is checked; NotFound otherwise)",
+    "idva.reassign": "IDVA_ALLOCATION, and the notices to the IDVAs: the NOTICE path",
+    "idva.record_contact": "VICTIM_CONTACT (the holder only; NotFound otherwise)",
 }
 PATH_METHODS = {
+    "idva.reassign_choices",
+    "idva.contact_history",
+    "idva.waiting",
     "cases.card",
     "cases.status",
     "meetings.research_sheet",
@@ -470,10 +499,10 @@ def _enqueue_calls() -> list[tuple[str, str, bool]]:
 
 
 # Messages that name no case, and so carry no case_ids: attendance and invitations, reminders
-# that give only the meeting's time, the digest's counts (worked out per reader through the
-# policy), the calendar, a person who cannot be reached, who enrolled (and that they were
-# confirmed), the quarterly access review and leavers reminder, and the daily audit
-# checkpoint (the chain's head and count). Every other message names a case
+# that give only the meeting's time, the calendar, a person who cannot be reached, who
+# enrolled (and that they were confirmed), the quarterly access review and leavers reminder,
+# and the daily audit checkpoint (the chain's head and count). The digest names the cases
+# waiting on the IDVA service, so it carries them. Every other message names a case
 # and must pass case_ids, so the policy is asked when it is queued and again when it is sent.
 CASE_FREE_KINDS = {
     ("meetings", "attendance_request"),
@@ -481,7 +510,6 @@ CASE_FREE_KINDS = {
     ("meetings", "research_due"),
     ("meetings", "attendance_chase"),
     ("meetings", "meeting_reminder_{}"),
-    ("meetings", "digest"),
     ("meetings", "series_off_days"),
     ("outbox", "UNREACHABLE_NOTICE_KIND"),
     ("agencies", "isa_review"),

@@ -182,7 +182,10 @@ async def test_the_digest_reports_only_the_next_two_uncancelled_meetings(
         "MARAC Thu 24 Dec 2026 10:00: 1 research answer(s) outstanding; "
         "no attendance reply from Police.\n"
         "MARAC Thu 7 Jan 2027 10:00: 0 research answer(s) outstanding; "
-        "no attendance reply from Police, Health."
+        "no attendance reply from Police, Health.\n"
+        # Nobody from an IDVA service has taken the case: eleven working days on.
+        "No IDVA contact after two working days: NOR-2026-0001 (11 working days, no IDVA). "
+        "Send /idva."
     )
 
     # Cancelled, 24 Dec drops out (its case moves to 7 Jan) and 21 Jan comes in.

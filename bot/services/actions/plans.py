@@ -40,6 +40,7 @@ from bot.services.case_access import (
     record_views,
     visible,
 )
+from bot.services.idva import tell_case_idva
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar
 from bot.vocabulary import AgencyKind
@@ -284,6 +285,21 @@ class ActionPlans(ActionBase):
                     unreached.append(await self._reference_and_agency(session, action))
             for referral in referrals:
                 await self._queue_perp_follow_up(session, referral, area, today, now, audience)
+            # The victim's IDVA hears that the case's action plan is recorded.
+            planned: dict[int, int] = {}
+            for action in actions:
+                planned[action.case_id] = planned.get(action.case_id, 0) + 1
+            for case_id, count in sorted(planned.items()):
+                case = await session.get(Case, case_id)
+                assert case is not None
+                await tell_case_idva(
+                    session,
+                    case,
+                    key=f"plan:{meeting.id}",
+                    kind="idva_plan",
+                    text=texts.idva_plan_notice(case.reference, count),
+                    now=now,
+                )
             await audit_by(
                 session,
                 actor,

@@ -37,6 +37,7 @@ from bot.meetings.recurrence import local_to_utc
 from bot.referrals.status import CaseStep, triage_status
 from bot.services.case_access import require
 from bot.services.deps import ServiceDeps
+from bot.services.idva import tell_case_idva
 from bot.services.outbox import enqueue
 from bot.services.policy import area_calendar, area_policy
 from bot.victim_voice import VoiceStatus
@@ -257,6 +258,17 @@ async def list_case(
         )
     )
     starts = {slot.meeting_id: slot.starts_at for slot in slots}
+    # The victim's IDVA hears when the case will be heard, so she can bring the victim's views.
+    await tell_case_idva(
+        session,
+        case,
+        key=f"listed:{placement.meeting_id}",
+        kind="idva_listed",
+        text=texts.idva_listed_notice(
+            case.reference, format_local(starts[placement.meeting_id], calendar.timezone)
+        ),
+        now=now,
+    )
     return Listing(
         placement.meeting_id,
         starts[placement.meeting_id],

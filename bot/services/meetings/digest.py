@@ -13,6 +13,7 @@ from bot.meetings.calendar_file import meeting_ics
 from bot.meetings.workdays import is_working_day
 from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep
 from bot.services.case_access import receivers
+from bot.services.idva import waiting_cases
 from bot.services.meetings.common import (
     DIGEST_HOUR,
     MeetingBase,
@@ -57,16 +58,19 @@ class DigestAndCalendar(MeetingBase):
                 summaries = await self._digest(session, area, now, recipients)
             async with self._deps.sessions.begin() as session:
                 for recipient in recipients:
+                    text, named = summaries[recipient.person_id]
                     queued += await enqueue(
                         session,
                         dedupe_key=recipient.dedupe_key,
                         chat_id=recipient.chat_id,
                         kind="digest",
-                        text=summaries[recipient.person_id],
+                        text=text,
                         now=now,
                         area_id=area.id,
                         person_id=recipient.person_id,
                         expires_at=now + timedelta(hours=10),
+                        # The cases it names by reference (those waiting on the IDVA service).
+                        case_ids=named,
                     )
         return queued
 
@@ -153,7 +157,7 @@ class DigestAndCalendar(MeetingBase):
         area: _DigestArea,
         now: datetime,
         recipients: list[_DigestRecipient],
-    ) -> dict[int, str]:
+    ) -> dict[int, tuple[str, list[int]]]:
         """Each coordinator's digest text, reading only what it reports: the referrals
         awaiting triage and the next two meetings (their agenda items, research returns and
         attendance replies). A case the access policy keeps from a coordinator is left out
@@ -197,11 +201,13 @@ class DigestAndCalendar(MeetingBase):
             )
             attendance = await self._attendance(session, ids)
         awaiting = await self._awaiting_triage(session, area.id)
+        idva_waiting = [w for w in await waiting_cases(session, area.id, now) if w.overdue]
         cases = {case_id for listed in items.values() for _, case_id in listed} | set(awaiting)
+        cases |= {w.case_id for w in idva_waiting}
         allowed = await receivers(
             session, [(case_id, r.person_id) for r in recipients for case_id in cases], now
         )
-        texts_for: dict[int, str] = {}
+        texts_for: dict[int, tuple[str, list[int]]] = {}
         for recipient in recipients:
 
             def told(case_id: int, person_id: int = recipient.person_id) -> bool:
@@ -221,7 +227,18 @@ class DigestAndCalendar(MeetingBase):
                 when = self._local(starts_at, area.timezone)
                 lines.append(texts.digest_meeting(when, outstanding, silent))
             waiting = sum(1 for case_id in awaiting if told(case_id))
-            texts_for[recipient.person_id] = texts.morning_digest(area.name, waiting, lines)
+            overdue = [w for w in idva_waiting if told(w.case_id)]
+            idva = (
+                texts.digest_idva(
+                    [(w.reference, w.working_days, w.holder is not None) for w in overdue]
+                )
+                if overdue
+                else None
+            )
+            texts_for[recipient.person_id] = (
+                texts.morning_digest(area.name, waiting, lines, idva),
+                [w.case_id for w in overdue],
+            )
         return texts_for
 
     async def _awaiting_triage(self, session: AsyncSession, area_id: int) -> list[int]:
