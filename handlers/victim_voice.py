@@ -83,10 +83,15 @@ async def engagement(update: Update, context: MaracContext) -> None:
     if len(callback.ids) != 2 or not 0 <= callback.id(1) < len(ENGAGEMENTS):
         raise NotFound(texts.BUTTON_NOT_RECOGNISED)
     chosen = ENGAGEMENTS[callback.id(1)]
-    reference = await context.runtime.services.victim_voice.record_engagement(
-        context.actor, callback.id(0), chosen
+    services = context.runtime.services.victim_voice
+    reference = await services.record_engagement(context.actor, callback.id(0), chosen)
+    # The screen stays open on what is still to do (the views, the outcome).
+    voice = await services.status(context.actor, callback.id(0))
+    await show(
+        update,
+        f"{texts.engagement_recorded(reference, chosen.value)}\n\n{_status(context, voice)}",
+        _keyboard(voice),
     )
-    await show(update, texts.engagement_recorded(reference, chosen.value))
 
 
 async def ask_views(update: Update, context: MaracContext) -> int:

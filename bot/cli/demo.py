@@ -345,6 +345,33 @@ class Demo:
         )
         await self.cast.coordinator.send_and_wait("/idva")
 
+    async def victim_voice(self) -> None:
+        """Jo carries the victim's voice to the meeting: engagement and her views and wishes,
+        typed once, stored sealed and deleted from the chat; the agenda says only that they
+        are recorded."""
+        jo = self.cast.idva
+        (card,) = await jo.send_and_wait(f"/case {self.reference}")
+        opened = await jo.press_and_wait(texts.BUTTON_VICTIM_VOICE, message=card, count=1)
+        await jo.press_and_wait(
+            texts.ENGAGEMENT_BUTTONS["partly_engaging"],
+            message=opened.new_messages[-1],
+            expect_edit=True,
+        )
+        status, button = await self.button_starting(jo, texts.BUTTON_RECORD_VIEWS)
+        await jo.press_and_wait(button, message=status, count=1)
+        await jo.send(
+            "She wants him kept away from the children's school and a move to another "
+            "area; she is frightened of the court date."
+        )
+        await self.wait_for_text(jo, f"The victim's views for {self.reference} are recorded")
+
+    async def outcome_told(self) -> None:
+        """After the meeting Jo is asked to tell the victim the outcome, and confirms she has."""
+        jo = self.cast.idva
+        await self.wait_for_text(jo, f"that heard {self.reference} is closed")
+        asked, button = await self.button_starting(jo, texts.BUTTON_VICTIM_TOLD)
+        await jo.press_and_wait(button, message=asked, expect_edit=True)
+
     async def people_and_audit(self) -> None:
         priya = self.cast.coordinator
         await priya.send_and_wait("/people")
@@ -438,6 +465,11 @@ async def run_demo(
                     demo.idva_takes_the_case,
                 )
                 await demo.scene(
+                    "The IDVA records how the victim is engaging and her views and wishes for "
+                    "the meeting",
+                    demo.victim_voice,
+                )
+                await demo.scene(
                     "The agenda is published; agencies return research and confirm attendance",
                     demo.publish_and_research,
                 )
@@ -451,6 +483,10 @@ async def run_demo(
                     "none allocated, the coordinator) is told before any contact, then of "
                     "each step and session",
                     demo.perpetrator_referral,
+                )
+                await demo.scene(
+                    "After the meeting the IDVA confirms the victim was told the outcome",
+                    demo.outcome_told,
                 )
                 demo.flush()
                 stream.write(
