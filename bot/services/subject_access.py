@@ -2,10 +2,11 @@
 
 The export opens every sealed value of the case (victim, person causing harm, safety,
 risk, household, summary, triage notes, research, actions and their notes, perpetrator
-service steps) and adds what is coded (criterion, counts, equality flags), where the
-case was listed, who must not receive it, and the audit trail of who did or saw what
-with it. Staff appear by person id and role only. Producing the export is itself an
-audit event (``sar.exported``), written in the same transaction as the reading.
+service steps, the victim's views and the reasons she could not be told an outcome), the
+IDVA's allocations and contact attempts, and adds what is coded (criterion, counts,
+equality flags), where the case was listed, who must not receive it, and the audit trail
+of who did or saw what with it. Staff appear by person id and role only. Producing the
+export is itself an audit event (``sar.exported``), written in the same transaction as the reading.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.services.actions import action_context, perp_context, step_context
 from bot.services.deps import ServiceDeps
 from bot.services.meetings import research_context
 from bot.services.referrals import SEALED_CASE_COLUMNS, case_context
+from bot.services.victim_voice import reason_context, views_context
 from storage.audit import append_event
 from storage.crypto import FieldContext
 from storage.models import (
@@ -36,11 +38,15 @@ from storage.models import (
     Case,
     CaseEvent,
     CaseExclusion,
+    IdvaAllocation,
     Meeting,
     PerpetratorReferral,
     PerpetratorStep,
     Person,
     ResearchReturn,
+    VictimContact,
+    VictimOutcomeReply,
+    VictimVoiceEntry,
 )
 
 EXPORTED_ACTION: Final = "sar.exported"
@@ -154,6 +160,7 @@ class SubjectAccessService:
             "research_returns": await self._research(session, case),
             "actions": await self._actions(session, case),
             "perpetrator_referrals": await self._perpetrator_referrals(session, case),
+            **await self._victim_support(session, case),
             "exclusions": await self._exclusions(session, case),
             "related_cases": await self._related(session, case),
             "audit_trail": await self._audit(session, case),
@@ -305,12 +312,73 @@ class SubjectAccessService:
                             "reason": await self._open(
                                 session, case, perp_context(step.id), step.reason_sealed
                             ),
+                            "planned_on": _iso(step.planned_on),
+                            "end_reason": step.end_reason,
                         }
                         for step in steps
                     ],
                 }
             )
         return found
+
+    async def _victim_support(self, session: AsyncSession, case: Case) -> dict[str, Any]:
+        """The IDVA's work with the victim: who held the case, each contact attempt, the
+        victim's engagement and views, and whether she was told each meeting's outcome."""
+        allocations = await session.scalars(
+            select(IdvaAllocation)
+            .where(IdvaAllocation.case_id == case.id)
+            .order_by(IdvaAllocation.id)
+        )
+        contacts = await session.scalars(
+            select(VictimContact).where(VictimContact.case_id == case.id).order_by(VictimContact.id)
+        )
+        voice = await session.scalars(
+            select(VictimVoiceEntry)
+            .where(VictimVoiceEntry.case_id == case.id)
+            .order_by(VictimVoiceEntry.id)
+        )
+        replies = await session.scalars(
+            select(VictimOutcomeReply)
+            .where(VictimOutcomeReply.case_id == case.id)
+            .order_by(VictimOutcomeReply.id)
+        )
+        return {
+            "idva_allocations": [
+                {
+                    "idva_person_id": row.person_id,
+                    "allocated_at": _iso(row.allocated_at),
+                    "allocated_by_person_id": row.allocated_by_id,
+                }
+                for row in allocations
+            ],
+            "victim_contacts": [
+                {"at": _iso(row.at), "by_person_id": row.person_id, "outcome": row.outcome.value}
+                for row in contacts
+            ],
+            "victim_voice": [
+                {
+                    "recorded_at": _iso(row.recorded_at),
+                    "by_person_id": row.recorded_by_id,
+                    "engagement": row.engagement.value if row.engagement else None,
+                    "views": await self._open(
+                        session, case, views_context(row.id), row.views_sealed
+                    ),
+                }
+                for row in voice
+            ],
+            "victim_told_outcome": [
+                {
+                    "meeting_id": row.meeting_id,
+                    "at": _iso(row.at),
+                    "by_person_id": row.by_person_id,
+                    "outcome": row.outcome.value,
+                    "reason": await self._open(
+                        session, case, reason_context(row.id), row.reason_sealed
+                    ),
+                }
+                for row in replies
+            ],
+        }
 
     async def _exclusions(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
         rows = await session.scalars(

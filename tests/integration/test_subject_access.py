@@ -17,10 +17,11 @@ from bot.clock import ManualClock
 from bot.errors import NotFound
 from bot.runtime import Runtime, open_runtime
 from bot.services.subject_access import EXPORTED_ACTION, SubjectAccessService
-from bot.vocabulary import Role
+from bot.vocabulary import ContactOutcome, Engagement, Role
 from config import load_settings
 from storage.audit import verify_chain
 from storage.models import AuditEvent, Case
+from tests.support.access_world import build as access_world
 from tests.support.retention import (
     ACTION_TEXT,
     AREA,
@@ -202,3 +203,26 @@ def test_sar_export_command_writes_a_private_file_once(
 
     assert asyncio.run(exports()) == 2
     assert marac_main(["audit", "verify"]) == 0
+
+
+async def test_export_holds_the_idvas_work_with_the_victim(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """Who held the case, each contact attempt, the victim's engagement and her views (opened:
+    the data protection officer gives them back to her)."""
+    world = await access_world(runtime, clock)
+    jo = world.people["idva"]
+    s = runtime.services
+    await s.idva.record_contact(jo, world.case_id, ContactOutcome.NOT_REACHED)
+    await s.idva.record_contact(jo, world.case_id, ContactOutcome.CONTACTED)
+    await s.victim_voice.record_engagement(jo, world.case_id, Engagement.ENGAGING)
+    await s.victim_voice.record_wishes(jo, world.case_id, "She wants to stay in her home.")
+
+    doc: dict[str, Any] = json.loads(
+        await SubjectAccessService(runtime.deps).export(world.reference)
+    )
+    assert [a["idva_person_id"] for a in doc["idva_allocations"]] == [jo.person_id]
+    assert [c["outcome"] for c in doc["victim_contacts"]] == ["not_reached", "contacted"]
+    assert [v["engagement"] for v in doc["victim_voice"]] == ["engaging", None]
+    assert doc["victim_voice"][-1]["views"] == "She wants to stay in her home."
+    assert doc["victim_told_outcome"] == []

@@ -18,7 +18,7 @@ from bot.cli.governance import register
 from bot.clock import ManualClock
 from bot.meetings.recurrence import Repeat
 from bot.runtime import Runtime
-from bot.vocabulary import AgencyKind, Role
+from bot.vocabulary import AgencyKind, PerpEndReason, Role
 from storage.base import Base
 from storage.models import (
     AuditEvent,
@@ -160,7 +160,11 @@ async def build_world(runtime: Runtime, clock: ManualClock) -> World:
     await services.actions.move(police_rep, police_action.id, ActionState.DONE, STEP_NOTE)
     (perp_referral,) = await services.actions.perpetrator_referrals(perp_rep)
     await services.actions.move_perpetrator(
-        perp_rep, perp_referral.id, PerpState.ENDED, PERP_REASON
+        perp_rep,
+        perp_referral.id,
+        PerpState.ENDED,
+        PERP_REASON,
+        end_reason=PerpEndReason.DISENGAGED,
     )
     return World(
         area_id=area_id,
