@@ -306,3 +306,26 @@ async def test_an_idva_taking_a_listed_case_hears_when_it_will_be_heard(
     await s.idva.take(p.jo, case.case_id)
     (listed,) = await _outbox(runtime, "idva_listed")
     assert listed.person_id == p.jo.person_id and "10:00" in listed.text
+
+
+async def test_a_case_whose_idva_has_left_is_unallocated_again(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """Lee reached the victim, then left: nobody holds the case any more. The coordinators see
+    it waiting, and a colleague may read the referral and take it."""
+    p = await _people(runtime)
+    s = runtime.services
+    case = await refer(runtime, p.sam)
+    await s.idva.take(p.lee, case.case_id)
+    await s.idva.record_contact(p.lee, case.case_id, ContactOutcome.CONTACTED)
+    clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # three working days on
+    assert await s.idva.waiting(p.priya) == []
+    with pytest.raises(NotFound):
+        await s.victim_voice.record_wishes(p.ann, case.case_id, "Ann may not record this.")
+
+    await s.people.deactivate(p.priya, p.lee.person_id)
+    (waiting,) = await s.idva.waiting(p.priya)
+    assert (waiting.reference, waiting.holder) == (case.reference, None)
+    await s.idva.take(p.ann, case.case_id)
+    await s.victim_voice.record_wishes(p.ann, case.case_id, "She wants to stay in her home.")
+    assert await s.idva.waiting(p.priya) == []  # Ann holds it; Lee's contact still counts
