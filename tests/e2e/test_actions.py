@@ -265,11 +265,14 @@ async def test_the_chair_records_risks_and_the_agreement_and_the_police_get_thei
     priya = cast.priya
     (plan,) = await priya.send_and_wait("/plan")
     assert texts.RUNNING_ORDER_NOTE in (plan.text or "") and f"1. {reference}" in (plan.text or "")
-    await priya.press_and_wait("Confidentiality statement Thu 10 Dec 2026 10:00", message=plan)
+    await priya.press_and_wait(
+        "Confidentiality statement Thu 10 Dec 2026 10:00", message=plan, count=1
+    )
     agreed = await priya.press_and_wait(texts.BUTTON_CONFIDENTIALITY_AGREED, expect_edit=True)
     assert "everyone present agreed" in (agreed.message.text or "")
     (plan,) = await priya.send_and_wait("/plan")
-    (asked,) = (await priya.press_and_wait(f"Risks: {reference}", message=plan)).new_messages
+    pressed = await priya.press_and_wait(f"Risks: {reference}", message=plan, count=1)
+    (asked,) = pressed.new_messages
     assert asked.text == texts.ASK_RISK_SUMMARY
     (saved,) = await priya.send_and_wait("Escalating; strangled last week; bail ends Friday.")
     assert saved.text == texts.risk_summary_saved(reference)
@@ -283,8 +286,8 @@ async def test_the_chair_records_risks_and_the_agreement_and_the_police_get_thei
     assert document.document is not None
     body = zipfile.ZipFile(io.BytesIO(document.document.content)).read("word/document.xml")
     assert b"strangled last week" in body and b"Confidentiality statement" in body
-    (plan,) = await priya.send_and_wait("/plan")
-    await priya.press_and_wait(texts.BUTTON_SEND_MINUTES, message=plan, expect_edit=True)
+    await priya.send_and_wait("/plan")
+    await priya.press_and_wait(texts.BUTTON_SEND_MINUTES, expect_edit=True)
     await wait_for_text(driver, cast.sam, "are ready")
     result = await cast.sam.press_and_wait(texts.BUTTON_MY_MINUTES, count=2)
     copy = next(m for m in result.new_messages if m.document)
