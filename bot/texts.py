@@ -2400,6 +2400,7 @@ MINUTES_APOLOGY_COLUMNS = ("Agency", "Information sent instead", "Reason")
 MINUTES_NONE_RECORDED = "None recorded."
 MINUTES_NO_CASES = "No cases are in this copy."
 MINUTES_NO_REPLY = "no reply"
+MINUTES_NO_CHAIR = "Not recorded"
 MINUTES_NO_VIEWS = "Not recorded by the IDVA."
 MINUTES_NO_RISKS = "Not recorded."
 MINUTES_NO_ACTIONS = "No actions were agreed."

@@ -13,11 +13,15 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
+import pytest
 from docx import Document
+from sqlalchemy import select
 
 from bot import texts
 from bot.clock import ManualClock
+from bot.errors import NotFound
 from bot.runtime import Runtime
+from storage.models import CaseRiskSummary
 from tests.support.access_world import World, build
 
 RISKS = "Strangled at the scene last month; escalating; threats about the children."
@@ -168,3 +172,19 @@ async def test_no_reminder_once_the_minutes_are_sent(runtime: Runtime, clock: Ma
     assert told >= 4  # the agencies' active, confirmed representatives
     clock.set(datetime(2026, 12, 15, 9, 0, 1, tzinfo=UTC))
     assert await _reminders(runtime) == []
+
+
+async def test_the_risk_summary_is_sealed_and_kept_from_the_must_not_receive_list(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    world = await build(runtime, clock)
+    s = runtime.services.actions
+    with pytest.raises(NotFound):
+        await s.record_risks(
+            world.people["excluded coordinator"], world.meeting_id, world.case_id, RISKS
+        )
+    await s.record_risks(world.people["coordinator"], world.meeting_id, world.case_id, RISKS)
+    async with runtime.sessions() as session:
+        rows = list(await session.scalars(select(CaseRiskSummary)))
+    assert len(rows) == 1 and rows[0].recorded_by_id == world.people["coordinator"].person_id
+    assert rows[0].summary_sealed is not None and b"Strangled" not in rows[0].summary_sealed

@@ -50,6 +50,7 @@ from bot.services.actions.common import CHASE_HOUR, ActionBase, ActionView
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, visible
 from bot.services.meetings.common import apology_context, research_context
+from bot.services.names import person_name
 from bot.services.outbox import cancel, enqueue
 from bot.services.policy import area_calendar
 from bot.services.victim_voice import views_context
@@ -379,7 +380,10 @@ class MeetingRecord(ActionBase):
         return MeetingMinutes(
             area=area.name,
             meeting_when=format_local(meeting.starts_at, area.timezone),
-            chair=await self._name(session, meeting.chair_person_id or meeting.closed_by_id),
+            # The chair chosen for the meeting; "not recorded" rather than a guess.
+            chair=await person_name(
+                session, self._deps.vault, meeting.chair_person_id, nobody=texts.MINUTES_NO_CHAIR
+            ),
             generated_at=format_local(now, area.timezone),
             copy_for=texts.MINUTES_COPY_FULL
             if full_copy
