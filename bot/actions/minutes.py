@@ -218,8 +218,9 @@ def minutes_docx(minutes: MeetingMinutes) -> bytes:
         document.add_paragraph(texts.MINUTES_NONE_RECORDED)
 
     document.add_heading(texts.MINUTES_HEADING_CONFIDENTIALITY, level=2)
-    document.add_paragraph(texts.CONFIDENTIALITY_STATEMENT)
+    # Whether it was agreed first, so an outline's first line under the heading says so.
     document.add_paragraph(clean(minutes.confidentiality_agreed or texts.MINUTES_NOT_AGREED))
+    document.add_paragraph(texts.CONFIDENTIALITY_STATEMENT)
 
     document.add_heading(texts.MINUTES_HEADING_CASES, level=1)
     if not minutes.cases:
