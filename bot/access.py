@@ -194,6 +194,9 @@ class CasePath(enum.StrEnum):
     RESEARCH = "research return"
     ACTION_PLAN = "action plan"
     MINUTES = "minutes"
+    # An agency's own copy of the minutes: the meeting part, and per case what its level
+    # gives (``bot.services.actions.meeting_record``).
+    MINUTES_COPY = "agency's copy of the minutes"
     ACTIONS_LIST = "actions list"
     ACTION_CARD = "action card"
     PERPETRATOR_REFERRALS = "perpetrator-service referrals"
@@ -226,6 +229,7 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.RESEARCH: Level.SUMMARY,
     CasePath.ACTION_PLAN: Level.FULL,
     CasePath.MINUTES: Level.FULL,
+    CasePath.MINUTES_COPY: Level.REFERENCE,
     CasePath.ACTIONS_LIST: Level.REFERENCE,
     CasePath.ACTION_CARD: Level.REFERENCE,
     CasePath.PERPETRATOR_REFERRALS: Level.REFERENCE,
@@ -255,6 +259,7 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.RESEARCH: Operation.RETURN_RESEARCH,
     CasePath.ACTION_PLAN: Operation.RECORD_ACTIONS,
     CasePath.MINUTES: Operation.RECORD_ACTIONS,
+    CasePath.MINUTES_COPY: Operation.VIEW_MEETINGS,
     CasePath.ACTIONS_LIST: Operation.WORK_ACTIONS,
     CasePath.ACTION_CARD: Operation.WORK_ACTIONS,
     CasePath.PERPETRATOR_REFERRALS: Operation.WORK_ACTIONS,

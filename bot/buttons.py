@@ -81,6 +81,7 @@ VOICE_TOLD = _kind("vv", "told", 2, "the victim was told the outcome (case, meet
 VOICE_NOT_TOLD = _kind("vv", "nott", 2, "the victim could not be told the outcome (case, meeting)")
 IDVA_TAKE = _kind("idv", "take", 1, "an IDVA takes a case (case)")
 IDVA_CONTACT_MENU = _kind("idv", "rec", 1, "record contact with the victim (case)")
+MINUTES_COPY = _kind("act", "mc", 1, "an agency's own copy of the minutes (meeting)")
 
 # -- buttons that open a page of the case workspace where there is one ----------------------------
 
@@ -95,6 +96,10 @@ _HANDLER_KINDS = [
     ("act", "rec", 2, "record actions for a case (meeting, case)"),
     ("act", "close", 1, "close a meeting and send its actions (meeting)"),
     ("act", "min", 1, "the minutes (meeting)"),
+    ("act", "risk", 2, "record the risks identified for a case (meeting, case)"),
+    ("act", "conf", 1, "everyone present agreed to the confidentiality statement (meeting)"),
+    ("act", "confy", 1, "confirm the confidentiality statement was agreed (meeting)"),
+    ("act", "send", 1, "send the minutes to the agencies (meeting)"),
     ("act", "undo", 1, "take a recorded action back (action)"),
     ("act", "open", 1, "open an action (action)"),
     ("act", "pg", 2, "a page of actions (offset, referral offset)"),
@@ -188,6 +193,7 @@ SERVICE_KINDS: tuple[ButtonKind, ...] = (
     VOICE_NOT_TOLD,
     IDVA_TAKE,
     IDVA_CONTACT_MENU,
+    MINUTES_COPY,
 )
 KINDS: dict[tuple[str, str], ButtonKind] = {
     (kind.area, kind.action): kind

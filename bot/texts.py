@@ -1261,7 +1261,6 @@ def summary_agency_line(agency: str, open_: int, done: int, not_possible: int, o
     return f"• {agency}: {open_} open ({overdue} overdue), {done} done, {not_possible} not possible"
 
 
-MINUTES_SENT = "Here is the action plan, marked RESTRICTED (references only). It is removed later."
 ASK_WAITING_WEEKS = "How many weeks is your service's current waiting time? Type a number."
 
 
@@ -2368,3 +2367,123 @@ def digest_idva(lines: list[tuple[str, int, bool]]) -> str:
         for reference, days, allocated in lines
     ]
     return "No IDVA contact after two working days: " + "; ".join(parts) + ". Send /idva."
+
+
+# --- The meeting's record and its minutes (SafeLives' model minutes) -------------------------
+
+# The government classification that replaced RESTRICTED in 2014; on every page of the minutes.
+MINUTES_MARKING = "OFFICIAL-SENSITIVE"
+MINUTES_TITLE = "MARAC minutes"
+# Read out at the start of every meeting; everyone present agrees to it, and the minutes say so.
+CONFIDENTIALITY_STATEMENT = (
+    "Information shared at this meeting is confidential. It is shared only to keep the victim, "
+    "the children and others safe, under the information sharing agreement. It must not be "
+    "passed on without the agreement of the agency it came from, except to protect someone "
+    "from serious harm. Everyone may use it to carry out the actions agreed here. Each agency "
+    "keeps the minutes securely and does not copy them into records the person causing harm "
+    "or the victim could see without advice."
+)
+MINUTES_HEADING_MEETING = "The meeting"
+MINUTES_HEADING_ATTENDANCE = "Attendance"
+MINUTES_HEADING_APOLOGIES = "Apologies"
+MINUTES_HEADING_CONFIDENTIALITY = "Confidentiality statement"
+MINUTES_HEADING_CASES = "Cases heard"
+MINUTES_HEADING_WHY = "Why the case was heard"
+MINUTES_HEADING_RISKS = "Risks identified"
+MINUTES_HEADING_VIEWS = "The victim's views (from the IDVA)"
+MINUTES_HEADING_RESEARCH = "What each agency shared"
+MINUTES_HEADING_ACTIONS = "Actions agreed"
+MINUTES_HEADING_REVIEW = "Review of actions from an earlier meeting"
+MINUTES_COLUMNS = ("Agency", "Action", "Due", "Status")
+MINUTES_ATTENDANCE_COLUMNS = ("Agency", "Name", "Reply")
+MINUTES_APOLOGY_COLUMNS = ("Agency", "Information sent instead", "Reason")
+MINUTES_NONE_RECORDED = "None recorded."
+MINUTES_NO_CASES = "No cases are in this copy."
+MINUTES_NO_REPLY = "no reply"
+MINUTES_NO_CHAIR = "Not recorded"
+MINUTES_NO_VIEWS = "Not recorded by the IDVA."
+MINUTES_NO_RISKS = "Not recorded."
+MINUTES_NO_ACTIONS = "No actions were agreed."
+MINUTES_NOTHING_KNOWN = "Nothing known."
+MINUTES_YES = "Yes"
+MINUTES_NO = "No"
+MINUTES_REASON_WITHHELD = "Given to the coordinator"
+MINUTES_MEETING_OPEN = "Close the meeting first: the minutes are sent once its actions are sent."
+MINUTES_COPY_FULL = "Full copy (coordinator and chair)"
+MINUTES_SENT = (
+    "Here are the minutes, marked OFFICIAL-SENSITIVE (references only). It is removed later."
+)
+MINUTES_COPY_SENT = (
+    "Here is your agency's copy of the minutes, marked OFFICIAL-SENSITIVE. "
+    "It holds only what your agency may see. It is removed later."
+)
+ASK_RISK_SUMMARY = (
+    "Type a short summary of the risks the meeting identified for this case "
+    "(no names; up to 1,000 characters). Send /cancel to stop."
+)
+CONFIDENTIALITY_ASK = "Read the statement to everyone present, then press Agreed.\n\n"
+BUTTON_CONFIDENTIALITY_AGREED = "Agreed by everyone present"
+BUTTON_SEND_MINUTES = "Send the minutes to the agencies"
+BUTTON_MY_MINUTES = "Our copy of the minutes"
+RUNNING_ORDER_NOTE = "Emergency cases first, then as listed on the agenda."
+
+
+def minutes_copy_for(agency: str) -> str:
+    return f"Copy for {agency}"
+
+
+def minutes_meeting_line(when: str, chair: str) -> str:
+    return f"Date: {when}\nChair: {chair}"
+
+
+def minutes_agreed(when: str, by: str) -> str:
+    return f"Agreed by everyone present; recorded by {by} at {when}."
+
+
+MINUTES_NOT_AGREED = "Not recorded as agreed."
+
+
+def minutes_why_heard(criterion: str, dash_yes: int, repeat: bool) -> str:
+    line = f"Criterion: {CRITERION_NAMES.get(criterion, criterion)}. DASH: {dash_yes} yes answers."
+    return line + (" Repeat referral." if repeat else "")
+
+
+def minutes_research_line(agency: str, summary: str) -> str:
+    return f"{agency}: {summary}"
+
+
+def running_order(when: str, references: list[str]) -> str:
+    lines = [f"Running order for {when}. {RUNNING_ORDER_NOTE}"]
+    lines += [f"{number}. {ref}" for number, ref in enumerate(references, start=1)]
+    return "\n".join(lines)
+
+
+def button_risks_for(reference: str) -> str:
+    return f"Risks: {reference}"
+
+
+def button_confidentiality(when: str) -> str:
+    return f"Confidentiality statement {when}"
+
+
+def risk_summary_saved(reference: str) -> str:
+    return f"Risk summary for {reference} saved. Your message was removed."
+
+
+def confidentiality_recorded(when: str) -> str:
+    return f"Recorded: everyone present agreed to the confidentiality statement ({when})."
+
+
+def minutes_sent_to(count: int) -> str:
+    return f"The minutes were sent: {count} people were told their agency's copy is ready."
+
+
+def minutes_ready(when: str) -> str:
+    return f"The minutes of the MARAC on {when} are ready. Press the button for your agency's copy."
+
+
+def minutes_due_reminder(when: str) -> str:
+    return (
+        f"The minutes of the MARAC on {when} have not been sent and are due today "
+        "(three working days after the meeting). Send /plan and press Send the minutes."
+    )

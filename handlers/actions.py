@@ -41,7 +41,7 @@ from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
 AREA = "act"
 PERP_STATES = list(PerpState)
 END_REASONS = list(PerpEndReason)
-LINES, DONE_NOTE, NP_REASON, PERP_REASON, WAITING, PERP_DATE = range(6)
+LINES, DONE_NOTE, NP_REASON, PERP_REASON, WAITING, PERP_DATE, RISKS = range(7)
 
 
 def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
@@ -108,12 +108,22 @@ async def plan(update: Update, context: MaracContext) -> None:
     for meeting_id, starts_at, closed, cases in await service.plan_meetings(context.actor):
         when = local_time(context, starts_at)
         if not closed:
+            # The chair runs the meeting from here: the running order, the confidentiality
+            # statement, then per case its risks and its actions.
+            if cases:
+                lines.append(texts.running_order(when, [ref for _, ref in cases]))
+                rows.append([_button(texts.button_confidentiality(when), "conf", meeting_id)])
             rows += [
-                [_button(texts.button_actions_for(ref, when), "rec", meeting_id, case_id)]
+                [
+                    _button(texts.button_risks_for(ref), "risk", meeting_id, case_id),
+                    _button(texts.button_actions_for(ref, when), "rec", meeting_id, case_id),
+                ]
                 for case_id, ref in cases
             ]
             rows.append([_button(texts.button_close_meeting(when), "close", meeting_id)])
         rows.append([_button(texts.button_minutes(when), "min", meeting_id)])
+        if closed:
+            rows.append([_button(texts.BUTTON_SEND_MINUTES, "send", meeting_id)])
     await send_sensitive(
         update, context, "\n".join(lines), InlineKeyboardMarkup(rows[:40]) if rows else None
     )
@@ -188,12 +198,90 @@ async def close_meeting(update: Update, context: MaracContext) -> None:
     dispatch_soon(context)
 
 
+async def risks_start(update: Update, context: MaracContext) -> int:
+    assert context.actor is not None
+    callback = pressed(update)
+    if len(callback.ids) != 2:
+        await answer(update, texts.BUTTON_NOT_RECOGNISED)
+        return ConversationHandler.END
+    # Refused here, as if the case were not there, for someone who may not plan it.
+    await context.runtime.services.actions.recorded_count(
+        context.actor, callback.id(0), callback.id(1)
+    )
+    context.steps["risks"] = {"meeting": callback.id(0), "case": callback.id(1)}
+    await answer(update, texts.ASK_RISK_SUMMARY)
+    return RISKS
+
+
+async def risks_text(update: Update, context: MaracContext) -> int:
+    """The typed risk summary: sealed, and the message deleted from the chat."""
+    assert context.actor is not None and update.message is not None
+    pending = context.steps.get("risks") or {}
+    try:
+        reference = await context.runtime.services.actions.record_risks(
+            context.actor,
+            int(pending.get("meeting", 0)),
+            int(pending.get("case", 0)),
+            update.message.text or "",
+        )
+    except InputError as problem:
+        await forget_typed(update, context, stored=False)
+        await answer(update, str(problem))
+        return RISKS
+    context.steps.pop("risks", None)
+    await forget_typed(update, context)
+    await answer(update, texts.risk_summary_saved(reference))
+    return ConversationHandler.END
+
+
+async def confidentiality(update: Update, context: MaracContext) -> None:
+    """The statement to read out, with the button that records everyone agreed."""
+    meeting_id = pressed(update).id()
+    await answer(
+        update,
+        texts.CONFIDENTIALITY_ASK + texts.CONFIDENTIALITY_STATEMENT,
+        InlineKeyboardMarkup([[_button(texts.BUTTON_CONFIDENTIALITY_AGREED, "confy", meeting_id)]]),
+    )
+
+
+async def confidentiality_agreed(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    at = await context.runtime.services.actions.agree_confidentiality(
+        context.actor, pressed(update).id()
+    )
+    await show(update, texts.confidentiality_recorded(local_time(context, at)))
+
+
+async def send_minutes(update: Update, context: MaracContext) -> None:
+    assert context.actor is not None
+    told = await context.runtime.services.actions.send_minutes(context.actor, pressed(update).id())
+    await show(update, texts.minutes_sent_to(told))
+    dispatch_soon(context)
+
+
+async def minutes_copy(update: Update, context: MaracContext) -> None:
+    """An agency representative's own copy, cut to what the access policy gives them."""
+    assert context.actor is not None and update.effective_chat is not None
+    filename, content = await context.runtime.services.actions.minutes_copy(
+        context.actor, pressed(update).id()
+    )
+    await answer(update, texts.MINUTES_COPY_SENT)
+    await _send_document(update, context, filename, content)
+
+
 async def minutes(update: Update, context: MaracContext) -> None:
     assert context.actor is not None and update.effective_chat is not None
     filename, content = await context.runtime.services.actions.minutes(
         context.actor, pressed(update).id()
     )
     await answer(update, texts.MINUTES_SENT)
+    await _send_document(update, context, filename, content)
+
+
+async def _send_document(
+    update: Update, context: MaracContext, filename: str, content: bytes
+) -> None:
+    assert update.effective_chat is not None
     message = await context.bot.send_document(
         update.effective_chat.id, InputFile(content, filename=filename), protect_content=True
     )
@@ -536,7 +624,7 @@ async def waiting_weeks(update: Update, context: MaracContext) -> int:
 
 
 async def stop(update: Update, context: MaracContext) -> int:
-    for key in ("plan", "action", "perp"):
+    for key in ("plan", "action", "perp", "risks"):
         context.steps.pop(key, None)
     await answer(update, texts.CANCELLED)
     return ConversationHandler.END
@@ -551,6 +639,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
             CallbackQueryHandler(guarded(not_possible_start), pattern=pattern(AREA, "np")),
             CallbackQueryHandler(guarded(perpetrator_step), pattern=pattern(AREA, "pm")),
             CallbackQueryHandler(guarded(waiting_start), pattern=pattern(AREA, "wait")),
+            CallbackQueryHandler(guarded(risks_start), pattern=pattern(AREA, "risk")),
         ],
         states={
             LINES: [
@@ -563,6 +652,7 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
             PERP_REASON: [MessageHandler(text, guarded(perpetrator_reason))],
             PERP_DATE: [MessageHandler(text, guarded(perpetrator_date))],
             WAITING: [MessageHandler(text, guarded(waiting_weeks))],
+            RISKS: [MessageHandler(text, guarded(risks_text))],
         },
         fallbacks=[CommandHandler("cancel", stop), CommandHandler("done", lines_done)],
         name="actions",
@@ -577,6 +667,10 @@ def build_handlers() -> list[BaseHandler[Update, MaracContext, object]]:
         CallbackQueryHandler(guarded(my_actions), pattern=pattern(AREA, "ws")),
         CallbackQueryHandler(guarded(close_meeting), pattern=pattern(AREA, "close")),
         CallbackQueryHandler(guarded(minutes), pattern=pattern(AREA, "min")),
+        CallbackQueryHandler(guarded(minutes_copy), pattern=pattern(AREA, "mc")),
+        CallbackQueryHandler(guarded(confidentiality), pattern=pattern(AREA, "conf")),
+        CallbackQueryHandler(guarded(confidentiality_agreed), pattern=pattern(AREA, "confy")),
+        CallbackQueryHandler(guarded(send_minutes), pattern=pattern(AREA, "send")),
         CallbackQueryHandler(guarded(undo), pattern=pattern(AREA, "undo")),
         CallbackQueryHandler(guarded(open_action), pattern=pattern(AREA, "open")),
         CallbackQueryHandler(guarded(list_page), pattern=pattern(AREA, "pg")),

@@ -656,6 +656,46 @@ class PerpetratorStep(Base):
     end_reason: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
+class CaseRiskSummary(Base):
+    """The risks the meeting identified for a case, recorded by the chair or coordinator as
+    the case is heard (sealed with the case's data key). Each record is a new row with who
+    and when; the latest for the meeting is the one in the minutes."""
+
+    __tablename__ = "case_risk_summaries"
+    __table_args__ = (Index("ix_case_risk_summaries_meeting", "meeting_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    summary_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by_id: Mapped[int] = mapped_column(BigInteger())
+
+
+class MeetingConfidentiality(Base):
+    """Everyone present agreed to the confidentiality statement: who recorded it, and when."""
+
+    __tablename__ = "meeting_confidentiality"
+    __table_args__ = (Index("ix_meeting_confidentiality_meeting", "meeting_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    agreed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by_id: Mapped[int] = mapped_column(BigInteger())
+
+
+class MinutesSent(Base):
+    """The minutes were sent to the agencies (each gets its own copy): by whom, and when."""
+
+    __tablename__ = "minutes_sent"
+    __table_args__ = (Index("ix_minutes_sent_meeting", "meeting_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_by_id: Mapped[int] = mapped_column(BigInteger())
+
+
 class BotState(Base):
     """One persisted value of python-telegram-bot's state (``bot.adapter.persistence``): a
     conversation's state, or one user's, chat's or the bot's data dict, as plain JSON."""

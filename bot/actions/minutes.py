@@ -1,37 +1,44 @@
-"""The meeting's action plan as a document: a Word file for the minutes, and plain text.
+"""The minutes of a MARAC meeting as a Word document, following SafeLives' model minutes.
 
-The minutes are the MARAC's audit trail, and agencies file them in their own
-systems, most of which take Word documents. The file is written by hand from the
-standard library: five small XML parts in a zip are all Word needs, and a
-document library would be a large dependency for one table.
+For the meeting: the date, the chair, attendance by agency and name, apologies and whether
+information was sent instead, and the confidentiality statement everyone present agreed to.
+For each case: its reference, why it was heard (criterion, DASH, repeat), the risks
+identified, the victim's views (from the IDVA), what each agency shared, the actions with
+owner and date, and the review of actions from an earlier meeting.
 
-The plan carries case references only. Names stay in the bot's protected case
-messages; a document is forwarded, printed and filed, so it must not identify
-anyone by itself. Both versions are marked RESTRICTED at the top, and the Word
-file in the page header too, so every printed page carries the marking.
+Each reader's copy is built from a ``MeetingMinutes`` that the service has already cut to
+what the access policy lets that reader see: a part that is ``None`` (or an empty tuple)
+is left out of the copy, heading and all, so a copy does not say what it omits.
+
+The document is written with python-docx. It carries case references only, never names
+of the victim or the person causing harm, and is marked OFFICIAL-SENSITIVE (the government
+classification that replaced RESTRICTED in 2014) in the page header and footer, so every
+printed page carries the marking, and at the top and the end of the text.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import zipfile
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from dataclasses import dataclass, field
 
+from docx import Document
+from docx.document import Document as DocxDocument
+from docx.enum.section import WD_ORIENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.shared import Cm, Pt
+from docx.text.paragraph import Paragraph
+
+from bot import texts
 from bot.actions.states import ACTION_LABELS, ActionState
 
-MARKING = "RESTRICTED"
-TITLE = "MARAC action plan"
+MARKING = texts.MINUTES_MARKING
+TITLE = texts.MINUTES_TITLE
 NOT_DONE = "not_done"
-COLUMNS = ("Case reference", "Agency", "Action", "Due", "Status")
-# Twentieths of a point: A4 landscape less 2 cm margins leaves 14,570 for the table.
-_COLUMN_WIDTHS = (2100, 2600, 6270, 1700, 1900)
-# Fixed zip timestamps make the same plan give the same bytes, so a re-sent copy can be
-# compared with the first and tests need no clock.
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+# Characters XML 1.0 forbids; python-docx refuses them, and Word would refuse the file.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -45,12 +52,45 @@ class MinutesRow:
     state: str
 
 
-def status_label(state: str) -> str:
-    """The words the minutes use, keeping SafeLives' "not possible" and "not done" apart.
+@dataclass(frozen=True)
+class Attendee:
+    """One agency's line in the attendance: who came (names), or its apologies."""
 
-    Anything that is not a known state is shown as given, so a caller can pass its own
-    wording without it being lost.
-    """
+    agency: str
+    reply: str  # attending | deputy | apologies | no reply
+    names: str = ""
+    information_sent: bool = False
+    # Why apologies were sent: in the coordinator's copy only (it may name a person).
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseMinutes:
+    """One case as a reader's copy holds it; ``None`` parts are not in this copy."""
+
+    reference: str
+    why_heard: str | None = None
+    risks: str | None = None
+    victim_views: str | None = None
+    research: tuple[tuple[str, str], ...] | None = None  # (agency, what it shared)
+    actions: tuple[MinutesRow, ...] = ()
+    review: tuple[MinutesRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeetingMinutes:
+    area: str
+    meeting_when: str
+    chair: str
+    generated_at: str
+    copy_for: str
+    attendance: tuple[Attendee, ...] = ()
+    confidentiality_agreed: str | None = None  # who recorded it and when, or None
+    cases: tuple[CaseMinutes, ...] = field(default_factory=tuple)
+
+
+def status_label(state: str) -> str:
+    """The words the minutes use, keeping SafeLives' "not possible" and "not done" apart."""
     if state == NOT_DONE:
         return "Not done"
     if state == ActionState.NOT_POSSIBLE:
@@ -61,198 +101,192 @@ def status_label(state: str) -> str:
         return state
 
 
-def _summary(rows: Sequence[MinutesRow]) -> str:
-    """A count per status, so the review of outstanding actions starts from the numbers."""
-    if not rows:
-        return "No actions were agreed."
-    counts = Counter(status_label(row.state).split(" (")[0].lower() for row in rows)
-    noun = "action" if len(rows) == 1 else "actions"
-    parts = ", ".join(f"{count} {label}" for label, count in counts.items())
-    return f"{len(rows)} {noun}: {parts}."
-
-
-# --- plain text ------------------------------------------------------------------------------
-
-
-def minutes_text(
-    *, area: str, meeting_when: str, rows: Sequence[MinutesRow], generated_at: str
-) -> str:
-    """The same plan for people who cannot open a Word file, laid out as a list.
-
-    A list rather than a table because it is read on phones, where columns wrap.
-    """
-    lines = [
-        MARKING,
-        f"{TITLE}: {_one_line(area)}",
-        f"Meeting: {_one_line(meeting_when)}",
-        f"Produced: {_one_line(generated_at)}",
-        "",
-        _summary(rows),
-    ]
-    for number, row in enumerate(rows, start=1):
-        lines += [
-            "",
-            f"{number}. {_one_line(row.reference)} · {_one_line(row.agency)}",
-            f"   {_one_line(row.action)}",
-            f"   Due: {_one_line(row.due)} · Status: {_one_line(status_label(row.state))}",
-        ]
-    lines += ["", MARKING]
-    return "\n".join(lines) + "\n"
+def clean(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def _one_line(text: str) -> str:
-    return " ".join(_NOT_XML.sub("", text).split())
+    return " ".join(clean(text).split())
 
 
-# --- WordprocessingML ------------------------------------------------------------------------
-
-_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_DOC_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
-_HEADER_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/header"
-_MAIN_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
-_RELS_CT = "application/vnd.openxmlformats-package.relationships+xml"
-_HEADER_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml"
-_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-
-# Characters XML 1.0 forbids; Word refuses the whole file over one of them.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+def outline(minutes: MeetingMinutes) -> list[str]:
+    """The headings the document will carry, in order: a short textual outline of a copy."""
+    lines = [MARKING, f"{TITLE}: {minutes.area}", minutes.copy_for, texts.MINUTES_HEADING_MEETING]
+    lines += [texts.MINUTES_HEADING_ATTENDANCE, texts.MINUTES_HEADING_APOLOGIES]
+    lines += [texts.MINUTES_HEADING_CONFIDENTIALITY, texts.MINUTES_HEADING_CASES]
+    for case in minutes.cases:
+        lines.append(case.reference)
+        for heading, present in _case_parts(case):
+            if present:
+                lines.append(f"  {heading}")
+    return lines
 
 
-def _xml_text(text: str) -> str:
-    return escape(_NOT_XML.sub("", text), {'"': "&quot;", "'": "&apos;"})
-
-
-def _run(text: str, *, bold: bool = False, size: int = 20) -> str:
-    """A run of text; line breaks become Word line breaks so a typed list stays a list."""
-    properties = '<w:rFonts w:ascii="Arial" w:hAnsi="Arial" w:cs="Arial"/>'
-    if bold:
-        properties += "<w:b/>"
-    properties += f'<w:sz w:val="{size}"/><w:szCs w:val="{size}"/>'
-    pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    body = "<w:br/>".join(f'<w:t xml:space="preserve">{_xml_text(piece)}</w:t>' for piece in pieces)
-    return f"<w:r><w:rPr>{properties}</w:rPr>{body}</w:r>"
-
-
-def _paragraph(text: str, *, bold: bool = False, size: int = 20, centre: bool = False) -> str:
-    properties = '<w:pPr><w:spacing w:after="120"/>'
-    if centre:
-        properties += '<w:jc w:val="center"/>'
-    properties += "</w:pPr>"
-    return f"<w:p>{properties}{_run(text, bold=bold, size=size)}</w:p>"
-
-
-def _cell(text: str, width: int, *, header: bool = False) -> str:
-    shading = '<w:shd w:val="clear" w:color="auto" w:fill="D9D9D9"/>' if header else ""
-    return (
-        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/>{shading}</w:tcPr>'
-        f"<w:p>{_run(text, bold=header, size=18)}</w:p></w:tc>"
-    )
-
-
-def _table(rows: Sequence[MinutesRow]) -> str:
-    border = 'w:val="single" w:sz="4" w:space="0" w:color="808080"'
-    borders = "".join(
-        f"<w:{side} {border}/>" for side in ("top", "left", "bottom", "right", "insideH", "insideV")
-    )
-    grid = "".join(f'<w:gridCol w:w="{width}"/>' for width in _COLUMN_WIDTHS)
-    # The heading row repeats on every printed page; rows do not split across pages.
-    heading = (
-        "<w:tr><w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>"
-        + "".join(
-            _cell(name, width, header=True)
-            for name, width in zip(COLUMNS, _COLUMN_WIDTHS, strict=True)
-        )
-        + "</w:tr>"
-    )
-    body = "".join(
-        "<w:tr><w:trPr><w:cantSplit/></w:trPr>"
-        + "".join(
-            _cell(value, width)
-            for value, width in zip(
-                (row.reference, row.agency, row.action, row.due, status_label(row.state)),
-                _COLUMN_WIDTHS,
-                strict=True,
-            )
-        )
-        + "</w:tr>"
-        for row in rows
-    )
-    return (
-        f'<w:tbl><w:tblPr><w:tblW w:w="{sum(_COLUMN_WIDTHS)}" w:type="dxa"/>'
-        f'<w:tblBorders>{borders}</w:tblBorders><w:tblLayout w:type="fixed"/></w:tblPr>'
-        f"<w:tblGrid>{grid}</w:tblGrid>{heading}{body}</w:tbl>"
-    )
-
-
-def _document_xml(area: str, meeting_when: str, rows: Sequence[MinutesRow], generated: str) -> str:
-    parts = [
-        _paragraph(MARKING, bold=True, size=24, centre=True),
-        _paragraph(f"{TITLE}: {area}", bold=True, size=32),
-        _paragraph(f"Meeting: {meeting_when}"),
-        _paragraph(f"Produced: {generated}"),
-        _paragraph(_summary(rows)),
+def _case_parts(case: CaseMinutes) -> list[tuple[str, bool]]:
+    return [
+        (texts.MINUTES_HEADING_WHY, case.why_heard is not None),
+        (texts.MINUTES_HEADING_RISKS, case.risks is not None),
+        (texts.MINUTES_HEADING_VIEWS, case.victim_views is not None),
+        (texts.MINUTES_HEADING_RESEARCH, case.research is not None),
+        (texts.MINUTES_HEADING_ACTIONS, True),
+        (texts.MINUTES_HEADING_REVIEW, bool(case.review)),
     ]
-    if rows:
-        parts.append(_table(rows))
-    parts.append(_paragraph(MARKING, bold=True, size=24, centre=True))
-    section = (
-        '<w:sectPr><w:headerReference w:type="default" r:id="rIdHeader1"/>'
-        '<w:pgSz w:w="16838" w:h="11906" w:orient="landscape"/>'
-        '<w:pgMar w:top="1134" w:right="1134" w:bottom="1134" w:left="1134" '
-        'w:header="567" w:footer="567" w:gutter="0"/></w:sectPr>'
-    )
-    return (
-        f'{_DECLARATION}<w:document xmlns:w="{_W}" xmlns:r="{_R}"><w:body>'
-        f"{''.join(parts)}{section}</w:body></w:document>"
-    )
 
 
-def _header_xml() -> str:
-    return (
-        f'{_DECLARATION}<w:hdr xmlns:w="{_W}" xmlns:r="{_R}">'
-        f"{_paragraph(MARKING, bold=True, size=24, centre=True)}</w:hdr>"
-    )
+# --- the Word document -----------------------------------------------------------------------
 
 
-_CONTENT_TYPES = (
-    f"{_DECLARATION}"
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    f'<Default Extension="rels" ContentType="{_RELS_CT}"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    f'<Override PartName="/word/document.xml" ContentType="{_MAIN_CT}"/>'
-    f'<Override PartName="/word/header1.xml" ContentType="{_HEADER_CT}"/>'
-    "</Types>"
-)
-_PACKAGE_RELS = (
-    f'{_DECLARATION}<Relationships xmlns="{_PKG_RELS}">'
-    f'<Relationship Id="rId1" Type="{_DOC_TYPE}" Target="word/document.xml"/>'
-    "</Relationships>"
-)
-_DOCUMENT_RELS = (
-    f'{_DECLARATION}<Relationships xmlns="{_PKG_RELS}">'
-    f'<Relationship Id="rIdHeader1" Type="{_HEADER_TYPE}" Target="header1.xml"/>'
-    "</Relationships>"
-)
+def _marking(paragraph: Paragraph) -> None:
+    paragraph.text = ""
+    run = paragraph.add_run(MARKING)
+    run.bold = True
+    run.font.size = Pt(12)
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
-def minutes_docx(
-    *, area: str, meeting_when: str, rows: Sequence[MinutesRow], generated_at: str
-) -> bytes:
-    """The plan as a .docx file's bytes, ready to send as a document."""
-    parts = [
-        # The content types part comes first, as Office writes it and some readers expect.
-        ("[Content_Types].xml", _CONTENT_TYPES),
-        ("_rels/.rels", _PACKAGE_RELS),
-        ("word/document.xml", _document_xml(area, meeting_when, rows, generated_at)),
-        ("word/_rels/document.xml.rels", _DOCUMENT_RELS),
-        ("word/header1.xml", _header_xml()),
-    ]
+def _table(document: DocxDocument, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    table = document.add_table(rows=1, cols=len(columns))
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, columns, strict=True):
+        cell.text = ""
+        cell.paragraphs[0].add_run(name).bold = True
+    for values in rows:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, values, strict=True):
+            cell.text = clean(value)
+
+
+def _reason(attendee: Attendee) -> str:
+    """The apology reason in the coordinator's copy; elsewhere only that one was given."""
+    if attendee.reason is not None:
+        return attendee.reason
+    return texts.MINUTES_REASON_WITHHELD if attendee.reply == "apologies" else ""
+
+
+def _action_rows(rows: Sequence[MinutesRow]) -> list[list[str]]:
+    return [[row.agency, row.action, row.due, status_label(row.state)] for row in rows]
+
+
+def minutes_docx(minutes: MeetingMinutes) -> bytes:
+    """A reader's copy of the minutes as a .docx file's bytes, ready to send as a document."""
+    document = Document()
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Cm(29.7), Cm(21.0)
+    for margin in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, margin, Cm(2))
+    _marking(section.header.paragraphs[0])
+    _marking(section.footer.paragraphs[0])
+    document.core_properties.title = f"{TITLE}: {clean(minutes.area)}"
+    document.core_properties.keywords = MARKING
+
+    _marking(document.add_paragraph())
+    document.add_heading(f"{TITLE}: {_one_line(minutes.area)}", level=0)
+    document.add_paragraph(clean(minutes.copy_for))
+
+    document.add_heading(texts.MINUTES_HEADING_MEETING, level=1)
+    document.add_paragraph(clean(texts.minutes_meeting_line(minutes.meeting_when, minutes.chair)))
+    document.add_paragraph(clean(minutes.generated_at))
+
+    document.add_heading(texts.MINUTES_HEADING_ATTENDANCE, level=2)
+    present = [a for a in minutes.attendance if a.reply in ("attending", "deputy")]
+    if present:
+        _table(
+            document,
+            texts.MINUTES_ATTENDANCE_COLUMNS,
+            [[a.agency, a.names, a.reply] for a in present],
+        )
+    else:
+        document.add_paragraph(texts.MINUTES_NONE_RECORDED)
+
+    document.add_heading(texts.MINUTES_HEADING_APOLOGIES, level=2)
+    absent = [a for a in minutes.attendance if a.reply not in ("attending", "deputy")]
+    if absent:
+        _table(
+            document,
+            texts.MINUTES_APOLOGY_COLUMNS,
+            [
+                [
+                    f"{a.agency} ({a.reply})",
+                    texts.MINUTES_YES if a.information_sent else texts.MINUTES_NO,
+                    _reason(a),
+                ]
+                for a in absent
+            ],
+        )
+    else:
+        document.add_paragraph(texts.MINUTES_NONE_RECORDED)
+
+    document.add_heading(texts.MINUTES_HEADING_CONFIDENTIALITY, level=2)
+    # Whether it was agreed first, so an outline's first line under the heading says so.
+    document.add_paragraph(clean(minutes.confidentiality_agreed or texts.MINUTES_NOT_AGREED))
+    document.add_paragraph(texts.CONFIDENTIALITY_STATEMENT)
+
+    document.add_heading(texts.MINUTES_HEADING_CASES, level=1)
+    if not minutes.cases:
+        document.add_paragraph(texts.MINUTES_NO_CASES)
+    for case in minutes.cases:
+        document.add_heading(_one_line(case.reference), level=2)
+        if case.why_heard is not None:
+            document.add_heading(texts.MINUTES_HEADING_WHY, level=3)
+            document.add_paragraph(clean(case.why_heard))
+        if case.risks is not None:
+            document.add_heading(texts.MINUTES_HEADING_RISKS, level=3)
+            document.add_paragraph(clean(case.risks or texts.MINUTES_NO_RISKS))
+        if case.victim_views is not None:
+            document.add_heading(texts.MINUTES_HEADING_VIEWS, level=3)
+            document.add_paragraph(clean(case.victim_views or texts.MINUTES_NO_VIEWS))
+        if case.research is not None:
+            document.add_heading(texts.MINUTES_HEADING_RESEARCH, level=3)
+            if not case.research:
+                document.add_paragraph(texts.MINUTES_NONE_RECORDED)
+            for agency, summary in case.research:
+                document.add_paragraph(
+                    clean(texts.minutes_research_line(agency, summary)), style="List Bullet"
+                )
+        document.add_heading(texts.MINUTES_HEADING_ACTIONS, level=3)
+        if case.actions:
+            _table(document, texts.MINUTES_COLUMNS, _action_rows(case.actions))
+        else:
+            document.add_paragraph(texts.MINUTES_NO_ACTIONS)
+        if case.review:
+            document.add_heading(texts.MINUTES_HEADING_REVIEW, level=3)
+            _table(document, texts.MINUTES_COLUMNS, _action_rows(case.review))
+
+    _marking(document.add_paragraph())
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in parts:
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, content.encode("utf-8"))
+    document.save(buffer)
     return buffer.getvalue()
+
+
+def docx_outline(content: bytes, *, with_text: bool = False) -> list[str]:
+    """The headings of a generated document, indented by level: what the demo prints.
+
+    ``with_text`` adds, under each heading, the start of what follows it (a paragraph, or a
+    table's rows), so a reader of the outline sees that each part has content.
+    """
+    document = Document(io.BytesIO(content))
+    lines: list[str] = []
+    indent = ""
+    after_heading = False
+    for block in document.iter_inner_content():
+        if isinstance(block, Paragraph):
+            name = block.style.name if block.style is not None else ""
+            if name == "Title" or name.startswith("Heading "):
+                level = 1 if name == "Title" else int(name.split()[-1])
+                indent = "  " * (level - 1)
+                lines.append(indent + block.text)
+                after_heading = True
+            elif with_text and after_heading and block.text.strip():
+                lines.append(f"{indent}  > {_short(block.text)}")
+                after_heading = block.style is not None and block.style.name == "List Bullet"
+        elif with_text and after_heading:
+            for row in block.rows[1:]:
+                lines.append(f"{indent}  > {_short(' | '.join(c.text for c in row.cells))}")
+            after_heading = False
+    return lines
+
+
+def _short(text: str, width: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

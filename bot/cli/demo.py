@@ -23,6 +23,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot import texts
+from bot.actions.minutes import docx_outline
 from bot.adapter.local import running_bot
 from bot.clock import ManualClock
 from bot.dates import example_date, format_local
@@ -242,6 +243,21 @@ class Demo:
     async def action_plan(self) -> None:
         """The meeting agrees actions; closing it sends each agency its own, with buttons."""
         priya, sam, jo = self.cast.coordinator, self.cast.police, self.cast.idva
+        # The chair runs the meeting from /plan: the running order, the confidentiality
+        # statement everyone agrees to, then per case the risks identified and the actions.
+        await priya.send_and_wait("/plan")
+        plan, button = await self.button_starting(priya, "Confidentiality statement")
+        await priya.press_and_wait(button, message=plan, count=1)
+        statement, agreed = await self.button_starting(priya, texts.BUTTON_CONFIDENTIALITY_AGREED)
+        await priya.press_and_wait(agreed, message=statement, expect_edit=True)
+        await priya.send_and_wait("/plan")
+        plan, button = await self.button_starting(priya, "Risks:")
+        await priya.press_and_wait(button, message=plan, count=1)
+        await priya.send(
+            "Strangulation at the last incident and escalating in frequency; threats to take "
+            "the children; bail ends soon."
+        )
+        await self.wait_for_text(priya, f"Risk summary for {self.reference} saved")
         await priya.send_and_wait("/plan")
         plan, button = await self.button_starting(priya, "Actions for")
         await priya.press_and_wait(button, message=plan, count=1)
@@ -372,6 +388,28 @@ class Demo:
         asked, button = await self.button_starting(jo, texts.BUTTON_VICTIM_TOLD)
         await jo.press_and_wait(button, message=asked, expect_edit=True)
 
+    async def minutes(self) -> None:
+        """The coordinator's full copy of the minutes, then each agency's own copy."""
+        priya, sam = self.cast.coordinator, self.cast.police
+        await priya.send_and_wait("/plan")
+        plan, button = await self.button_starting(priya, "Minutes")
+        result = await priya.press_and_wait(button, message=plan, count=2)
+        self._outline("coordinator's copy", result.new_messages)
+        plan, button = await self.button_starting(priya, texts.BUTTON_SEND_MINUTES)
+        await priya.press_and_wait(button, message=plan, expect_edit=True)
+        ready, button = await self.button_starting(sam, texts.BUTTON_MY_MINUTES)
+        result = await sam.press_and_wait(button, message=ready, count=2)
+        self._outline("police copy", result.new_messages)
+
+    def _outline(self, whose: str, messages: list[RecordedMessage]) -> None:
+        """The headings of a minutes document that arrived, printed into the transcript."""
+        self.flush()
+        document = next(m for m in messages if m.document is not None)
+        assert document.document is not None
+        lines = docx_outline(document.document.content, with_text=True)
+        self.out.write(f"  (the {whose}, by its headings, each with the start of what follows)\n")
+        self.out.write("".join(f"    {line}\n" for line in lines))
+
     async def people_and_audit(self) -> None:
         priya = self.cast.coordinator
         await priya.send_and_wait("/people")
@@ -487,6 +525,10 @@ async def run_demo(
                 await demo.scene(
                     "After the meeting the IDVA confirms the victim was told the outcome",
                     demo.outcome_told,
+                )
+                await demo.scene(
+                    "The coordinator sends the minutes; each agency receives only its own copy",
+                    demo.minutes,
                 )
                 demo.flush()
                 stream.write(

@@ -1,7 +1,7 @@
 """Action plans and perpetrator-service referrals end to end: recorded at the meeting, sent on
 close, accepted, done, not possible, raced, chased and escalated; a perpetrator-service referral
-followed to completion with the IDVA told at every step; minutes as a RESTRICTED document; a long
-list of open actions shown a page at a time."""
+followed to completion with the IDVA told at every step; minutes as an OFFICIAL-SENSITIVE
+document; a long list of open actions shown a page at a time."""
 
 from __future__ import annotations
 
@@ -237,7 +237,7 @@ async def test_stale_perpetrator_referral_is_chased_and_escalated(
     )
 
 
-async def test_minutes_are_a_restricted_document_with_references_only(
+async def test_minutes_are_an_official_sensitive_document_with_references_only(
     app: object, runtime: Runtime, area: Area, driver: Driver
 ) -> None:
     cast = Cast(runtime, area)
@@ -251,8 +251,60 @@ async def test_minutes_are_a_restricted_document_with_references_only(
     assert document.protect_content and document.document is not None
     archive = zipfile.ZipFile(io.BytesIO(document.document.content))
     body = archive.read("word/document.xml").decode()
-    assert "RESTRICTED" in body and reference in body and "&amp;" in body
+    assert "OFFICIAL-SENSITIVE" in body and reference in body and "&amp;" in body
     assert "Jane Doe" not in body
+
+
+async def document_body(driver: Driver, user: SimulatedUser) -> bytes:
+    """The text part of the newest Word document sent to ``user`` (waited for: other
+    notices may arrive around it), which must be protected from forwarding."""
+
+    def found() -> bytes | None:
+        for message in reversed(user.bot_messages()):
+            if message.document is not None:
+                assert message.protect_content
+                archive = zipfile.ZipFile(io.BytesIO(message.document.content))
+                return archive.read("word/document.xml")
+        return None
+
+    return await driver.wait_for(found, description=f"a document for {user.display_name}")
+
+
+async def test_the_chair_records_risks_and_the_agreement_and_the_police_get_their_copy(
+    app: object, runtime: Runtime, area: Area, driver: Driver
+) -> None:
+    cast = Cast(runtime, area)
+    await cast.enrol()
+    await schedule(cast.priya, repeat="Once only")
+    reference, _ = await refer_and_accept(driver, cast.priya, cast.sam)
+    priya = cast.priya
+    (plan,) = await priya.send_and_wait("/plan")
+    assert texts.RUNNING_ORDER_NOTE in (plan.text or "") and f"1. {reference}" in (plan.text or "")
+    await priya.press_and_wait(
+        "Confidentiality statement Thu 10 Dec 2026 10:00", message=plan, count=1
+    )
+    agreed = await priya.press_and_wait(texts.BUTTON_CONFIDENTIALITY_AGREED, expect_edit=True)
+    assert "everyone present agreed" in (agreed.message.text or "")
+    (plan,) = await priya.send_and_wait("/plan")
+    pressed = await priya.press_and_wait(f"Risks: {reference}", message=plan, count=1)
+    (asked,) = pressed.new_messages
+    assert asked.text == texts.ASK_RISK_SUMMARY
+    (saved,) = await priya.send_and_wait("Escalating; strangled last week; bail ends Friday.")
+    assert saved.text == texts.risk_summary_saved(reference)
+    typed = [m for m in priya.messages() if (m.text or "").startswith("Escalating;")]
+    assert typed and all(m.deleted for m in typed)  # sealed, and gone from the chat
+    await plan_actions(driver, cast, reference, ["Police: check bail conditions"])
+    await close(cast)
+    (plan,) = await priya.send_and_wait("/plan")
+    await priya.press_and_wait("Minutes Thu 10 Dec 2026 10:00", message=plan, count=1)
+    body = await document_body(driver, priya)
+    assert b"strangled last week" in body and b"Confidentiality statement" in body
+    await priya.send_and_wait("/plan")
+    await priya.press_and_wait(texts.BUTTON_SEND_MINUTES, expect_edit=True)
+    await wait_for_text(driver, cast.sam, "are ready")
+    await cast.sam.press_and_wait(texts.BUTTON_MY_MINUTES, count=1)
+    body = await document_body(driver, cast.sam)
+    assert b"Copy for Northamptonshire Police" in body and b"check bail conditions" in body
 
 
 async def test_a_long_action_list_is_shown_a_page_at_a_time(

@@ -102,6 +102,12 @@ async def _minutes(s: Services, a: Actor, w: World) -> Seen:
     return {w.reference} if w.reference in text else set()
 
 
+async def _minutes_copy(s: Services, a: Actor, w: World) -> Seen:
+    _, content = await s.actions.minutes_copy(a, w.meeting_id)
+    text = _docx_text(content)
+    return {w.reference} if w.reference in text else set()
+
+
 async def _actions_list(s: Services, a: Actor, w: World) -> Seen:
     return {view.reference for view in await s.actions.open_for_agency(a)}
 
@@ -218,6 +224,7 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.RESEARCH: _research,
     CasePath.ACTION_PLAN: _action_plan,
     CasePath.MINUTES: _minutes,
+    CasePath.MINUTES_COPY: _minutes_copy,
     CasePath.ACTIONS_LIST: _actions_list,
     CasePath.ACTION_CARD: _action_card,
     CasePath.PERPETRATOR_REFERRALS: _perpetrator_referrals,
@@ -370,6 +377,9 @@ NOT_CASE_PATHS: dict[str, str] = {
     "actions.record": "ACTION_PLAN",
     "actions.undo": "ACTION_PLAN",
     "actions.close_meeting": "sends actions: the NOTICE path",
+    "actions.record_risks": "ACTION_PLAN: the case is checked as for recording its actions",
+    "actions.agree_confidentiality": "the meeting only, names no case",
+    "actions.send_minutes": "tells reps their copy is ready (names no case): MINUTES_COPY",
     "agencies.add": "agencies only",
     "agencies.get": "agencies only",
     "agencies.list_for": "agencies only",
@@ -451,6 +461,8 @@ PATH_METHODS = {
     "meetings.research_item",
     "actions.plan_meetings",
     "actions.minutes",
+    "actions.minutes_copy",
+    "actions.minutes_outline",
     "actions.open_for_agency",
     "actions.get",
     "actions.perpetrator_referrals",
@@ -518,6 +530,8 @@ CASE_FREE_KINDS = {
     ("access_review", "REVIEW_KIND"),
     ("access_review", "LEAVERS_KIND"),
     ("audit_checkpoints", "KIND"),
+    ("actions", "minutes_due"),
+    ("actions", "minutes_ready"),
 }
 
 

@@ -1,204 +1,183 @@
-"""The action plan as a Word file and as plain text: valid, marked, complete and escaped."""
+"""The minutes as a Word file: opened with python-docx, marked, sectioned, complete, cut."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import re
-import xml.etree.ElementTree as ET
-import zipfile
+from dataclasses import replace
 
-from hypothesis import given
+from docx import Document
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.actions.minutes import MinutesRow, minutes_docx, minutes_text
-
-W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-PARTS = [
-    "[Content_Types].xml",
-    "_rels/.rels",
-    "word/document.xml",
-    "word/_rels/document.xml.rels",
-    "word/header1.xml",
-]
-TRICKY = 'Visit & check <bail> "now" — then call\nand record it'
-ROWS = [
-    MinutesRow("NS-2026-0001", "Northshire Police", TRICKY, "12 Dec 2026", "done"),
-    MinutesRow(
-        "NS-2026-0002", "Sunflower IDVA Service", "Safety plan", "14 Dec 2026", "not_possible"
-    ),
-    MinutesRow("NS-2026-0002", "Housing Options", "Sanctuary scheme", "14 Dec 2026", "not_done"),
-    MinutesRow(
-        "NS-2026-0003", "Children's Social Care", "Strategy meeting", "17 Dec 2026", "accepted"
-    ),
-]
-ARGS = {
-    "area": "Northshire",
-    "meeting_when": "Thu 10 Dec 2026 10:00",
-    "generated_at": "10 Dec 2026",
-}
-
-
-def build(rows: list[MinutesRow] = ROWS) -> bytes:
-    return minutes_docx(rows=rows, **ARGS)
-
-
-def part(data: bytes, name: str) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return archive.read(name)
-
-
-def cell_text(cell: ET.Element) -> str:
-    pieces = []
-    for element in cell.iter():
-        if element.tag == W + "t":
-            pieces.append(element.text or "")
-        elif element.tag == W + "br":
-            pieces.append("\n")
-    return "".join(pieces)
-
-
-def table_rows(data: bytes) -> list[list[str]]:
-    root = ET.fromstring(part(data, "word/document.xml"))
-    return [[cell_text(cell) for cell in row.iter(W + "tc")] for row in root.iter(W + "tr")]
-
-
-def paragraphs(data: bytes) -> list[str]:
-    body = ET.fromstring(part(data, "word/document.xml")).find(W + "body")
-    assert body is not None
-    return [cell_text(p) for p in body.findall(W + "p")]
-
-
-def test_the_file_is_a_zip_with_the_wordprocessingml_parts() -> None:
-    data = build()
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert archive.testzip() is None
-        assert archive.namelist() == PARTS
-        for name in PARTS:
-            ET.fromstring(archive.read(name))
-
-
-def test_the_parts_are_wired_together() -> None:
-    data = build()
-    types = ET.fromstring(part(data, "[Content_Types].xml"))
-    overrides = {o.get("PartName"): o.get("ContentType") for o in types}
-    assert overrides["/word/document.xml"].endswith("document.main+xml")  # type: ignore[union-attr]
-    assert overrides["/word/header1.xml"].endswith("header+xml")  # type: ignore[union-attr]
-    package_rels = ET.fromstring(part(data, "_rels/.rels"))
-    assert [rel.get("Target") for rel in package_rels] == ["word/document.xml"]
-    document_rels = {
-        rel.get("Id"): rel.get("Target")
-        for rel in ET.fromstring(part(data, "word/_rels/document.xml.rels"))
-    }
-    section = ET.fromstring(part(data, "word/document.xml")).find(f"{W}body/{W}sectPr")
-    assert section is not None
-    reference = section.find(W + "headerReference")
-    assert reference is not None
-    assert document_rels[reference.get(R + "id")] == "header1.xml"
-
-
-def test_restricted_in_the_header_and_at_the_top() -> None:
-    data = build()
-    assert paragraphs(data)[0] == "RESTRICTED"
-    assert cell_text(ET.fromstring(part(data, "word/header1.xml"))) == "RESTRICTED"
-
-
-def test_title_meeting_and_every_action_are_in_the_table() -> None:
-    data = build()
-    text = paragraphs(data)
-    assert "MARAC action plan: Northshire" in text
-    assert "Meeting: Thu 10 Dec 2026 10:00" in text
-    assert "4 actions: 1 done, 1 not possible, 1 not done, 1 accepted." in text
-    assert table_rows(data) == [
-        ["Case reference", "Agency", "Action", "Due", "Status"],
-        ["NS-2026-0001", "Northshire Police", TRICKY, "12 Dec 2026", "Done"],
-        [
-            "NS-2026-0002",
-            "Sunflower IDVA Service",
-            "Safety plan",
-            "14 Dec 2026",
-            "Not possible (circumstances changed)",
-        ],
-        ["NS-2026-0002", "Housing Options", "Sanctuary scheme", "14 Dec 2026", "Not done"],
-        ["NS-2026-0003", "Children's Social Care", "Strategy meeting", "17 Dec 2026", "Accepted"],
-    ]
-
-
-def test_special_characters_are_escaped() -> None:
-    raw = part(build(), "word/document.xml").decode("utf-8")
-    assert "Visit &amp; check &lt;bail&gt; &quot;now&quot;" in raw
-    assert "<bail>" not in raw
-    assert "Children&apos;s Social Care" in raw
-
-
-def test_characters_xml_forbids_are_dropped_not_fatal() -> None:
-    rows = [MinutesRow("NS-1", "Police", "bell\x07 and null\x00 here", "soon", "open")]
-    data = build(rows)
-    assert table_rows(data)[1] == ["NS-1", "Police", "bell and null here", "soon", "open"]
-
-
-def test_no_actions_gives_a_plan_without_a_table() -> None:
-    data = build([])
-    assert table_rows(data) == []
-    assert "No actions were agreed." in paragraphs(data)
-
-
-def test_the_same_plan_gives_the_same_bytes() -> None:
-    assert build() == build()
-
-
-def test_python_docx_opens_it_when_installed() -> None:
-    data = build()
-    if importlib.util.find_spec("docx") is None:
-        return  # python-docx is not a dependency; the checks above cover the format
-    import docx  # type: ignore[import-not-found, unused-ignore]
-
-    document = docx.Document(io.BytesIO(data))
-    assert document.paragraphs[0].text == "RESTRICTED"
-    assert document.sections[0].header.paragraphs[0].text == "RESTRICTED"
-    assert document.tables[0].rows[1].cells[2].text == TRICKY
-
-
-@given(
-    st.lists(
-        st.builds(MinutesRow, st.text(), st.text(), st.text(), st.text(), st.text()),
-        max_size=5,
-    ),
-    st.text(),
+from bot import texts
+from bot.actions.minutes import (
+    NOT_DONE,
+    Attendee,
+    CaseMinutes,
+    MeetingMinutes,
+    MinutesRow,
+    docx_outline,
+    minutes_docx,
+    outline,
+    status_label,
 )
-def test_any_text_makes_a_well_formed_document(rows: list[MinutesRow], area: str) -> None:
-    data = minutes_docx(area=area, meeting_when="x", rows=rows, generated_at="y")
 
-    def expected(text: str) -> str:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", text)
+TRICKY = 'Visit & check <bail> "now" — then call\nand record it'
+ACTIONS = (
+    MinutesRow("NS-2026-0001", "Northshire Police", TRICKY, "12 Dec 2026", "assigned"),
+    MinutesRow("NS-2026-0001", "Sunflower IDVA Service", "Safety plan", "14 Dec 2026", "done"),
+)
+REVIEW = (
+    MinutesRow("NS-2026-0001", "Housing Options", "Sanctuary scheme", "1 Dec 2026", NOT_DONE),
+    MinutesRow("NS-2026-0001", "Health", "GP review", "1 Dec 2026", "not_possible"),
+)
+FULL_CASE = CaseMinutes(
+    reference="NS-2026-0001",
+    why_heard=texts.minutes_why_heard("dash", 15, True),
+    risks="Strangulation last month; escalating.",
+    victim_views="Wants to stay at home.",
+    research=(("Northshire Police", "Three callouts."), ("Health", "Nothing known.")),
+    actions=ACTIONS,
+    review=REVIEW,
+)
+ATTENDANCE = (
+    Attendee("Northshire Police", "attending", "Sam Okafor", True),
+    Attendee("Health", "apologies", "Nia Brown", True, "On leave"),
+    Attendee("Housing Options", texts.MINUTES_NO_REPLY, "", False),
+)
 
-    got = table_rows(data)[1:]
-    assert [cells[:3] for cells in got] == [
-        [expected(row.reference), expected(row.agency), expected(row.action)] for row in rows
+
+def minutes(*cases: CaseMinutes, agreed: str | None = "Agreed at 10:02 by Priya") -> MeetingMinutes:
+    return MeetingMinutes(
+        area="Northshire",
+        meeting_when="Thu 10 Dec 2026 10:00",
+        chair="Priya Shah",
+        generated_at="Thu 10 Dec 2026 13:00",
+        copy_for=texts.MINUTES_COPY_FULL,
+        attendance=ATTENDANCE,
+        confidentiality_agreed=agreed,
+        cases=cases,
+    )
+
+
+def opened(data: bytes):  # type: ignore[no-untyped-def]
+    return Document(io.BytesIO(data))
+
+
+def all_text(data: bytes) -> str:
+    document = opened(data)
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts += [cell.text for cell in row.cells]
+    return "\n".join(parts)
+
+
+def test_official_sensitive_in_header_footer_and_at_top_and_end() -> None:
+    document = opened(minutes_docx(minutes(FULL_CASE)))
+    section = document.sections[0]
+    assert section.header.paragraphs[0].text == "OFFICIAL-SENSITIVE"
+    assert section.footer.paragraphs[0].text == "OFFICIAL-SENSITIVE"
+    assert document.paragraphs[0].text == "OFFICIAL-SENSITIVE"
+    assert document.paragraphs[-1].text == "OFFICIAL-SENSITIVE"
+    assert "RESTRICTED" not in all_text(minutes_docx(minutes(FULL_CASE)))
+
+
+def test_the_sections_follow_safelives_model_minutes() -> None:
+    headings = docx_outline(minutes_docx(minutes(FULL_CASE)))
+    assert headings == [
+        "MARAC minutes: Northshire",
+        "The meeting",
+        "  Attendance",
+        "  Apologies",
+        "  Confidentiality statement",
+        "Cases heard",
+        "  NS-2026-0001",
+        "    Why the case was heard",
+        "    Risks identified",
+        "    The victim's views (from the IDVA)",
+        "    What each agency shared",
+        "    Actions agreed",
+        "    Review of actions from an earlier meeting",
     ]
-    assert paragraphs(data)[1] == expected(f"MARAC action plan: {area}")
 
 
-# --- plain text ------------------------------------------------------------------------------
+def test_the_meeting_part_has_date_chair_attendance_apologies_and_statement() -> None:
+    data = minutes_docx(minutes(FULL_CASE))
+    text = all_text(data)
+    assert "Date: Thu 10 Dec 2026 10:00\nChair: Priya Shah" in text
+    assert texts.CONFIDENTIALITY_STATEMENT in text
+    assert "Agreed at 10:02 by Priya" in text
+    tables = opened(data).tables
+    attendance = [[c.text for c in row.cells] for row in tables[0].rows]
+    assert attendance == [
+        list(texts.MINUTES_ATTENDANCE_COLUMNS),
+        ["Northshire Police", "Sam Okafor", "attending"],
+    ]
+    apologies = [[c.text for c in row.cells] for row in tables[1].rows]
+    assert apologies == [
+        list(texts.MINUTES_APOLOGY_COLUMNS),
+        ["Health (apologies)", "Yes", "On leave"],
+        ["Housing Options (no reply)", "No", ""],
+    ]
 
 
-def test_plain_text_has_the_same_content() -> None:
-    text = minutes_text(rows=ROWS, **ARGS)
-    lines = text.splitlines()
-    assert lines[0] == "RESTRICTED"
-    assert lines[-1] == "RESTRICTED"
-    assert "MARAC action plan: Northshire" in lines
-    assert "Meeting: Thu 10 Dec 2026 10:00" in lines
-    for row in ROWS:
-        assert row.reference in text
-        assert " ".join(row.action.split()) in text
-    assert 'Visit & check <bail> "now" — then call and record it' in text
-    assert "Status: Not possible (circumstances changed)" in text
-    assert "Status: Not done" in text
-    assert "4 actions: 1 done, 1 not possible, 1 not done, 1 accepted." in text
+def test_not_agreed_is_said() -> None:
+    assert texts.MINUTES_NOT_AGREED in all_text(minutes_docx(minutes(FULL_CASE, agreed=None)))
 
 
-def test_plain_text_with_no_actions() -> None:
-    assert "No actions were agreed." in minutes_text(rows=[], **ARGS)
+def test_each_case_has_why_risks_views_research_actions_and_review() -> None:
+    data = minutes_docx(minutes(FULL_CASE))
+    text = all_text(data)
+    assert "Criterion: dash. DASH: 15 yes answers. Repeat referral." in text
+    assert "Strangulation last month; escalating." in text
+    assert "Wants to stay at home." in text
+    assert "Northshire Police: Three callouts." in text
+    tables = opened(data).tables
+    actions = [[c.text for c in row.cells] for row in tables[2].rows]
+    assert actions == [
+        list(texts.MINUTES_COLUMNS),
+        ["Northshire Police", TRICKY, "12 Dec 2026", "Assigned"],
+        ["Sunflower IDVA Service", "Safety plan", "14 Dec 2026", "Done"],
+    ]
+    review = [row.cells[3].text for row in tables[3].rows[1:]]
+    assert review == ["Not done", "Not possible (circumstances changed)"]
+
+
+def test_parts_left_out_of_a_copy_leave_no_heading() -> None:
+    cut = CaseMinutes(reference="NS-2026-0001", actions=ACTIONS[:1])
+    headings = docx_outline(minutes_docx(minutes(cut)))
+    assert headings[-2:] == ["  NS-2026-0001", "    Actions agreed"]
+    text = all_text(minutes_docx(minutes(cut)))
+    assert "victim's views" not in text and "Risks identified" not in text
+
+
+def test_no_cases_says_so() -> None:
+    assert texts.MINUTES_NO_CASES in all_text(minutes_docx(minutes()))
+
+
+def test_the_outline_matches_the_document() -> None:
+    data_outline = [line.strip() for line in docx_outline(minutes_docx(minutes(FULL_CASE)))]
+    planned = [line.strip() for line in outline(minutes(FULL_CASE))]
+    assert [line for line in planned if line in data_outline] == data_outline
+
+
+def test_status_labels_keep_not_possible_and_not_done_apart() -> None:
+    assert status_label(NOT_DONE) == "Not done"
+    assert status_label("not_possible") == "Not possible (circumstances changed)"
+    assert status_label("something else") == "something else"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.text(), st.text(alphabet=st.characters(categories=("L", "N", "P", "Zs"))))
+def test_any_text_makes_a_document_python_docx_opens(area: str, risks: str) -> None:
+    case = CaseMinutes(reference="NS-1", risks=risks, actions=ACTIONS)
+    data = minutes_docx(replace(minutes(case), area=area))
+    document = opened(data)  # characters XML forbids are dropped, never fatal
+    assert document.sections[0].header.paragraphs[0].text == "OFFICIAL-SENSITIVE"
+    assert (risks or texts.MINUTES_NO_RISKS) in all_text(data)
+
+
+def test_characters_xml_forbids_are_dropped() -> None:
+    case = CaseMinutes(reference="NS-1", risks="bell\x07 and null\x00 here", actions=ACTIONS)
+    assert "bell and null here" in all_text(minutes_docx(minutes(case)))

@@ -23,12 +23,13 @@ from bot.services.actions.common import (
     perp_context,
     step_context,
 )
+from bot.services.actions.meeting_record import MeetingRecord
 from bot.services.actions.oversight import Oversight
 from bot.services.actions.perpetrators import PerpetratorWork
 from bot.services.actions.plans import ActionPlans
 
 
-class ActionService(ActionPlans, AgencyWork, PerpetratorWork, Oversight, Chasing):
+class ActionService(ActionPlans, AgencyWork, PerpetratorWork, Oversight, MeetingRecord, Chasing):
     """Action plans and perpetrator referrals, every capability together for the runtime."""
 
 

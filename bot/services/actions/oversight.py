@@ -1,4 +1,5 @@
-"""What the coordinator and chair read: the counts per agency, and the minutes."""
+"""What the coordinator and chair read: the counts per agency (the minutes are in
+``meeting_record``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import case as sql_case
 
-from bot.access import CasePath
-from bot.actions.minutes import MinutesRow, minutes_docx
 from bot.actions.states import (
     PERP_FINAL,
     PERP_WAITING,
@@ -23,7 +22,6 @@ from bot.actions.states import (
     median_days,
 )
 from bot.actor import Actor
-from bot.dates import format_local, format_uk_date
 from bot.permissions import Operation, authorise
 from bot.services.actions.common import (
     ActionBase,
@@ -34,25 +32,20 @@ from bot.services.actions.common import (
     _perp_latest_state,
     _perp_started_at,
 )
-from bot.services.audited import audit_by
 from bot.services.case_access import (
-    Shown,
     not_excluded,
-    record_views,
-    visible,
 )
 from bot.vocabulary import AgencyKind, PerpEndReason
 from storage.models import (
     Action,
     Agency,
     Area,
-    Case,
     PerpetratorReferral,
 )
 
 
 class Oversight(ActionBase):
-    """The coordinator's counts and the meeting's minutes."""
+    """The coordinator's counts."""
 
     async def summary(self, actor: Actor) -> tuple[list[AgencyCounts], list[ServiceWaiting]]:
         """Open / done / not possible / overdue per agency, and perpetrator-service waiting.
@@ -146,67 +139,3 @@ class Oversight(ActionBase):
                 )
                 for service in services
             ]
-
-    async def minutes(self, actor: Actor, meeting_id: int) -> tuple[str, bytes]:
-        """The meeting's action plan as a document; steps of all its actions read at once.
-
-        It holds only the cases the access policy lets this reader see in minutes, and
-        each case in it is recorded against that case, as obtained by this reader.
-        """
-        authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
-        now = self._deps.clock.now()
-        async with self._deps.sessions.begin() as session:
-            meeting, area = await self._meeting(session, actor, meeting_id)
-            rows = (
-                await session.execute(
-                    select(Action, Case.reference, Case.data_key_id, Agency.name)
-                    .join(Case, Case.id == Action.case_id)
-                    .join(Agency, Agency.id == Action.agency_id)
-                    .where(Action.meeting_id == meeting.id)
-                    .order_by(Case.reference, Action.id)
-                )
-            ).all()
-            seen = await visible(
-                session, actor, {a.case_id for a, *_ in rows}, CasePath.MINUTES, now
-            )
-            found = [
-                (action, str(reference), data_key_id, str(agency_name))
-                for action, reference, data_key_id, agency_name in rows
-                if action.case_id in seen
-            ]
-            in_minutes = {reference: seen[action.case_id] for action, reference, *_ in found}
-            await record_views(
-                session,
-                actor,
-                [Shown(ref, level) for ref, level in in_minutes.items()],
-                CasePath.MINUTES,
-                now,
-                meeting=meeting.id,
-            )
-            # The minutes show no names, so none are opened.
-            views = await self._views(session, found, self._today(area), names=False)
-            lines = [
-                MinutesRow(
-                    reference=view.reference,
-                    agency=view.agency,
-                    action=view.text,
-                    due=format_uk_date(view.due_on),
-                    state=view.state.value,
-                )
-                for view in views
-            ]
-            when = format_local(meeting.starts_at, area.timezone)
-            content = minutes_docx(
-                area=area.name,
-                meeting_when=when,
-                rows=lines,
-                generated_at=format_local(self._deps.clock.now(), area.timezone),
-            )
-            await audit_by(
-                session,
-                actor,
-                at=self._deps.clock.now(),
-                action="minutes.produced",
-                subject=f"meeting:{meeting.id}",
-            )
-            return f"marac-actions-{meeting.starts_at:%Y-%m-%d}.docx", content

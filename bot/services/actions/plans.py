@@ -34,6 +34,7 @@ from bot.services.actions.common import (
     _Audience,
     action_context,
 )
+from bot.services.actions.meeting_record import queue_minutes_reminder
 from bot.services.audited import audit_by
 from bot.services.case_access import (
     Shown,
@@ -300,6 +301,7 @@ class ActionPlans(ActionBase):
                     text=texts.idva_plan_notice(case.reference, count),
                     now=now,
                 )
+            await queue_minutes_reminder(session, meeting, area, now)
             await audit_by(
                 session,
                 actor,
