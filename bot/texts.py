@@ -2481,6 +2481,7 @@ def dash_assessment_line(
 
 
 DASH_ASSESSMENTS_HEADING = "DASH assessments:"
+WS_DASH_FORM = "Risk form"
 
 
 def dash_trend(first: int, latest: int | None) -> str:
