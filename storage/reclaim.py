@@ -46,6 +46,7 @@ ERASURE_TABLES: Final = (
     "perpetrator_steps",
     "victim_voice_entries",
     "victim_outcome_replies",
+    "dash_assessments",
     "outbox",
     "referral_drafts",
     "data_keys",

@@ -67,6 +67,7 @@ from storage.models import (
     Case,
     CaseEvent,
     CaseExclusion,
+    DashAssessment,
     Meeting,
     OutboxMessage,
     PerpetratorReferral,
@@ -595,6 +596,10 @@ class RetentionService:
         await remove(
             "victim_outcome_replies",
             delete(VictimOutcomeReply).where(VictimOutcomeReply.case_id == case_id),
+        )
+        await remove(
+            "dash_assessments",
+            delete(DashAssessment).where(DashAssessment.case_id == case_id),
         )
         await remove("exclusions", delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
         # Its notifications (references only) go too: none is sent about a case that is gone,
