@@ -2462,12 +2462,17 @@ def story_prompt(concern: str, number: int, form: str, answer: str) -> str:
     )
 
 
-def dash_form_line(form: str | None, dara_level: str | None) -> str:
-    """The form the DASH came from, for the review and the case card."""
+def dash_form_name(form: str | None, dara_level: str | None) -> str:
+    """The form the DASH came from (with a DARA assessment's level), for the case page."""
     if form == "dara":
         level = DARA_LEVEL_NAMES.get(str(dara_level), "not given")
-        return f"Risk form: police DARA, {level.lower()} risk (not a count; professional judgement)"
-    return f"Risk form: {DASH_FORM_NAMES.get(str(form or 'safelives'), str(form))}"
+        return f"police DARA, {level.lower()} risk (not a count; professional judgement)"
+    return DASH_FORM_NAMES.get(str(form or "safelives"), str(form))
+
+
+def dash_form_line(form: str | None, dara_level: str | None) -> str:
+    """The form the DASH came from, for the review and the case card."""
+    return f"{WS_DASH_FORM}: {dash_form_name(form, dara_level)}"
 
 
 def dash_assessment_line(
