@@ -218,6 +218,8 @@ class CasePath(enum.StrEnum):
     IDVA_ALLOCATION = "IDVA allocation"
     VICTIM_CONTACT = "victim contact record"
     IDVA_OVERSIGHT = "IDVA oversight list"
+    # Recording a new DASH on an open case: the allocated IDVA, the referrer, the coordinator.
+    REASSESSMENT = "DASH reassessment"
 
 
 NEEDS: dict[CasePath, Level] = {
@@ -245,6 +247,7 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.IDVA_ALLOCATION: Level.SUMMARY,
     CasePath.VICTIM_CONTACT: Level.FULL,
     CasePath.IDVA_OVERSIGHT: Level.SUMMARY,
+    CasePath.REASSESSMENT: Level.REFERRAL,
 }
 
 
@@ -275,6 +278,7 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.IDVA_ALLOCATION: Operation.VIEW_CASES,
     CasePath.VICTIM_CONTACT: Operation.VIEW_CASES,
     CasePath.IDVA_OVERSIGHT: Operation.TRIAGE_CASES,
+    CasePath.REASSESSMENT: Operation.REFER_CASE,
 }
 
 

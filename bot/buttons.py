@@ -120,6 +120,10 @@ _HANDLER_KINDS = [
     ("cls", "rm", 1, "remove a closure day (day ordinal)"),
     ("cls", "mv", 2, "move a meeting off a closure day (meeting, day ordinal)"),
     ("cls", "keep", 1, "keep a meeting on a closure day (meeting)"),
+    ("dsh", "new", 1, "record a new DASH on a case (case)"),
+    ("dsh", "f", 2, "the form a new DASH was completed on (case, form)"),
+    ("dsh", "l", 2, "a DARA assessment's risk level (case, level)"),
+    ("dsh", "ok", 3, "confirm a new DASH as read back (case, form, answers)"),
     ("era", "ask", 1, "ask for early erasure (case)"),
     ("era", "req", 2, "the reason for early erasure (case, reason)"),
     ("enr", "rmy", 2, "yes, remove who enrolled (person, invite)"),
@@ -199,6 +203,7 @@ KINDS: dict[tuple[str, str], ButtonKind] = {
     (kind.area, kind.action): kind
     for kind in (*SERVICE_KINDS, *PAGE_KINDS, *(_kind(*row) for row in _HANDLER_KINDS))
 }
+DASH_NEW = KINDS[("dsh", "new")]
 # The workspace's pages, each opened by one kind of button: the server's routes come from here.
 PAGES: dict[str, ButtonKind] = {k.page: k for k in KINDS.values() if k.page is not None}
 

@@ -159,6 +159,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "idva", "Cases waiting for an IDVA or first contact with the victim", Operation.TRIAGE_CASES
     ),
+    Command("dash", "Record a new DASH on an open case", Operation.REFER_CASE),
     Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
     Command("closures", "Closure days: not counted as working days", Operation.MANAGE_MEETINGS),
     Command(

@@ -21,6 +21,7 @@ from bot.services.audit_trail import AuditTrailService
 from bot.services.cases import CaseService
 from bot.services.closures import ClosureService
 from bot.services.confirmations import TEXT_FROM, ConfirmationService
+from bot.services.dash_assessments import DashAssessmentService
 from bot.services.deps import ServiceDeps
 from bot.services.enrolment import EnrolmentService
 from bot.services.idva import IdvaService
@@ -52,6 +53,7 @@ class Services:
     audit_checkpoints: AuditCheckpointService
     sensitive_messages: SensitiveMessageService
     referrals: ReferralService
+    dash: DashAssessmentService
     cases: CaseService
     outbox: OutboxService
     policies: PolicyService
@@ -82,6 +84,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
             deps, timedelta(minutes=settings.sensitive_message_ttl_minutes)
         ),
         referrals=ReferralService(deps),
+        dash=DashAssessmentService(deps),
         cases=CaseService(deps),
         outbox=OutboxService(deps),
         policies=PolicyService(deps),

@@ -657,7 +657,14 @@ def referral_review(payload: dict[str, object], yes: int, not_known: int) -> str
         f"Safe to contact: {_yes_no(payload.get('safe_to_contact'))}; "
         f"victim aware: {_yes_no(payload.get('victim_aware'))}; "
         f"consent: {_yes_no(payload.get('consent'))}",
-        f"DASH: {yes} yes, {not_known} not known, of 24",
+        *(
+            [dash_form_line("dara", str(payload.get("dara_level")))]
+            if payload.get("dash_form") == "dara"
+            else [
+                f"DASH: {yes} yes, {not_known} not known, of 24",
+                dash_form_line(str(payload.get("dash_form") or "safelives"), None),
+            ]
+        ),
         f"Criterion: {criterion}",
         f"Victim: {payload.get('victim_name')}, born {_uk_date(payload.get('victim_dob'))}",
         f"Person causing harm: {payload.get('perp_name') or 'not known'} "
@@ -687,6 +694,7 @@ def case_card(
     history: list[str],
     details: list[str] | None,
     excluded: list[str],
+    dash_lines: list[str] | None = None,
 ) -> str:
     lines = [
         f"Case {reference}" + (" — URGENT" if urgent else ""),
@@ -694,6 +702,7 @@ def case_card(
         f"Criterion: {CRITERION_NAMES.get(criterion, criterion)}; DASH {dash_yes} yes, "
         f"{dash_not_known} not known",
         f"Referred {referred_on} by {referring_agency}; children in household: {children}",
+        *(dash_lines or []),
     ]
     if repeat_of:
         lines.append(f"Repeat of {repeat_of}")
@@ -2487,3 +2496,134 @@ def minutes_due_reminder(when: str) -> str:
         f"The minutes of the MARAC on {when} have not been sent and are due today "
         "(three working days after the meeting). Send /plan and press Send the minutes."
     )
+
+
+# --- DASH: which form, the story against the answers, reassessment -------------------------
+
+DASH_FORM_NAMES = {
+    "safelives": "SafeLives DASH (24 questions)",
+    "acpo_2009": "Police ACPO DASH 2009 (27 questions)",
+    "dara": "A police DARA assessment",
+}
+DASH_FORM_SHORT = {
+    "safelives": "SafeLives DASH",
+    "acpo_2009": "ACPO DASH 2009",
+    "dara": "police DARA",
+}
+DARA_LEVEL_NAMES = {"standard": "Standard", "medium": "Medium", "high": "High"}
+DASH_FORM_PROMPT = (
+    "Which form do the numbers come from? The police ACPO DASH has 27 questions and numbers "
+    "them differently from question 10 on, so the numbers are read as on the form you have."
+)
+DARA_LEVEL_PROMPT = (
+    "A DARA assessment is not a count of yes answers: it is recorded with its risk level, and "
+    "the referral goes on professional judgement. What risk level did the officer record?"
+)
+DASH_EXTRA_NOT_COUNTED = "Not among the 24 questions the MARAC score counts:"
+BUTTON_CHANGE_TO_YES = "Change to yes"
+BUTTON_KEEP = "Keep"
+STORY_CONCERN_NAMES = {
+    "strangulation": "strangulation",
+    "weapons": "weapons",
+    "threats_to_kill": "threats to kill",
+    "pregnancy": "pregnancy",
+    "escalation": "the abuse getting worse",
+    "stalking": "stalking or harassment",
+    "sexual_abuse": "sexual abuse",
+    "children_threats": "threats about the children",
+}
+STEP_NAMES["dash_story_checked"] = "checklist reviewed against the concerns"
+STEP_NAMES["dash_reassessed"] = "new DASH recorded"
+BUTTON_NEW_DASH = "New DASH"
+BUTTON_THAT_IS_RIGHT = "That is right"
+BUTTON_TYPE_IT_AGAIN = "Type it again"
+DASH_REASSESS_WHICH_FORM = "New DASH for {reference}. Which form was completed?"
+DASH_REASSESS_NOT_OPEN = "A new DASH can only be recorded on an open case."
+DASH_REASSESS_USAGE = "Send /dash and the case reference, for example /dash NOR-2026-0001."
+
+
+def dash_quick_prompt(form: str, count: int) -> str:
+    return (
+        f"{DASH_FORM_NAMES.get(form, form)}: type the question numbers answered yes, then "
+        "those not known, numbered as on that form, for example:\n"
+        "yes 1 3 5-9 14, not known 20\n"
+        f"Every question of the {count} you do not list counts as no."
+    )
+
+
+def dash_form_read_back(
+    form: str,
+    yes: list[tuple[int, str]],
+    not_known: list[tuple[int, str]],
+    extra: list[tuple[int, str, str]],
+    score: int,
+) -> str:
+    """The answers as numbered and named on the referrer's own form, and the score they make."""
+    lines = [f"{DASH_FORM_NAMES.get(form, form)}, as numbered on that form:"]
+    lines.append(f"Yes ({len(yes)}):" if yes else "Yes: none")
+    lines.extend(f"{number}. {topic}" for number, topic in yes)
+    lines.append(f"Not known ({len(not_known)}):" if not_known else "Not known: none")
+    lines.extend(f"{number}. {topic}" for number, topic in not_known)
+    lines.append("All other questions: no.")
+    if extra:
+        lines.append(DASH_EXTRA_NOT_COUNTED)
+        lines.extend(f"{number}. {topic}: {answer}" for number, topic, answer in extra)
+    lines.append(f"MARAC score (the 24 SafeLives questions): {score} yes")
+    return "\n".join(lines)
+
+
+def story_prompt(concern: str, number: int, form: str, answer: str) -> str:
+    """Asked before submitting when the concerns mention what a question is answered no to."""
+    on_form = "" if form == "safelives" else f" on the {DASH_FORM_SHORT.get(form, form)}"
+    return (
+        f"Your concerns mention {STORY_CONCERN_NAMES.get(concern, concern)}; question {number}"
+        f"{on_form} is answered {answer}. Change it, or keep it?"
+    )
+
+
+def dash_form_name(form: str | None, dara_level: str | None) -> str:
+    """The form the DASH came from (with a DARA assessment's level), for the case page."""
+    if form == "dara":
+        level = DARA_LEVEL_NAMES.get(str(dara_level), "not given")
+        return f"police DARA, {level.lower()} risk (not a count; professional judgement)"
+    return DASH_FORM_NAMES.get(str(form or "safelives"), str(form))
+
+
+def dash_form_line(form: str | None, dara_level: str | None) -> str:
+    """The form the DASH came from, for the review and the case card."""
+    return f"{WS_DASH_FORM}: {dash_form_name(form, dara_level)}"
+
+
+def dash_assessment_line(
+    when: str, who: str, form: str, yes: int | None, not_known: int | None, dara_level: str | None
+) -> str:
+    if form == "dara":
+        result = f"DARA {DARA_LEVEL_NAMES.get(str(dara_level), str(dara_level)).lower()} risk"
+    else:
+        result = f"{yes} of 24 yes, {not_known} not known ({DASH_FORM_SHORT.get(form, form)})"
+    return f"{when}: {result}, by {who}"
+
+
+DASH_ASSESSMENTS_HEADING = "DASH assessments:"
+WS_DASH_FORM = "Risk form"
+
+
+def dash_trend(first: int, latest: int | None) -> str:
+    """The score on an agenda line: "DASH 14", or "DASH 14 → 18" when it has risen."""
+    if latest is None or latest == first:
+        return f"DASH {first}"
+    return f"DASH {first} → {latest}"
+
+
+def dash_recorded(reference: str, yes: int | None, before: int | None, form: str) -> str:
+    if form == "dara":
+        return f"New DARA assessment recorded for {reference}."
+    change = f" (was {before})" if before is not None and before != yes else ""
+    return f"New DASH recorded for {reference}: {yes} of 24 yes{change}."
+
+
+def ws_dash_trend(first: int, latest: int | None) -> str:
+    """The board's DASH cell: "14 of 24 yes", or "14 → 18 of 24 yes" when it has changed."""
+    if latest is None or latest == first:
+        return ws_dash(first)
+    return f"{first} → {latest} of 24 yes"

@@ -18,6 +18,7 @@ from bot import texts
 from bot.adapter.context import MaracContext
 from bot.buttons import (
     CASE_OPEN,
+    DASH_NEW,
     IDVA_CONTACT_MENU,
     IDVA_TAKE,
     REPEAT_CONFIRM,
@@ -81,6 +82,7 @@ def _render(context: MaracContext, card: CaseCard) -> str:
         history=history,
         details=details,
         excluded=card.excluded_people,
+        dash_lines=_dash_lines(context, card),
     )
     if card.shows_idva:
         contact = None
@@ -101,6 +103,27 @@ def _render(context: MaracContext, card: CaseCard) -> str:
 def _keyboard(card: CaseCard, context: MaracContext) -> InlineKeyboardMarkup | None:
     rows = _action_rows(card) + voice_rows(context, card)
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _dash_lines(context: MaracContext, card: CaseCard) -> list[str]:
+    """The form the referral's risk assessment came from and, once there is more than one,
+    each assessment with its date and score."""
+    lines = [texts.dash_form_line(card.dash_form, card.dara_level)]
+    if len(card.assessments) > 1:
+        lines.append(texts.DASH_ASSESSMENTS_HEADING)
+        lines += [
+            "• "
+            + texts.dash_assessment_line(
+                local_day(context, a.assessed_at),
+                a.by,
+                a.form,
+                a.dash_yes,
+                a.dash_not_known,
+                a.dara_level,
+            )
+            for a in card.assessments
+        ]
+    return lines
 
 
 def _action_rows(card: CaseCard) -> list[list[InlineKeyboardButton]]:
@@ -154,6 +177,10 @@ def _action_rows(card: CaseCard) -> list[list[InlineKeyboardButton]]:
         )
     if idva_row:
         rows.append(idva_row)
+    if card.may_reassess:
+        rows.append(
+            [InlineKeyboardButton(texts.BUTTON_NEW_DASH, callback_data=DASH_NEW.data(card.id))]
+        )
     if card.may_triage:
         rows.append(
             [

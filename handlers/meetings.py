@@ -93,7 +93,8 @@ def _agenda(context: MaracContext, detail: MeetingDetail) -> str:
     meeting = detail.meeting
     lines = [
         f"{i}. {line.reference}{' — EMERGENCY' if line.emergency else ''}: "
-        f"{texts.CRITERION_NAMES.get(line.criterion, line.criterion)}, DASH {line.dash_yes}"
+        f"{texts.CRITERION_NAMES.get(line.criterion, line.criterion)}, "
+        f"{texts.dash_trend(line.dash_yes, line.dash_latest)}"
         f"{', repeat' if line.repeat else ''}; from {line.referring_agency}"
         + (texts.outstanding_note(line.outstanding_actions) if line.outstanding_actions else "")
         + _voice_note(line)

@@ -407,6 +407,28 @@ class VictimContact(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class DashAssessment(Base):
+    """A DASH (or DARA) risk assessment of a case: when, by whom, on which form, its score.
+
+    The referral's own checklist is the first; an IDVA or the referrer may record more while
+    the case is open (a reassessment), each a new row, so the agenda can show a rising score.
+    Only coded values: the form, the counts of yes and not known (the 24 SafeLives
+    questions), and a DARA assessment's graded level (it is not a count).
+    """
+
+    __tablename__ = "dash_assessments"
+    __table_args__ = (Index("ix_dash_assessments_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_person_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    form: Mapped[str] = mapped_column(String(16))
+    dash_yes: Mapped[int | None] = mapped_column(Integer(), default=None)
+    dash_not_known: Mapped[int | None] = mapped_column(Integer(), default=None)
+    dara_level: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
 class CaseExclusion(Base):
     """Someone who must never receive anything about this case."""
 

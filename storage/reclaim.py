@@ -47,6 +47,7 @@ ERASURE_TABLES: Final = (
     "victim_voice_entries",
     "victim_outcome_replies",
     "case_risk_summaries",
+    "dash_assessments",
     "outbox",
     "referral_drafts",
     "data_keys",

@@ -36,6 +36,7 @@ from handlers import (
     audit,
     cases,
     closures,
+    dash,
     enrolment,
     erasure,
     idva,
@@ -127,6 +128,7 @@ def register_handlers(application: MaracApplication) -> None:
     for module in (
         referral,
         cases,
+        dash,
         erasure,
         idva,
         meetings,

@@ -32,7 +32,7 @@ from bot.meetings.workdays import AreaCalendar
 from bot.referrals.status import REFERENCE_PATTERN
 from bot.runtime import Runtime, open_runtime
 from bot.sandbox import BotApiStandIn, Driver, RecordedMessage, SimulatedUser
-from bot.sandbox.scenarios import Referral, make_referral
+from bot.sandbox.scenarios import Referral, make_referral, say
 from bot.vocabulary import Role
 from config import Settings
 from storage.audit import verify_chain
@@ -318,7 +318,11 @@ class Demo:
                 children=(
                     f"Mia Doe, {born}, Oak Primary School, lives with victim, CSC involved\n"
                     "Leo Doe, 18 months, Little Acorns Nursery, lives with victim, no CSC"
-                )
+                ),
+                # The concerns say she was strangled; the checklist said no to question 15.
+                # Asked to review it, Sam changes it to yes (15 yes: still visible high risk,
+                # not urgent, as threats to kill are answered no).
+                story_choice="Change to yes",
             ),
         )
         result = await sam.press_and_wait("Submit referral", expect_edit=True)
@@ -342,6 +346,16 @@ class Demo:
             lambda: any("listed for the MARAC" in (m.text or "") for m in priya.bot_messages()),
             description="the case listed on the agenda",
         )
+        await self.reassessment()
+
+    async def reassessment(self) -> None:
+        """Jo (the IDVA) completes a new DASH with the victim: the score has risen."""
+        jo = self.cast.idva
+        await jo.send_and_wait(f"/dash {self.reference}")
+        await jo.press_and_wait("SafeLives DASH (24 questions)", expect_edit=True)
+        await say(jo, "yes 1-16 18 20, not known 21")
+        await jo.press_and_wait("That is right", expect_edit=True)
+        await self.wait_for_text(jo, "New DASH recorded")
 
     async def idva_takes_the_case(self) -> None:
         """Jo was told of the referral when it was submitted; she takes it and records that she

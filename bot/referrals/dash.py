@@ -209,21 +209,21 @@ _NORMALISE = str.maketrans(
 _LABELS = {Answer.YES: "yes", Answer.NOT_KNOWN: "not known", Answer.NO: "no"}
 
 
-def _question_number(digits: str) -> int:
-    if len(digits) > 3 or int(digits) > QUESTION_COUNT:
+def _question_number(digits: str, question_count: int = QUESTION_COUNT) -> int:
+    if len(digits) > 3 or int(digits) > question_count:
         shown = digits if len(digits) <= 6 else digits[:6] + "…"
         raise InputError(
-            f"There is no question {shown}: the checklist has {QUESTION_COUNT} questions."
+            f"There is no question {shown}: the checklist has {question_count} questions."
         )
     number = int(digits)
     if number < 1:
         raise InputError(
-            f"There is no question {number}: the questions are numbered 1 to {QUESTION_COUNT}."
+            f"There is no question {number}: the questions are numbered 1 to {question_count}."
         )
     return number
 
 
-def parse_quick_entry(text: str) -> DashAnswers:
+def parse_quick_entry(text: str, question_count: int = QUESTION_COUNT) -> DashAnswers:
     """Read a whole checklist from one line such as ``yes 1 3 5-9 14, not known 20``.
 
     Referrers usually arrive with the checklist already completed on paper or in
@@ -232,6 +232,8 @@ def parse_quick_entry(text: str) -> DashAnswers:
     not listed is no. Unlabelled numbers are refused rather than taken as yes,
     because a lone "14" is far more likely to be the score than question 14.
     The result is always complete and should be read back before it is saved.
+    ``question_count`` is the length of the form the numbers come from (the
+    police ACPO DASH has 27); ``bot.referrals.dash_forms`` maps them onto the 24.
     """
     normalised = text.translate(_NORMALISE).lower()
     for pattern, replacement in _PHRASES:
@@ -257,9 +259,10 @@ def parse_quick_entry(text: str) -> DashAnswers:
             if current in said_none:
                 raise _none_and_numbers(current)
             if single is not None:
-                listed[current].add(_question_number(single))
+                listed[current].add(_question_number(single, question_count))
             else:
-                first, last = _question_number(start), _question_number(end)
+                first = _question_number(start, question_count)
+                last = _question_number(end, question_count)
                 if first > last:
                     raise InputError(
                         f"The range {first}-{last} runs backwards. Did you mean {last}-{first}?"
@@ -311,7 +314,7 @@ def parse_quick_entry(text: str) -> DashAnswers:
                 "Please put it in one list only."
             )
 
-    answers: DashAnswers = dict.fromkeys(QUESTION_NUMBERS, Answer.NO)
+    answers: DashAnswers = dict.fromkeys(range(1, question_count + 1), Answer.NO)
     for answer in (Answer.YES, Answer.NOT_KNOWN):
         for number in listed[answer]:
             answers[number] = answer

@@ -21,7 +21,17 @@ from bot.referrals.criteria import (
     available_criteria,
     determine_criterion,
 )
-from bot.referrals.dash import DASH_QUESTIONS, Answer, parse_quick_entry, read_back, score
+from bot.referrals.dash import DASH_QUESTIONS, Answer, score
+from bot.referrals.dash_forms import (
+    DaraLevel,
+    DashForm,
+    number_on_form,
+    parse_form_entry,
+    questions_of,
+    read_back_form,
+    to_safelives,
+)
+from bot.referrals.dash_story import Concern, Mismatch, mismatches
 from bot.referrals.validation import (
     InputError,
     age_on,
@@ -50,7 +60,10 @@ CHOICES: dict[str, tuple[Option, ...]] = {
     "victim_aware": YES_NO,
     "consent": YES_NO,
     "dash_mode": (("one", "Answer one by one"), ("quick", "I have a completed checklist")),
+    "dash_form": tuple((form.value, texts.DASH_FORM_NAMES[form.value]) for form in DashForm),
+    "dara_level": tuple((level.value, texts.DARA_LEVEL_NAMES[level.value]) for level in DaraLevel),
     "dash_confirm": (("confirm", "That is right"), ("again", "Type it again")),
+    "dash_story": (("change", texts.BUTTON_CHANGE_TO_YES), ("keep", texts.BUTTON_KEEP)),
     "victim_gender": (
         ("female", "Female"),
         ("male", "Male"),
@@ -71,7 +84,14 @@ CHOICES: dict[str, tuple[Option, ...]] = {
 }
 
 SAFETY = ["safe_contact", "safe_details", "victim_aware", "consent", "consent_reason"]
-DASH = ["dash_mode", *[f"dash:{q.number}" for q in DASH_QUESTIONS], "dash_quick", "dash_confirm"]
+DASH = [
+    "dash_mode",
+    "dash_form",
+    "dara_level",
+    *[f"dash:{q.number}" for q in DASH_QUESTIONS],
+    "dash_quick",
+    "dash_confirm",
+]
 CRITERION = ["criterion", "judgement_reason", "police_incidents"]
 WHO = [
     "victim_name",
@@ -88,7 +108,7 @@ WHO = [
     "relationship",
     "children",
 ]
-ORDER: list[str] = [*SAFETY, *DASH, *CRITERION, *WHO, "summary", "urgent", "review"]
+ORDER: list[str] = [*SAFETY, *DASH, *CRITERION, *WHO, "summary", "urgent", "dash_story", "review"]
 FIRST_STEP = ORDER[0]
 
 
@@ -114,8 +134,14 @@ def _applies(key: str, payload: Payload) -> bool:
         return payload.get("consent") is False
     if key.startswith("dash:"):
         return payload.get("dash_mode") == "one"
-    if key in ("dash_quick", "dash_confirm"):
+    if key == "dash_form":
         return payload.get("dash_mode") == "quick"
+    if key == "dara_level":
+        return payload.get("dash_mode") == "quick" and form_of(payload) is DashForm.DARA
+    if key in ("dash_quick", "dash_confirm"):
+        return payload.get("dash_mode") == "quick" and form_of(payload) is not DashForm.DARA
+    if key == "dash_story":
+        return bool(story_pending(payload))
     if key == "judgement_reason":
         return payload.get("criterion") == Criterion.PROFESSIONAL_JUDGEMENT.value
     if key == "police_incidents":
@@ -128,6 +154,33 @@ def _next_key(key: str, payload: Payload) -> str:
         if _applies(candidate, payload):
             return candidate
     return "review"
+
+
+def form_of(payload: Payload) -> DashForm:
+    """The form the checklist came from: answered here one by one is the SafeLives one."""
+    if payload.get("dash_mode") != "quick":
+        return DashForm.SAFELIVES
+    return DashForm(payload.get("dash_form") or DashForm.SAFELIVES.value)
+
+
+def story_text(payload: Payload) -> str:
+    """What the referrer wrote about the case: the concerns and the safety notes."""
+    return "\n".join(str(payload.get(key) or "") for key in ("summary", "safe_details"))
+
+
+def story_pending(payload: Payload) -> list[Mismatch]:
+    """Mentions in the concerns whose question is not yes and that the referrer has not kept.
+
+    A DARA assessment has no answers to compare. Only the kinds of concern are kept in the
+    draft (never the words that matched)."""
+    if form_of(payload) is DashForm.DARA:
+        return []
+    decided = {str(check["concern"]) for check in payload.get("story_checks", [])}
+    return [
+        found
+        for found in mismatches(story_text(payload), dash_answers(payload))
+        if found.concern.value not in decided
+    ]
 
 
 def dash_answers(payload: Payload) -> dict[int, Answer]:
@@ -156,10 +209,21 @@ def prompt(payload: Payload, thresholds: Thresholds) -> Prompt:
         question = DASH_QUESTIONS[number - 1]
         text = texts.dash_prompt(number, question.question, yes_count(payload))
     elif key == "dash_confirm":
-        text = (
-            texts.DASH_CONFIRM_INTRO
-            + "\n"
-            + read_back({int(n): Answer(a) for n, a in payload.get("dash_pending", {}).items()})
+        pending = {int(n): Answer(a) for n, a in payload.get("dash_pending", {}).items()}
+        text = texts.DASH_CONFIRM_INTRO + "\n" + read_back_form(form_of(payload), pending)
+    elif key == "dash_form":
+        text = texts.DASH_FORM_PROMPT
+    elif key == "dara_level":
+        text = texts.DARA_LEVEL_PROMPT
+    elif key == "dash_quick":
+        form = form_of(payload)
+        text = texts.dash_quick_prompt(form.value, len(questions_of(form)))
+    elif key == "dash_story" and story_pending(payload):
+        first = story_pending(payload)[0]
+        form = form_of(payload)
+        shown = "not known" if first.answer is Answer.NOT_KNOWN else "no"
+        text = texts.story_prompt(
+            first.concern.value, number_on_form(form, first.question), form.value, shown
         )
     elif key == "criterion":
         text = texts.criterion_prompt(yes_count(payload), thresholds.dash)
@@ -170,7 +234,7 @@ def prompt(payload: Payload, thresholds: Thresholds) -> Prompt:
             "safe_details" if payload.get("safe_to_contact") else "unsafe_details"
         ]
     else:
-        text = texts.REFERRAL_PROMPTS[key]
+        text = texts.REFERRAL_PROMPTS.get(key, texts.REFERRAL_PROMPTS["review"])
     children = payload.get("children")
     if key == "children" and isinstance(children, list):
         # Back at this question: what it holds now, to correct and send again.
@@ -235,7 +299,7 @@ def _children(payload: Payload, raw: str, today: date, thresholds: Thresholds) -
 
 
 def _quick(payload: Payload, raw: str, today: date, thresholds: Thresholds) -> None:
-    answers = parse_quick_entry(raw)
+    answers = parse_form_entry(form_of(payload), raw)
     payload["dash_pending"] = {str(n): a.value for n, a in answers.items()}
 
 
@@ -275,6 +339,8 @@ CHOICE_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "victim_aware": ("victim_aware", lambda v: v == "yes"),
     "consent": ("consent", lambda v: v == "yes"),
     "dash_mode": ("dash_mode", str),
+    "dash_form": ("dash_form", str),
+    "dara_level": ("dara_level", str),
     "criterion": ("criterion", str),
     "victim_gender": ("victim_gender", str),
     "victim_lgbt": ("victim_lgbt", _tri),
@@ -307,15 +373,60 @@ def answer(payload: Payload, raw: str, *, today: date, thresholds: Thresholds) -
             if raw == "again":
                 updated["step"] = "dash_quick"
                 return updated
-            updated["dash"] = updated.pop("dash_pending", {})
+            pending = {int(n): Answer(a) for n, a in updated.pop("dash_pending", {}).items()}
+            mapped, extra = to_safelives(form_of(updated), pending)
+            updated["dash"] = {str(n): a.value for n, a in mapped.items()}
+            updated["dash_extra"] = {str(n): a.value for n, a in extra.items()}
+        elif key == "dash_story":
+            _decide_story(updated, raw)
         else:
             field, convert = CHOICE_FIELDS[key]
             updated[field] = convert(raw)
-    if key == "dash_mode":
+    if key in ("dash_mode", "dash_form"):
+        # Another form or way of answering: the earlier answers (and checks of them) go.
         updated["dash"] = {}
+        for stale in ("dash_extra", "dash_pending", "dara_level", "story_checks"):
+            updated.pop(stale, None)
+        if key == "dash_mode" and raw == "one":
+            updated.pop("dash_form", None)
     updated["history"] = [*updated.get("history", []), key]
-    updated["step"] = _next_key(key, updated)
+    if key == "dash_story" and story_pending(updated):
+        updated["step"] = "dash_story"  # the next mention to review
+    else:
+        updated["step"] = _next_key(key, updated)
     return updated
+
+
+def _decide_story(payload: Payload, raw: str) -> None:
+    """The referrer's tap on a mention: change the answer to yes, or keep it as it is."""
+    pending = story_pending(payload)
+    if not pending:
+        raise InputError(texts.STALE_QUESTION)
+    first = pending[0]
+    if raw == "change":
+        payload["dash"][str(first.question)] = Answer.YES.value
+    payload["story_checks"] = [
+        *payload.get("story_checks", []),
+        {
+            "concern": first.concern.value,
+            "question": first.question,
+            "was": first.answer.value if first.answer else None,
+            "choice": "changed" if raw == "change" else "kept",
+        },
+    ]
+
+
+def story_checks(payload: Payload) -> list[dict[str, Any]]:
+    """The mentions the referrer reviewed and what they chose: kinds and numbers only."""
+    return [
+        {
+            "concern": Concern(str(check["concern"])).value,
+            "question": int(check["question"]),
+            "was": check.get("was"),
+            "choice": str(check["choice"]),
+        }
+        for check in payload.get("story_checks", [])
+    ]
 
 
 def back(payload: Payload) -> Payload:
@@ -325,6 +436,14 @@ def back(payload: Payload) -> Payload:
     if history:
         updated["step"] = history.pop()
         updated["history"] = history
+        if updated["step"] == "dash_story" and updated.get("story_checks"):
+            # Back to a mention already decided: undo that decision, so it is asked again.
+            last = updated["story_checks"].pop()
+            if last.get("choice") == "changed":
+                if last.get("was") is None:
+                    updated["dash"].pop(str(last["question"]), None)
+                else:
+                    updated["dash"][str(last["question"])] = last["was"]
     return updated
 
 

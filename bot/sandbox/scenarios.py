@@ -16,8 +16,12 @@ class Referral:
     perpetrator: str = "John Doe"
     perpetrator_address: str = "4 Mill Lane, Northampton"
     checklist: str = "yes 1-13 16, not known 20"  # 14 yes: visible high risk, not urgent
+    form: str = "SafeLives DASH (24 questions)"  # the form the checklist's numbers come from
     urgent: bool = False
     summary: str = "Strangled at the scene last night; he has threatened to take the children."
+    # The concerns mention strangulation, which the checklist answers no (question 15): the
+    # referrer is asked to review it before submitting, and taps this.
+    story_choice: str = "Keep"
     # One child per line, as the children question asks (the demo gives a date of birth
     # worked out from its own clock).
     children: str = (
@@ -53,6 +57,7 @@ async def make_referral(user: SimulatedUser, referral: Referral = Referral()) ->
     await press(user, "Yes")  # aware
     await press(user, "Yes")  # consent
     await press(user, "I have a completed checklist")
+    await press(user, referral.form)
     await say(user, referral.checklist)
     criterion = await press(user, "That is right")
     await press(user, criterion.buttons[0][0].text)
@@ -70,4 +75,7 @@ async def make_referral(user: SimulatedUser, referral: Referral = Referral()) ->
     await press(user, "Ex-partner")
     await say(user, referral.children)
     await say(user, referral.summary)
-    return await press(user, "Yes, urgent" if referral.urgent else "No")
+    following = await press(user, "Yes, urgent" if referral.urgent else "No")
+    while following.find_button(referral.story_choice) and following.find_button("Keep"):
+        following = await press(user, referral.story_choice)  # the concerns against the answers
+    return following

@@ -19,14 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot import texts
-from bot.access import CasePath, Level, Part, identifiers_shown
+from bot.access import NEEDS, CasePath, Level, Part, identifiers_shown
 from bot.actor import Actor
 from bot.errors import NotFound, ServiceError
-from bot.permissions import Operation, authorise
+from bot.permissions import Operation, authorise, is_allowed
 from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.case_identifiers import children_of, harm_address_shown
+from bot.services.dash_assessments import assessments_of
 from bot.services.deps import ServiceDeps
 from bot.services.idva import tell_case_idva
 from bot.services.idva_allocations import allocated_idvas
@@ -109,6 +110,25 @@ class CaseCard:
     may_take: bool = False
     may_reallocate: bool = False
     may_record_contact: bool = False
+    # Each DASH (or DARA) assessment, oldest first: the referral's, then any reassessments.
+    assessments: list[DashLine] = field(default_factory=list)
+    # The form the referral's risk assessment came from (the first assessment's).
+    dash_form: str = "safelives"
+    dara_level: str | None = None
+    # Whether the reader may record a new DASH (the REASSESSMENT path's level, and open).
+    may_reassess: bool = False
+
+
+@dataclass(frozen=True)
+class DashLine:
+    """One assessment on the card: when, by whom, on which form, with what result."""
+
+    assessed_at: datetime
+    by: str
+    form: str
+    dash_yes: int | None
+    dash_not_known: int | None
+    dara_level: str | None
 
 
 def _str_or_none(value: object) -> str | None:
@@ -451,10 +471,30 @@ class CaseService:
                 )
             ).one_or_none()
             contact = (latest[0], latest[1].value) if latest else None
+        assessed = (await assessments_of(session, [case.id]))[case.id]
+        assessments = [
+            DashLine(
+                a.assessed_at,
+                await self._name(session, a.by_person_id),
+                a.form,
+                a.dash_yes,
+                a.dash_not_known,
+                a.dara_level,
+            )
+            for a in assessed
+        ]
+        status = triage_status(e.kind for e in events)
+        may_reassess = (
+            level >= NEEDS[CasePath.REASSESSMENT]
+            and is_allowed(
+                actor, Operation.REFER_CASE, area_id=actor.area_id, agency_id=actor.agency_id
+            )
+            and status is not CaseStep.DECLINED
+        )
         return CaseCard(
             id=case.id,
             reference=case.reference,
-            status=triage_status(e.kind for e in events),
+            status=status,
             criterion=case.criterion.value,
             dash_yes=case.dash_yes,
             dash_not_known=case.dash_not_known,
@@ -479,6 +519,10 @@ class CaseService:
             may_reallocate=(idva_service or actor.role is Role.COORDINATOR)
             and (holder is not None or actor.role is Role.COORDINATOR),
             may_record_contact=idva_service and holder == actor.person_id,
+            assessments=assessments,
+            dash_form=assessed[0].form if assessed else "safelives",
+            dara_level=assessed[0].dara_level if assessed else None,
+            may_reassess=may_reassess,
         )
 
     async def _research(self, session: AsyncSession, case: Case) -> list[tuple[datetime, str, str]]:

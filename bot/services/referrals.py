@@ -31,6 +31,7 @@ from bot.permissions import Operation, authorise
 from bot.referrals import flow
 from bot.referrals.criteria import CriterionChoice, Thresholds, assess_urgency, determine_criterion
 from bot.referrals.dash import Answer
+from bot.referrals.dash_forms import DashForm
 from bot.referrals.status import CaseStep, format_reference
 from bot.referrals.validation import InputError, age_on
 from bot.services.audited import audit_by
@@ -49,6 +50,7 @@ from storage.models import (
     Case,
     CaseCounter,
     CaseEvent,
+    DashAssessment,
     Person,
     ReferralDraft,
 )
@@ -67,6 +69,8 @@ SEALED_CASE_COLUMNS = (
 # Cases of different victims with the same person causing harm are linked within 3 years.
 SERIAL_WINDOW_DAYS = 1096
 SERIAL_PERPETRATOR = "serial_perpetrator"  # the CaseEvent kind recording such a link
+# The CaseEvent kind recording that the referrer reviewed the checklist against the concerns.
+DASH_STORY_CHECKED = "dash_story_checked"
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,28 @@ class ReferralService:
                     case_id=case.id, kind=CaseStep.SUBMITTED, at=now, by_person_id=actor.person_id
                 )
             )
+            form = flow.form_of(payload)
+            session.add(
+                DashAssessment(
+                    case_id=case.id,
+                    assessed_at=now,
+                    by_person_id=actor.person_id,
+                    form=form.value,
+                    dash_yes=None if form is DashForm.DARA else case.dash_yes,
+                    dash_not_known=None if form is DashForm.DARA else case.dash_not_known,
+                    dara_level=payload.get("dara_level") if form is DashForm.DARA else None,
+                )
+            )
+            checks = flow.story_checks(payload)
+            if checks:
+                session.add(
+                    CaseEvent(
+                        case_id=case.id,
+                        kind=DASH_STORY_CHECKED,
+                        at=now,
+                        by_person_id=actor.person_id,
+                    )
+                )
             if match is not None:
                 session.add(
                     CaseEvent(
@@ -344,6 +370,12 @@ class ReferralService:
                     "urgent": urgency.urgent,
                     "repeat": match is not None,
                     "serial": bool(serial),
+                    "dash_form": form.value,
+                    # Which mentions the referrer was asked to review and what they chose:
+                    # the kind of concern and the question only, never the words.
+                    "story_checks": ",".join(
+                        f"{c['concern']}:q{c['question']}:{c['choice']}" for c in checks
+                    ),
                 },
             )
             await self._notify_submission(session, actor, case, match, urgency.reasons, policy, now)
@@ -561,6 +593,10 @@ class ReferralService:
             },
             "risk_sealed": {
                 "dash": payload.get("dash", {}),
+                "dash_form": flow.form_of(payload).value,
+                "dash_extra": payload.get("dash_extra", {}),
+                "dara_level": payload.get("dara_level"),
+                "story_checks": flow.story_checks(payload),
                 "judgement_reason": payload.get("judgement_reason"),
                 "urgent_reasons": list(urgent_reasons),
             },

@@ -68,6 +68,7 @@ from storage.models import (
     CaseEvent,
     CaseExclusion,
     CaseRiskSummary,
+    DashAssessment,
     Meeting,
     OutboxMessage,
     PerpetratorReferral,
@@ -600,6 +601,10 @@ class RetentionService:
         await remove(
             "case_risk_summaries",
             delete(CaseRiskSummary).where(CaseRiskSummary.case_id == case_id),
+        )
+        await remove(
+            "dash_assessments",
+            delete(DashAssessment).where(DashAssessment.case_id == case_id),
         )
         await remove("exclusions", delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
         # Its notifications (references only) go too: none is sent about a case that is gone,

@@ -71,6 +71,7 @@ async def test_the_referrer_lists_two_children_and_an_invited_agency_reads_them(
     await press(sam, "Yes")
     await press(sam, "Yes")
     await press(sam, "I have a completed checklist")
+    await press(sam, "SafeLives DASH (24 questions)")
     await say(sam, "yes 1-14")
     criterion = await press(sam, "That is right")
     await press(sam, criterion.buttons[0][0].text)

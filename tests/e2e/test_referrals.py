@@ -101,6 +101,7 @@ async def test_bad_answers_get_a_specific_correction_and_nothing_is_lost(
     await press(sam, "Yes")
     await press(sam, "Yes")
     await press(sam, "I have a completed checklist")
+    await press(sam, "SafeLives DASH (24 questions)")
     reply = await say(sam, "yes 1 25")
     assert "24 questions" in (reply.text or "")
     reply = await say(sam, "x" * 20_000)

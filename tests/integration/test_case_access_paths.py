@@ -33,6 +33,7 @@ from bot.errors import NotFound, ServiceError
 from bot.meetings.recurrence import Repeat
 from bot.meetings.workdays import AreaCalendar
 from bot.permissions import Operation, PermissionDenied, may, scope_for
+from bot.referrals.dash_forms import DashForm
 from bot.runtime import Runtime, Services
 from bot.services.case_access import case_facts, viewers
 from bot.services.case_identifiers import Identifiers
@@ -215,6 +216,15 @@ async def _idva_oversight(s: Services, a: Actor, w: World) -> Seen:
     return {item.reference for item in await s.idva.waiting(a, overdue_only=False)}
 
 
+async def _reassessment(s: Services, a: Actor, w: World) -> Seen:
+    target = await s.dash.begin(a, w.reference)
+    assert (await s.dash.begin_by_id(a, w.case_id)).reference == target.reference
+    preview = s.dash.preview(DashForm.SAFELIVES, "yes 1-16")
+    recorded = await s.dash.record(a, w.case_id, DashForm.SAFELIVES, code=preview.code)
+    assert recorded.dash_yes == 16
+    return {target.reference}
+
+
 PATHS: dict[CasePath, Path_] = {
     CasePath.CASE_CARD: _case_card,
     CasePath.TRIAGE: _triage,
@@ -240,6 +250,7 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.IDVA_ALLOCATION: _idva_allocation,
     CasePath.VICTIM_CONTACT: _victim_contact,
     CasePath.IDVA_OVERSIGHT: _idva_oversight,
+    CasePath.REASSESSMENT: _reassessment,
 }
 
 
@@ -471,6 +482,9 @@ PATH_METHODS = {
     "victim_voice.read",
     "victim_voice.status",
     "victim_voice.for_meeting",
+    "dash.begin",
+    "dash.begin_by_id",
+    "dash.record",
 }
 
 

@@ -92,6 +92,7 @@ async def finish_referral(user: SimulatedUser) -> str:
     await press(user, "Yes")  # aware
     await press(user, "Yes")  # consent
     await press(user, "I have a completed checklist")
+    await press(user, referral.form)
     await say(user, referral.checklist)
     criterion = await press(user, "That is right")
     await press(user, criterion.buttons[0][0].text)
@@ -109,7 +110,8 @@ async def finish_referral(user: SimulatedUser) -> str:
     await press(user, "Ex-partner")
     await say(user, referral.children)
     await say(user, referral.summary)
-    review = await press(user, "No")  # not urgent
+    await press(user, "No")  # not urgent
+    review = await press(user, referral.story_choice)  # strangulation mentioned, answered no
     # Answered before the crash, to the other process: still in the draft.
     assert "Safe to contact: yes; victim aware: yes; consent: yes" in (review.text or "")
     result = await user.press_and_wait("Submit referral", expect_edit=True)

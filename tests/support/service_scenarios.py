@@ -27,7 +27,7 @@ TYPED = {
     "children": "Mia Doe, age 7, Oak Primary, lives with victim\nLeo Doe, age 4, no CSC",
     "summary": "Threatened with a knife last week.",
 }
-CHOSEN = {"dash_mode": 1, "urgent": 1}  # quick entry; not urgent; otherwise the first button
+CHOSEN = {"dash_mode": 1, "urgent": 1, "dash_story": 1}  # quick entry; not urgent; keep
 
 
 async def refer(

@@ -20,6 +20,7 @@ from bot.meetings.workdays import NO_CLOSURES
 from bot.permissions import Operation, authorise, is_allowed, scope_for
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, receivers, record_views, visible
+from bot.services.dash_assessments import assessments_of, latest_score
 from bot.services.meetings.common import (
     AgendaLine,
     MeetingBase,
@@ -96,6 +97,7 @@ class Agenda(MeetingBase):
                 meeting.id,
                 closed=meeting.closed_at is not None,
             )
+            assessed = await assessments_of(session, [case.id for _, case, _ in shown])
             agenda = [
                 AgendaLine(
                     item.id,
@@ -110,6 +112,7 @@ class Agenda(MeetingBase):
                     outstanding.get(case.id, 0),
                     case.children_count,
                     voice=voices.get(case.id),
+                    dash_latest=latest_score(assessed.get(case.id, [])),
                 )
                 for item, case, agency_name in shown
             ]

@@ -96,6 +96,8 @@ class AgendaLine:
     children: int = 0  # the coded count: children's social care is asked about every child
     # Whether the victim's views are recorded (never what they are), and the engagement.
     voice: VoiceStatus | None = None
+    # The latest reassessment's score when it differs from the referral's ("DASH 14 → 18").
+    dash_latest: int | None = None
 
 
 @dataclass(frozen=True)
