@@ -448,7 +448,9 @@ async def restore_backup(path: Path, database_url: str, source: KeySource) -> Re
             "The database in MARAC_DATABASE_URL is not empty: restore only into a new, empty "
             "database (nothing was changed)."
         )
-    work_near = _folder_of(path if backend == "postgresql" else target)
+    # SQLite: beside the database being written; PostgreSQL: the system's temporary folder
+    # (TMPDIR), as the backup may sit on read-only media.
+    work_near = _folder_of(target) if backend == "sqlite" else Path(tempfile.gettempdir())
     with _private_folder(work_near) as work:
         dump = work / "dump"
         fd = os.open(dump, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -8,6 +8,7 @@ which must be empty. Both print one line, never a secret and never case content.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from pathlib import Path
 
 from bot.clock import SystemClock
@@ -89,6 +90,10 @@ async def cmd_restore(args: argparse.Namespace) -> int:
         restored = await restore_backup(args.file, settings.database_url, source)
     except BackupError as problem:
         raise CliError(str(problem)) from problem
+    except (OSError, sqlite3.Error) as problem:
+        raise CliError(
+            f"Nothing was restored: {getattr(problem, 'strerror', None) or problem}."
+        ) from problem
     finally:
         close_key_source(source)
     print(

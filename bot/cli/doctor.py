@@ -128,16 +128,14 @@ async def _database(
             await connection.scalar(text("SELECT 1"))
     except Exception as problem:
         await engine.dispose()
-        if not (is_database_unavailable(problem) or isinstance(problem, TimeoutError | OSError)):
-            raise
-        findings.append(
-            Finding(
-                "database",
-                False,
+        if is_database_unavailable(problem) or isinstance(problem, TimeoutError | OSError):
+            says = (
                 f"{where} cannot be reached: check MARAC_DATABASE_URL, that the server runs, "
-                "and the password",
+                "and the password"
             )
-        )
+        else:  # a file that is not a database, a refused permission: the kind, never the text
+            says = f"{where} answered with an error ({type(problem).__name__}): check it"
+        findings.append(Finding("database", False, says))
         _skip_database_checks(findings)
         return None, False
     findings.append(Finding("database", True, f"{where} answers"))
@@ -259,7 +257,8 @@ async def _keys(
     try:
         await check_key_source(source)
         if database is None:  # unreachable, or a schema behind may lack what is read
-            findings.append(Finding("key file", True, f"{origin} opens (0600)"))
+            private = "" if inline else ", readable by its owner only"
+            findings.append(Finding("key file", True, f"{origin} opens{private}"))
             return
         sessions = create_session_factory(database, audit_key=None)
         opened = await check_keys_open_data(sessions, source, canary=False)

@@ -274,3 +274,14 @@ async def test_doctor_exits_non_zero_when_anything_needs_fixing(
     assert await asyncio.to_thread(main, ["doctor"]) == 1
     out = capsys.readouterr().out
     assert out.count("\nFIX ") == 1 and "FIX Bot API" in out
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_file_that_is_not_a_database_is_named_not_a_traceback(
+    healthy: Env, tmp_path: Path
+) -> None:
+    env = dict(healthy)
+    env["MARAC_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/notes.db"
+    await asyncio.to_thread((tmp_path / "notes.db").write_bytes, b"not a database, a note" * 100)
+    [fix] = to_fix(await diagnose(env))
+    assert fix.startswith(f"FIX database: SQLite file {tmp_path}/notes.db answered with an error (")
