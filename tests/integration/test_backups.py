@@ -37,8 +37,9 @@ def operator_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.fixture
-async def empty_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A second, empty database of the same kind to restore into."""
+async def empty_database(backend: str, database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A second, empty database of the same kind to restore into (after ``database_url``, which
+    skips the PostgreSQL half when no server answers, or fails it under MARAC_REQUIRE_POSTGRES)."""
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/restored.db"
         return
