@@ -89,6 +89,12 @@ class Settings(BaseModel):
     # log, to every coordinator, and to this file when set (bot/services/audit_checkpoints.py).
     audit_checkpoints: bool = True
     audit_checkpoint_file: Path | None = None
+    # ``marac-bot backup`` writes encrypted, dated backups here and deletes those older than
+    # backup_keep_days. A case's data keys are inside the database, so an erased case stays in
+    # the backups made before its erasure until they are deleted: keep this short (see the
+    # README's "Backups"). Relative to the working directory (/var/lib/marac-bot under systemd).
+    backup_dir: Path = Path("backups")
+    backup_keep_days: int = Field(default=30, ge=1, le=400)
     # How often the housekeeping job looks for due work (message deletion, reminders).
     job_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Updates handled at once, never two from the same chat (bot/adapter/update_order.py); 1 handles

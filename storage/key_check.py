@@ -31,12 +31,13 @@ class KeysDoNotOpen(CryptoError):
 
 
 async def check_keys_open_data(
-    sessions: async_sessionmaker[AsyncSession], source: KeySource
+    sessions: async_sessionmaker[AsyncSession], source: KeySource, *, canary: bool = True
 ) -> str | None:
     """Unwrap the newest data key with ``source``; KeysDoNotOpen if it cannot.
 
     Returns the id of the key-encryption key that opened it, or None when the database had no
-    data key and a canary was stored instead. A key source that cannot be reached or refuses
+    data key and a canary was stored instead (``canary=False``, for a check that must change
+    nothing: ``marac-bot doctor``, stores none). A key source that cannot be reached or refuses
     us (Vault) raises its own KeySourceError, which says so.
     """
     async with sessions() as session:
@@ -44,6 +45,8 @@ async def check_keys_open_data(
             select(DataKey).order_by(DataKey.created_at.desc(), DataKey.id.desc()).limit(1)
         )
     if newest is None:
+        if not canary:
+            return None
         async with sessions.begin() as session:
             await Vault(source).create_data_key(session, CANARY_PURPOSE)
         return None

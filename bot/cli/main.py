@@ -1,4 +1,5 @@
-"""The ``marac-bot`` command: init, migrate, run, demo, policy, audit verify, keys, retention, sar.
+"""The ``marac-bot`` command: init, migrate, run, demo, policy, audit verify, keys, retention, sar,
+backup, restore, doctor.
 
 Operator mistakes (a missing token, an unsafe key file, an unreachable
 database) end with one line naming what to fix, never a traceback, and never
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cli.backups import register as register_backups
+from bot.cli.doctor import register as register_doctor
 from bot.cli.governance import register as register_governance
 from bot.cli.keys import register as register_keys
 from bot.clock import SystemClock
@@ -631,6 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=cmd_audit_verify)
     register_keys(sub)
     register_governance(sub)
+    register_backups(sub)
+    register_doctor(sub)
     return parser
 
 
