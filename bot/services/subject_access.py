@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.errors import NotFound
 from bot.services.actions import action_context, perp_context, step_context
+from bot.services.actions.meeting_record import risk_context
 from bot.services.deps import ServiceDeps
 from bot.services.meetings import research_context
 from bot.services.referrals import SEALED_CASE_COLUMNS, case_context
@@ -38,6 +39,8 @@ from storage.models import (
     Case,
     CaseEvent,
     CaseExclusion,
+    CaseRiskSummary,
+    DashAssessment,
     IdvaAllocation,
     Meeting,
     PerpetratorReferral,
@@ -322,8 +325,9 @@ class SubjectAccessService:
         return found
 
     async def _victim_support(self, session: AsyncSession, case: Case) -> dict[str, Any]:
-        """The IDVA's work with the victim: who held the case, each contact attempt, the
-        victim's engagement and views, and whether she was told each meeting's outcome."""
+        """The assessments of the risk (each DASH, the chair's risk summaries) and the IDVA's
+        work with the victim: who held the case, each contact attempt, the victim's engagement
+        and views, and whether she was told each meeting's outcome."""
         allocations = await session.scalars(
             select(IdvaAllocation)
             .where(IdvaAllocation.case_id == case.id)
@@ -342,7 +346,39 @@ class SubjectAccessService:
             .where(VictimOutcomeReply.case_id == case.id)
             .order_by(VictimOutcomeReply.id)
         )
+        assessments = await session.scalars(
+            select(DashAssessment)
+            .where(DashAssessment.case_id == case.id)
+            .order_by(DashAssessment.id)
+        )
+        risks = await session.scalars(
+            select(CaseRiskSummary)
+            .where(CaseRiskSummary.case_id == case.id)
+            .order_by(CaseRiskSummary.id)
+        )
         return {
+            "dash_assessments": [
+                {
+                    "assessed_at": _iso(row.assessed_at),
+                    "by_person_id": row.by_person_id,
+                    "form": row.form,
+                    "dash_yes": row.dash_yes,
+                    "dash_not_known": row.dash_not_known,
+                    "dara_level": row.dara_level,
+                }
+                for row in assessments
+            ],
+            "risk_summaries": [
+                {
+                    "meeting_id": row.meeting_id,
+                    "recorded_at": _iso(row.recorded_at),
+                    "by_person_id": row.recorded_by_id,
+                    "summary": await self._open(
+                        session, case, risk_context(row.id), row.summary_sealed
+                    ),
+                }
+                for row in risks
+            ],
             "idva_allocations": [
                 {
                     "idva_person_id": row.person_id,

@@ -208,11 +208,14 @@ def test_sar_export_command_writes_a_private_file_once(
 async def test_export_holds_the_idvas_work_with_the_victim(
     runtime: Runtime, clock: ManualClock
 ) -> None:
-    """Who held the case, each contact attempt, the victim's engagement and her views (opened:
-    the data protection officer gives them back to her)."""
+    """Who held the case, each contact attempt, the victim's engagement and her views, each
+    DASH and the chair's risk summary (opened: the data protection officer gives them back)."""
     world = await access_world(runtime, clock)
     jo = world.people["idva"]
     s = runtime.services
+    await s.actions.record_risks(
+        world.people["coordinator"], world.meeting_id, world.case_id, "Strangulation; escalating."
+    )
     await s.idva.record_contact(jo, world.case_id, ContactOutcome.NOT_REACHED)
     await s.idva.record_contact(jo, world.case_id, ContactOutcome.CONTACTED)
     await s.victim_voice.record_engagement(jo, world.case_id, Engagement.ENGAGING)
@@ -226,3 +229,10 @@ async def test_export_holds_the_idvas_work_with_the_victim(
     assert [v["engagement"] for v in doc["victim_voice"]] == ["engaging", None]
     assert doc["victim_voice"][-1]["views"] == "She wants to stay in her home."
     assert doc["victim_told_outcome"] == []
+    # The referral's own checklist is the first assessment.
+    (first,) = doc["dash_assessments"]
+    assert first["dash_yes"] == doc["case"]["dash_yes"]
+    (risk,) = doc["risk_summaries"]
+    assert (
+        risk["summary"] == "Strangulation; escalating." and risk["meeting_id"] == world.meeting_id
+    )
