@@ -81,7 +81,11 @@ VOICE_TOLD = _kind("vv", "told", 2, "the victim was told the outcome (case, meet
 VOICE_NOT_TOLD = _kind("vv", "nott", 2, "the victim could not be told the outcome (case, meeting)")
 IDVA_TAKE = _kind("idv", "take", 1, "an IDVA takes a case (case)")
 IDVA_CONTACT_MENU = _kind("idv", "rec", 1, "record contact with the victim (case)")
-MINUTES_COPY = _kind("act", "mc", 1, "an agency's own copy of the minutes (meeting)")
+# Where the workspace is set up the copy is read there (the chat carries no case content);
+# otherwise it is sent as a protected document that deletes itself.
+MINUTES_COPY = _kind(
+    "act", "mc", 1, "an agency's own copy of the minutes (meeting)", page="minutes"
+)
 
 # -- buttons that open a page of the case workspace where there is one ----------------------------
 

@@ -2452,6 +2452,10 @@ def minutes_agreed(when: str, by: str) -> str:
 MINUTES_NOT_AGREED = "Not recorded as agreed."
 
 
+def button_read_minutes(when: str) -> str:
+    return f"Read the minutes {when}"
+
+
 def minutes_why_heard(criterion: str, dash_yes: int, repeat: bool) -> str:
     line = f"Criterion: {CRITERION_NAMES.get(criterion, criterion)}. DASH: {dash_yes} yes answers."
     return line + (" Repeat referral." if repeat else "")

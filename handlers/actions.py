@@ -28,7 +28,7 @@ from bot.actions.states import (
     check_contact_date,
 )
 from bot.adapter.context import MaracContext
-from bot.buttons import ACTIONS_OPEN
+from bot.buttons import ACTIONS_OPEN, MINUTES_COPY
 from bot.dates import DateInputError, example_date, format_uk_date, parse_uk_date
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.actions import ActionView, PerpView
@@ -122,6 +122,12 @@ async def plan(update: Update, context: MaracContext) -> None:
             ]
             rows.append([_button(texts.button_close_meeting(when), "close", meeting_id)])
         rows.append([_button(texts.button_minutes(when), "min", meeting_id)])
+        webapp_url = context.runtime.settings.webapp_url
+        if closed and webapp_url is not None:
+            # Read in the workspace; the document above stays for the MARAC's own record.
+            rows.append(
+                [page_button(webapp_url, MINUTES_COPY, texts.button_read_minutes(when), meeting_id)]
+            )
         if closed:
             rows.append([_button(texts.BUTTON_SEND_MINUTES, "send", meeting_id)])
     await send_sensitive(

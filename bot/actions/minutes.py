@@ -156,15 +156,24 @@ def _table(document: DocxDocument, columns: Sequence[str], rows: Sequence[Sequen
             cell.text = clean(value)
 
 
-def _reason(attendee: Attendee) -> str:
+def apology_reason(attendee: Attendee) -> str:
     """The apology reason in the coordinator's copy; elsewhere only that one was given."""
     if attendee.reason is not None:
         return attendee.reason
     return texts.MINUTES_REASON_WITHHELD if attendee.reply == "apologies" else ""
 
 
-def _action_rows(rows: Sequence[MinutesRow]) -> list[list[str]]:
+def action_rows(rows: Sequence[MinutesRow]) -> list[list[str]]:
     return [[row.agency, row.action, row.due, status_label(row.state)] for row in rows]
+
+
+def present(minutes: MeetingMinutes) -> list[Attendee]:
+    """Who attended (in person or by a deputy); the rest are the apologies."""
+    return [a for a in minutes.attendance if a.reply in ("attending", "deputy")]
+
+
+def absent(minutes: MeetingMinutes) -> list[Attendee]:
+    return [a for a in minutes.attendance if a.reply not in ("attending", "deputy")]
 
 
 def minutes_docx(minutes: MeetingMinutes) -> bytes:
@@ -189,19 +198,19 @@ def minutes_docx(minutes: MeetingMinutes) -> bytes:
     document.add_paragraph(clean(minutes.generated_at))
 
     document.add_heading(texts.MINUTES_HEADING_ATTENDANCE, level=2)
-    present = [a for a in minutes.attendance if a.reply in ("attending", "deputy")]
-    if present:
+    attended = present(minutes)
+    if attended:
         _table(
             document,
             texts.MINUTES_ATTENDANCE_COLUMNS,
-            [[a.agency, a.names, a.reply] for a in present],
+            [[a.agency, a.names, a.reply] for a in attended],
         )
     else:
         document.add_paragraph(texts.MINUTES_NONE_RECORDED)
 
     document.add_heading(texts.MINUTES_HEADING_APOLOGIES, level=2)
-    absent = [a for a in minutes.attendance if a.reply not in ("attending", "deputy")]
-    if absent:
+    apologies = absent(minutes)
+    if apologies:
         _table(
             document,
             texts.MINUTES_APOLOGY_COLUMNS,
@@ -209,9 +218,9 @@ def minutes_docx(minutes: MeetingMinutes) -> bytes:
                 [
                     f"{a.agency} ({a.reply})",
                     texts.MINUTES_YES if a.information_sent else texts.MINUTES_NO,
-                    _reason(a),
+                    apology_reason(a),
                 ]
-                for a in absent
+                for a in apologies
             ],
         )
     else:
@@ -246,12 +255,12 @@ def minutes_docx(minutes: MeetingMinutes) -> bytes:
                 )
         document.add_heading(texts.MINUTES_HEADING_ACTIONS, level=3)
         if case.actions:
-            _table(document, texts.MINUTES_COLUMNS, _action_rows(case.actions))
+            _table(document, texts.MINUTES_COLUMNS, action_rows(case.actions))
         else:
             document.add_paragraph(texts.MINUTES_NO_ACTIONS)
         if case.review:
             document.add_heading(texts.MINUTES_HEADING_REVIEW, level=3)
-            _table(document, texts.MINUTES_COLUMNS, _action_rows(case.review))
+            _table(document, texts.MINUTES_COLUMNS, action_rows(case.review))
 
     _marking(document.add_paragraph())
     buffer = io.BytesIO()

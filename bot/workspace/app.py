@@ -11,7 +11,7 @@ against every case it shows.
 Routes, under the path of ``MARAC_WEBAPP_URL``:
 
 ``GET /{page}/{ids}``  the shell for a page (``bot.buttons.PAGES``: case, research-item,
-                       research, board, actions)
+                       research, board, actions, minutes)
 ``GET /static/app.css``, ``/static/app.js``  its only assets
 ``POST /api/session``  ``{"initData": ...}`` -> ``{"token": ...}``
 ``GET /api/page/{page}/{ids}``  the page's content (HTML)
@@ -274,6 +274,9 @@ async def _page(request: web.Request) -> web.Response:
             )
             voices = await services.victim_voice.for_meeting(actor, detail.meeting.id)
             return pages.board(actor, detail, voices)
+        if page == "minutes":
+            minutes = await services.actions.minutes_to_read(actor, _id(request))
+            return pages.minutes(actor, minutes)
         if page == "actions":
             actions = await services.actions.open_page(actor, path=CasePath.ACTIONS_PAGE)
             referrals = (

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bot import texts
 from bot.access import Level
+from bot.actions.minutes import MeetingMinutes, absent, action_rows, apology_reason, present
 from bot.actions.states import ACTION_LABELS, END_REASON_LABELS, PERP_LABELS
 from bot.actor import Actor
 from bot.buttons import PAGES
@@ -50,6 +51,10 @@ class PageRenderer:
             perp_labels=PERP_LABELS,
             end_reason_labels=END_REASON_LABELS,
             Level=Level,
+            present=present,
+            absent=absent,
+            apology_reason=apology_reason,
+            action_rows=action_rows,
         )
         self._env.filters["uk_date"] = _uk_date
 
@@ -89,6 +94,10 @@ class PageRenderer:
             problem=problem,
             draft=draft,
         )
+
+    def minutes(self, actor: Actor, minutes: MeetingMinutes) -> str:
+        """A reader's copy of the minutes, read here rather than sent through the chat."""
+        return self._render("minutes.html", actor, minutes=minutes)
 
     def board(
         self,

@@ -348,3 +348,36 @@ def test_a_workspace_path_that_the_webhook_uses_is_refused(runtime: Runtime) -> 
     runtime.settings = clash
     with pytest.raises(ValueError, match="taken"):
         mount_workspace(web.Application(), runtime)
+
+
+async def test_each_agency_reads_its_own_copy_of_the_minutes_in_the_workspace(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """Case content is read here, not sent through the chat: the coordinator's full copy, each
+    agency's cut by the policy, nothing of the case for someone on its must-not-receive list."""
+    world = await build(runtime, clock)
+    views = "She wants him kept away from the school."
+    await runtime.services.victim_voice.record_wishes(world.people["idva"], world.case_id, views)
+    page = f"minutes/{world.meeting_id}"
+    async with serving(runtime) as base, aiohttp.ClientSession() as http:
+        priya = await visitor(runtime, http, base, "coordinator")
+        status, full = await priya.page(page)
+        assert status == 200 and world.reference in full and views in full
+        assert "OFFICIAL-SENSITIVE" in full and "Full copy" in full
+        nia = await visitor(runtime, http, base, "other agency")
+        status, health = await nia.page(page)
+        assert status == 200 and "OFFICIAL-SENSITIVE" in health
+        assert views not in health and "Jane Doe" not in health
+        assert "GP to review the medication" in health  # its own action
+        assert "check bail conditions" not in health  # not the police's
+        pat = await visitor(runtime, http, base, "perpetrator service")
+        status, drive = await pat.page(page)
+        assert status == 200 and views not in drive and "Jane Doe" not in drive
+        kim = await visitor(runtime, http, base, "excluded colleague")
+        status, kept_out = await kim.page(page)
+        assert status == 200 and world.reference not in kept_out
+    async with runtime.sessions() as session:
+        read = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "minutes.read"))
+        ).all()
+    assert len(read) == 4

@@ -44,7 +44,7 @@ from bot.buttons import MINUTES_COPY
 from bot.dates import format_local, format_uk_date
 from bot.errors import NotFound, ServiceError
 from bot.meetings.recurrence import local_to_utc
-from bot.permissions import Operation, authorise
+from bot.permissions import Operation, authorise, may
 from bot.referrals.validation import clean_free_text
 from bot.services.actions.common import CHASE_HOUR, ActionBase, ActionView
 from bot.services.audited import audit_by
@@ -242,6 +242,32 @@ class MeetingRecord(ActionBase):
         """An agency's copy: the meeting part and, per case, what the policy gives the reader."""
         authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
         return await self._minutes_for(actor, meeting_id, CasePath.MINUTES_COPY)
+
+    async def minutes_to_read(self, actor: Actor, meeting_id: int) -> MeetingMinutes:
+        """The reader's copy as the workspace shows it: the full copy for a coordinator or
+        chair, otherwise the agency's copy, cut by the access policy exactly as the
+        document is. Reading it is audited like producing the document."""
+        full = may(actor, Operation.RECORD_ACTIONS)
+        if full:
+            authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
+        else:
+            authorise(
+                actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id
+            )
+        path = CasePath.MINUTES if full else CasePath.MINUTES_COPY
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            meeting, area = await self._meeting(session, actor, meeting_id)
+            minutes = await self._build(session, actor, meeting, area, path, now)
+            await audit_by(
+                session,
+                actor,
+                at=now,
+                action="minutes.read",
+                subject=f"meeting:{meeting.id}",
+                details={"copy": path.value},
+            )
+            return minutes
 
     async def minutes_outline(self, actor: Actor, meeting_id: int) -> MeetingMinutes:
         """The coordinator's copy as data (what the document is built from)."""
