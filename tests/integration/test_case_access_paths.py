@@ -106,6 +106,9 @@ async def _minutes(s: Services, a: Actor, w: World) -> Seen:
 async def _minutes_copy(s: Services, a: Actor, w: World) -> Seen:
     _, content = await s.actions.minutes_copy(a, w.meeting_id)
     text = _docx_text(content)
+    # The workspace's minutes page is the same decision as the document.
+    read = await s.actions.minutes_to_read(a, w.meeting_id)
+    assert (w.reference in {case.reference for case in read.cases}) is (w.reference in text)
     return {w.reference} if w.reference in text else set()
 
 
@@ -473,6 +476,7 @@ PATH_METHODS = {
     "actions.plan_meetings",
     "actions.minutes",
     "actions.minutes_copy",
+    "actions.minutes_to_read",
     "actions.minutes_outline",
     "actions.open_for_agency",
     "actions.get",
