@@ -11,6 +11,7 @@ import argparse
 import sqlite3
 from pathlib import Path
 
+from bot.cli.errors import CliError
 from bot.clock import SystemClock
 from config import load_settings
 from storage.backup import BackupError, restore_backup, write_backup
@@ -36,7 +37,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def cmd_backup(args: argparse.Namespace) -> int:
-    from bot.cli.main import CliError
 
     settings = load_settings()
     directory = args.dir or settings.backup_dir
@@ -79,7 +79,6 @@ async def cmd_backup(args: argparse.Namespace) -> int:
 
 
 async def cmd_restore(args: argparse.Namespace) -> int:
-    from bot.cli.main import CliError
 
     settings = load_settings()
     try:

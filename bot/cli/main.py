@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.backups import register as register_backups
 from bot.cli.doctor import register as register_doctor
+from bot.cli.errors import CliError
 from bot.cli.governance import register as register_governance
 from bot.cli.keys import register as register_keys
 from bot.clock import SystemClock
@@ -48,10 +49,6 @@ from storage.migrate import current_revision, head_revision, upgrade
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
-
-
-class CliError(Exception):
-    """A problem the operator can fix; the message is the whole report."""
 
 
 def _settings() -> Settings:
