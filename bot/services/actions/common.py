@@ -57,6 +57,7 @@ from storage.models import (
     Action,
     ActionStep,
     Agency,
+    AgendaItem,
     Area,
     Case,
     Meeting,
@@ -496,6 +497,26 @@ class ActionBase:
         area = await session.get(Area, actor.area_id)
         assert area is not None
         return meeting, area
+
+    async def _listed_case(
+        self, session: AsyncSession, actor: Actor, meeting_id: int, case_id: int
+    ) -> tuple[Meeting, Area, Case, str]:
+        """A case listed at the meeting, that the actor may plan for (the action plan, the
+        risks): the meeting, its area, the case and its data key (what is recorded is sealed
+        with it); otherwise NotFound, as if not listed."""
+        meeting, area = await self._meeting(session, actor, meeting_id)
+        listed = await session.scalar(
+            select(AgendaItem.id).where(
+                AgendaItem.meeting_id == meeting.id,
+                AgendaItem.case_id == case_id,
+                AgendaItem.removed_at.is_(None),
+            )
+        )
+        case = await session.get(Case, case_id)
+        if listed is None or case is None or case.data_key_id is None:
+            raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
+        await self._may_plan(session, actor, case.id)
+        return meeting, area, case, case.data_key_id
 
     async def _action(self, session: AsyncSession, actor: Actor, action_id: int) -> Action:
         action = await session.get(Action, action_id)

@@ -42,7 +42,7 @@ from bot.actions.states import ActionState
 from bot.actor import Actor
 from bot.buttons import MINUTES_COPY
 from bot.dates import format_local, format_uk_date
-from bot.errors import NotFound, ServiceError
+from bot.errors import ServiceError
 from bot.meetings.recurrence import local_to_utc
 from bot.permissions import Operation, authorise, may
 from bot.referrals.validation import clean_free_text
@@ -126,18 +126,7 @@ class MeetingRecord(ActionBase):
         summary = clean_free_text(text, max_length=RISK_SUMMARY_MAX, min_length=3)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
-            meeting, _ = await self._meeting(session, actor, meeting_id)
-            listed = await session.scalar(
-                select(AgendaItem.id).where(
-                    AgendaItem.meeting_id == meeting.id,
-                    AgendaItem.case_id == case_id,
-                    AgendaItem.removed_at.is_(None),
-                )
-            )
-            case = await session.get(Case, case_id)
-            if listed is None or case is None or case.data_key_id is None:
-                raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
-            await self._may_plan(session, actor, case.id)
+            meeting, _, case, key = await self._listed_case(session, actor, meeting_id, case_id)
             row = CaseRiskSummary(
                 meeting_id=meeting.id,
                 case_id=case.id,
@@ -147,7 +136,7 @@ class MeetingRecord(ActionBase):
             session.add(row)
             await session.flush()
             row.summary_sealed = await self._deps.vault.seal(
-                session, case.data_key_id, risk_context(row.id), summary
+                session, key, risk_context(row.id), summary
             )
             await audit_by(
                 session,

@@ -146,18 +146,7 @@ class ActionPlans(ActionBase):
         authorise(actor, Operation.RECORD_ACTIONS, area_id=actor.area_id)
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
-            meeting, area = await self._meeting(session, actor, meeting_id)
-            listed = await session.scalar(
-                select(AgendaItem.id).where(
-                    AgendaItem.meeting_id == meeting.id,
-                    AgendaItem.case_id == case_id,
-                    AgendaItem.removed_at.is_(None),
-                )
-            )
-            case = await session.get(Case, case_id)
-            if listed is None or case is None or case.data_key_id is None:
-                raise NotFound(texts.AGENDA_ITEM_NOT_FOUND)
-            await self._may_plan(session, actor, case.id)
+            meeting, area, case, key = await self._listed_case(session, actor, meeting_id, case_id)
             agency = await session.scalar(
                 select(Agency).where(Agency.area_id == area.id, Agency.name == draft.agency)
             )
@@ -179,7 +168,7 @@ class ActionPlans(ActionBase):
             session.add(action)
             await session.flush()
             action.text_sealed = await self._deps.vault.seal(
-                session, case.data_key_id, action_context(action.id), draft.text
+                session, key, action_context(action.id), draft.text
             )
             session.add(
                 ActionStep(
