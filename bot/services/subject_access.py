@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +50,17 @@ from storage.models import (
     VictimContact,
     VictimOutcomeReply,
     VictimVoiceEntry,
+)
+
+# A case's own rows of one table (each has ``id`` and ``case_id``), read in the order written.
+_Row = TypeVar(
+    "_Row",
+    IdvaAllocation,
+    VictimContact,
+    VictimVoiceEntry,
+    VictimOutcomeReply,
+    DashAssessment,
+    CaseRiskSummary,
 )
 
 EXPORTED_ACTION: Final = "sar.exported"
@@ -328,34 +339,17 @@ class SubjectAccessService:
         """The assessments of the risk (each DASH, the chair's risk summaries) and the IDVA's
         work with the victim: who held the case, each contact attempt, the victim's engagement
         and views, and whether she was told each meeting's outcome."""
-        allocations = await session.scalars(
-            select(IdvaAllocation)
-            .where(IdvaAllocation.case_id == case.id)
-            .order_by(IdvaAllocation.id)
-        )
-        contacts = await session.scalars(
-            select(VictimContact).where(VictimContact.case_id == case.id).order_by(VictimContact.id)
-        )
-        voice = await session.scalars(
-            select(VictimVoiceEntry)
-            .where(VictimVoiceEntry.case_id == case.id)
-            .order_by(VictimVoiceEntry.id)
-        )
-        replies = await session.scalars(
-            select(VictimOutcomeReply)
-            .where(VictimOutcomeReply.case_id == case.id)
-            .order_by(VictimOutcomeReply.id)
-        )
-        assessments = await session.scalars(
-            select(DashAssessment)
-            .where(DashAssessment.case_id == case.id)
-            .order_by(DashAssessment.id)
-        )
-        risks = await session.scalars(
-            select(CaseRiskSummary)
-            .where(CaseRiskSummary.case_id == case.id)
-            .order_by(CaseRiskSummary.id)
-        )
+
+        async def of_case(model: type[_Row]) -> list[_Row]:
+            query = select(model).where(model.case_id == case.id).order_by(model.id)
+            return list(await session.scalars(query))
+
+        allocations = await of_case(IdvaAllocation)
+        contacts = await of_case(VictimContact)
+        voice = await of_case(VictimVoiceEntry)
+        replies = await of_case(VictimOutcomeReply)
+        assessments = await of_case(DashAssessment)
+        risks = await of_case(CaseRiskSummary)
         return {
             "dash_assessments": [
                 {
