@@ -1867,9 +1867,12 @@ def research_case_message(
     return "\n".join(lines)
 
 
-def research_summary_line(criterion: str, dash_yes: int, children: int, referred_by: str) -> str:
+def research_summary_line(
+    criterion: str, dash_yes: int, children: int, referred_by: str, latest: int | None = None
+) -> str:
+    """The case in one line for research; a reassessed score shows as "14 → 18 of 24 yes"."""
     return (
-        f"{CRITERION_NAMES.get(criterion, criterion)}; DASH {dash_yes} of 24 yes; "
+        f"{CRITERION_NAMES.get(criterion, criterion)}; DASH {ws_dash_trend(dash_yes, latest)}; "
         f"children in the household: {ws_children(children)}; referred by {referred_by}."
     )
 
@@ -2456,8 +2459,12 @@ def button_read_minutes(when: str) -> str:
     return f"Read the minutes {when}"
 
 
-def minutes_why_heard(criterion: str, dash_yes: int, repeat: bool) -> str:
-    line = f"Criterion: {CRITERION_NAMES.get(criterion, criterion)}. DASH: {dash_yes} yes answers."
+def minutes_why_heard(
+    criterion: str, dash_yes: int, repeat: bool, latest: int | None = None
+) -> str:
+    """Why the case was heard; a reassessment since the referral shows as "15 → 18"."""
+    score = str(dash_yes) if latest is None or latest == dash_yes else f"{dash_yes} → {latest}"
+    line = f"Criterion: {CRITERION_NAMES.get(criterion, criterion)}. DASH: {score} yes answers."
     return line + (" Repeat referral." if repeat else "")
 
 

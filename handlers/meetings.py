@@ -500,7 +500,11 @@ async def research_options(update: Update, context: MaracContext) -> None:
         case.reference,
         when,
         texts.research_summary_line(
-            case.criterion, case.dash_yes, case.children_count, case.referring_agency
+            case.criterion,
+            case.dash_yes,
+            case.children_count,
+            case.referring_agency,
+            case.dash_latest,
         ),
         identifier_sections(found),
         texts.children_lines(found.children) if found.children is not None else None,

@@ -49,6 +49,7 @@ from bot.referrals.validation import clean_free_text
 from bot.services.actions.common import CHASE_HOUR, ActionBase, ActionView
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, visible
+from bot.services.dash_assessments import assessments_of, latest_score
 from bot.services.meetings.common import apology_context, research_context
 from bot.services.names import person_name
 from bot.services.outbox import cancel, enqueue
@@ -353,6 +354,7 @@ class MeetingRecord(ActionBase):
         research = await self._research(session, cases, item_of, levels, actor.agency_id)
         risks = await self._risks(session, meeting, cases, levels, perpetrator_service)
         views = await self._victim_views(session, cases, levels)
+        assessed = await assessments_of(session, list(cases))
 
         minutes_cases = []
         for case_id, case in cases.items():
@@ -366,7 +368,10 @@ class MeetingRecord(ActionBase):
                 CaseMinutes(
                     reference=case.reference,
                     why_heard=texts.minutes_why_heard(
-                        case.criterion.value, case.dash_yes, case.repeat_of_case_id is not None
+                        case.criterion.value,
+                        case.dash_yes,
+                        case.repeat_of_case_id is not None,
+                        latest_score(assessed.get(case_id, [])),
                     )
                     if level >= Level.SUMMARY
                     else None,

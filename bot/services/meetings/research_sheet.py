@@ -25,6 +25,7 @@ from bot.meetings.agenda_rules import research_closes
 from bot.permissions import Operation, authorise
 from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.case_identifiers import Identifiers, open_identifiers
+from bot.services.dash_assessments import assessments_of, latest_score
 from bot.services.meetings.common import MeetingBase, MeetingView, _area, research_context
 from bot.services.names import person_name
 from bot.services.policy import area_calendar, research_open_days
@@ -48,6 +49,8 @@ class ResearchCase:
     reference: str
     criterion: str
     dash_yes: int
+    # The latest reassessment's count (None when only the referral's was counted).
+    dash_latest: int | None
     urgent: bool
     emergency: bool
     children_count: int
@@ -174,6 +177,7 @@ class ResearchSheets(MeetingBase):
             if identifiers_shown(levels[case.id], actor.role, actor.agency_kind)
         ]
         await self._deps.vault.preload(session, opening)
+        assessed = await assessments_of(session, [case.id for _, case, _ in shown])
         returned = await self._own_returns(session, actor, [item.id for item, _, _ in shown])
         area_name = actor.area_name
         found = []
@@ -187,6 +191,7 @@ class ResearchSheets(MeetingBase):
                     reference=case.reference,
                     criterion=case.criterion.value,
                     dash_yes=case.dash_yes,
+                    dash_latest=latest_score(assessed.get(case.id, [])),
                     urgent=case.urgent,
                     emergency=item.emergency,
                     children_count=case.children_count,
