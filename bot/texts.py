@@ -2712,6 +2712,22 @@ def dvds_check_line(agency: str, due: date, done: date | None) -> str:
     return f"  • {agency}: check due {dvds_day(due)}"
 
 
+def dvds_panel_line(day: date) -> str:
+    return f"Panel: {dvds_day(day)}"
+
+
+def dvds_sealed_lines(applicant: str | None, subject: str | None, plan: str | None) -> list[str]:
+    """What only some may read, each line only when opened for the reader."""
+    lines = []
+    if applicant:
+        lines.append(f"Applicant: {applicant}")
+    if subject:
+        lines.append(f"About: {subject}")
+    if plan:
+        lines.append(f"Safety plan: {plan}")
+    return lines
+
+
 def dvds_created(label: str) -> str:
     return f"Clare's Law application {label} recorded. The identifiers are stored sealed."
 

@@ -23,7 +23,7 @@ from telegram.ext import (
 
 from bot import texts
 from bot.adapter.context import MaracContext
-from bot.errors import NotFound
+from bot.errors import NotFound, ServiceError
 from bot.meetings.workdays import add_working_days
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.dvds import DvdsView
@@ -78,13 +78,8 @@ def _render(context: MaracContext, view: DvdsView) -> str:
     lines = [status_line(view, _today(context))]
     lines += [texts.dvds_check_line(c.agency, c.due_on, c.completed_on) for c in view.checks]
     if view.progress.panel_on is not None:
-        lines.append(f"Panel: {texts.dvds_day(view.progress.panel_on)}")
-    if view.applicant:
-        lines.append(f"Applicant: {view.applicant}")
-    if view.subject:
-        lines.append(f"About: {view.subject}")
-    if view.safety_plan:
-        lines.append(f"Safety plan: {view.safety_plan}")
+        lines.append(texts.dvds_panel_line(view.progress.panel_on))
+    lines += texts.dvds_sealed_lines(view.applicant, view.subject, view.safety_plan)
     return "\n".join(lines)
 
 
@@ -146,8 +141,7 @@ async def dvds(update: Update, context: MaracContext) -> None:
 
 async def start_new(update: Update, context: MaracContext) -> int:
     if not _police(context):
-        await answer(update, texts.DVDS_POLICE_ONLY)
-        return ConversationHandler.END
+        raise ServiceError(texts.DVDS_POLICE_ONLY)
     route = DvdsRoute.RIGHT_TO_ASK if pressed(update).action == "ask" else DvdsRoute.RIGHT_TO_KNOW
     context.steps[STEP] = {"route": route.value}
     await answer(
