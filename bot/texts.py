@@ -2695,15 +2695,22 @@ def dvds_guidance_note() -> str:
 
 
 def dvds_status_line(
-    label: str, route: str, stage: str, due: date, overdue: bool, reference: str | None = None
+    label: str,
+    route: str,
+    stage: str,
+    due: date,
+    overdue: bool,
+    reference: str | None = None,
+    days_taken: int | None = None,
 ) -> str:
     """The one line a coordinator sees: never who applied or whom it is about."""
-    late = " OVERDUE" if overdue else ""
     case = f" ({reference})" if reference else ""
-    return (
-        f"Clare's Law {label}{case}: {DVDS_ROUTES[route]}, {DVDS_STAGES[stage]}; "
-        f"decision due {dvds_day(due)}{late}"
-    )
+    if days_taken is not None:
+        plural = "" if days_taken == 1 else "s"
+        when = f"decided in {days_taken} day{plural} (due {dvds_day(due)})"
+    else:
+        when = f"decision due {dvds_day(due)}{' OVERDUE' if overdue else ''}"
+    return f"Clare's Law {label}{case}: {DVDS_ROUTES[route]}, {DVDS_STAGES[stage]}; {when}"
 
 
 def dvds_check_line(agency: str, due: date, done: date | None) -> str:

@@ -55,6 +55,7 @@ def status_line(view: DvdsView, today: date) -> str:
         done.due_on,
         done.decision_overdue(today),
         view.reference,
+        done.days_to_decision(),
     )
 
 

@@ -6,6 +6,7 @@ checks and decisions are chased once on working days from 09:00; /stats counts t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
@@ -21,15 +22,19 @@ from bot.dvds import CURRENT_GUIDANCE
 from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied
 from bot.runtime import Runtime
+from bot.services.retention import CASE_RETENTION_YEARS, RetentionService
 from bot.stats.figures import last_12_months
 from bot.vocabulary import AgencyKind, DvdsDecision, DvdsRoute, DvdsStepKind, Role
-from storage.models import Agency, DvdsApplication, DvdsStep, OutboxMessage
+from storage.models import Agency, Case, DvdsApplication, DvdsStep, OutboxMessage
 from tests.support.access_world import KEPT_OUT, World, build
+from tests.support.retention import build_world
 from tests.support.service_scenarios import enrol
 
 APPLICANT = "Jane Doe, 01/02/1990"
 SUBJECT = "John Smith, 03/04/1985"
 T = TypeVar("T")
+# Long past the retention period of a case closed today.
+ERASE_AFTER = timedelta(days=366 * (CASE_RETENTION_YEARS + 2))
 PLAN = "Refuge space held; police marker on the address; IDVA to visit after disclosure."
 
 
@@ -213,3 +218,33 @@ async def test_decision_safety_plan_statistics_and_the_late_decision_chase(
         world.people["coordinator"], last_12_months(stats.today(world.people["coordinator"]))
     )
     assert texts.dvds_guidance_note() in summary
+
+
+async def test_erasing_the_case_unlinks_the_police_record_and_exports_it_before(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    world = await build_world(runtime, clock)
+    reference = await _reference(runtime, world.full)
+    s = runtime.services.dvds
+    view = await s.create(world.police_rep, DvdsRoute.RIGHT_TO_ASK, APPLICANT, SUBJECT, reference)
+    await s.decide(world.police_rep, view.id, DvdsDecision.DISCLOSE)
+    await s.record_safety_plan(world.police_rep, view.id, PLAN)
+    # The data subject's export has it, opened with the application's own key.
+    export = json.loads(await runtime.services.subject_access.export(reference))
+    (found,) = export["clares_law"]
+    assert (found["applicant"], found["subject"]) == (APPLICANT, SUBJECT)
+    assert [step["kind"] for step in found["steps"]] == ["received", "decided", "safety_plan"]
+    assert found["steps"][-1]["safety_plan"] == PLAN
+    erased = await RetentionService(runtime.deps).erase_due(clock.now().date() + ERASE_AFTER)
+    assert world.full in {item.case_id for item in erased}
+    async with runtime.sessions() as session:
+        row = await session.get(DvdsApplication, view.id)
+    assert row is not None and row.case_id is None  # the police's record stays, unlinked
+    assert (await s.get(world.police_rep, view.id)).subject == SUBJECT
+
+
+async def _reference(runtime: Runtime, case_id: int) -> str:
+    async with runtime.sessions() as session:
+        found = await session.scalar(select(Case.reference).where(Case.id == case_id))
+    assert found is not None
+    return found
