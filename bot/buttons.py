@@ -295,6 +295,11 @@ _DVDS_KINDS = (
 KINDS.update({(k.area, k.action): k for k in _DVDS_KINDS})
 
 
+def dvds_open_buttons(application_id: int) -> list[list[tuple[str, str]]]:
+    """Open, under a notice to the officer about their application."""
+    return [[DVDS_OPEN(texts.BUTTON_DVDS_OPEN, application_id)]]
+
+
 def dvds_check_buttons(application_id: int) -> list[list[tuple[str, str]]]:
     """Open and Check done, under the request to an agency to check its records."""
     return [

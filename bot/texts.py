@@ -2760,6 +2760,10 @@ def dvds_decision_chase(label: str, due: str) -> str:
     )
 
 
+def dvds_check_done_notice(label: str, agency: str) -> str:
+    return f"{agency} has finished its check for Clare's Law application {label}."
+
+
 def dvds_check_recorded(label: str) -> str:
     return f"Thank you: your check for {label} is recorded as done."
 

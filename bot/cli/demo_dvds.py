@@ -32,9 +32,9 @@ async def clares_law(demo: Demo) -> None:
     await demo.wait_for_text(sam, "check its records for Clare's Law")
     request = next(m for m in reversed(sam.bot_messages()) if "check its records" in (m.text or ""))
     await sam.press_and_wait(texts.BUTTON_DVDS_CHECK_DONE, message=request, expect_edit=True)
+    await demo.wait_for_text(sam, texts.dvds_check_done_notice("CL-1", "Northamptonshire Police"))
     (listing,) = await sam.send_and_wait("/dvds")
-    _, button = await demo.button_starting(sam, texts.BUTTON_DVDS_OPEN)
-    opened = await sam.press_and_wait(button, message=listing, count=1)
+    opened = await sam.press_and_wait(f"{texts.BUTTON_DVDS_OPEN} CL-1", message=listing, count=1)
     screen = opened.new_messages[-1]
     days = await sam.press_and_wait(texts.BUTTON_DVDS_PANEL, message=screen, count=1)
     choice = days.new_messages[-1]

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.access import CasePath, DvdsFacts, DvdsPart, Level, Viewer, case_access, dvds_parts
 from bot.actor import Actor
-from bot.buttons import dvds_check_buttons
+from bot.buttons import dvds_check_buttons, dvds_open_buttons
 from bot.dvds import CHECKING_AGENCIES, Progress, Step, chase_is_due, check_due, progress
 from bot.errors import NotFound, ServiceError
 from bot.permissions import Operation, authorise
@@ -477,8 +477,36 @@ class DvdsService:
                 subject=label(application_id),
             )
             (loaded,) = await self._load(session, [application_id])
+            await self._tell_owner(session, loaded, viewer.agency_id, now)
             parts = dvds_parts(viewer, loaded.facts)  # the subject closes with the check
             return await self._view(session, loaded, viewer, parts, sealed=False)
+
+    async def _tell_owner(
+        self, session: AsyncSession, loaded: _Loaded, agency_id: int, now: datetime
+    ) -> None:
+        """The officer who recorded the application is told an agency's check is done (if
+        they may still see it: not a leaver, not since put on the case's list)."""
+        officer = await session.get(Person, loaded.row.created_by_id)
+        viewer = (await viewers(session, [loaded.row.created_by_id])).get(loaded.row.created_by_id)
+        if (
+            officer is None
+            or viewer is None
+            or DvdsPart.APPLICANT not in dvds_parts(viewer, loaded.facts)
+        ):
+            return
+        agency = (await self._agency_names(session, [agency_id])).get(agency_id, "?")
+        application_id = loaded.row.id
+        await enqueue(
+            session,
+            dedupe_key=f"dvds:{application_id}:checked:{agency_id}:{officer.id}",
+            chat_id=officer.telegram_user_id,
+            kind="dvds_check_done",
+            text=texts.dvds_check_done_notice(label(application_id), agency),
+            now=now,
+            area_id=officer.area_id,
+            person_id=officer.id,
+            buttons=dvds_open_buttons(application_id),
+        )
 
     async def set_panel(self, actor: Actor, application_id: int, day: date) -> DvdsView:
         async with self._deps.sessions.begin() as session:

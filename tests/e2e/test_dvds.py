@@ -115,6 +115,9 @@ async def test_a_right_to_ask_goes_from_received_to_a_disclosure_with_its_safety
     )
     assert (done.message.text or "") == texts.dvds_check_recorded("CL-1")
 
+    # Sam is told, so he knows when to convene the panel.
+    await wait_for_text(driver, cast.sam, texts.dvds_check_done_notice("CL-1", "Probation"))
+
     # The panel, the decision and the safety plan.
     (card,) = await cast.sam.send_and_wait("/dvds")
     opened = await cast.sam.press_and_wait(f"{texts.BUTTON_DVDS_OPEN} CL-1", message=card, count=1)

@@ -582,6 +582,7 @@ CASE_FREE_KINDS = {
     # them is decided by ``bot.access.dvds_parts`` when they are queued.
     ("dvds", "dvds_check_{}"),
     ("dvds", "dvds_decision_chase"),
+    ("dvds", "dvds_check_done"),
 }
 
 

@@ -158,6 +158,14 @@ async def test_an_agency_asked_checks_and_is_chased_once_when_late(
     assert await s.chase_overdue() == 0  # once
     done = await s.complete_check(extra["probation"], app)
     assert done.checks[0].completed_on is not None
+    async with runtime.sessions() as session:
+        told = list(
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "dvds_check_done")
+            )
+        )
+    assert [m.person_id for m in told] == [sam.person_id]
+    assert told[0].text == texts.dvds_check_done_notice("CL-1", "Probation")
     with pytest.raises(NotFound):  # the subject closes with the check
         await s.get(extra["probation"], app)
 
