@@ -48,7 +48,8 @@ CURRENT_GUIDANCE = Guidance(
         "yes, from the Home Office consultation page that led to it ('Police will have 28 days "
         "to disclose the information', gov.uk, 'Updating the Domestic Violence Disclosure "
         "Scheme guidance', outcome 7 July 2023) and two reports of it (Police Oracle; Family "
-        "Law Week: '28 days ... hitherto 35'); the guidance's own paragraph was not read"
+        "Law Week: '28 days ... hitherto 35'); the guidance's own paragraph was not read, so "
+        "that the days are calendar days is an assumption (no source said working days)"
     ),
 )
 
