@@ -220,6 +220,9 @@ class CasePath(enum.StrEnum):
     IDVA_OVERSIGHT = "IDVA oversight list"
     # Recording a new DASH on an open case: the allocated IDVA, the referrer, the coordinator.
     REASSESSMENT = "DASH reassessment"
+    # A Clare's Law application linked to the case, as far as ``dvds_parts`` opens it: its
+    # one-line status on the case card, and what its owner (the police) records.
+    DVDS = "Clare's Law application"
 
 
 NEEDS: dict[CasePath, Level] = {
@@ -248,6 +251,7 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.VICTIM_CONTACT: Level.FULL,
     CasePath.IDVA_OVERSIGHT: Level.SUMMARY,
     CasePath.REASSESSMENT: Level.REFERRAL,
+    CasePath.DVDS: Level.SUMMARY,
 }
 
 
@@ -279,6 +283,7 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.VICTIM_CONTACT: Operation.VIEW_CASES,
     CasePath.IDVA_OVERSIGHT: Operation.TRIAGE_CASES,
     CasePath.REASSESSMENT: Operation.REFER_CASE,
+    CasePath.DVDS: Operation.VIEW_CASES,
 }
 
 
@@ -292,3 +297,67 @@ def paths_as_markdown() -> str:
             f"{operation.value if operation else '(the event that sends it)'} |"
         )
     return "\n".join(lines)
+
+
+# --- Clare's Law (the Domestic Violence Disclosure Scheme) ---
+
+
+class DvdsPart(enum.StrEnum):
+    """What of a Clare's Law application opens separately."""
+
+    STATUS = "its route, dates, checks, panel date and decision (the one-line status)"
+    SUBJECT = "the subject's identifiers (the person causing harm asked about)"
+    APPLICANT = "the applicant's identifiers"
+    SAFETY_PLAN = "the safety plan at disclosure"
+
+
+@dataclass(frozen=True)
+class DvdsFacts:
+    """What the decision needs to know about one application."""
+
+    area_id: int
+    # The case it is linked to, if any: its must-not-receive list and its IDVA count too.
+    case: CaseFacts | None = None
+    # Agencies asked to check their records whose check is not yet done.
+    open_checks: frozenset[int] = frozenset()
+
+
+def dvds_parts(viewer: Viewer, application: DvdsFacts) -> frozenset[DvdsPart]:
+    """What of a Clare's Law application ``viewer`` may see; empty means it does not exist.
+
+    The scheme is the police's: the disclosure is made under their common-law power, so the
+    police hold the application whole (the applicant's and the subject's identifiers, the
+    safety plan) and alone record it. The MARAC coordinator and chair need to know that an
+    application exists and where it stands (received, checks, panel, decided, disclosed or
+    not), so the meeting plans with it in mind: the status, never who applied, whom it is
+    about or the safety plan, which stay in the police's file. An agency asked to check its
+    records needs the subject's identifiers to search them, while its check is open, and
+    nothing of the applicant. The IDVA allocated to the linked case supports the victim
+    through a disclosure, so she reads the status and the safety plan, not the identifiers.
+    Anyone else (a perpetrator service above all, which must never learn that its client was
+    asked about; an agency not asked; another area; a leaver; an enrolment not confirmed)
+    sees nothing, and anyone on the linked case's must-not-receive list sees nothing even if
+    they are police: a colleague related to the subject must not learn of it.
+    """
+    if not viewer.active or not viewer.confirmed or viewer.area_id != application.area_id:
+        return frozenset()
+    case = application.case
+    if case is not None and viewer.person_id in case.excluded:
+        return frozenset()
+    if is_perpetrator_service(viewer.role, viewer.agency_kind):
+        return frozenset()
+    if viewer.role is Role.AGENCY_REP and viewer.agency_kind is AgencyKind.POLICE:
+        return frozenset(DvdsPart)
+    parts: set[DvdsPart] = set()
+    if viewer.role in (Role.COORDINATOR, Role.CHAIR):
+        parts.add(DvdsPart.STATUS)
+    if viewer.agency_id is not None and viewer.agency_id in application.open_checks:
+        parts |= {DvdsPart.STATUS, DvdsPart.SUBJECT}
+    if case is not None and case.allocated_idva == viewer.person_id:
+        parts |= {DvdsPart.STATUS, DvdsPart.SAFETY_PLAN}
+    return frozenset(parts)
+
+
+def dvds_owner(viewer: Viewer, application: DvdsFacts) -> bool:
+    """Whether ``viewer`` records the application: the police, and only them."""
+    return DvdsPart.APPLICANT in dvds_parts(viewer, application)

@@ -271,3 +271,40 @@ def outcome_buttons(case_id: int, meeting_id: int) -> list[list[tuple[str, str]]
             VOICE_NOT_TOLD(texts.BUTTON_COULD_NOT_TELL, case_id, meeting_id),
         ]
     ]
+
+
+# --- Clare's Law (the Domestic Violence Disclosure Scheme) ---
+
+DVDS_OPEN = _kind("cl", "open", 1, "open a Clare's Law application (application)")
+DVDS_CHECK_DONE = _kind("cl", "done", 1, "our agency's check is done (application)")
+_DVDS_KINDS = (
+    DVDS_OPEN,
+    DVDS_CHECK_DONE,
+    _kind("cl", "list", 0, "the Clare's Law applications"),
+    _kind("cl", "ask", 0, "a new right-to-ask application"),
+    _kind("cl", "know", 0, "a new right-to-know application"),
+    _kind("cl", "nocase", 0, "the application is linked to no case"),
+    _kind("cl", "chk", 1, "ask an agency to check (application)"),
+    _kind("cl", "agency", 2, "ask this agency to check (application, agency)"),
+    _kind("cl", "panel", 1, "set the panel date (application)"),
+    _kind("cl", "pday", 2, "the panel meets on this day (application, day)"),
+    _kind("cl", "disc", 1, "decided: disclose (application)"),
+    _kind("cl", "nodisc", 1, "decided: do not disclose (application)"),
+    _kind("cl", "plan", 1, "record the safety plan (application)"),
+)
+KINDS.update({(k.area, k.action): k for k in _DVDS_KINDS})
+
+
+def dvds_open_buttons(application_id: int) -> list[list[tuple[str, str]]]:
+    """Open, under a notice to the officer about their application."""
+    return [[DVDS_OPEN(texts.BUTTON_DVDS_OPEN, application_id)]]
+
+
+def dvds_check_buttons(application_id: int) -> list[list[tuple[str, str]]]:
+    """Open and Check done, under the request to an agency to check its records."""
+    return [
+        [
+            DVDS_OPEN(texts.BUTTON_DVDS_OPEN, application_id),
+            DVDS_CHECK_DONE(texts.BUTTON_DVDS_CHECK_DONE, application_id),
+        ]
+    ]

@@ -168,6 +168,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("plan", "Action plans: record, close a meeting, minutes", Operation.RECORD_ACTIONS),
     Command("minutes", "A meeting's action plan as a document", Operation.RECORD_ACTIONS),
     Command("stats", "Statistics by quarter or for the last 12 months", Operation.VIEW_STATISTICS),
+    Command("dvds", "Clare's Law applications (police record them)", Operation.VIEW_CASES),
     Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
 )
 

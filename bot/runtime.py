@@ -23,6 +23,7 @@ from bot.services.closures import ClosureService
 from bot.services.confirmations import TEXT_FROM, ConfirmationService
 from bot.services.dash_assessments import DashAssessmentService
 from bot.services.deps import ServiceDeps
+from bot.services.dvds import DvdsService
 from bot.services.enrolment import EnrolmentService
 from bot.services.idva import IdvaService
 from bot.services.invites import InviteService
@@ -67,6 +68,7 @@ class Services:
     access_reviews: AccessReviewService
     victim_voice: VictimVoiceService
     idva: IdvaService
+    dvds: DvdsService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -98,6 +100,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         access_reviews=AccessReviewService(deps),
         victim_voice=VictimVoiceService(deps),
         idva=IdvaService(deps),
+        dvds=DvdsService(deps),
     )
 
 

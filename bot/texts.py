@@ -2638,3 +2638,164 @@ def ws_dash_trend(first: int, latest: int | None) -> str:
     if latest is None or latest == first:
         return ws_dash(first)
     return f"{first} → {latest} of 24 yes"
+
+
+# --- Clare's Law (the Domestic Violence Disclosure Scheme) ---
+
+DVDS_ROUTES = {"right_to_ask": "Right to ask", "right_to_know": "Right to know"}
+DVDS_DECISIONS = {"disclose": "Disclose", "not_disclose": "Do not disclose"}
+DVDS_STAGES = {
+    "received": "received, no checks asked yet",
+    "checks": "checks under way",
+    "checks_done": "checks done, no panel date yet",
+    "panel": "panel date set",
+    "disclose": "decided: disclose (no safety plan recorded yet)",
+    "safety_plan": "decided: disclose, safety plan recorded",
+    "not_disclose": "decided: do not disclose",
+}
+DVDS_NOT_FOUND = "No Clare's Law application with that number that you can see."
+DVDS_POLICE_ONLY = "Only the police record Clare's Law applications."
+DVDS_NOT_ASKED = "Your agency has not been asked to check this application."
+DVDS_AGENCY_NOT_FOUND = "That agency cannot be asked to check."
+DVDS_ALREADY_DECIDED = "This application has been decided already."
+DVDS_PANEL_BEFORE_RECEIVED = "The panel cannot meet before the application was received."
+DVDS_PLAN_ONLY_ON_DISCLOSURE = "A safety plan is recorded only when the panel decides to disclose."
+DVDS_ASK_CASE = "Which case is it linked to? Send the case reference, or press No case."
+DVDS_ASK_APPLICANT = (
+    "Who applied? Send their name and date of birth (for right to know: who is told). "
+    "Your message is deleted once stored."
+)
+DVDS_ASK_SUBJECT = (
+    "Whom is it about? Send the person causing harm's name and date of birth. "
+    "Your message is deleted once stored."
+)
+DVDS_ASK_SAFETY_PLAN = (
+    "Send the safety plan agreed at disclosure. Your message is deleted once stored."
+)
+DVDS_ASK_AGENCY = "Which agency should check its records?"
+DVDS_NO_AGENCIES = "There is no other agency here that can be asked to check."
+DVDS_ASK_PANEL = "When does the decision panel meet?"
+DVDS_NONE = "No Clare's Law applications yet."
+DVDS_LIST_HEADING = "Clare's Law applications:"
+DVDS_MENU = "Clare's Law (Domestic Violence Disclosure Scheme)."
+BUTTON_DVDS_NEW_ASK = "New right to ask"
+BUTTON_DVDS_NEW_KNOW = "New right to know"
+BUTTON_DVDS_NO_CASE = "No case"
+BUTTON_DVDS_CHECK = "Ask an agency to check"
+BUTTON_DVDS_CHECK_DONE = "Check done"
+BUTTON_DVDS_PANEL = "Set the panel date"
+BUTTON_DVDS_DISCLOSE = "Decided: disclose"
+BUTTON_DVDS_NOT_DISCLOSE = "Decided: do not disclose"
+BUTTON_DVDS_SAFETY_PLAN = "Record the safety plan"
+BUTTON_DVDS_OPEN = "Open"
+
+
+def dvds_day(day: date) -> str:
+    return format_day(day)
+
+
+def dvds_guidance_note() -> str:
+    """Where the timescale comes from, said beside every figure that uses it."""
+    from bot.dvds import CURRENT_GUIDANCE as g
+
+    return f"{g.days_to_decision} days: Home Office, {g.title}, {g.published}."
+
+
+def dvds_status_line(
+    label: str,
+    route: str,
+    stage: str,
+    due: date,
+    overdue: bool,
+    reference: str | None = None,
+    days_taken: int | None = None,
+) -> str:
+    """The one line a coordinator sees: never who applied or whom it is about."""
+    case = f" ({reference})" if reference else ""
+    if days_taken is not None:
+        plural = "" if days_taken == 1 else "s"
+        when = f"decided in {days_taken} day{plural} (due {dvds_day(due)})"
+    else:
+        when = f"decision due {dvds_day(due)}{' OVERDUE' if overdue else ''}"
+    return f"Clare's Law {label}{case}: {DVDS_ROUTES[route]}, {DVDS_STAGES[stage]}; {when}"
+
+
+def dvds_check_line(agency: str, due: date, done: date | None) -> str:
+    if done is not None:
+        return f"  • {agency}: check done {dvds_day(done)}"
+    return f"  • {agency}: check due {dvds_day(due)}"
+
+
+def dvds_panel_line(day: date) -> str:
+    return f"Panel: {dvds_day(day)}"
+
+
+def dvds_sealed_lines(applicant: str | None, subject: str | None, plan: str | None) -> list[str]:
+    """What only some may read, each line only when opened for the reader."""
+    lines = []
+    if applicant:
+        lines.append(f"Applicant: {applicant}")
+    if subject:
+        lines.append(f"About: {subject}")
+    if plan:
+        lines.append(f"Safety plan: {plan}")
+    return lines
+
+
+def dvds_created(label: str) -> str:
+    return f"Clare's Law application {label} recorded. The identifiers are stored sealed."
+
+
+def dvds_check_request(label: str, due: str) -> str:
+    return (
+        f"The police ask your agency to check its records for Clare's Law application {label}, "
+        f"by {due}. Open it to see whom it is about; press Check done when you have told them."
+    )
+
+
+def dvds_check_chase(label: str, due: str) -> str:
+    return (
+        f"Reminder: your agency's check for Clare's Law application {label} was due {due}. "
+        "Press Check done when you have told the police."
+    )
+
+
+def dvds_decision_chase(label: str, due: str) -> str:
+    return (
+        f"Clare's Law application {label} has no decision and was due {due} "
+        f"({dvds_guidance_note()})"
+    )
+
+
+def dvds_check_done_notice(label: str, agency: str) -> str:
+    return f"{agency} has finished its check for Clare's Law application {label}."
+
+
+def dvds_check_recorded(label: str) -> str:
+    return f"Thank you: your check for {label} is recorded as done."
+
+
+def dvds_safety_plan_recorded(label: str) -> str:
+    return f"Safety plan for {label} recorded and stored sealed."
+
+
+def dvds_figures(
+    received: Mapping[str, int | str],
+    decided: int | str,
+    in_time: int | str,
+    median_days: float | None,
+    disclosed: int | str,
+    not_disclosed: int | str,
+) -> str:
+    median = "none decided" if median_days is None else f"{median_days:g} days"
+    routes = ", ".join(f"{DVDS_ROUTES[route]} {count}" for route, count in received.items())
+    return "\n".join(
+        [
+            "Clare's Law applications received",
+            f"  {routes}",
+            f"  Decided: {decided}, of which within the timescale: {in_time}",
+            f"  Median days to decision: {median}",
+            f"  Disclosed: {disclosed}, not disclosed: {not_disclosed}",
+            f"  Timescale: {dvds_guidance_note()}",
+        ]
+    )

@@ -75,3 +75,31 @@ class ContactOutcome(enum.StrEnum):
     CONTACTED = "contacted"
     NOT_REACHED = "not_reached"
     DECLINED_SUPPORT = "declined_support"
+
+
+# --- Clare's Law (the Domestic Violence Disclosure Scheme) ---
+
+
+class DvdsRoute(enum.StrEnum):
+    """How a Clare's Law application came: someone asked, or the police had reason to tell."""
+
+    RIGHT_TO_ASK = "right_to_ask"
+    RIGHT_TO_KNOW = "right_to_know"
+
+
+class DvdsStepKind(enum.StrEnum):
+    """One step of a Clare's Law application, each a row with who and when."""
+
+    RECEIVED = "received"
+    CHECK_REQUESTED = "check_requested"
+    CHECK_COMPLETED = "check_completed"
+    PANEL_SET = "panel_set"
+    DECIDED = "decided"
+    SAFETY_PLAN = "safety_plan"
+
+
+class DvdsDecision(enum.StrEnum):
+    """What the decision panel decided."""
+
+    DISCLOSE = "disclose"
+    NOT_DISCLOSE = "not_disclose"

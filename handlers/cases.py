@@ -32,6 +32,7 @@ from bot.referrals.status import REFERENCE_PATTERN, can_triage
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.cases import CaseCard
 from handlers.buttons import page_button, pattern, pressed
+from handlers.dvds import case_lines as dvds_lines
 from handlers.formatting import local_day, local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
@@ -207,14 +208,16 @@ async def show_case(update: Update, context: MaracContext) -> None:
     webapp_url = context.runtime.settings.webapp_url
     if webapp_url is None:
         card = await cases.card(context.actor, reference)
-        await send_sensitive(update, context, _render(context, card), _keyboard(card, context))
+        text = _render(context, card) + await dvds_lines(context, card.id)
+        await send_sensitive(update, context, text, _keyboard(card, context))
         return
     found = await cases.status(context.actor, reference)
     rows = [[page_button(webapp_url, CASE_OPEN, texts.BUTTON_OPEN_CASE, found.id)]]
     rows += _action_rows(found) + voice_rows(context, found)
     await answer(
         update,
-        texts.case_in_workspace(found.reference, found.status.value),
+        texts.case_in_workspace(found.reference, found.status.value)
+        + await dvds_lines(context, found.id),
         InlineKeyboardMarkup(rows),
     )
 
@@ -223,7 +226,8 @@ async def open_case(update: Update, context: MaracContext) -> None:
     """The "Open the case" button where no workspace is set up: the card, protected."""
     assert context.actor is not None
     card = await context.runtime.services.cases.card_by_id(context.actor, pressed(update).id())
-    await send_sensitive(update, context, _render(context, card), _keyboard(card, context))
+    text = _render(context, card) + await dvds_lines(context, card.id)
+    await send_sensitive(update, context, text, _keyboard(card, context))
 
 
 async def accept(update: Update, context: MaracContext) -> None:

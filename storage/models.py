@@ -27,7 +27,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.vocabulary import AgencyKind, ContactOutcome, Criterion, Engagement, OutcomeTold, Role
+from bot.vocabulary import (
+    AgencyKind,
+    ContactOutcome,
+    Criterion,
+    DvdsDecision,
+    DvdsRoute,
+    DvdsStepKind,
+    Engagement,
+    OutcomeTold,
+    Role,
+)
 from storage.base import Base, UTCDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -731,3 +741,51 @@ class BotState(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DvdsApplication(Base):
+    """A Clare's Law application (the Domestic Violence Disclosure Scheme), owned by the
+    police: its route, the day it was received, the case it is linked to if any, and who
+    applied and whom it is about (sealed with its own data key, so a standalone application
+    needs no case). Everything that happens to it is a ``DvdsStep``."""
+
+    __tablename__ = "dvds_applications"
+    __table_args__ = (Index("ix_dvds_applications_area", "area_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), default=None, index=True
+    )
+    route: Mapped[DvdsRoute] = mapped_column(_enum(DvdsRoute))
+    received_on: Mapped[date] = mapped_column(Date())
+    data_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("data_keys.id", ondelete="SET NULL"), default=None
+    )
+    applicant_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    subject_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int] = mapped_column(BigInteger())
+
+
+class DvdsStep(Base):
+    """One step of a Clare's Law application, with who and when: received, a check asked of
+    an agency (with its due day) and completed, the panel's date set, the decision, the
+    safety plan at disclosure (sealed with the application's key)."""
+
+    __tablename__ = "dvds_steps"
+    __table_args__ = (Index("ix_dvds_steps_application", "application_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("dvds_applications.id", ondelete="CASCADE")
+    )
+    kind: Mapped[DvdsStepKind] = mapped_column(_enum(DvdsStepKind))
+    on: Mapped[date] = mapped_column(Date())
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), default=None)
+    due_on: Mapped[date | None] = mapped_column(Date(), default=None)
+    panel_on: Mapped[date | None] = mapped_column(Date(), default=None)
+    decision: Mapped[DvdsDecision | None] = mapped_column(_enum(DvdsDecision), default=None)
+    safety_plan_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_person_id: Mapped[int] = mapped_column(BigInteger())

@@ -47,6 +47,7 @@ from handlers import (
     statistics,
     victim_voice,
 )
+from handlers import dvds as dvds_handlers
 from handlers.guard import GUARD_GROUP, guard
 from handlers.help import help_command
 from handlers.stale_buttons import refuse_unrecognised
@@ -141,6 +142,7 @@ def register_handlers(application: MaracApplication) -> None:
         enrolment,
         audit,
         victim_voice,
+        dvds_handlers,
     ):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))

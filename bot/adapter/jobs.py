@@ -71,6 +71,7 @@ async def housekeeping(context: MaracContext) -> None:
         ("morning digest", services.meetings.queue_morning_digests),
         ("action chasing", services.actions.chase_overdue),
         ("victim told the outcome", services.victim_voice.follow_up_outcomes),
+        ("Clare's Law chasing", services.dvds.chase_overdue),
         ("access reviews", services.access_reviews.queue_quarterly),
         ("audit checkpoint", services.audit_checkpoints.publish_due),
         ("refusal summaries", services.audit.summarise_refusals),

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from bot import texts
 from bot.actions.minutes import docx_outline
 from bot.adapter.local import running_bot
+from bot.cli.demo_dvds import clares_law
 from bot.clock import ManualClock
 from bot.dates import example_date, format_local
 from bot.meetings.agenda_rules import days_before_reminder
@@ -539,6 +540,12 @@ async def run_demo(
                 await demo.scene(
                     "After the meeting the IDVA confirms the victim was told the outcome",
                     demo.outcome_told,
+                )
+                await demo.scene(
+                    "Clare's Law: the police officer records a right-to-ask application for "
+                    "the case; a check is asked and done, the panel decides to disclose, the "
+                    "safety plan is recorded; the coordinator sees its status on the card",
+                    lambda: clares_law(demo),
                 )
                 await demo.scene(
                     "The coordinator sends the minutes; each agency receives only its own copy",

@@ -69,6 +69,7 @@ from storage.models import (
     CaseExclusion,
     CaseRiskSummary,
     DashAssessment,
+    DvdsApplication,
     Meeting,
     OutboxMessage,
     PerpetratorReferral,
@@ -607,6 +608,12 @@ class RetentionService:
             delete(DashAssessment).where(DashAssessment.case_id == case_id),
         )
         await remove("exclusions", delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
+        # A Clare's Law application is the police's record, kept under their own retention:
+        # it stays, unlinked (a reused case id, as SQLite gives, must not find it linked).
+        await remove(
+            "dvds_links",
+            update(DvdsApplication).where(DvdsApplication.case_id == case_id).values(case_id=None),
+        )
         # Its notifications (references only) go too: none is sent about a case that is gone,
         # and a reused id (SQLite) must not find the old dedupe keys taken.
         prefixes = [

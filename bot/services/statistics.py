@@ -18,8 +18,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import texts
 from bot.actions.states import ActionState, PerpState
 from bot.actor import Actor
+from bot.dvds import Figures as DvdsFigures
+from bot.dvds import Step as DvdsStepRow
+from bot.dvds import figures as dvds_figures
+from bot.dvds import progress as dvds_progress
 from bot.permissions import Operation, authorise
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
@@ -38,6 +43,7 @@ from bot.stats.figures import (
     last_12_months,
     local_day_bounds,
     overdue_cutoff,
+    suppress,
 )
 from bot.stats.report import render_text
 from bot.vocabulary import AgencyKind, Role
@@ -47,6 +53,8 @@ from storage.models import (
     AgendaItem,
     Area,
     Case,
+    DvdsApplication,
+    DvdsStep,
     Meeting,
     PerpetratorReferral,
     PerpetratorStep,
@@ -128,7 +136,51 @@ class StatisticsService:
 
     async def summary(self, actor: Actor, period: Period) -> str:
         figures, suppressed = await self.figures(actor, period)
-        return render_text(figures, suppressed=suppressed)
+        dvds = await self.dvds_figures(actor, period)
+        return f"{render_text(figures, suppressed=suppressed)}\n\n{dvds_text(dvds, suppressed)}"
+
+    async def dvds_figures(self, actor: Actor, period: Period) -> DvdsFigures:
+        """Clare's Law applications received in the period: by route, decided within the
+        statutory guidance's timescale, median days to decision, disclosed or not. Coded
+        columns only (route, days, decision), never the sealed identifiers or plan."""
+        authorise(actor, Operation.VIEW_STATISTICS, area_id=actor.area_id)
+        async with self._deps.sessions.begin() as session:
+            applications = list(
+                (
+                    await session.execute(
+                        select(DvdsApplication.id, DvdsApplication.route).where(
+                            DvdsApplication.area_id == actor.area_id,
+                            DvdsApplication.received_on >= period.start,
+                            DvdsApplication.received_on <= period.end,
+                        )
+                    )
+                ).all()
+            )
+            steps: dict[int, list[DvdsStepRow]] = {}
+            if applications:
+                for application_id, kind, on, agency_id, due_on, panel_on, decision in (
+                    await session.execute(
+                        select(
+                            DvdsStep.application_id,
+                            DvdsStep.kind,
+                            DvdsStep.on,
+                            DvdsStep.agency_id,
+                            DvdsStep.due_on,
+                            DvdsStep.panel_on,
+                            DvdsStep.decision,
+                        )
+                        .where(DvdsStep.application_id.in_([row[0] for row in applications]))
+                        .order_by(DvdsStep.id)
+                    )
+                ).all():
+                    steps.setdefault(int(application_id), []).append(
+                        DvdsStepRow(kind, on, agency_id, due_on, panel_on, decision)
+                    )
+            return dvds_figures(
+                dvds_progress(route, steps.get(int(application_id), []))
+                for application_id, route in applications
+                if steps.get(int(application_id))
+            )
 
     async def dataset(self, actor: Actor, period: Period) -> tuple[str, bytes]:
         figures, suppressed = await self.figures(actor, period)
@@ -372,3 +424,19 @@ async def _perpetrator_referrals(
             )
         )
     return perps
+
+
+def dvds_text(figures: DvdsFigures, suppressed: bool) -> str:
+    """The Clare's Law block of /stats; governance readers get small numbers hidden."""
+
+    def c(value: int) -> int | str:
+        return suppress(value) if suppressed else value
+
+    return texts.dvds_figures(
+        {route.value: c(count) for route, count in figures.received.items()},
+        c(figures.decided),
+        c(figures.in_time),
+        figures.median_days,
+        c(figures.disclosed),
+        c(figures.not_disclosed),
+    )

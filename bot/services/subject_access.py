@@ -2,7 +2,8 @@
 
 The export opens every sealed value of the case (victim, person causing harm, safety,
 risk, household, summary, triage notes, research, actions and their notes, perpetrator
-service steps, the victim's views and the reasons she could not be told an outcome), the
+service steps, the victim's views and the reasons she could not be told an outcome, any
+Clare's Law application linked to it with its safety plan), the
 IDVA's allocations and contact attempts, and adds what is coded (criterion, counts,
 equality flags), where the case was listed, who must not receive it, and the audit trail
 of who did or saw what with it. Staff appear by person id and role only. Producing the
@@ -23,6 +24,7 @@ from bot.errors import NotFound
 from bot.services.actions import action_context, perp_context, step_context
 from bot.services.actions.meeting_record import risk_context
 from bot.services.deps import ServiceDeps
+from bot.services.dvds import applicant_context, plan_context, subject_context
 from bot.services.meetings import research_context
 from bot.services.referrals import SEALED_CASE_COLUMNS, case_context
 from bot.services.victim_voice import reason_context, views_context
@@ -41,6 +43,8 @@ from storage.models import (
     CaseExclusion,
     CaseRiskSummary,
     DashAssessment,
+    DvdsApplication,
+    DvdsStep,
     IdvaAllocation,
     Meeting,
     PerpetratorReferral,
@@ -175,6 +179,7 @@ class SubjectAccessService:
             "actions": await self._actions(session, case),
             "perpetrator_referrals": await self._perpetrator_referrals(session, case),
             **await self._victim_support(session, case),
+            "clares_law": await self._clares_law(session, case),
             "exclusions": await self._exclusions(session, case),
             "related_cases": await self._related(session, case),
             "audit_trail": await self._audit(session, case),
@@ -409,6 +414,70 @@ class SubjectAccessService:
                 for row in replies
             ],
         }
+
+    async def _open_with(
+        self,
+        session: AsyncSession,
+        key: str | None,
+        context: FieldContext,
+        sealed: bytes | None,
+    ) -> str | None:
+        """A value sealed with its own record's key (not the case's)."""
+        if sealed is None:
+            return None
+        if key is None:
+            return KEY_ERASED
+        return await self._deps.vault.open(session, key, context, sealed)
+
+    async def _clares_law(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+        """Clare's Law applications linked to the case (sealed with their own key): who
+        applied, whom it is about, and each step with who and when, the safety plan opened."""
+        found = []
+        applications = await session.scalars(
+            select(DvdsApplication)
+            .where(DvdsApplication.case_id == case.id)
+            .order_by(DvdsApplication.id)
+        )
+        for application in applications:
+            key = application.data_key_id
+            steps = await session.scalars(
+                select(DvdsStep)
+                .where(DvdsStep.application_id == application.id)
+                .order_by(DvdsStep.id)
+            )
+            found.append(
+                {
+                    "application": application.id,
+                    "route": application.route.value,
+                    "received_on": _iso(application.received_on),
+                    "applicant": await self._open_with(
+                        session,
+                        key,
+                        applicant_context(application.id),
+                        application.applicant_sealed,
+                    ),
+                    "subject": await self._open_with(
+                        session, key, subject_context(application.id), application.subject_sealed
+                    ),
+                    "steps": [
+                        {
+                            "kind": step.kind.value,
+                            "on": _iso(step.on),
+                            "at": _iso(step.at),
+                            "by_person_id": step.by_person_id,
+                            "agency_id": step.agency_id,
+                            "due_on": _iso(step.due_on),
+                            "panel_on": _iso(step.panel_on),
+                            "decision": step.decision.value if step.decision else None,
+                            "safety_plan": await self._open_with(
+                                session, key, plan_context(step.id), step.safety_plan_sealed
+                            ),
+                        }
+                        for step in steps
+                    ],
+                }
+            )
+        return found
 
     async def _exclusions(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
         rows = await session.scalars(

@@ -38,7 +38,7 @@ from bot.runtime import Runtime, Services
 from bot.services.case_access import case_facts, viewers
 from bot.services.case_identifiers import Identifiers
 from bot.services.outbox import enqueue
-from bot.vocabulary import Role
+from bot.vocabulary import DvdsRoute, Role
 from storage.models import AgendaItem, AuditEvent, OutboxMessage
 from tests.support.access_world import KEPT_OUT, World, build
 
@@ -228,6 +228,18 @@ async def _reassessment(s: Services, a: Actor, w: World) -> Seen:
     return {target.reference}
 
 
+async def _dvds(s: Services, a: Actor, w: World) -> Seen:
+    # A Clare's Law application linked to the case, recorded once by the police (Sam).
+    if not await s.dvds.for_case(w.people["referrer"], w.case_id):
+        await s.dvds.create(
+            w.people["referrer"], DvdsRoute.RIGHT_TO_ASK, "Jane Doe", "John Smith", w.reference
+        )
+    statuses = await s.dvds.for_case(a, w.case_id)
+    # The list and the card's line are the same decision.
+    assert bool(statuses) is bool(await s.dvds.listing(a))
+    return {view.reference for view in statuses if view.reference}
+
+
 PATHS: dict[CasePath, Path_] = {
     CasePath.CASE_CARD: _case_card,
     CasePath.TRIAGE: _triage,
@@ -254,6 +266,7 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.VICTIM_CONTACT: _victim_contact,
     CasePath.IDVA_OVERSIGHT: _idva_oversight,
     CasePath.REASSESSMENT: _reassessment,
+    CasePath.DVDS: _dvds,
 }
 
 
@@ -291,6 +304,10 @@ DECIDES: dict[CasePath, set[str]] = {
     # her contact with the victim.
     CasePath.IDVA_ALLOCATION: {"coordinator", "idva", "idva colleague"},
     CasePath.VICTIM_CONTACT: {"idva"},
+    # Clare's Law is the police's: they and the coordinator see its status, the allocated
+    # IDVA too (she supports the victim through a disclosure); no other agency unless asked
+    # to check (none is here).
+    CasePath.DVDS: {"coordinator", "referrer", "idva"},
 }
 
 
@@ -459,6 +476,16 @@ NOT_CASE_PATHS: dict[str, str] = {
     "idva.take": "IDVA_ALLOCATION (the case is checked; NotFound otherwise)",
     "idva.reassign": "IDVA_ALLOCATION, and the notices to the IDVAs: the NOTICE path",
     "idva.record_contact": "VICTIM_CONTACT (the holder only; NotFound otherwise)",
+    "dvds.create": "DVDS: the police only; a linked case is checked (NotFound otherwise)",
+    "dvds.checking_agencies": "DVDS: the police only; agencies, no case",
+    "dvds.request_check": "DVDS: the police only; the request names no case (dvds_parts)",
+    "dvds.complete_check": "DVDS: an agency asked only (dvds_parts); names no case",
+    "dvds.set_panel": "DVDS: the police only (dvds_parts)",
+    "dvds.decide": "DVDS: the police only (dvds_parts)",
+    "dvds.record_safety_plan": "DVDS: the police only (dvds_parts)",
+    "dvds.get": "DVDS: an application by dvds_parts; its case's reference by case_access",
+    "dvds.listing": "DVDS (checked in _dvds): applications by dvds_parts",
+    "dvds.chase_overdue": "queues notices naming no case, to those dvds_parts lets see it",
 }
 PATH_METHODS = {
     "idva.reassign_choices",
@@ -489,6 +516,7 @@ PATH_METHODS = {
     "dash.begin",
     "dash.begin_by_id",
     "dash.record",
+    "dvds.for_case",
 }
 
 
@@ -550,6 +578,11 @@ CASE_FREE_KINDS = {
     ("audit_checkpoints", "KIND"),
     ("actions", "minutes_due"),
     ("actions", "minutes_ready"),
+    # Clare's Law messages name the application (CL-n), never the case; who may be sent
+    # them is decided by ``bot.access.dvds_parts`` when they are queued.
+    ("dvds", "dvds_check_{}"),
+    ("dvds", "dvds_decision_chase"),
+    ("dvds", "dvds_check_done"),
 }
 
 
