@@ -271,3 +271,27 @@ def outcome_buttons(case_id: int, meeting_id: int) -> list[list[tuple[str, str]]
             VOICE_NOT_TOLD(texts.BUTTON_COULD_NOT_TELL, case_id, meeting_id),
         ]
     ]
+
+
+# --- MARAC-to-MARAC transfer ---
+# Accept / Decline go in the request queued for the receiving coordinators; the rest are made
+# and answered by handlers/transfers.py.
+TRANSFER_ACCEPT = _kind("trf", "acc", 1, "accept a MARAC-to-MARAC transfer (transfer)")
+TRANSFER_DECLINE = _kind("trf", "dec", 1, "decline a MARAC-to-MARAC transfer (transfer)")
+TRANSFER_START = _kind("trf", "start", 1, "transfer a case to another MARAC (case)")
+TRANSFER_TO = _kind("trf", "to", 2, "the area a case is transferred to (case, area)")
+TRANSFER_NOTE = _kind("trf", "note", 1, "write the IDVA's handover note (case)")
+TRANSFER_PACK = _kind("trf", "pack", 1, "what a transferred case carries, and the note (case)")
+KINDS.update(
+    {
+        (k.area, k.action): k
+        for k in (
+            TRANSFER_ACCEPT,
+            TRANSFER_DECLINE,
+            TRANSFER_START,
+            TRANSFER_TO,
+            TRANSFER_NOTE,
+            TRANSFER_PACK,
+        )
+    }
+)

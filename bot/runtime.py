@@ -34,6 +34,7 @@ from bot.services.retention import RetentionService
 from bot.services.sensitive_messages import SensitiveMessageService
 from bot.services.statistics import StatisticsService
 from bot.services.subject_access import SubjectAccessService
+from bot.services.transfers import TransferService
 from bot.services.victim_voice import VictimVoiceService
 from config import Settings
 from storage.crypto import KeySource
@@ -67,6 +68,7 @@ class Services:
     access_reviews: AccessReviewService
     victim_voice: VictimVoiceService
     idva: IdvaService
+    transfers: TransferService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -98,6 +100,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         access_reviews=AccessReviewService(deps),
         victim_voice=VictimVoiceService(deps),
         idva=IdvaService(deps),
+        transfers=TransferService(deps),
     )
 
 

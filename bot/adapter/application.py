@@ -45,6 +45,7 @@ from handlers import (
     people,
     referral,
     statistics,
+    transfers,
     victim_voice,
 )
 from handlers.guard import GUARD_GROUP, guard
@@ -141,6 +142,7 @@ def register_handlers(application: MaracApplication) -> None:
         enrolment,
         audit,
         victim_voice,
+        transfers,
     ):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))
