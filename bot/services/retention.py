@@ -68,7 +68,9 @@ from storage.models import (
     CaseEvent,
     CaseExclusion,
     CaseRiskSummary,
+    CaseTransfer,
     DashAssessment,
+    HandoverNote,
     Meeting,
     OutboxMessage,
     PerpetratorReferral,
@@ -607,6 +609,13 @@ class RetentionService:
             delete(DashAssessment).where(DashAssessment.case_id == case_id),
         )
         await remove("exclusions", delete(CaseExclusion).where(CaseExclusion.case_id == case_id))
+        await remove("handover_notes", delete(HandoverNote).where(HandoverNote.case_id == case_id))
+        await remove("case_transfers", delete(CaseTransfer).where(CaseTransfer.case_id == case_id))
+        # A transfer that opened this case stays with the sending case; what it carried here
+        # was sealed with this case's key, which is destroyed with it.
+        await session.execute(
+            update(CaseTransfer).where(CaseTransfer.new_case_id == case_id).values(pack_sealed=None)
+        )
         # Its notifications (references only) go too: none is sent about a case that is gone,
         # and a reused id (SQLite) must not find the old dedupe keys taken.
         prefixes = [

@@ -17,6 +17,7 @@ import ast
 import inspect
 import io
 import json
+import weakref
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
@@ -228,6 +229,30 @@ async def _reassessment(s: Services, a: Actor, w: World) -> Seen:
     return {target.reference}
 
 
+async def _transfer(s: Services, a: Actor, w: World) -> Seen:
+    return {(await s.transfers.destinations(a, w.case_id)).reference}
+
+
+_ASKED: dict[int, int] = {}  # the world (by identity) -> the transfer asked in it
+
+
+async def _transfer_request(s: Services, a: Actor, w: World) -> Seen:
+    # A transfer asked of a third area (not the world's other area, who must see nothing),
+    # once, by the coordinator who runs the case.
+    if id(w) not in _ASKED:
+        third = (await s.areas.ensure_area("Rutland")).id
+        asked = await s.transfers.request(
+            w.people["coordinator"], w.case_id, third, "The victim has moved to Rutland."
+        )
+        _ASKED[id(w)] = asked.id
+        weakref.finalize(w, _ASKED.pop, id(w), None)  # an id is reused once the world is gone
+    return {(await s.transfers.view_request(a, _ASKED[id(w)])).reference}
+
+
+async def _handover(s: Services, a: Actor, w: World) -> Seen:
+    return {(await s.transfers.handover(a, w.case_id)).reference}
+
+
 PATHS: dict[CasePath, Path_] = {
     CasePath.CASE_CARD: _case_card,
     CasePath.TRIAGE: _triage,
@@ -254,6 +279,9 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.VICTIM_CONTACT: _victim_contact,
     CasePath.IDVA_OVERSIGHT: _idva_oversight,
     CasePath.REASSESSMENT: _reassessment,
+    CasePath.TRANSFER: _transfer,
+    CasePath.TRANSFER_REQUEST: _transfer_request,
+    CasePath.HANDOVER: _handover,
 }
 
 
@@ -291,6 +319,9 @@ DECIDES: dict[CasePath, set[str]] = {
     # her contact with the victim.
     CasePath.IDVA_ALLOCATION: {"coordinator", "idva", "idva colleague"},
     CasePath.VICTIM_CONTACT: {"idva"},
+    # The coordinator who runs the case transfers it; a chair, who sees it all, does not.
+    CasePath.TRANSFER: {"coordinator"},
+    CasePath.TRANSFER_REQUEST: {"coordinator"},
 }
 
 
@@ -459,6 +490,10 @@ NOT_CASE_PATHS: dict[str, str] = {
     "idva.take": "IDVA_ALLOCATION (the case is checked; NotFound otherwise)",
     "idva.reassign": "IDVA_ALLOCATION, and the notices to the IDVAs: the NOTICE path",
     "idva.record_contact": "VICTIM_CONTACT (the holder only; NotFound otherwise)",
+    "transfers.request": "TRANSFER (checked as destinations is), and the request: NOTICE",
+    "transfers.accept": "TRANSFER_REQUEST (a receiving coordinator only; NotFound otherwise)",
+    "transfers.decline": "TRANSFER_REQUEST (a receiving coordinator only; NotFound otherwise)",
+    "transfers.write_handover": "HANDOVER (the allocated IDVA only)",
 }
 PATH_METHODS = {
     "idva.reassign_choices",
@@ -489,6 +524,9 @@ PATH_METHODS = {
     "dash.begin",
     "dash.begin_by_id",
     "dash.record",
+    "transfers.destinations",
+    "transfers.view_request",
+    "transfers.handover",
 }
 
 

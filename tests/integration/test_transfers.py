@@ -7,6 +7,8 @@ receiving area is told of the transfer."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -19,6 +21,7 @@ from bot.permissions import PermissionDenied
 from bot.referrals.status import CaseStep
 from bot.runtime import Runtime
 from bot.services.case_access import levels_for
+from bot.services.subject_access import SubjectAccessService
 from bot.vocabulary import AgencyKind, Role
 from storage.models import (
     Agency,
@@ -272,3 +275,24 @@ async def test_a_referral_there_is_told_of_the_transfer(
         "transferred to this MARAC from another one" in t and accepted.reference in t
         for t in texts_sent
     )
+
+
+async def test_the_subject_access_export_holds_the_transfer_on_both_cases(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    world = await build(runtime, clock)
+    lei, _, _ = await _receiving(runtime, world)
+    await runtime.services.transfers.write_handover(world.people["idva"], world.case_id, NOTE)
+    accepted = await runtime.services.transfers.accept(lei, await _ask(runtime, world, lei))
+    export = SubjectAccessService(runtime.deps).export
+    sending = json.loads(await export(world.reference))
+    (out,) = sending["transfers"]
+    assert out["direction"] == "out" and out["other_case"] == accepted.reference
+    assert out["reason"] == REASON and out["decision"] == "accepted"
+    assert [n["note"] for n in sending["handover_notes"]] == [NOTE]
+    receiving = json.loads(await export(accepted.reference))
+    (came,) = receiving["transfers"]
+    assert came["direction"] == "in" and came["other_case"] == world.reference
+    assert REASON in came["carried"] and "GP to review" in came["carried"]
+    assert [n["note"] for n in receiving["handover_notes"]] == [NOTE]
+    assert any(e["action"] == "case.transferred_in" for e in receiving["audit_trail"])
