@@ -348,6 +348,7 @@ class TransferService:
             transfer.decided_by_id = actor.person_id
             transfer.decision = ACCEPTED
             transfer.new_case_id = new.id
+            # The new case waits for the receiving MARAC's triage (no triage step yet: submitted).
             session.add_all(
                 [
                     CaseEvent(
@@ -357,7 +358,6 @@ class TransferService:
                         by_person_id=actor.person_id,
                         related_case_id=new.id,
                     ),
-                    CaseEvent(case_id=new.id, kind=CaseStep.SUBMITTED, at=now, by_person_id=None),
                     CaseEvent(
                         case_id=new.id,
                         kind=CaseStep.TRANSFERRED_IN,
