@@ -281,7 +281,11 @@ TRANSFER_DECLINE = _kind("trf", "dec", 1, "decline a MARAC-to-MARAC transfer (tr
 TRANSFER_START = _kind("trf", "start", 1, "transfer a case to another MARAC (case)")
 TRANSFER_TO = _kind("trf", "to", 2, "the area a case is transferred to (case, area)")
 TRANSFER_NOTE = _kind("trf", "note", 1, "write the IDVA's handover note (case)")
-TRANSFER_PACK = _kind("trf", "pack", 1, "what a transferred case carries, and the note (case)")
+# Where a workspace is set up it opens the case's page, which shows the handover; otherwise
+# the chat sends it as a protected message. (Not in PAGES: the case page is CASE_OPEN's.)
+TRANSFER_PACK = _kind(
+    "trf", "pack", 1, "what a transferred case carries, and the note (case)", page="case"
+)
 KINDS.update(
     {
         (k.area, k.action): k

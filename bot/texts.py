@@ -2800,3 +2800,10 @@ def handover_view(
 
 def carried_action_line(agency: str, text: str, due_on: str) -> str:
     return f"{agency}: {text} (due {due_on})"
+
+
+WS_TRANSFERRED_FROM = "Transferred from"
+WS_TRANSFER_REASON = "Why it moved"
+WS_TRANSFER_ACTIONS = "Actions outstanding at the sending MARAC (for information)"
+WS_NONE_OUTSTANDING = "None"
+WS_HANDOVER_NOTE = "IDVA handover note"

@@ -25,7 +25,7 @@ from bot.referrals.status import CLOSED_STEPS, CaseStep
 from bot.referrals.validation import InputError, clean_free_text
 from bot.services.cases import CaseCard
 from bot.vocabulary import Role
-from handlers.buttons import button, pattern, pressed
+from handlers.buttons import button, page_button, pattern, pressed
 from handlers.formatting import local_day
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
@@ -49,7 +49,8 @@ def case_rows(context: MaracContext, card: CaseCard) -> list[list[InlineKeyboard
     if card.may_record_contact and not came_in:
         rows.append([button(TRANSFER_NOTE, texts.BUTTON_HANDOVER_NOTE, card.id)])
     if came_in:
-        rows.append([button(TRANSFER_PACK, texts.BUTTON_TRANSFER_PACK, card.id)])
+        webapp_url = context.runtime.settings.webapp_url
+        rows.append([page_button(webapp_url, TRANSFER_PACK, texts.BUTTON_TRANSFER_PACK, card.id)])
     return rows
 
 

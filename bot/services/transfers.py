@@ -44,7 +44,7 @@ from bot.permissions import Operation, authorise
 from bot.referrals.status import CLOSED_STEPS, CaseStep, triage_status
 from bot.services.actions.common import action_context
 from bot.services.audited import audit_by
-from bot.services.case_access import Shown, receivers, record_views, require
+from bot.services.case_access import Shown, receivers, record_views, require, visible
 from bot.services.deps import ServiceDeps
 from bot.services.idva import notify_idva_service, tell_case_idva
 from bot.services.idva_allocations import allocated_idvas
@@ -449,6 +449,22 @@ class TransferService:
                 await self._carry_note(session, case, new, now)
             return case.reference
 
+    async def read(self, actor: Actor, case_id: int) -> Handover | None:
+        """The handover, for the case page of someone who holds the case in full, when there
+        is one to show (the case came from another MARAC, or has a note); None otherwise."""
+        authorise(actor, Operation.VIEW_CASES, area_id=actor.area_id, agency_id=actor.agency_id)
+        now = self._deps.clock.now()
+        async with self._deps.sessions.begin() as session:
+            levels = await visible(session, actor, [case_id], CasePath.HANDOVER, now)
+            if case_id not in levels:
+                return None
+            found = await self._handover(session, actor, case_id)
+            if not found.transferred_in and found.note is None:
+                return None
+            shown = [Shown(found.reference, levels[case_id])]
+            await record_views(session, actor, shown, CasePath.HANDOVER, now)
+            return found
+
     async def handover(self, actor: Actor, case_id: int) -> Handover:
         """What the case carries from the MARAC it came from and the IDVA's handover note,
         for those who hold it in full; on a sending case, its own note."""
@@ -458,68 +474,70 @@ class TransferService:
             level = await require(
                 session, actor, case_id, CasePath.HANDOVER, now, missing=texts.CASE_NOT_FOUND
             )
-            case = await session.get(Case, case_id)
-            if case is None:
-                raise NotFound(texts.CASE_NOT_FOUND)
+            found = await self._handover(session, actor, case_id)
+            shown = [Shown(found.reference, level)]
+            await record_views(session, actor, shown, CasePath.HANDOVER, now)
+            return found
+
+    async def _handover(self, session: AsyncSession, actor: Actor, case_id: int) -> Handover:
+        case = await session.get(Case, case_id)
+        if case is None:
+            raise NotFound(texts.CASE_NOT_FOUND)
+        found = Handover(
+            case.id,
+            case.reference,
+            False,
+            may_write=(await allocated_idvas(session, [case.id])).get(case.id) == actor.person_id,
+        )
+        transfer = await session.scalar(
+            select(CaseTransfer)
+            .where(CaseTransfer.new_case_id == case.id, CaseTransfer.decision == ACCEPTED)
+            .order_by(CaseTransfer.id.desc())
+            .limit(1)
+        )
+        if transfer is not None:
+            sender = await session.get(Case, transfer.case_id)
+            names = await _area_names(session, transfer)
+            pack: dict[str, Any] = {}
+            if transfer.pack_sealed is not None and case.data_key_id is not None:
+                pack = json.loads(
+                    await self._deps.vault.open(
+                        session,
+                        case.data_key_id,
+                        pack_context(transfer.id),
+                        transfer.pack_sealed,
+                    )
+                )
             found = Handover(
                 case.id,
                 case.reference,
-                False,
-                may_write=(await allocated_idvas(session, [case.id])).get(case.id)
-                == actor.person_id,
+                True,
+                from_reference=sender.reference if sender else None,
+                from_area=names[0],
+                transferred_at=transfer.decided_at,
+                reason=pack.get("reason"),
+                actions=[
+                    CarriedAction(a["agency"], a["text"], date.fromisoformat(a["due"]))
+                    for a in pack.get("actions", [])
+                ],
+                may_write=False,
             )
-            transfer = await session.scalar(
-                select(CaseTransfer)
-                .where(CaseTransfer.new_case_id == case.id, CaseTransfer.decision == ACCEPTED)
-                .order_by(CaseTransfer.id.desc())
-                .limit(1)
+        note = await session.scalar(
+            select(HandoverNote)
+            .where(HandoverNote.case_id == case.id)
+            .order_by(HandoverNote.id.desc())
+            .limit(1)
+        )
+        if note is not None and note.note_sealed is not None and case.data_key_id:
+            found = _with_note(
+                found,
+                await self._deps.vault.open(
+                    session, case.data_key_id, note_context(note.id), note.note_sealed
+                ),
+                await person_name(session, self._deps.vault, note.written_by_id),
+                note.written_at,
             )
-            if transfer is not None:
-                sender = await session.get(Case, transfer.case_id)
-                names = await _area_names(session, transfer)
-                pack: dict[str, Any] = {}
-                if transfer.pack_sealed is not None and case.data_key_id is not None:
-                    pack = json.loads(
-                        await self._deps.vault.open(
-                            session,
-                            case.data_key_id,
-                            pack_context(transfer.id),
-                            transfer.pack_sealed,
-                        )
-                    )
-                found = Handover(
-                    case.id,
-                    case.reference,
-                    True,
-                    from_reference=sender.reference if sender else None,
-                    from_area=names[0],
-                    transferred_at=transfer.decided_at,
-                    reason=pack.get("reason"),
-                    actions=[
-                        CarriedAction(a["agency"], a["text"], date.fromisoformat(a["due"]))
-                        for a in pack.get("actions", [])
-                    ],
-                    may_write=False,
-                )
-            note = await session.scalar(
-                select(HandoverNote)
-                .where(HandoverNote.case_id == case.id)
-                .order_by(HandoverNote.id.desc())
-                .limit(1)
-            )
-            if note is not None and note.note_sealed is not None and case.data_key_id:
-                found = _with_note(
-                    found,
-                    await self._deps.vault.open(
-                        session, case.data_key_id, note_context(note.id), note.note_sealed
-                    ),
-                    await person_name(session, self._deps.vault, note.written_by_id),
-                    note.written_at,
-                )
-            await record_views(
-                session, actor, [Shown(case.reference, level)], CasePath.HANDOVER, now
-            )
-            return found
+        return found
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -250,7 +250,13 @@ async def _transfer_request(s: Services, a: Actor, w: World) -> Seen:
 
 
 async def _handover(s: Services, a: Actor, w: World) -> Seen:
-    return {(await s.transfers.handover(a, w.case_id)).reference}
+    found = await s.transfers.handover(a, w.case_id)
+    # The case page's part: the same decision (shown once there is a note).
+    if a == w.people["idva"]:
+        await s.transfers.write_handover(a, w.case_id, "Texts only after six.")
+    page = await s.transfers.read(a, w.case_id)
+    assert page is None or page.reference == found.reference
+    return {found.reference}
 
 
 PATHS: dict[CasePath, Path_] = {
@@ -527,6 +533,7 @@ PATH_METHODS = {
     "transfers.destinations",
     "transfers.view_request",
     "transfers.handover",
+    "transfers.read",
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import texts
-from bot.access import Level
+from bot.access import CasePath, Level
 from bot.actor import Actor
 from bot.clock import ManualClock
 from bot.errors import NotFound, ServiceError
@@ -23,6 +23,7 @@ from bot.runtime import Runtime
 from bot.services.case_access import levels_for
 from bot.services.subject_access import SubjectAccessService
 from bot.vocabulary import AgencyKind, Role
+from bot.workspace.pages import PageRenderer
 from storage.models import (
     Agency,
     AuditEvent,
@@ -296,3 +297,19 @@ async def test_the_subject_access_export_holds_the_transfer_on_both_cases(
     assert REASON in came["carried"] and "GP to review" in came["carried"]
     assert [n["note"] for n in receiving["handover_notes"]] == [NOTE]
     assert any(e["action"] == "case.transferred_in" for e in receiving["audit_trail"])
+
+
+async def test_the_case_page_shows_the_handover_to_those_who_hold_the_case(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    world = await build(runtime, clock)
+    lei, ola, _ = await _receiving(runtime, world)
+    await runtime.services.transfers.write_handover(world.people["idva"], world.case_id, NOTE)
+    accepted = await runtime.services.transfers.accept(lei, await _ask(runtime, world, lei))
+    s, pages = runtime.services, PageRenderer("/ws")
+    card = await s.cases.card_by_id(lei, accepted.case_id, path=CasePath.CASE_PAGE)
+    html = pages.case(lei, card, None, await s.transfers.read(lei, accepted.case_id))
+    assert NOTE in html and REASON in html and world.reference in html
+    assert "GP to review the medication" in html
+    # The IDVA service before anyone holds it: the referral, not the handover.
+    assert await s.transfers.read(ola, accepted.case_id) is None
