@@ -31,7 +31,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -57,12 +57,14 @@ from storage.crypto import FieldContext
 from storage.models import (
     Action,
     Agency,
+    AgendaItem,
     Area,
     Case,
     CaseEvent,
     CaseTransfer,
     DashAssessment,
     HandoverNote,
+    Meeting,
     Person,
 )
 
@@ -366,6 +368,22 @@ class TransferService:
                         related_case_id=case.id,
                     ),
                 ]
+            )
+            # It is heard where the victim now lives: off the sending MARAC's coming agendas.
+            await session.execute(
+                update(AgendaItem)
+                .where(
+                    AgendaItem.case_id == case.id,
+                    AgendaItem.removed_at.is_(None),
+                    AgendaItem.meeting_id.in_(
+                        select(Meeting.id).where(
+                            Meeting.starts_at > now,
+                            Meeting.closed_at.is_(None),
+                            Meeting.cancelled_at.is_(None),
+                        )
+                    ),
+                )
+                .values(removed_at=now, removed_by_id=actor.person_id)
             )
             names = await _area_names(session, transfer)
             # Each case's trail names the other: the sending area's, then the receiving one's.

@@ -8,6 +8,7 @@ receiving area is told of the transfer."""
 from __future__ import annotations
 
 import json
+from datetime import time
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +18,8 @@ from bot.access import CasePath, Level
 from bot.actor import Actor
 from bot.clock import ManualClock
 from bot.errors import NotFound, ServiceError
+from bot.meetings.recurrence import Repeat
+from bot.meetings.workdays import AreaCalendar
 from bot.permissions import PermissionDenied
 from bot.referrals.status import CaseStep
 from bot.runtime import Runtime
@@ -26,6 +29,7 @@ from bot.vocabulary import AgencyKind, Role
 from bot.workspace.pages import PageRenderer
 from storage.models import (
     Agency,
+    AgendaItem,
     AuditEvent,
     Case,
     CaseTransfer,
@@ -313,3 +317,31 @@ async def test_the_case_page_shows_the_handover_to_those_who_hold_the_case(
     assert "GP to review the medication" in html
     # The IDVA service before anyone holds it: the referral, not the handover.
     assert await s.transfers.read(ola, accepted.case_id) is None
+
+
+async def test_a_transferred_case_leaves_the_sending_marac_s_coming_agenda(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    world = await build(runtime, clock)
+    lei, _, _ = await _receiving(runtime, world)
+    priya, s = world.people["coordinator"], runtime.services
+    later = AreaCalendar().add_working_days(clock.now().date(), 20)
+    (meeting,) = (
+        await s.meetings.create(priya, first_date=later, start=time(10), repeat=Repeat.ONE_OFF)
+    ).meetings
+    async with runtime.sessions.begin() as session:
+        session.add(
+            AgendaItem(
+                meeting_id=meeting.id,
+                case_id=world.case_id,
+                position=1,
+                added_at=clock.now(),
+                added_by_id=priya.person_id,
+            )
+        )
+    await s.transfers.accept(lei, await _ask(runtime, world, lei))
+    coming = await s.meetings.detail(priya, meeting.id)
+    assert world.reference not in {line.reference for line in coming.agenda}
+    # The meeting that heard it keeps it: that is the record.
+    heard = await s.meetings.detail(priya, world.meeting_id)
+    assert world.reference in {line.reference for line in heard.agenda}
