@@ -31,6 +31,11 @@ holds it (plus what any invited agency may research). A perpetrator service sees
 needs to know whom it is assessing (the person causing harm, the number of children) and
 never the victim's address, safe contact details or who must not be told.
 
+A MARAC-to-MARAC transfer crosses areas only by both coordinators' action: while a
+transfer asked of another area is undecided, that area's coordinators may hear of the case
+by reference (the request, with its criterion, DASH score and date), and nothing more; once
+accepted, the receiving area works on a case of its own.
+
 Pure functions only: no clock (``now`` is passed in), no database, no Telegram.
 """
 
@@ -102,6 +107,9 @@ class CaseFacts:
     assessing_agencies: frozenset[int] = frozenset()
     # The named IDVA allocated to the case (the latest allocation), if any.
     allocated_idva: int | None = None
+    # Areas a MARAC-to-MARAC transfer of the case has been asked of and not yet decided:
+    # their coordinators may hear of the case (its reference, in the request) to decide.
+    transfer_to: frozenset[int] = frozenset()
 
     def published(self) -> Iterable[Listing]:
         return (item for item in self.listings if item.published_at and not item.cancelled)
@@ -144,9 +152,16 @@ def identifiers_shown(level: Level, role: Role, agency_kind: AgencyKind | None) 
 
 def case_access(viewer: Viewer, case: CaseFacts, now: datetime) -> Level:
     """The most ``viewer`` may see of ``case`` at ``now``."""
-    if not viewer.active or not viewer.confirmed or viewer.area_id != case.area_id:
+    if not viewer.active or not viewer.confirmed:
         return Level.NONE
     if viewer.person_id in case.excluded:
+        return Level.NONE
+    if viewer.area_id != case.area_id:
+        # Nothing crosses areas, except the request of a transfer not yet decided: the
+        # receiving area's coordinators hear of it by reference, with the four facts the
+        # request carries (``TRANSFER_REQUEST``), never the case itself.
+        if viewer.role is Role.COORDINATOR and viewer.area_id in case.transfer_to:
+            return Level.REFERENCE
         return Level.NONE
     if viewer.role in (Role.COORDINATOR, Role.CHAIR):
         return Level.FULL
@@ -223,6 +238,15 @@ class CasePath(enum.StrEnum):
     # A Clare's Law application linked to the case, as far as ``dvds_parts`` opens it: its
     # one-line status on the case card, and what its owner (the police) records.
     DVDS = "Clare's Law application"
+    # --- MARAC-to-MARAC transfer ---
+    # The sending coordinator starts a transfer of a case to another area (and sees it).
+    TRANSFER = "MARAC-to-MARAC transfer"
+    # The request as the receiving area's coordinators see it before deciding: the
+    # reference, criterion, DASH score and date, nothing else; and its Accept / Decline.
+    TRANSFER_REQUEST = "transfer request"
+    # The IDVA's handover note and the pack a transferred case carries (why it moved, the
+    # actions outstanding at the sending MARAC): read by those who hold the case in full.
+    HANDOVER = "transfer handover"
 
 
 NEEDS: dict[CasePath, Level] = {
@@ -252,6 +276,9 @@ NEEDS: dict[CasePath, Level] = {
     CasePath.IDVA_OVERSIGHT: Level.SUMMARY,
     CasePath.REASSESSMENT: Level.REFERRAL,
     CasePath.DVDS: Level.SUMMARY,
+    CasePath.TRANSFER: Level.FULL,
+    CasePath.TRANSFER_REQUEST: Level.REFERENCE,
+    CasePath.HANDOVER: Level.FULL,
 }
 
 
@@ -284,6 +311,9 @@ PATH_OPERATIONS: dict[CasePath, Operation | None] = {
     CasePath.IDVA_OVERSIGHT: Operation.TRIAGE_CASES,
     CasePath.REASSESSMENT: Operation.REFER_CASE,
     CasePath.DVDS: Operation.VIEW_CASES,
+    CasePath.TRANSFER: Operation.TRIAGE_CASES,
+    CasePath.TRANSFER_REQUEST: Operation.TRIAGE_CASES,
+    CasePath.HANDOVER: Operation.VIEW_CASES,
 }
 
 

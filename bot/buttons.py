@@ -308,3 +308,31 @@ def dvds_check_buttons(application_id: int) -> list[list[tuple[str, str]]]:
             DVDS_CHECK_DONE(texts.BUTTON_DVDS_CHECK_DONE, application_id),
         ]
     ]
+
+
+# --- MARAC-to-MARAC transfer ---
+# Accept / Decline go in the request queued for the receiving coordinators; the rest are made
+# and answered by handlers/transfers.py.
+TRANSFER_ACCEPT = _kind("trf", "acc", 1, "accept a MARAC-to-MARAC transfer (transfer)")
+TRANSFER_DECLINE = _kind("trf", "dec", 1, "decline a MARAC-to-MARAC transfer (transfer)")
+TRANSFER_START = _kind("trf", "start", 1, "transfer a case to another MARAC (case)")
+TRANSFER_TO = _kind("trf", "to", 2, "the area a case is transferred to (case, area)")
+TRANSFER_NOTE = _kind("trf", "note", 1, "write the IDVA's handover note (case)")
+# Where a workspace is set up it opens the case's page, which shows the handover; otherwise
+# the chat sends it as a protected message. (Not in PAGES: the case page is CASE_OPEN's.)
+TRANSFER_PACK = _kind(
+    "trf", "pack", 1, "what a transferred case carries, and the note (case)", page="case"
+)
+KINDS.update(
+    {
+        (k.area, k.action): k
+        for k in (
+            TRANSFER_ACCEPT,
+            TRANSFER_DECLINE,
+            TRANSFER_START,
+            TRANSFER_TO,
+            TRANSFER_NOTE,
+            TRANSFER_PACK,
+        )
+    }
+)

@@ -35,6 +35,7 @@ from bot.services.retention import RetentionService
 from bot.services.sensitive_messages import SensitiveMessageService
 from bot.services.statistics import StatisticsService
 from bot.services.subject_access import SubjectAccessService
+from bot.services.transfers import TransferService
 from bot.services.victim_voice import VictimVoiceService
 from config import Settings
 from storage.crypto import KeySource
@@ -69,6 +70,7 @@ class Services:
     victim_voice: VictimVoiceService
     idva: IdvaService
     dvds: DvdsService
+    transfers: TransferService
 
 
 def build_services(deps: ServiceDeps, settings: Settings) -> Services:
@@ -101,6 +103,7 @@ def build_services(deps: ServiceDeps, settings: Settings) -> Services:
         victim_voice=VictimVoiceService(deps),
         idva=IdvaService(deps),
         dvds=DvdsService(deps),
+        transfers=TransferService(deps),
     )
 
 

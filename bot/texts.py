@@ -2799,3 +2799,179 @@ def dvds_figures(
             f"  Timescale: {dvds_guidance_note()}",
         ]
     )
+
+
+# --- MARAC-to-MARAC transfer ---
+STATUS_NAMES["transferred"] = "closed: transferred to another MARAC"
+STEP_NAMES["transfer_requested"] = "transfer to another MARAC asked"
+STEP_NAMES["transfer_declined"] = "transfer declined by the other MARAC"
+STEP_NAMES["transferred"] = "transferred to another MARAC"
+STEP_NAMES["transferred_in"] = "transferred in from another MARAC"
+BUTTON_TRANSFER = "Transfer to another MARAC"
+BUTTON_ACCEPT_TRANSFER = "Accept transfer"
+BUTTON_DECLINE_TRANSFER = "Decline transfer"
+BUTTON_HANDOVER_NOTE = "Write handover note"
+BUTTON_TRANSFER_PACK = "Transfer handover"
+CHOOSE_TRANSFER_AREA = "Which MARAC should take this case? Its coordinators will be asked."
+NO_OTHER_AREAS = "There is no other MARAC area in this service to transfer to."
+ASK_TRANSFER_REASON = (
+    "Why is the case moving (for example, the victim has moved to the area)? The reason is "
+    "stored encrypted and your message deleted. The other MARAC reads it only if it accepts. "
+    "Send /cancel to stop."
+)
+ASK_HANDOVER_NOTE = (
+    "Write your handover note for the IDVA who will take the case (what the victim wants, "
+    "safe ways to contact her, what is in hand). It is stored encrypted and your message "
+    "deleted. Send /cancel to stop."
+)
+TRANSFER_NOT_FOUND = "That transfer request was not found, or it is not for you."
+TRANSFER_AREA_NOT_FOUND = "That MARAC area was not found."
+TRANSFER_RECEIVING_ONLY = "Only a coordinator of the MARAC receiving the case can answer this."
+TRANSFER_NOT_POSSIBLE = "This case can no longer be transferred: its data has been erased."
+HANDOVER_ONLY_ALLOCATED_IDVA = "Only the case's allocated IDVA can write the handover note."
+NO_HANDOVER_NOTE = "No handover note: the sending IDVA did not write one."
+
+
+def transfer_case_closed(reference: str) -> str:
+    return f"{reference} is closed, so it cannot be transferred."
+
+
+def transfer_already_asked(reference: str) -> str:
+    return f"A transfer of {reference} is already waiting for an answer. Nothing changed."
+
+
+def transfer_already_decided(decision: str) -> str:
+    return f"This transfer request was already {decision or 'answered'}. Nothing changed."
+
+
+def transfer_requested(reference: str, area: str) -> str:
+    return (
+        f"Transfer of {reference} to {area} asked. Its coordinators will accept or decline; "
+        "the case stays open here until they accept."
+    )
+
+
+def transfer_request_notice(
+    reference: str, from_area: str, criterion: str, dash_yes: int, referred_on: str
+) -> str:
+    """To the receiving coordinators: the four facts, no names."""
+    return (
+        f"Transfer request from {from_area} MARAC.\n"
+        f"Case {reference}: {criterion}, DASH {dash_yes} of 24 yes, referred {referred_on}.\n"
+        "Accept to open it as a case of your MARAC with its risk, history and outstanding "
+        "actions; decline to leave it with them."
+    )
+
+
+def transfer_request_card(
+    reference: str,
+    from_area: str,
+    to_area: str,
+    criterion: str,
+    dash_yes: int,
+    referred_on: str,
+    asked_on: str,
+    decision: str | None,
+) -> str:
+    state = {"accepted": "accepted", "declined": "declined"}.get(decision or "", "waiting")
+    return (
+        f"Transfer of {reference} from {from_area} to {to_area} (asked {asked_on}): {state}.\n"
+        f"{criterion}, DASH {dash_yes} of 24 yes, referred {referred_on}."
+    )
+
+
+def transfer_accepted(new_reference: str, from_reference: str) -> str:
+    return (
+        f"Transfer accepted. The case is now {new_reference} in your MARAC (was "
+        f"{from_reference}). It is waiting for triage; your IDVA service has been told. "
+        f"Send /case {new_reference} to read it."
+    )
+
+
+def transfer_declined(reference: str) -> str:
+    return f"Transfer of {reference} declined. It stays with the sending MARAC, who are told."
+
+
+def transfer_accepted_notice(reference: str, area: str) -> str:
+    return f"{area} MARAC accepted the transfer of {reference}. It is closed here as transferred."
+
+
+def transfer_declined_notice(reference: str, area: str) -> str:
+    return f"{area} MARAC declined the transfer of {reference}. The case stays open here."
+
+
+def idva_transferred_out_notice(reference: str, area: str) -> str:
+    return (
+        f"{reference} has been transferred to {area} MARAC. If you have not written a "
+        "handover note yet, open the case and write one: it goes with the case."
+    )
+
+
+def idva_transfer_notice(reference: str, urgent: bool) -> str:
+    head = "URGENT case" if urgent else "Case"
+    return (
+        f"{head} {reference} has been transferred to this MARAC from another one, for the "
+        "IDVA service.\nThe victim should be contacted within two working days. Open the case "
+        "to read it and the handover, and press Take this case if you will be the IDVA."
+    )
+
+
+def transferred_summary(reference: str, area: str) -> str:
+    return f"Transferred from {area} MARAC (their reference {reference})."
+
+
+def transfer_found_at_referral(asked_on: str, new_reference: str | None) -> str:
+    """A new referral whose victim was recently transferred to this MARAC."""
+    if new_reference:
+        return (
+            f"This victim's case was transferred to this MARAC from another one ({asked_on}): "
+            f"{new_reference}. Check whether this is a repeat."
+        )
+    return (
+        f"Another MARAC asked on {asked_on} to transfer this victim's case here; the request "
+        "is waiting for an answer. Check it before triage."
+    )
+
+
+def handover_written(reference: str) -> str:
+    return f"Handover note for {reference} saved. It goes with the case if it is transferred."
+
+
+def handover_view(
+    reference: str,
+    transferred_in: bool,
+    from_reference: str | None,
+    from_area: str | None,
+    transferred_on: str | None,
+    reason: str | None,
+    actions: list[str],
+    note: str | None,
+    note_by: str | None,
+    note_on: str | None,
+) -> str:
+    lines = [f"{reference}: transfer handover"]
+    if transferred_in:
+        lines.append(f"Transferred from {from_area} MARAC ({from_reference}) on {transferred_on}.")
+        if reason:
+            lines.append(f"Why it moved: {reason}")
+        if actions:
+            lines.append("Actions outstanding at the sending MARAC (for information):")
+            lines += [f"• {line}" for line in actions]
+        else:
+            lines.append("No actions were outstanding at the sending MARAC.")
+    if note:
+        lines.append(f"IDVA handover note ({note_by}, {note_on}):\n{note}")
+    else:
+        lines.append(NO_HANDOVER_NOTE)
+    return "\n".join(lines)
+
+
+def carried_action_line(agency: str, text: str, due_on: str) -> str:
+    return f"{agency}: {text} (due {due_on})"
+
+
+WS_TRANSFERRED_FROM = "Transferred from"
+WS_TRANSFER_REASON = "Why it moved"
+WS_TRANSFER_ACTIONS = "Actions outstanding at the sending MARAC (for information)"
+WS_NONE_OUTSTANDING = "None"
+WS_HANDOVER_NOTE = "IDVA handover note"

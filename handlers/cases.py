@@ -36,6 +36,7 @@ from handlers.dvds import case_lines as dvds_lines
 from handlers.formatting import local_day, local_time
 from handlers.jobs_trigger import dispatch_soon
 from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
+from handlers.transfers import case_rows as transfer_rows
 from handlers.victim_voice import case_rows as voice_rows
 
 REFERENCE = re.compile(rf"^{REFERENCE_PATTERN}$", re.IGNORECASE)
@@ -102,7 +103,7 @@ def _render(context: MaracContext, card: CaseCard) -> str:
 
 
 def _keyboard(card: CaseCard, context: MaracContext) -> InlineKeyboardMarkup | None:
-    rows = _action_rows(card) + voice_rows(context, card)
+    rows = _action_rows(card) + voice_rows(context, card) + transfer_rows(context, card)
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -213,7 +214,7 @@ async def show_case(update: Update, context: MaracContext) -> None:
         return
     found = await cases.status(context.actor, reference)
     rows = [[page_button(webapp_url, CASE_OPEN, texts.BUTTON_OPEN_CASE, found.id)]]
-    rows += _action_rows(found) + voice_rows(context, found)
+    rows += _action_rows(found) + voice_rows(context, found) + transfer_rows(context, found)
     await answer(
         update,
         texts.case_in_workspace(found.reference, found.status.value)

@@ -789,3 +789,51 @@ class DvdsStep(Base):
     safety_plan_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     by_person_id: Mapped[int] = mapped_column(BigInteger())
+
+
+class CaseTransfer(Base):
+    """A MARAC-to-MARAC transfer of a case to another area of the deployment, step by step.
+
+    The sending coordinator's request (who, when, the reason sealed with the case's key, and
+    the victim's blind index under the receiving area's key, so a referral there finds it);
+    then a receiving coordinator's decision (who, when, accepted or declined) and, when
+    accepted, the case opened in the receiving area. The pack the new case carries (the
+    reason and the outstanding actions, as information) is sealed with the new case's key.
+    """
+
+    __tablename__ = "case_transfers"
+    __table_args__ = (
+        Index("ix_case_transfers_case", "case_id", "id"),
+        Index("ix_case_transfers_to_victim", "to_area_id", "victim_index"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    from_area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    to_area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    victim_index: Mapped[str | None] = mapped_column(String(64), default=None)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by_id: Mapped[int] = mapped_column(BigInteger())
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    decided_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    decision: Mapped[str | None] = mapped_column(String(16), default=None)
+    new_case_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    pack_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+
+
+class HandoverNote(Base):
+    """The sending IDVA's handover note for a case that moves to another MARAC, sealed with
+    the key of the case it is read on. Written on the sending case by its allocated IDVA
+    (before or after the transfer is requested) and copied onto the case opened in the
+    receiving area; each note is a new row and the latest is the one read."""
+
+    __tablename__ = "handover_notes"
+    __table_args__ = (Index("ix_handover_notes_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    from_case_id: Mapped[int] = mapped_column(BigInteger())
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    written_by_id: Mapped[int] = mapped_column(BigInteger())
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)

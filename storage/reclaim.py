@@ -48,6 +48,8 @@ ERASURE_TABLES: Final = (
     "victim_outcome_replies",
     "case_risk_summaries",
     "dash_assessments",
+    "case_transfers",
+    "handover_notes",
     "outbox",
     "referral_drafts",
     "data_keys",

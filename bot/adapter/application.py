@@ -45,6 +45,7 @@ from handlers import (
     people,
     referral,
     statistics,
+    transfers,
     victim_voice,
 )
 from handlers import dvds as dvds_handlers
@@ -143,6 +144,7 @@ def register_handlers(application: MaracApplication) -> None:
         audit,
         victim_voice,
         dvds_handlers,
+        transfers,
     ):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))

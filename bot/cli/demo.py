@@ -26,6 +26,7 @@ from bot import texts
 from bot.actions.minutes import docx_outline
 from bot.adapter.local import running_bot
 from bot.cli.demo_dvds import clares_law
+from bot.cli.demo_transfer import transfer
 from bot.clock import ManualClock
 from bot.dates import example_date, format_local
 from bot.meetings.agenda_rules import days_before_reminder
@@ -75,6 +76,7 @@ class Demo:
         self.scenes = 0
         self._marker = 0
         self.reference = ""
+        self.reference_pattern = REFERENCE
         self.today = CALENDAR.local_date(clock.now())
         # A working day, far enough ahead that a case accepted today makes its agenda.
         self.first_meeting = CALENDAR.add_working_days(self.today, FIRST_MEETING_WORKING_DAYS)
@@ -550,6 +552,11 @@ async def run_demo(
                 await demo.scene(
                     "The coordinator sends the minutes; each agency receives only its own copy",
                     demo.minutes,
+                )
+                await demo.scene(
+                    "The victim moves: the case is transferred to Leicestershire MARAC with "
+                    "both coordinators' action, and the IDVA's handover note goes with it",
+                    lambda: transfer(demo),
                 )
                 demo.flush()
                 stream.write(

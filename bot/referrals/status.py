@@ -16,11 +16,25 @@ class CaseStep(StrEnum):
     REPEAT_REJECTED = "repeat_rejected"
     URGENT_ALERTED = "urgent_alerted"
     PERSON_EXCLUDED = "person_excluded"
+    # MARAC-to-MARAC transfer: asked of another area, declined there, or accepted (the case
+    # is closed here as transferred, and a case of the receiving area is opened from it).
+    TRANSFER_REQUESTED = "transfer_requested"
+    TRANSFER_DECLINED = "transfer_declined"
+    TRANSFERRED = "transferred"
+    TRANSFERRED_IN = "transferred_in"
 
 
 TRIAGE_STEPS = frozenset(
-    {CaseStep.SUBMITTED, CaseStep.INFO_REQUESTED, CaseStep.ACCEPTED, CaseStep.DECLINED}
+    {
+        CaseStep.SUBMITTED,
+        CaseStep.INFO_REQUESTED,
+        CaseStep.ACCEPTED,
+        CaseStep.DECLINED,
+        CaseStep.TRANSFERRED,
+    }
 )
+# A case closed here: declined at triage, or transferred to another MARAC.
+CLOSED_STEPS = frozenset({CaseStep.DECLINED, CaseStep.TRANSFERRED})
 OPEN_FOR_TRIAGE = frozenset({CaseStep.SUBMITTED, CaseStep.INFO_REQUESTED})
 
 

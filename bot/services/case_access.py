@@ -39,6 +39,7 @@ from storage.models import (
     AgendaItem,
     Case,
     CaseExclusion,
+    CaseTransfer,
     Meeting,
     PerpetratorReferral,
     Person,
@@ -96,7 +97,7 @@ async def case_facts(
     for_people: Collection[int] | None = None,
     with_work: bool = True,
 ) -> dict[int, CaseFacts]:
-    """What the policy needs about these cases, in five statements per 500 cases.
+    """What the policy needs about these cases, in six statements per 500 cases.
 
     ``for_people`` limits the must-not-receive rows read to those people (a single reader
     needs only their own); ``with_work=False`` skips the meetings and actions, which only
@@ -165,6 +166,14 @@ async def case_facts(
             for case_id, agency_id in assessed:
                 assessing.setdefault(int(case_id), set()).add(int(agency_id))
         allocated = await allocated_idvas(session, chunk)
+        transfer_to: dict[int, set[int]] = {}
+        pending = await session.execute(
+            select(CaseTransfer.case_id, CaseTransfer.to_area_id).where(
+                CaseTransfer.case_id.in_(chunk), CaseTransfer.decided_at.is_(None)
+            )
+        )
+        for case_id, area_id in pending.all():
+            transfer_to.setdefault(int(case_id), set()).add(int(area_id))
         for case_id in chunk:
             if case_id in facts:
                 facts[case_id] = replace(
@@ -174,6 +183,7 @@ async def case_facts(
                     working_agencies=frozenset(working.get(case_id, ())),
                     assessing_agencies=frozenset(assessing.get(case_id, ())),
                     allocated_idva=allocated.get(case_id),
+                    transfer_to=frozenset(transfer_to.get(case_id, ())),
                 )
     return facts
 

@@ -23,7 +23,13 @@ from bot.access import NEEDS, CasePath, Level, Part, identifiers_shown
 from bot.actor import Actor
 from bot.errors import NotFound, ServiceError
 from bot.permissions import Operation, authorise, is_allowed
-from bot.referrals.status import CaseStep, can_triage, repeat_decision, triage_status
+from bot.referrals.status import (
+    CLOSED_STEPS,
+    CaseStep,
+    can_triage,
+    repeat_decision,
+    triage_status,
+)
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require, visible
 from bot.services.case_identifiers import children_of, harm_address_shown
@@ -489,7 +495,7 @@ class CaseService:
             and is_allowed(
                 actor, Operation.REFER_CASE, area_id=actor.area_id, agency_id=actor.agency_id
             )
-            and status is not CaseStep.DECLINED
+            and status not in CLOSED_STEPS
         )
         return CaseCard(
             id=case.id,

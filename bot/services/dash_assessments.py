@@ -33,7 +33,7 @@ from bot.referrals.dash_forms import (
     read_back_form,
     to_safelives,
 )
-from bot.referrals.status import CaseStep, triage_status
+from bot.referrals.status import CLOSED_STEPS, triage_status
 from bot.referrals.validation import InputError
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, record_views, require
@@ -213,7 +213,7 @@ class DashAssessmentService:
         steps = await session.scalars(
             select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         )
-        if triage_status(steps) is CaseStep.DECLINED:
+        if triage_status(steps) in CLOSED_STEPS:
             raise ServiceError(texts.DASH_REASSESS_NOT_OPEN)
         if record:
             await record_views(

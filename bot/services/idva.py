@@ -28,7 +28,7 @@ from bot.dates import format_local
 from bot.errors import NotFound, ServiceError
 from bot.idva import contact_overdue, reached, working_days_waiting
 from bot.permissions import Operation, authorise
-from bot.referrals.status import CaseStep, triage_status
+from bot.referrals.status import CLOSED_STEPS, triage_status
 from bot.services.audited import audit_by
 from bot.services.case_access import Shown, receivers, record_views, require, visible
 from bot.services.deps import ServiceDeps
@@ -90,11 +90,19 @@ async def _idva_reps(session: AsyncSession, area_id: int) -> list[Person]:
     return list(rows)
 
 
-async def notify_idva_service(session: AsyncSession, case: Case, now: datetime) -> int:
+async def notify_idva_service(
+    session: AsyncSession, case: Case, now: datetime, *, transferred_in: bool = False
+) -> int:
     """At submission, in its transaction: every IDVA of the area who may be sent the case is
     sent its reference and urgency, with Open the case and Take this case. Urgent referrals
-    go at once, at any hour, like the coordinators' urgent alert."""
+    go at once, at any hour, like the coordinators' urgent alert. A case opened here by a
+    MARAC-to-MARAC transfer is told the same way (``transferred_in``), with its own words."""
     reps = await _idva_reps(session, case.area_id)
+    text = (
+        texts.idva_transfer_notice(case.reference, case.urgent)
+        if transferred_in
+        else texts.idva_referral_notice(case.reference, case.urgent)
+    )
     allowed = await receivers(session, [(case.id, person.id) for person in reps], now)
     queued = 0
     for person in reps:
@@ -102,8 +110,8 @@ async def notify_idva_service(session: AsyncSession, case: Case, now: datetime) 
             session,
             dedupe_key=f"case:{case.id}:idva_referral:{person.id}",
             chat_id=person.telegram_user_id,
-            kind="idva_referral",
-            text=texts.idva_referral_notice(case.reference, case.urgent),
+            kind="idva_transfer" if transferred_in else "idva_referral",
+            text=text,
             now=now,
             area_id=case.area_id,
             person_id=person.id,
@@ -523,7 +531,7 @@ async def waiting_cases(session: AsyncSession, area_id: int, now: datetime) -> l
     calendar = await area_calendar(session, area_id)
     found = []
     for case_id, reference, referred_at in rows:
-        if triage_status(steps.get(case_id, [])) is CaseStep.DECLINED:
+        if triage_status(steps.get(case_id, [])) in CLOSED_STEPS:
             continue
         holder = holders.get(case_id)
         attempts = outcomes.get(case_id, [])

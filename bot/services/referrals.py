@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.actor import Actor
 from bot.buttons import REPEAT_CONFIRM, REPEAT_REJECT, TRIAGE_ACCEPT, TRIAGE_ASK, TRIAGE_DECLINE
+from bot.dates import format_local
 from bot.errors import ServiceError
 from bot.logging_setup import describe
 from bot.permissions import Operation, authorise
@@ -50,6 +51,7 @@ from storage.models import (
     Case,
     CaseCounter,
     CaseEvent,
+    CaseTransfer,
     DashAssessment,
     Person,
     ReferralDraft,
@@ -124,6 +126,47 @@ async def same_perpetrator_cases(session: AsyncSession, case: Case) -> list[Case
         .order_by(Case.referred_at.desc(), Case.id.desc())
     )
     return list(rows)
+
+
+async def recent_transfer_into(
+    session: AsyncSession, area_id: int, victim_index: str, now: datetime, days: int
+) -> CaseTransfer | None:
+    """The latest transfer of the same victim into this area within the repeat window, asked
+    or accepted (a declined one never came): matched on the victim's blind index under this
+    area's key, which the request stores for the receiving area."""
+    found: CaseTransfer | None = await session.scalar(
+        select(CaseTransfer)
+        .where(
+            CaseTransfer.to_area_id == area_id,
+            CaseTransfer.victim_index == victim_index,
+            CaseTransfer.requested_at >= now - timedelta(days=days),
+            (CaseTransfer.decision.is_(None)) | (CaseTransfer.decision == "accepted"),
+        )
+        .order_by(CaseTransfer.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def next_reference(session: AsyncSession, area: Area, now: datetime) -> str:
+    """The area's next case reference for the year on its clock (NOR-2026-0042)."""
+    year = now.astimezone(ZoneInfo(area.timezone)).year
+    for _ in range(3):
+        number = await session.scalar(
+            update(CaseCounter)
+            .where(CaseCounter.area_id == area.id, CaseCounter.year == year)
+            .values(last=CaseCounter.last + 1)
+            .returning(CaseCounter.last)
+        )
+        if number is not None:
+            return format_reference(area.code, year, int(number))
+        try:
+            async with session.begin_nested():
+                session.add(CaseCounter(area_id=area.id, year=year, last=1))
+            return format_reference(area.code, year, 1)
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate a case reference")
 
 
 class ReferralService:
@@ -252,6 +295,9 @@ class ReferralService:
             match = await self._recent_case_of(
                 session, actor.area_id, victim_index, now, policy.repeat_window_days
             )
+            transfer = await recent_transfer_into(
+                session, actor.area_id, victim_index, now, policy.repeat_window_days
+            )
             choice = CriterionChoice(
                 chosen=Criterion(payload["criterion"]),
                 judgement_reason=payload.get("judgement_reason"),
@@ -369,6 +415,7 @@ class ReferralService:
                     "criterion": criterion.value,
                     "urgent": urgency.urgent,
                     "repeat": match is not None,
+                    "transfer": transfer is not None,
                     "serial": bool(serial),
                     "dash_form": form.value,
                     # Which mentions the referrer was asked to review and what they chose:
@@ -378,7 +425,9 @@ class ReferralService:
                     ),
                 },
             )
-            await self._notify_submission(session, actor, case, match, urgency.reasons, policy, now)
+            await self._notify_submission(
+                session, actor, case, match, urgency.reasons, policy, now, transfer
+            )
             await self._notify_serial(session, case, serial, now)
             await notify_idva_service(session, case, now)
             return Submitted(
@@ -394,6 +443,7 @@ class ReferralService:
         urgent_reasons: tuple[str, ...],
         policy: AreaPolicy,
         now: datetime,
+        transfer: CaseTransfer | None = None,
     ) -> None:
         agency = await session.get(Agency, actor.agency_id) if actor.agency_id else None
         text = texts.new_referral(
@@ -403,6 +453,16 @@ class ReferralService:
             agency.name if agency else actor.area_name,
             match.reference if match else None,
         )
+        if transfer is not None:
+            # The same victim was recently transferred here from another MARAC (asked, or
+            # accepted): said by date and, once accepted, the case opened here; the sending
+            # MARAC's reference is not this area's to hear.
+            area = await session.get(Area, case.area_id)
+            new = await session.get(Case, transfer.new_case_id) if transfer.new_case_id else None
+            text += "\n" + texts.transfer_found_at_referral(
+                format_local(transfer.requested_at, area.timezone if area else "Europe/London"),
+                new.reference if new else None,
+            )
         buttons = [
             [
                 TRIAGE_ACCEPT(texts.BUTTON_ACCEPT, case.id),
@@ -633,20 +693,4 @@ class ReferralService:
         return found
 
     async def _next_reference(self, session: AsyncSession, area: Area, now: datetime) -> str:
-        year = now.astimezone(ZoneInfo(area.timezone)).year
-        for _ in range(3):
-            number = await session.scalar(
-                update(CaseCounter)
-                .where(CaseCounter.area_id == area.id, CaseCounter.year == year)
-                .values(last=CaseCounter.last + 1)
-                .returning(CaseCounter.last)
-            )
-            if number is not None:
-                return format_reference(area.code, year, int(number))
-            try:
-                async with session.begin_nested():
-                    session.add(CaseCounter(area_id=area.id, year=year, last=1))
-                return format_reference(area.code, year, 1)
-            except IntegrityError:
-                continue
-        raise RuntimeError("could not allocate a case reference")
+        return await next_reference(session, area, now)

@@ -68,8 +68,10 @@ from storage.models import (
     CaseEvent,
     CaseExclusion,
     CaseRiskSummary,
+    CaseTransfer,
     DashAssessment,
     DvdsApplication,
+    HandoverNote,
     Meeting,
     OutboxMessage,
     PerpetratorReferral,
@@ -613,6 +615,13 @@ class RetentionService:
         await remove(
             "dvds_links",
             update(DvdsApplication).where(DvdsApplication.case_id == case_id).values(case_id=None),
+        )
+        await remove("handover_notes", delete(HandoverNote).where(HandoverNote.case_id == case_id))
+        await remove("case_transfers", delete(CaseTransfer).where(CaseTransfer.case_id == case_id))
+        # A transfer that opened this case stays with the sending case; what it carried here
+        # was sealed with this case's key, which is destroyed with it.
+        await session.execute(
+            update(CaseTransfer).where(CaseTransfer.new_case_id == case_id).values(pack_sealed=None)
         )
         # Its notifications (references only) go too: none is sent about a case that is gone,
         # and a reused id (SQLite) must not find the old dedupe keys taken.

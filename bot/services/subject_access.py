@@ -27,6 +27,8 @@ from bot.services.deps import ServiceDeps
 from bot.services.dvds import applicant_context, plan_context, subject_context
 from bot.services.meetings import research_context
 from bot.services.referrals import SEALED_CASE_COLUMNS, case_context
+from bot.services.transfers import note_context, pack_context
+from bot.services.transfers import reason_context as transfer_reason_context
 from bot.services.victim_voice import reason_context, views_context
 from storage.audit import append_event
 from storage.crypto import FieldContext
@@ -42,9 +44,11 @@ from storage.models import (
     CaseEvent,
     CaseExclusion,
     CaseRiskSummary,
+    CaseTransfer,
     DashAssessment,
     DvdsApplication,
     DvdsStep,
+    HandoverNote,
     IdvaAllocation,
     Meeting,
     PerpetratorReferral,
@@ -180,6 +184,7 @@ class SubjectAccessService:
             "perpetrator_referrals": await self._perpetrator_referrals(session, case),
             **await self._victim_support(session, case),
             "clares_law": await self._clares_law(session, case),
+            **await self._transfers(session, case),
             "exclusions": await self._exclusions(session, case),
             "related_cases": await self._related(session, case),
             "audit_trail": await self._audit(session, case),
@@ -478,6 +483,67 @@ class SubjectAccessService:
                 }
             )
         return found
+
+    async def _transfers(self, session: AsyncSession, case: Case) -> dict[str, Any]:
+        """MARAC-to-MARAC transfers of the case (asked of another area, or that opened it
+        here), each step with who and when, and the IDVA's handover notes. What is sealed
+        with this case's key is opened: the reason on the sending case, the pack (the reason
+        and the outstanding actions) on the case opened from it. The other case is named by
+        reference: the officer decides whether it belongs to the request too."""
+        rows = list(
+            await session.scalars(
+                select(CaseTransfer)
+                .where((CaseTransfer.case_id == case.id) | (CaseTransfer.new_case_id == case.id))
+                .order_by(CaseTransfer.id)
+            )
+        )
+        found = []
+        for row in rows:
+            sending = row.case_id == case.id
+            other_id = row.new_case_id if sending else row.case_id
+            other = await session.get(Case, other_id) if other_id is not None else None
+            found.append(
+                {
+                    "direction": "out" if sending else "in",
+                    "other_case": other.reference if other else None,
+                    "from_area_id": row.from_area_id,
+                    "to_area_id": row.to_area_id,
+                    "requested_at": _iso(row.requested_at),
+                    "requested_by_person_id": row.requested_by_id,
+                    "reason": (
+                        await self._open(
+                            session, case, transfer_reason_context(row.id), row.reason_sealed
+                        )
+                        if sending
+                        else None
+                    ),
+                    "decided_at": _iso(row.decided_at) if row.decided_at else None,
+                    "decided_by_person_id": row.decided_by_id,
+                    "decision": row.decision,
+                    "carried": (
+                        None
+                        if sending
+                        else await self._open(session, case, pack_context(row.id), row.pack_sealed)
+                    ),
+                }
+            )
+        notes = await session.scalars(
+            select(HandoverNote).where(HandoverNote.case_id == case.id).order_by(HandoverNote.id)
+        )
+        return {
+            "transfers": found,
+            "handover_notes": [
+                {
+                    "written_at": _iso(note.written_at),
+                    "by_person_id": note.written_by_id,
+                    "from_own_case": note.from_case_id == case.id,
+                    "note": await self._open(
+                        session, case, note_context(note.id), note.note_sealed
+                    ),
+                }
+                for note in notes
+            ],
+        }
 
     async def _exclusions(self, session: AsyncSession, case: Case) -> list[dict[str, Any]]:
         rows = await session.scalars(

@@ -259,7 +259,8 @@ async def _page(request: web.Request) -> web.Response:
         if page == "case":
             card = await services.cases.card_by_id(actor, _id(request), path=CasePath.CASE_PAGE)
             voice = await services.victim_voice.read(actor, card.id)
-            return pages.case(actor, card, voice)
+            handover = await services.transfers.read(actor, card.id)
+            return pages.case(actor, card, voice, handover)
         if page == "research":
             sheet = await services.meetings.research_sheet(actor, _id(request))
             return pages.research(actor, sheet)

@@ -23,6 +23,7 @@ from bot.dates import format_local, format_uk_date
 from bot.services.actions import ActionView, PerpView
 from bot.services.cases import CaseCard
 from bot.services.meetings import MeetingDetail, ResearchSheet
+from bot.services.transfers import Handover
 from bot.services.victim_voice import VictimVoice
 
 # The research sheet of a whole meeting has no button of its own (each case's button opens
@@ -72,8 +73,14 @@ class PageRenderer:
     def refusal(self, message: str) -> str:
         return self._render("refusal.html", None, message=message)
 
-    def case(self, actor: Actor, card: CaseCard, voice: VictimVoice | None = None) -> str:
-        return self._render("case.html", actor, card=card, voice=voice)
+    def case(
+        self,
+        actor: Actor,
+        card: CaseCard,
+        voice: VictimVoice | None = None,
+        handover: Handover | None = None,
+    ) -> str:
+        return self._render("case.html", actor, card=card, voice=voice, handover=handover)
 
     def research(
         self,

@@ -17,6 +17,7 @@ import ast
 import inspect
 import io
 import json
+import weakref
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
@@ -240,6 +241,36 @@ async def _dvds(s: Services, a: Actor, w: World) -> Seen:
     return {view.reference for view in statuses if view.reference}
 
 
+async def _transfer(s: Services, a: Actor, w: World) -> Seen:
+    return {(await s.transfers.destinations(a, w.case_id)).reference}
+
+
+_ASKED: dict[int, int] = {}  # the world (by identity) -> the transfer asked in it
+
+
+async def _transfer_request(s: Services, a: Actor, w: World) -> Seen:
+    # A transfer asked of a third area (not the world's other area, who must see nothing),
+    # once, by the coordinator who runs the case.
+    if id(w) not in _ASKED:
+        third = (await s.areas.ensure_area("Rutland")).id
+        asked = await s.transfers.request(
+            w.people["coordinator"], w.case_id, third, "The victim has moved to Rutland."
+        )
+        _ASKED[id(w)] = asked.id
+        weakref.finalize(w, _ASKED.pop, id(w), None)  # an id is reused once the world is gone
+    return {(await s.transfers.view_request(a, _ASKED[id(w)])).reference}
+
+
+async def _handover(s: Services, a: Actor, w: World) -> Seen:
+    found = await s.transfers.handover(a, w.case_id)
+    # The case page's part: the same decision (shown once there is a note).
+    if a == w.people["idva"]:
+        await s.transfers.write_handover(a, w.case_id, "Texts only after six.")
+    page = await s.transfers.read(a, w.case_id)
+    assert page is None or page.reference == found.reference
+    return {found.reference}
+
+
 PATHS: dict[CasePath, Path_] = {
     CasePath.CASE_CARD: _case_card,
     CasePath.TRIAGE: _triage,
@@ -267,6 +298,9 @@ PATHS: dict[CasePath, Path_] = {
     CasePath.IDVA_OVERSIGHT: _idva_oversight,
     CasePath.REASSESSMENT: _reassessment,
     CasePath.DVDS: _dvds,
+    CasePath.TRANSFER: _transfer,
+    CasePath.TRANSFER_REQUEST: _transfer_request,
+    CasePath.HANDOVER: _handover,
 }
 
 
@@ -308,6 +342,9 @@ DECIDES: dict[CasePath, set[str]] = {
     # IDVA too (she supports the victim through a disclosure); no other agency unless asked
     # to check (none is here).
     CasePath.DVDS: {"coordinator", "referrer", "idva"},
+    # The coordinator who runs the case transfers it; a chair, who sees it all, does not.
+    CasePath.TRANSFER: {"coordinator"},
+    CasePath.TRANSFER_REQUEST: {"coordinator"},
 }
 
 
@@ -486,6 +523,10 @@ NOT_CASE_PATHS: dict[str, str] = {
     "dvds.get": "DVDS: an application by dvds_parts; its case's reference by case_access",
     "dvds.listing": "DVDS (checked in _dvds): applications by dvds_parts",
     "dvds.chase_overdue": "queues notices naming no case, to those dvds_parts lets see it",
+    "transfers.request": "TRANSFER (checked as destinations is), and the request: NOTICE",
+    "transfers.accept": "TRANSFER_REQUEST (a receiving coordinator only; NotFound otherwise)",
+    "transfers.decline": "TRANSFER_REQUEST (a receiving coordinator only; NotFound otherwise)",
+    "transfers.write_handover": "HANDOVER (the allocated IDVA only)",
 }
 PATH_METHODS = {
     "idva.reassign_choices",
@@ -517,6 +558,10 @@ PATH_METHODS = {
     "dash.begin_by_id",
     "dash.record",
     "dvds.for_case",
+    "transfers.destinations",
+    "transfers.view_request",
+    "transfers.handover",
+    "transfers.read",
 }
 
 

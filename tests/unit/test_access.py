@@ -228,3 +228,29 @@ def test_a_perpetrator_service_is_never_shown_the_victim(facts: CaseFacts, now: 
     assert level <= Level.RESEARCH
     shown = identifiers_shown(level, DRIVE_REP.role, DRIVE_REP.agency_kind)
     assert Part.VICTIM not in shown and Part.VICTIM_ADDRESS not in shown
+
+
+# --- MARAC-to-MARAC transfer ---
+
+
+def test_a_transfer_asked_lets_the_receiving_coordinators_hear_of_the_case_only() -> None:
+    asked = case(transfer_to=frozenset({OTHER_AREA}), listings=(PUBLISHED,), urgent=True)
+    receiving = person(200, Role.COORDINATOR, area_id=OTHER_AREA)
+    assert case_access(receiving, asked, NOW) is Level.REFERENCE
+    # Nobody else of that area, nor a coordinator of a third area, nor once it is decided.
+    for other in (
+        person(201, Role.CHAIR, area_id=OTHER_AREA),
+        person(202, Role.AGENCY_REP, IDVA, AgencyKind.IDVA, area_id=OTHER_AREA),
+        person(203, Role.AGENCY_REP, POLICE, AgencyKind.POLICE, area_id=OTHER_AREA, on_call=True),
+        person(204, Role.COORDINATOR, area_id=3),
+    ):
+        assert case_access(other, asked, NOW) is Level.NONE, other
+    assert case_access(receiving, case(), NOW) is Level.NONE
+    # The list, leaving and confirmation still win.
+    excluded = case(transfer_to=frozenset({OTHER_AREA}), excluded=frozenset({200}))
+    assert case_access(receiving, excluded, NOW) is Level.NONE
+    for changed in ({"active": False}, {"confirmed": False}):
+        gone = Viewer(**{**receiving.__dict__, **changed})
+        assert case_access(gone, asked, NOW) is Level.NONE
+    # The sending area is not changed by it.
+    assert case_access(COORDINATOR, asked, NOW) is Level.FULL

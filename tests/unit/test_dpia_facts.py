@@ -29,7 +29,11 @@ from tests.support.dpia import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-BLIND_INDEXES = {("cases", "victim_index"), ("cases", "perpetrator_index")}
+BLIND_INDEXES = {
+    ("cases", "victim_index"),
+    ("cases", "perpetrator_index"),
+    ("case_transfers", "victim_index"),
+}
 KINDS = ("sealed", "coded", "blind index", "hash", "clear")
 TODAY = date(2027, 3, 1)
 
