@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -25,6 +24,7 @@ from bot.adapter.context import BotData, MaracContext
 from bot.adapter.errors import on_error
 from bot.adapter.jobs import schedule_jobs
 from bot.adapter.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
+from bot.adapter.rate_limiter import LaneRateLimiter
 from bot.adapter.update_order import ChatOrderedUpdateProcessor
 from bot.logging_setup import describe, quiet_libraries
 from bot.permissions import COMMANDS, Operation
@@ -108,8 +108,9 @@ def build_application(
     if base:
         builder = builder.base_url(bot_api_base_url(base)).base_file_url(bot_api_file_url(base))
     if rate_limit:
-        # Stays within Telegram's limits (30 messages a second overall) and retries RetryAfter.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        # Stays within Telegram's limits (30 messages a second overall, paced per chat), answers
+        # people before the outbox's bulk sends, and waits out RetryAfter (bot.send_lanes).
+        builder = builder.rate_limiter(LaneRateLimiter(max_retries=3))  # type: ignore[arg-type]
     application: MaracApplication = builder.build()
     application.bot_data.runtime = runtime
     register_handlers(application)

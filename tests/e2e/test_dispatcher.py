@@ -216,7 +216,8 @@ async def test_two_dispatchers_at_once_send_each_reminder_once(
 async def test_flood_control_the_rate_limiter_absorbs_sends_once(
     bot_app: MaracApplication, area: Area, driver: Driver, server: BotApiStandIn, runtime: Runtime
 ) -> None:
-    """One 429 is waited out by PTB's AIORateLimiter inside the same send."""
+    """One 429 is waited out by the rate limiter (bot.adapter.rate_limiter) inside the same
+    send, in the bulk lane the dispatcher sends in."""
     await area.enrol(501, "Priya", "Shah")
     await remind(runtime, area, 501, "test:1", "Reminder: MARAC on Thursday")
     server.inject_failure("sendMessage", status=429, retry_after=1)
