@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ log = logging.getLogger("marac.rate_limiter")
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 FLOOD_MARGIN = 0.1  # seconds added to Telegram's wait, as AIORateLimiter does
+WAITS_KEPT = 10_000  # per lane, the most recent; for benchmarks and tests
 
 
 def chat_key(chat_id: object) -> ChatKey | None:
@@ -57,6 +59,8 @@ class LaneRateLimiter(BaseRateLimiter[Lane]):
         self.max_retries = max_retries
         self._waiters: dict[Ticket, asyncio.Future[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        # How long calls waited for their turn (seconds), the most recent per lane.
+        self.waits: dict[Lane, deque[float]] = {lane: deque(maxlen=WAITS_KEPT) for lane in Lane}
 
     async def initialize(self) -> None:
         """Nothing to set up: the schedule starts empty."""
@@ -97,12 +101,15 @@ class LaneRateLimiter(BaseRateLimiter[Lane]):
 
     async def _turn(self, lane: Lane, chat: ChatKey | None, *, retry: bool) -> None:
         """Wait until the schedule lets this call start."""
+        loop = asyncio.get_running_loop()
+        submitted = loop.time()
         ticket = self.schedule.submit(lane, chat, first=retry)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[None] = loop.create_future()
         self._waiters[ticket] = future
         self._pump()
         try:
             await future
+            self.waits[lane].append(loop.time() - submitted)
         except asyncio.CancelledError:
             self._waiters.pop(ticket, None)
             if not ticket.granted:
