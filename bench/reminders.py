@@ -53,12 +53,13 @@ What is measured
   stand-in received in any one-second window.
 * Those rates against Telegram's limits as ``bot.send_lanes`` keeps them: at most 30 requests
   with a ``chat_id`` in any second (``FloodLimit.MESSAGES_PER_SECOND``), bulk sends spread
-  evenly over it; per chat a token bucket (private chats: a burst of 20, then one a second;
-  groups: 20 a minute), and a bulk send goes into a chat only once its bucket is full again, so
-  one recipient gets at most about one reminder a second. The smallest gap between two messages
-  to the same chat, and how many chats got two within a second, are reported. The peak in any
-  one second is counted at the stand-in, by arrival: on a busy machine requests granted a
-  second apart can arrive a little closer together.
+  evenly over it; per chat a token bucket (private chats: 20, refilled one a second; groups:
+  20 a minute); bulk goes into a chat no faster than its steady rate (one recipient gets at
+  most one reminder a second) and leaves a busy person 5 of their budget; a person's own
+  answers in a private chat follow their pace (``Limits.pace_private_replies``).
+  The smallest gap between two messages to the same chat, and how many chats got two within a
+  second, are reported. The peak in any one second is counted at the stand-in, by arrival: on
+  a busy machine requests granted a second apart can arrive a little closer together.
 * Exactly once: duplicates (one chat received the same text more than once: must be 0), lost
   (queued but never received: must be 0) and stray (received but never queued for that chat:
   must be 0). Any of these makes the script exit with status 1; timings never do.
@@ -663,8 +664,9 @@ def report(
     print(
         "Limiter: bot.adapter.rate_limiter as bot.adapter.application builds it: "
         f"{limits.overall} in any {limits.overall_period:g} s overall, bulk spaced evenly; "
-        f"per private chat a burst of {limits.private_burst} then {limits.private_rate:g}/s "
-        "(bulk only into a chat whose budget is full)"
+        f"per private chat a budget of {limits.private_burst}, refilled "
+        f"{limits.private_rate:g}/s: bulk at most {limits.private_rate:g}/s, leaving "
+        f"{limits.bulk_leaves} for the person's replies"
     )
     print()
     print(row("queueing (not timed against due)", f"{enqueue_seconds:.1f} s"))

@@ -116,7 +116,13 @@ async def test_the_overall_budget_is_never_outrun() -> None:
 
 
 async def test_one_chat_is_paced_in_both_lanes() -> None:
-    limits = Limits(overall=100, overall_period=0.1, private_rate=20.0, private_burst=2)
+    limits = Limits(
+        overall=100,
+        overall_period=0.1,
+        private_rate=20.0,
+        private_burst=2,
+        pace_private_replies=True,  # as groups always are
+    )
     limiter = LaneRateLimiter(limits)
     telegram = Telegram(limiter)
     loop = asyncio.get_running_loop()

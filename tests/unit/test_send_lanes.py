@@ -90,8 +90,17 @@ def test_interactive_bursts_into_free_slots_but_never_past_the_overall_limit() -
     assert order[:100] == [f"reply {n}" for n in range(100)]
 
 
+def test_replies_in_a_private_chat_follow_the_persons_pace_and_bulk_waits_for_them() -> None:
+    replies = [Call(0.0, Lane.INTERACTIVE, 42, f"reply {n}") for n in range(25)]
+    started = run(SendSchedule(), [*replies, Call(0.0, Lane.BULK, 42, "reminder")])
+    at = {label: when for when, label in started}
+    assert [at[f"reply {n}"] for n in range(25)] == [0.0] * 25  # more than the chat's 20
+    # The chat's budget is spent: the reminder waits until 6 of its 20 are back.
+    assert at["reminder"] == pytest.approx(6.0)
+
+
 def test_a_private_chat_gets_a_burst_then_one_a_second() -> None:
-    limits = Limits()
+    limits = Limits(pace_private_replies=True)
     calls = [Call(0.0, Lane.INTERACTIVE, 42, f"reply {n}") for n in range(limits.private_burst + 5)]
     times = [at for at, _ in run(SendSchedule(limits), calls)]
     assert times[: limits.private_burst] == [0.0] * limits.private_burst
@@ -106,19 +115,19 @@ def test_a_group_gets_twenty_a_minute() -> None:
     assert [b - a for a, b in itertools.pairwise(times[19:])] == pytest.approx([3.0] * 3)
 
 
-def test_bulk_to_one_chat_goes_one_a_second_and_waits_for_a_busy_person() -> None:
+def test_bulk_to_one_chat_goes_one_a_second_and_leaves_a_busy_person_some_budget() -> None:
     reminders = [Call(0.0, Lane.BULK, 42, f"reminder {n}") for n in range(3)]
     times = [at for at, _ in run(SendSchedule(), reminders)]
     assert times == pytest.approx([0.0, 1.0, 2.0])
 
-    # Ten quick replies to the person leave their chat's budget ten short: a reminder to them
-    # waits until it has refilled, while reminders to others go on.
-    replies = [Call(0.0, Lane.INTERACTIVE, 42, f"reply {n}") for n in range(10)]
+    # Eighteen quick replies leave the person's chat 2 of its 20: a reminder to them waits
+    # until 6 are back (5 stay theirs), while reminders to others go on.
+    replies = [Call(0.0, Lane.INTERACTIVE, 42, f"reply {n}") for n in range(18)]
     started = run(
         SendSchedule(), [*replies, Call(0.0, Lane.BULK, 42, "reminder"), *bulk(3, at=0.0)]
     )
     at = dict((label, when) for when, label in started)
-    assert at["reminder"] == pytest.approx(10.0)
+    assert at["reminder"] == pytest.approx(4.0)
     assert max(at[f"bulk {n}"] for n in range(3)) < 1.0
 
 
@@ -170,7 +179,7 @@ def test_a_mixed_load_starts_everything_exactly_once_within_every_limit() -> Non
         *(Call(n * 0.1, Lane.BULK, 2000 + n % 20, f"chase {n}") for n in range(100)),
         *(Call(n * 0.2, Lane.INTERACTIVE, None, f"answer {n}") for n in range(50)),
     ]
-    started = run(SendSchedule(), calls)
+    started = run(SendSchedule(Limits(pace_private_replies=True)), calls)
     counts = Counter(label for _, label in started)
     assert set(counts) == {c.label for c in calls} and set(counts.values()) == {1}
     chat_of = {c.label: c.chat for c in calls}
