@@ -54,9 +54,9 @@ What is measured
 * Those rates against Telegram's limits as ``bot.send_lanes`` keeps them: at most 30 requests
   with a ``chat_id`` in any second (``FloodLimit.MESSAGES_PER_SECOND``), bulk sends spread
   evenly over it; per chat a token bucket (private chats: 20, refilled one a second; groups:
-  20 a minute); bulk goes into a chat no faster than its steady rate (one recipient gets at
-  most one reminder a second) and leaves a busy person 5 of their budget; a person's own
-  answers in a private chat follow their pace (``Limits.pace_private_replies``).
+  20 a minute); bulk leaves a busy person 5 of their chat's budget (so one recipient gets at
+  most 15 reminders at once, then one a second); a person's own answers in a private chat
+  follow their pace (``Limits.pace_private_replies``).
   The smallest gap between two messages to the same chat, and how many chats got two within a
   second, are reported. The peak in any one second is counted at the stand-in, by arrival: on
   a busy machine requests granted a second apart can arrive a little closer together.
@@ -665,8 +665,8 @@ def report(
         "Limiter: bot.adapter.rate_limiter as bot.adapter.application builds it: "
         f"{limits.overall} in any {limits.overall_period:g} s overall, bulk spaced evenly; "
         f"per private chat a budget of {limits.private_burst}, refilled "
-        f"{limits.private_rate:g}/s: bulk at most {limits.private_rate:g}/s, leaving "
-        f"{limits.bulk_leaves} for the person's replies"
+        f"{limits.private_rate:g}/s, of which bulk leaves {limits.bulk_leaves} for the "
+        "person's replies"
     )
     print()
     print(row("queueing (not timed against due)", f"{enqueue_seconds:.1f} s"))

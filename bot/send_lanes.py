@@ -10,8 +10,8 @@ them:
   the group's budget, in a private chat to the person's own pace (``pace_private_replies``).
 * **bulk**: what the outbox sends (reminders, chases, digests, notifications to other people).
   Nobody is watching the clock to the second, so bulk takes whatever interactive leaves of the
-  overall budget, evenly spaced, and into one chat no faster than the chat's steady rate,
-  leaving the person some of that chat's budget for their own replies.
+  overall budget, evenly spaced, and into one chat within the chat's budget, leaving the person
+  some of it for their own replies.
 
 ``SendSchedule`` is the pure decision: callers ``submit`` a ticket, and ``grant(now)`` says which
 waiting tickets may start now and when to look again. Time is a float of seconds from whatever
@@ -67,8 +67,7 @@ class Limits:
     private_burst: int = 20  # and holds at most this many (a person clicking through a form)
     group_rate: float = 20 / 60  # groups (negative ids, @usernames): 20 a minute
     group_burst: int = 20
-    # Bulk goes into a chat at most at the chat's steady rate, and leaves it this much of its
-    # budget for the person's own replies.
+    # Bulk leaves a chat this much of its budget for the person's own replies.
     bulk_leaves: int = 5
     # Hold a person's own answers in a private chat to that chat's budget too. Off: they follow
     # the person's own pace (one answer per message or press) and still count against the
@@ -110,7 +109,6 @@ class Bucket:
         self.burst = burst
         self._tokens = float(burst)
         self._at = now
-        self.last = -math.inf  # the latest take
 
     def tokens(self, now: float) -> float:
         return min(float(self.burst), self._tokens + (now - self._at) * self.rate)
@@ -126,7 +124,6 @@ class Bucket:
         """One call; an unpaced one may find the bucket empty, and leaves it empty."""
         self._tokens = max(self.tokens(now) - 1.0, 0.0)
         self._at = now
-        self.last = now
 
     def full(self, now: float) -> bool:
         return self.tokens(now) >= self.burst
@@ -222,10 +219,10 @@ class SendSchedule:
         if ticket.lane is Lane.BULK:
             at = max(at, self._bulk_due)
             if bucket is not None:
-                # At the chat's steady rate, never in a burst; and a person busy with the bot
-                # keeps some of their chat's budget for the answers they are waiting for.
+                # A person busy with the bot keeps some of their chat's budget for the answers
+                # they are waiting for.
                 leave = min(self.limits.bulk_leaves, bucket.burst - 1)
-                at = max(at, bucket.last + 1 / bucket.rate, bucket.ready_at(now, leave + 1))
+                at = max(at, bucket.ready_at(now, leave + 1))
         elif bucket is not None and (is_group(ticket.chat) or self.limits.pace_private_replies):
             at = max(at, bucket.ready_at(now, 1.0))
         return at

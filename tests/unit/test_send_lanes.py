@@ -115,10 +115,12 @@ def test_a_group_gets_twenty_a_minute() -> None:
     assert [b - a for a, b in itertools.pairwise(times[19:])] == pytest.approx([3.0] * 3)
 
 
-def test_bulk_to_one_chat_goes_one_a_second_and_leaves_a_busy_person_some_budget() -> None:
-    reminders = [Call(0.0, Lane.BULK, 42, f"reminder {n}") for n in range(3)]
+def test_bulk_to_one_chat_keeps_its_budget_and_leaves_a_busy_person_some() -> None:
+    # 15 of the chat's 20 at once (evenly spaced overall), then one a second.
+    reminders = [Call(0.0, Lane.BULK, 42, f"reminder {n}") for n in range(18)]
     times = [at for at, _ in run(SendSchedule(), reminders)]
-    assert times == pytest.approx([0.0, 1.0, 2.0])
+    assert times[:15] == pytest.approx([n / 30 for n in range(15)])
+    assert times[15:] == pytest.approx([1.0, 2.0, 3.0], abs=1e-6)
 
     # Eighteen quick replies leave the person's chat 2 of its 20: a reminder to them waits
     # until 6 are back (5 stay theirs), while reminders to others go on.
