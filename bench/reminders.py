@@ -5,6 +5,8 @@ Run from the project root::
     /work/venv/bin/python -m bench.reminders                     # 10,000 / 2,000 / sqlite / 2
     /work/venv/bin/python -m bench.reminders --reminders 1000 --recipients 200   # quick run
     /work/venv/bin/python -m bench.reminders --database postgresql --dispatchers 4
+    /work/venv/bin/python -m bench.reminders --people 20          # 20 people pressing buttons
+    /work/venv/bin/python -m bench.reminders --quick --people 20  # the same, 1,000 / 200: quick
 
 What the benchmark does
 -----------------------
@@ -18,8 +20,9 @@ What the benchmark does
    dedupe key and a unique text, not urgent, all due at the same instant.
 4. The real Application runs against the stand-in (``bot.adapter.local.running_bot``), so
    every send goes
-   through ``application.bot``: PTB's ExtBot with the ``AIORateLimiter`` that
-   ``bot.adapter.application`` builds, over real HTTP. ``--dispatchers`` concurrent loops call
+   through ``application.bot``: PTB's ExtBot with the two-lane ``LaneRateLimiter`` that
+   ``bot.adapter.application`` builds (``bot.adapter.rate_limiter``), over real HTTP; the
+   dispatcher sends in its bulk lane. ``--dispatchers`` concurrent loops call
    ``bot.adapter.dispatcher.dispatch_due`` until the outbox holds nothing pending.
 
 Choices, and why
@@ -48,22 +51,36 @@ What is measured
 * Wall time from the due instant until nothing is pending, and messages per second over it;
   the steady rate between the 10th and 90th percentile deliveries; and the most messages the
   stand-in received in any one-second window.
-* Those rates against Telegram's limits as PTB's ``AIORateLimiter`` enforces them
-  (``telegram/ext/_aioratelimiter.py``): 30 requests a second overall for every request that
-  has a ``chat_id`` (``FloodLimit.MESSAGES_PER_SECOND``, an aiolimiter leaky bucket that lets
-  the first 30 through at once), and 20 a minute per *group* (negative chat ids only). It
-  enforces nothing per private chat, although Telegram asks bots to avoid more than about one
-  message a second in one chat; so the smallest gap between two messages to the same chat, and
-  how many chats got two within a second, are reported too. Reminders are queued round-robin,
-  so one dispatcher spaces a recipient's reminders R / 30 seconds apart; concurrent dispatchers
-  each claim a block of ``--batch`` consecutive rows, so once ``dispatchers * batch`` exceeds R
-  two blocks can hold the same recipient and reach them within the same second.
+* Those rates against Telegram's limits as ``bot.send_lanes`` keeps them: at most 30 requests
+  with a ``chat_id`` in any second (``FloodLimit.MESSAGES_PER_SECOND``), bulk sends spread
+  evenly over it; per chat a token bucket (private chats: 20, refilled one a second; groups:
+  20 a minute); bulk leaves a busy person 5 of their chat's budget (so one recipient gets at
+  most 15 reminders at once, then one a second); a person's own answers in a private chat
+  follow their pace (``Limits.pace_private_replies``).
+  The smallest gap between two messages to the same chat, and how many chats got two within a
+  second, are reported. The peak in any one second is counted at the stand-in, by arrival: on
+  a busy machine requests granted a second apart can arrive a little closer together.
 * Exactly once: duplicates (one chat received the same text more than once: must be 0), lost
   (queued but never received: must be 0) and stray (received but never queued for that chat:
   must be 0). Any of these makes the script exit with status 1; timings never do.
 * Lateness: when the stand-in received each message (its recorded ``sent_at``) minus the due
   instant, p50 / p99 / max. With a 30/s limiter the last of N messages cannot be earlier than
   about (N - 30) / 30 seconds, so p99 mostly measures the queue, not overhead.
+* ``--people N`` (say 20): N coordinators are enrolled (``/start`` with an operator's invite
+  code) and, one after another, send ``/meetings``, press its *New meeting* button, send
+  ``/cancel``, ``/help`` and a line of text, waiting for the bot's first answer to each (a
+  message, an edit or the callback answer, as the stand-in records it) and then pausing
+  ``--think`` seconds (1-3 by default). First the stand-in's own round trip is measured
+  (``getMe`` over HTTP, no bot: the **baseline** the target is measured beyond); then, with the
+  reminders queued but not yet due, every person goes through their actions twice: the answer
+  time of this bot on this machine with nothing draining. Then the clock jumps, the reminders
+  drain, and the people keep going until the outbox is empty. Reported: answer time p50 / p99
+  while draining, beyond the stand-in's p50 (the target: p99 under 1 s) and beyond the
+  nothing-draining figures; how long calls waited in the limiter, per lane (from asking to
+  being let go, so a busy event loop's delay is in it too); the reminders' rate plus the
+  people's messages and edits per second
+  against the 30/s budget (bulk gets what the people leave); and any action left unanswered
+  (which, like a lost or duplicated reminder, makes the exit status 1).
 * Peak RSS of the whole process (``resource.getrusage``). The stand-in runs in the same
   process and keeps every message it receives, so this is an upper bound for the bot.
 * The database afterwards (sent, failed, still pending, rows needing more than one attempt),
@@ -76,8 +93,10 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import math
 import os
+import random
 import resource
 import sys
 import tempfile
@@ -98,12 +117,17 @@ from telegram.constants import FloodLimit
 from telegram.warnings import PTBUserWarning
 
 from bench.common import database_url
+from bot import texts
 from bot.adapter.dispatcher import DispatchReport, dispatch_due
 from bot.adapter.local import running_bot
+from bot.adapter.rate_limiter import LaneRateLimiter
 from bot.meetings.workdays import is_working_day
 from bot.runtime import Runtime, open_runtime
-from bot.sandbox import BotApiStandIn
+from bot.sandbox import BotApiStandIn, Driver
+from bot.sandbox.records import TranscriptEvent
+from bot.send_lanes import Lane, Limits
 from bot.services.outbox import OutboxService, enqueue
+from bot.vocabulary import Role
 from config import Settings
 from storage.db import create_engine, create_session_factory
 from storage.keyfile import key_ring_from_document, new_key_document
@@ -116,6 +140,22 @@ ENQUEUE_BATCH = 500
 FIRST_CHAT_ID = 700_000_001
 IDLE_POLL_SECONDS = 0.1
 PROGRESS_EVERY_SECONDS = 30.0
+# --people: enrolled coordinators pressing buttons and sending commands while reminders drain.
+FIRST_PERSON_ID = 600_000_001
+PERSON_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("send", "/meetings"),
+    ("press", texts.BUTTON_NEW_MEETING),
+    ("send", "/cancel"),
+    ("send", "/help"),
+    ("send", "Thank you"),
+)
+REPLY_EVENTS = frozenset(
+    {"bot_message", "bot_document", "bot_edit", "bot_markup_edit", "callback_answer"}
+)
+CHAT_EVENTS = REPLY_EVENTS - {"callback_answer"}
+REPLY_TIMEOUT = 120.0
+BASELINE_ROUNDS = 2  # each person's actions, all of them, with nothing draining
+STANDIN_PINGS = 50
 
 
 class ShiftedClock:
@@ -306,8 +346,134 @@ def outboxes(
     return services, engines
 
 
+@dataclass
+class Interactions:
+    """What people waited for: from their message or press to the bot's first answer to it."""
+
+    latencies: list[float] = field(default_factory=list)  # seconds
+    problems: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class PeopleRun:
+    """The --people run: the stand-in's own latency, people's waits with nothing draining (the
+    baseline) and while the reminders drain, and what the bot sent in those chats meanwhile."""
+
+    count: int
+    ping: list[float] = field(default_factory=list)  # seconds, sorted
+    baseline: Interactions = field(default_factory=Interactions)
+    during: Interactions = field(default_factory=Interactions)
+    drain_seconds: float = 0.0
+    limiter_waits: dict[Lane, list[float]] = field(default_factory=dict)  # seconds, sorted
+    chat_calls: int = 0  # messages and edits in the people's chats during the drain
+    peak_all: int = 0  # most messages and edits in any 1 s, reminders and replies together
+
+    @property
+    def unanswered(self) -> int:
+        return sum(self.baseline.problems.values()) + sum(self.during.problems.values())
+
+    def note_drain(
+        self, server: BotApiStandIn, people: set[int], began: float, ended: float
+    ) -> None:
+        self.drain_seconds = ended - began
+        chat_events = [e for e in server.events if e.kind in CHAT_EVENTS and began <= e.at <= ended]
+        self.chat_calls = sum(1 for e in chat_events if e.chat_id in people)
+        self.peak_all = peak_in_window(sorted(e.at for e in chat_events))
+
+
+async def enrol_people(runtime: Runtime, driver: Driver, count: int) -> list[int]:
+    """``count`` coordinators, enrolled by the operator's invite codes as a person would."""
+    area_id = (await runtime.services.areas.ensure_area("Benchshire", TIMEZONE)).id
+    people = []
+    for number in range(count):
+        issued = await runtime.services.invites.issue(None, area_id=area_id, role=Role.COORDINATOR)
+        user = driver.user(FIRST_PERSON_ID + number, f"Person {number + 1}", last_name="Bench")
+        replies = await user.send_and_wait(f"/start {issued.code}", count=2, timeout=REPLY_TIMEOUT)
+        if "Welcome" not in (replies[0].text or ""):
+            raise RuntimeError(f"person {number + 1} was not enrolled: {replies[0].text!r}")
+        people.append(user.id)
+    return people
+
+
+def first_reply(server: BotApiStandIn, marker: int, chat_id: int) -> TranscriptEvent | None:
+    for event in server.events[marker:]:
+        if event.chat_id == chat_id and event.kind in REPLY_EVENTS:
+            return event
+    return None
+
+
+async def interact(
+    server: BotApiStandIn,
+    chat_id: int,
+    found: Interactions,
+    rng: random.Random,
+    think: tuple[float, float],
+    *,
+    rounds: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """One person: an action, wait for the bot's first answer to it, think, the next action;
+    for ``rounds`` times through PERSON_ACTIONS, or until ``stop`` is set."""
+    step = 0
+    while (rounds is None or step < rounds * len(PERSON_ACTIONS)) and not (stop and stop.is_set()):
+        kind, value = PERSON_ACTIONS[step % len(PERSON_ACTIONS)]
+        step += 1
+        marker = len(server.events)
+        sent_at = time.time()
+        if kind == "send":
+            server.post_user_message(chat_id, value)
+        else:
+            shown = next(
+                (
+                    (m, b)
+                    for m in reversed(server.messages(chat_id))
+                    if m.from_bot and not m.deleted
+                    for b in [m.find_button(value)]
+                    if b is not None and b.callback_data
+                ),
+                None,
+            )
+            if shown is None:
+                found.problems[f"no [{value}] button to press"] += 1
+                continue
+            message, button = shown
+            assert button.callback_data is not None
+            sent_at = time.time()
+            server.press_callback(chat_id, chat_id, message.message_id, button.callback_data)
+        reply = await server.wait_until(
+            functools.partial(first_reply, server, marker, chat_id), REPLY_TIMEOUT
+        )
+        if reply is None:
+            found.problems[f"no answer to {value!r}"] += 1
+            continue
+        found.latencies.append(reply.at - sent_at)
+        if reply.text in (texts.SOMETHING_WENT_WRONG, texts.SERVICE_BUSY):
+            found.problems["an apology instead of an answer"] += 1
+        # Think; the rest of this action's answers arrive meanwhile.
+        pause = rng.uniform(*think)
+        if stop is None:
+            await asyncio.sleep(pause)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+
+
+async def stand_in_latency(server: BotApiStandIn, count: int) -> list[float]:
+    """The stand-in's own round trip: ``getMe`` over HTTP, no bot, no limiter."""
+    import httpx
+
+    took = []
+    async with httpx.AsyncClient() as client:
+        for _ in range(count):
+            began = time.perf_counter()
+            response = await client.post(f"{server.base_url}{server.token}/getMe")
+            response.raise_for_status()
+            took.append(time.perf_counter() - began)
+    return sorted(took)
+
+
 def row(label: str, value: str, note: str = "") -> str:
-    return f"  {label:<34} {value:>14}  {note}".rstrip()
+    return f"  {label:<38} {value:>17}  {note}".rstrip()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -320,6 +486,7 @@ async def run(args: argparse.Namespace) -> int:
     recipients = [FIRST_CHAT_ID + k for k in range(args.recipients)]
     reminders = reminders_for(args.reminders, recipients)
     totals = Totals()
+    people_run = PeopleRun(args.people)
 
     with tempfile.TemporaryDirectory(prefix="marac-bench-") as tmp:
         folder = Path(tmp)
@@ -353,10 +520,47 @@ async def run(args: argparse.Namespace) -> int:
                             for job in application.job_queue.get_jobs_by_name("housekeeping"):
                                 job.schedule_removal()
                         services, engines = outboxes(runtime, url, args.dispatchers, separate)
+                        people: list[int] = []
+                        if args.people:
+                            people = await enrol_people(runtime, driver, args.people)
+                            ping = await stand_in_latency(server, STANDIN_PINGS)
+                            await asyncio.gather(
+                                *(
+                                    interact(
+                                        server,
+                                        chat_id,
+                                        people_run.baseline,
+                                        random.Random(chat_id),
+                                        args.think,
+                                        rounds=BASELINE_ROUNDS,
+                                    )
+                                    for chat_id in people
+                                )
+                            )
+                            people_run.ping = ping
+                        limiter = application.bot.rate_limiter
+                        if isinstance(limiter, LaneRateLimiter):
+                            for waits in limiter.waits.values():
+                                waits.clear()
                         clock.jump_to(due)
                         began = time.monotonic()
+                        began_epoch = time.time()
                         deadline = asyncio.get_running_loop().time() + args.timeout
                         reporter = asyncio.create_task(progress(server, len(reminders), began))
+                        stop = asyncio.Event()
+                        pressing = [
+                            asyncio.create_task(
+                                interact(
+                                    server,
+                                    chat_id,
+                                    people_run.during,
+                                    random.Random(-chat_id),
+                                    args.think,
+                                    stop=stop,
+                                )
+                            )
+                            for chat_id in people
+                        ]
                         try:
                             await asyncio.gather(
                                 *(
@@ -370,7 +574,15 @@ async def run(args: argparse.Namespace) -> int:
                             reporter.cancel()
                             with contextlib.suppress(asyncio.CancelledError):
                                 await reporter
-                        wall = time.monotonic() - began
+                            wall = time.monotonic() - began
+                            ended_epoch = time.time()
+                            stop.set()
+                            await asyncio.gather(*pressing)
+                        people_run.note_drain(server, set(people), began_epoch, ended_epoch)
+                        if isinstance(limiter, LaneRateLimiter):
+                            people_run.limiter_waits = {
+                                lane: sorted(waits) for lane, waits in limiter.waits.items()
+                            }
 
                     state = await database_state(runtime)
                     result = outcome(server, reminders, clock)
@@ -399,7 +611,10 @@ async def run(args: argparse.Namespace) -> int:
         api_errors=api_errors,
         peak_rss_mib=peak_rss_mib,
     )
-    return 1 if result.duplicates or result.lost or result.stray else 0
+    if args.people:
+        report_people(people_run, result.delivered / wall if wall > 0 else float("nan"))
+    failed = result.duplicates or result.lost or result.stray or people_run.unanswered
+    return 1 if failed else 0
 
 
 def report(
@@ -445,10 +660,13 @@ def report(
         f"{args.database}, {args.dispatchers} dispatcher(s), engines {engines}, "
         f"batch {args.batch}"
     )
+    limits = Limits()
     print(
-        "Limiter: PTB AIORateLimiter as bot.adapter.application builds it: "
-        f"{FloodLimit.MESSAGES_PER_SECOND}/s overall, "
-        f"{FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP}/min per group chat, none per private chat"
+        "Limiter: bot.adapter.rate_limiter as bot.adapter.application builds it: "
+        f"{limits.overall} in any {limits.overall_period:g} s overall, bulk spaced evenly; "
+        f"per private chat a budget of {limits.private_burst}, refilled "
+        f"{limits.private_rate:g}/s, of which bulk leaves {limits.bulk_leaves} for the "
+        "person's replies"
     )
     print()
     print(row("queueing (not timed against due)", f"{enqueue_seconds:.1f} s"))
@@ -466,7 +684,7 @@ def report(
         row(
             "peak messages in any 1 s",
             f"{peak_in_window(times)}",
-            "leaky bucket: first 30 at once, then 30/s",
+            "at the stand-in (arrival times jitter on a busy machine)",
         )
     )
     print(
@@ -513,6 +731,118 @@ def report(
         else "FAILED: duplicated, lost or stray messages"
     )
     print(verdict)
+
+
+def report_people(run: PeopleRun, reminder_rate: float) -> None:
+    baseline = sorted(run.baseline.latencies)
+    during = sorted(run.during.latencies)
+    limit = float(FloodLimit.MESSAGES_PER_SECOND)
+    ping50 = percentile(run.ping, 0.50)
+    base50, base99 = percentile(baseline, 0.50), percentile(baseline, 0.99)
+    p50, p99 = percentile(during, 0.50), percentile(during, 0.99)
+    replies_rate = run.chat_calls / run.drain_seconds if run.drain_seconds > 0 else float("nan")
+    print()
+    print(
+        f"{run.count} people pressing buttons and sending commands "
+        f"({', '.join(value for _, value in PERSON_ACTIONS)}), each answer awaited, "
+        "then a pause to think"
+    )
+    print()
+    print(
+        row(
+            "stand-in round trip p50 / p99",
+            f"{ms(ping50)} / {ms(percentile(run.ping, 0.99))}",
+            "getMe over HTTP, no bot",
+        )
+    )
+    print(
+        row(
+            "answer, nothing draining p50 / p99",
+            f"{ms(base50)} / {ms(base99)}",
+            f"baseline, {len(baseline)} actions",
+        )
+    )
+    print(
+        row(
+            "answer, reminders draining p50 / p99",
+            f"{ms(p50)} / {ms(p99)}",
+            f"{len(during)} actions",
+        )
+    )
+    print(
+        row(
+            "beyond the stand-in p50 / p99",
+            f"{ms(p50 - ping50)} / {ms(p99 - ping50)}",
+            "while draining, less the stand-in's p50; target: p99 under 1 s",
+        )
+    )
+    print(
+        row(
+            "beyond nothing draining p50 / p99",
+            f"{ms(p50 - base50)} / {ms(p99 - base99)}",
+            "while draining, less the baseline's same percentile",
+        )
+    )
+    for lane in Lane:
+        waits = run.limiter_waits.get(lane, [])
+        print(
+            row(
+                f"waiting in the limiter, {lane} p50 / p99",
+                f"{ms(percentile(waits, 0.5))} / {ms(percentile(waits, 0.99))}",
+                f"{len(waits)} calls while draining",
+            )
+        )
+    print(
+        row(
+            "people's messages/edits per s",
+            f"{replies_rate:.1f}",
+            "in their chats, while draining",
+        )
+    )
+    print(
+        row(
+            "reminders + replies per s",
+            f"{reminder_rate + replies_rate:.1f}",
+            f"{(reminder_rate + replies_rate) / limit:.0%} of the {limit:.0f}/s limit",
+        )
+    )
+    print(
+        row(
+            "peak messages in any 1 s, all",
+            f"{run.peak_all}",
+            f"arrivals at the stand-in; the limiter grants at most {limit:.0f}",
+        )
+    )
+    problems = run.baseline.problems + run.during.problems
+    print(
+        row(
+            "actions without an answer",
+            f"{run.unanswered}",
+            "; ".join(f"{n}× {text}" for text, n in problems.most_common(3)) or "must be 0",
+        )
+    )
+    met = p99 - ping50 < 1.0
+    print()
+    print(
+        ("OK" if met else "NOT MET")
+        + f": interactive p99 {ms(p99 - ping50)} beyond the stand-in's own latency "
+        "(target under 1 s)"
+    )
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def think_range(value: str) -> tuple[float, float]:
+    low, _, high = value.partition("-")
+    try:
+        pair = (float(low), float(high or low))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError("give seconds as LOW-HIGH, e.g. 1-3") from error
+    if not 0 <= pair[0] <= pair[1]:
+        raise argparse.ArgumentTypeError("need 0 <= LOW <= HIGH")
+    return pair
 
 
 def dispatcher_count(value: str) -> int:
@@ -563,7 +893,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=900.0,
         help="give up dispatching after this many seconds; undelivered rows count as lost",
     )
+    parser.add_argument(
+        "--people",
+        type=int,
+        default=0,
+        help="enrol this many coordinators who press buttons and send commands while the "
+        "reminders drain, and report how long their answers took (e.g. 20)",
+    )
+    parser.add_argument(
+        "--think",
+        type=think_range,
+        default=(1.0, 3.0),
+        help="seconds each person pauses between actions, LOW-HIGH (default 1-3)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a quick check: 1,000 reminders for 200 recipients (overrides those two)",
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.reminders, args.recipients = 1_000, 200
     if args.recipients > args.reminders:
         parser.error("--recipients must not exceed --reminders")
     return args

@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -25,10 +24,12 @@ from bot.adapter.context import BotData, MaracContext
 from bot.adapter.errors import on_error
 from bot.adapter.jobs import schedule_jobs
 from bot.adapter.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
+from bot.adapter.rate_limiter import LaneRateLimiter
 from bot.adapter.update_order import ChatOrderedUpdateProcessor
 from bot.logging_setup import describe, quiet_libraries
 from bot.permissions import COMMANDS, Operation
 from bot.runtime import Runtime
+from bot.send_lanes import Limits
 from config.settings import bot_api_base_url, bot_api_file_url
 from handlers import (
     actions,
@@ -80,8 +81,12 @@ def build_application(
     token: str | None = None,
     base_url: str | None = None,
     rate_limit: bool = True,
+    limits: Limits | None = None,
 ) -> MaracApplication:
     """The real Application: real handlers, database persistence, rate limiting.
+
+    ``limits``: Telegram's limits as the rate limiter keeps them (``bot.send_lanes.Limits``,
+    whose defaults are Telegram's).
 
     ``base_url`` points it at a self-hosted Bot API server, Telegram's test
     environment, or the local stand-in; it defaults to the settings.
@@ -110,8 +115,9 @@ def build_application(
     if base:
         builder = builder.base_url(bot_api_base_url(base)).base_file_url(bot_api_file_url(base))
     if rate_limit:
-        # Stays within Telegram's limits (30 messages a second overall) and retries RetryAfter.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        # Stays within Telegram's limits (30 messages a second overall, paced per chat), answers
+        # people before the outbox's bulk sends, and waits out RetryAfter (bot.send_lanes).
+        builder = builder.rate_limiter(LaneRateLimiter(limits, max_retries=3))  # type: ignore[arg-type]
     application: MaracApplication = builder.build()
     application.bot_data.runtime = runtime
     register_handlers(application)

@@ -34,6 +34,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapter import metrics
 from bot.buttons import workspace_url
+from bot.send_lanes import bulk_sends
 from bot.services.outbox import (
     DEFAULT_LEASE,
     Buttons,
@@ -209,7 +210,11 @@ async def dispatch_due(
     claimed = await outbox.claim_due(limit=batch, lease=lease)
     for index, message in enumerate(claimed):
         try:
-            outcome, stop = await _deliver(bot, outbox, message, send_timeout, lease, webapp_url)
+            # The bulk lane: people's replies to their own messages go first (bot.send_lanes).
+            with bulk_sends():
+                outcome, stop = await _deliver(
+                    bot, outbox, message, send_timeout, lease, webapp_url
+                )
         except Exception as error:
             # Our own failure (the database, most likely): the lease runs out and the row is
             # tried again; the other rows still get their turn.

@@ -216,7 +216,8 @@ async def test_two_dispatchers_at_once_send_each_reminder_once(
 async def test_flood_control_the_rate_limiter_absorbs_sends_once(
     bot_app: MaracApplication, area: Area, driver: Driver, server: BotApiStandIn, runtime: Runtime
 ) -> None:
-    """One 429 is waited out by PTB's AIORateLimiter inside the same send."""
+    """One 429 is waited out by the rate limiter (bot.adapter.rate_limiter) inside the same
+    send, in the bulk lane the dispatcher sends in."""
     await area.enrol(501, "Priya", "Shah")
     await remind(runtime, area, 501, "test:1", "Reminder: MARAC on Thursday")
     server.inject_failure("sendMessage", status=429, retry_after=1)
@@ -463,3 +464,42 @@ async def test_a_send_that_times_out_is_retried_and_delivered_at_most_twice(
             select(OutboxMessage).where(OutboxMessage.dedupe_key == "test:slow")
         )
     assert row is not None and row.sent_at is not None
+
+
+async def test_a_persons_reply_does_not_wait_for_the_outbox_to_drain(
+    bot_app: MaracApplication, area: Area, driver: Driver, server: BotApiStandIn, runtime: Runtime
+) -> None:
+    """150 reminders take five seconds at Telegram's 30 a second; Priya's /help, sent once
+    they are going out, is answered while most of them still wait, and none is lost or doubled
+    for it."""
+    priya = await area.enrol(501, "Priya", "Shah")
+    recipients = [900_001 + k for k in range(150)]
+    now = runtime.clock.now()
+    async with runtime.sessions.begin() as session:
+        for chat_id in recipients:
+            driver.user(chat_id, f"Recipient {chat_id}")
+            assert await enqueue(
+                session,
+                dedupe_key=f"test:drain:{chat_id}",
+                chat_id=chat_id,
+                kind="reminder",
+                text=f"Reminder for {chat_id}",
+                now=now,
+                due_at=now,
+                area_id=area.area_id,
+            )
+    draining = asyncio.create_task(
+        dispatch_due(bot_app.bot, OutboxService(runtime.deps), batch=200)
+    )
+    await driver.wait_for(
+        lambda: server.call_count("sendMessage") >= 5, description="reminders going out"
+    )
+    (reply,) = await priya.send_and_wait("/help")
+    assert "/invite" in (reply.text or "")
+    sent_before_reply = sum(
+        1 for chat_id in recipients if delivered(driver, chat_id, f"Reminder for {chat_id}")
+    )
+    assert sent_before_reply < 100
+    assert await draining == DispatchReport(sent=150)
+    for chat_id in recipients:
+        assert send_calls(server, chat_id, f"Reminder for {chat_id}") == 1
