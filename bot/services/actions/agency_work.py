@@ -59,7 +59,16 @@ _OPEN = (
     .where(*_OPEN_WHERE)
     .order_by(Action.due_on, Action.id)
 )
-_OPEN_PAGE = _OPEN.offset(bindparam("offset")).limit(bindparam("limit"))
+# A page, each row with the count of the whole list (counted before LIMIT and OFFSET apply),
+# so the usual first page needs no statement of its own to count.
+_OPEN_PAGE = (
+    select(Action, Case.reference, Case.data_key_id, func.count().over())
+    .join(Case, Case.id == Action.case_id)
+    .where(*_OPEN_WHERE)
+    .order_by(Action.due_on, Action.id)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
 _OPEN_COUNT = select(func.count()).select_from(Action).where(*_OPEN_WHERE)
 
 
@@ -100,18 +109,29 @@ class AgencyWork(ActionBase):
                 agency_name = agency.name
             params: dict[str, Any] = {"agency_id": actor.agency_id, "person_id": actor.person_id}
             offset = max(offset, 0)
-            query = _OPEN
             total: int | None = None
+            found: list[tuple[Action, str, str | None]]
             if limit is not None:
                 limit = max(limit, 1)
-                total = int(await session.scalar(_OPEN_COUNT, params) or 0)
-                if offset >= total:
+                page = (
+                    await session.execute(_OPEN_PAGE, {**params, "offset": offset, "limit": limit})
+                ).all()
+                if page:
+                    total = int(page[0][3])
+                elif offset == 0:
+                    total = 0
+                else:  # past the end (the list shrank): the last page instead
+                    total = int(await session.scalar(_OPEN_COUNT, params) or 0)
                     offset = max(total - 1, 0) // limit * limit
-                query = _OPEN_PAGE
-                params.update(offset=offset, limit=limit)
-            elif offset:
-                query = _OPEN.offset(offset)
-            found = (await session.execute(query, params)).all()
+                    page = (
+                        await session.execute(
+                            _OPEN_PAGE, {**params, "offset": offset, "limit": limit}
+                        )
+                    ).all()
+                found = [(action, reference, key) for action, reference, key, _ in page]
+            else:
+                query = _OPEN.offset(offset) if offset else _OPEN
+                found = [tuple(row) for row in (await session.execute(query, params)).all()]
             seen = await visible(session, actor, {a.case_id for a, _, _ in found}, path, now)
             rows = [
                 (action, str(reference), data_key_id, agency_name)
