@@ -33,6 +33,10 @@ What the benchmark does
      and re-seals the draft. Referrals are never submitted: submission queues notifications to
      every coordinator, whose messages would interleave with the coordinators' own replies.
 
+   * ``meetings`` and ``help`` (not in the default mix): ``/meetings`` lists the upcoming
+     meetings; ``/help`` lists the person's commands (and sets the chat's command menu when it
+     changed). With ``text`` and ``actions`` they are the mix of issue #20's cost figure.
+
    * ``text`` (not in the default mix): a line of text outside any dialogue, answered with
      "Sorry, I did not understand that": only what every update costs (the guard recognising
      the person, one statement, one reply and the persistence write-through).
@@ -86,6 +90,11 @@ Latency, and why it is measured this way
 * Bot API calls go to a stand-in in this process: about a millisecond each, where Telegram's
   servers take tens. Handler latency here is the bot's own cost, not what users see.
 
+CPU per update: the process's CPU time (``time.process_time``) between the same two markers,
+averaged over the timed updates, for both bots. The stand-in runs in this process, so its work
+on the bot's own Bot API calls is included for both; the ratio of the two is the figure issue
+#20 asks about (goal: no more than 2.5 times the echo bot's).
+
 Correctness (any of these exits with status 1): an update never finished although the run was
 not stopped by ``--max-seconds``; a reply that is not the expected one (the action is not shown
 as accepted; ``/actions`` lists nothing; the case card lacks the reference or the victim's name;
@@ -115,6 +124,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
@@ -152,8 +162,8 @@ from bot.sandbox.standin import QUERY_TOO_OLD
 from config import Settings
 from storage.keyfile import key_ring_from_document, new_key_document
 
-KINDS = ("confirm", "actions", "case", "referral", "text")
-COORDINATOR_KINDS = ("case", "referral", "text")
+KINDS = ("confirm", "actions", "case", "referral", "text", "meetings", "help")
+COORDINATOR_KINDS = ("case", "referral", "text", "meetings", "help")
 BEGIN_GROUP = -1000
 END_GROUP = WRITE_THROUGH_GROUP + 1
 WARMUP_SECONDS = 60.0
@@ -213,30 +223,50 @@ def key_of(update: Update) -> Key | None:
     return None
 
 
+class Statements:
+    """SQL statements sent by our bot's engine, counted as they go (none for the echo bot)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def note(self, *_args: object) -> None:
+        self.count += 1
+
+
+STATEMENTS = Statements()
+
+
 class Probe:
     """The two TypeHandlers around all processing, and the futures users wait on."""
 
     def __init__(self) -> None:
-        self.begun: dict[Key, float] = {}
+        self.begun: dict[Key, tuple[float, float, int]] = {}
         self.update_ids: dict[Key, int] = {}
-        self.waiters: dict[Key, asyncio.Future[float]] = {}
+        self.waiters: dict[Key, asyncio.Future[tuple[float, float, int]]] = {}
 
-    def expect(self, key: Key) -> asyncio.Future[float]:
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    def expect(self, key: Key) -> asyncio.Future[tuple[float, float, int]]:
+        future: asyncio.Future[tuple[float, float, int]] = (
+            asyncio.get_running_loop().create_future()
+        )
         self.waiters[key] = future
         return future
 
     async def begin(self, update: Update, context: object) -> None:
         key = key_of(update)
         if key is not None:
-            self.begun[key] = time.perf_counter()
+            self.begun[key] = (time.perf_counter(), time.process_time(), STATEMENTS.count)
             self.update_ids[key] = update.update_id
 
     async def end(self, update: Update, context: object) -> None:
         key = key_of(update)
         if key is None or key not in self.begun:
             return
-        took = time.perf_counter() - self.begun[key]
+        wall, cpu, statements = self.begun[key]
+        took = (
+            time.perf_counter() - wall,
+            time.process_time() - cpu,
+            STATEMENTS.count - statements,
+        )
         future = self.waiters.pop(key, None)
         if future is not None and not future.done():
             future.set_result(took)
@@ -266,6 +296,8 @@ class TimedStandIn(BotApiStandIn):
 class Result:
     kind: str
     handler: float | None = None  # seconds, begin→end handler
+    cpu: float | None = None  # CPU seconds of this process, begin→end handler
+    statements: int = 0  # SQL statements our bot sent, begin→end handler
     response: float | None = None  # seconds, delivery→last reply
     wait: float | None = None  # seconds, delivery→handler begin (queueing)
     finished_at: float | None = None
@@ -276,6 +308,7 @@ class Result:
 class Phase:
     started: float = 0.0
     ended: float = 0.0
+    cpu: float = 0.0  # CPU seconds of this process over the phase (bot, stand-in and load)
     results: list[Result] = field(default_factory=list)
     unfinished: int = 0
     not_started: int = 0
@@ -347,6 +380,12 @@ class Load:
         if kind == "text":
             sent = self.server.post_user_message(chat, "Thank you")
             return ("m", chat, sent.message_id), self.check_text
+        if kind == "meetings":
+            sent = self.server.post_user_message(chat, "/meetings")
+            return ("m", chat, sent.message_id), self.check_meetings
+        if kind == "help":
+            sent = self.server.post_user_message(chat, "/help")
+            return ("m", chat, sent.message_id), self.check_help
         if kind == "case":
             case = user.cases[user.case_turn % len(user.cases)]
             user.case_turn += 1
@@ -430,6 +469,23 @@ class Load:
             return ""
         return f"text answered with {replies[0][:60]!r}"
 
+    def check_meetings(self, events: list[TranscriptEvent]) -> str:
+        if problem := self.check_common(events):
+            return problem
+        if self.echo or any(
+            t.startswith(texts.UPCOMING_MEETINGS) or t == texts.NO_MEETINGS
+            for t in self.texts_of(events)
+        ):
+            return ""
+        return "/meetings listed neither meetings nor their absence"
+
+    def check_help(self, events: list[TranscriptEvent]) -> str:
+        if problem := self.check_common(events):
+            return problem
+        if self.echo or any("/help" in t for t in self.texts_of(events)):
+            return ""
+        return "/help listed no commands"
+
     def check_referral(self, events: list[TranscriptEvent]) -> str:
         return self.check_common(events)
 
@@ -452,7 +508,7 @@ class Load:
                 continue
             future = self.probe.expect(key)
             try:
-                took = await asyncio.wait_for(future, timeout=remaining)
+                took, cpu, statements = await asyncio.wait_for(future, timeout=remaining)
             except TimeoutError:
                 phase.unfinished += 1
                 phase.not_started += len(plan) - number - 1
@@ -461,7 +517,14 @@ class Load:
             finished = time.time()
             events = [e for e in self.server.events[marker:] if e.chat_id == user.telegram_user_id]
             replies = [e.at for e in events if e.kind in BOT_EVENTS]
-            result = Result(kind, handler=took, finished_at=finished, problem=check(events) or None)
+            result = Result(
+                kind,
+                handler=took,
+                cpu=cpu,
+                statements=statements,
+                finished_at=finished,
+                problem=check(events) or None,
+            )
             update_id = self.probe.update_ids.get(key)
             delivered = self.server.delivered.get(update_id) if update_id is not None else None
             if delivered is not None and replies:
@@ -481,12 +544,14 @@ class Load:
         events_before = len(self.server.events)
         deadline = time.monotonic() + seconds
         phase.started = time.time()
+        cpu_before = time.process_time()
         await asyncio.gather(
             *(
                 self.play(user, plan, phase, deadline)
                 for user, plan in zip(users, plans, strict=True)
             )
         )
+        phase.cpu = time.process_time() - cpu_before
         finished = [r.finished_at for r in phase.results if r.finished_at is not None]
         phase.ended = max(finished, default=time.time())
         phase.calls = Counter(self.server.counters) - calls_before
@@ -733,6 +798,7 @@ async def run(args: argparse.Namespace) -> int:
                 concurrent_updates=args.concurrency,
             )
             runtime = open_runtime(settings, key_ring=key_ring_from_document(document, "bench"))
+            event.listen(runtime.engine.sync_engine, "before_cursor_execute", STATEMENTS.note)
             try:
 
                 async def build_echo(
@@ -772,6 +838,12 @@ def failures(run: BotRun) -> int:
     return count
 
 
+def handler_cpu(phase: Phase) -> float:
+    """Mean CPU seconds per update between the two probes (the update's own cost)."""
+    cpu = [r.cpu for r in phase.done if r.cpu is not None]
+    return statistics.fmean(cpu) if cpu else float("nan")
+
+
 def rate(phase: Phase) -> float:
     span = phase.ended - phase.started
     return len(phase.done) / span if span > 0 else float("nan")
@@ -804,6 +876,20 @@ def describe_bot(run: BotRun, goal_p99: float | None) -> None:
     print(row("updates handled (timed)", f"{len(done)}", note))
     print(row("wall time", f"{span:.1f} s"))
     print(row("updates per second", f"{rate(phase):.1f}"))
+    print(
+        row(
+            "CPU per update, handler",
+            f"{ms(handler_cpu(phase))}",
+            "mean; this process, so the stand-in's work on its Bot API calls is included",
+        )
+    )
+    print(
+        row(
+            "CPU per update, whole process",
+            f"{ms(phase.cpu / len(done)) if done else 'n/a'}",
+            "with polling and the load's own work",
+        )
+    )
     calls = sum(n for method, n in phase.calls.items() if method != "getUpdates")
     detail = ", ".join(
         f"{method} {n}" for method, n in phase.calls.most_common() if method != "getUpdates"
@@ -828,6 +914,30 @@ def describe_bot(run: BotRun, goal_p99: float | None) -> None:
     for kind in KINDS:
         if by_kind.get(kind):
             print(latency_line(f"  {kind} ({len(by_kind[kind])})", by_kind[kind]))
+    cpu_by_kind: dict[str, list[float]] = defaultdict(list)
+    for result in done:
+        if result.cpu is not None:
+            cpu_by_kind[result.kind].append(result.cpu)
+    statements: dict[str, list[int]] = defaultdict(list)
+    for result in done:
+        statements[result.kind].append(result.statements)
+    if any(any(v) for v in statements.values()):
+        print(
+            row(
+                "SQL statements per update (mean)",
+                ", ".join(
+                    f"{k} {statistics.fmean(statements[k]):.1f}" for k in KINDS if statements[k]
+                ),
+            )
+        )
+    print(
+        row(
+            "CPU per update by kind (mean)",
+            ", ".join(
+                f"{k} {ms(statistics.fmean(cpu_by_kind[k]))}" for k in KINDS if cpu_by_kind[k]
+            ),
+        )
+    )
     print(latency_line("response time (delivery → reply)", response, "mostly queueing"))
     print(latency_line("  of which waiting in PTB's queue", wait))
     if phase.late_answers:
@@ -894,6 +1004,16 @@ def report(
             row(
                 "handler p50, marac-bot vs echo",
                 f"{statistics.median(handler) / statistics.median(echo_handler):.1f}×",
+            )
+        )
+    echo_cpu, our_cpu = handler_cpu(echo_run.timed), handler_cpu(ours.timed)
+    if echo_cpu and not math.isnan(echo_cpu) and not math.isnan(our_cpu):
+        verdict = "met" if our_cpu <= 2.5 * echo_cpu else "MISSED"
+        print(
+            row(
+                "CPU per update, marac-bot / echo bot",
+                f"{our_cpu / echo_cpu:.1f}×",
+                f"{ms(our_cpu)} / {ms(echo_cpu)}; goal ≤ 2.5×: {verdict}",
             )
         )
     print(row("peak RSS (bots, stand-ins, load)", f"{peak_rss_mib():.0f} MiB", "seeding excluded"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import weakref
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any
@@ -148,13 +149,40 @@ def guarded(callback: Callback) -> Callback:
     return wrapper
 
 
+# Per bot, per chat: the commands last given to that chat's menu by this process, so that
+# /help and /start call setMyCommands only when the person's menu changed (a role change,
+# a confirmation). Kept in memory, not persisted: a restart or a takeover builds a new bot,
+# which starts with an empty record and sets each chat's menu again once; a chat that is
+# not in the record is always set. Deleting a menu forgets the chat. Keyed by the bot object
+# itself (PTB's bots compare equal by their Telegram id, and two Applications with the same
+# token must not share a record).
+Menus = dict[int, tuple[tuple[str, str], ...]]
+_MENUS: dict[int, tuple[weakref.ref[ExtBot[None]], Menus]] = {}
+
+
+def _menus_of(bot: ExtBot[None]) -> Menus:
+    key = id(bot)
+    entry = _MENUS.get(key)
+    if entry is None or entry[0]() is not bot:
+        entry = (weakref.ref(bot, lambda _: _MENUS.pop(key, None)), {})
+        _MENUS[key] = entry
+    return entry[1]
+
+
 async def set_menu_for(
     bot: ExtBot[None], chat_id: int, role: Role | None, *, confirmed: bool = True
 ) -> None:
     """Show each person only the commands their role may use (/start and /help only until
-    their enrolment is confirmed)."""
+    their enrolment is confirmed); no Bot API call when the chat already has exactly these."""
+    menus = _menus_of(bot)
     if role is None:
+        menus.pop(chat_id, None)
         await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
         return
-    commands = [BotCommand(c.name, c.description) for c in commands_for(role, confirmed=confirmed)]
+    wanted = tuple((c.name, c.description) for c in commands_for(role, confirmed=confirmed))
+    if menus.get(chat_id) == wanted:
+        return
+    menus.pop(chat_id, None)  # unknown until Telegram has taken the new one
+    commands = [BotCommand(name, description) for name, description in wanted]
     await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+    menus[chat_id] = wanted

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import gc
 
+from bot.meetings.workdays import load_holiday_tables
+
 
 def settle_after_start_up() -> int:
-    """Collect once, then freeze what is left; returns how many objects were frozen."""
+    """Load what the first requests would otherwise load (the bank-holiday tables), collect
+    once, then freeze what is left; returns how many objects were frozen."""
+    load_holiday_tables()
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

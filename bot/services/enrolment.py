@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -20,6 +21,8 @@ from storage.models import Agency, Area, Invite, InviteAttempt, Person
 
 # Writing last_active_at on every message would make every update a write.
 LAST_ACTIVE_RESOLUTION = timedelta(minutes=5)
+# Opened display names kept by identify, most recently used last (see EnrolmentService).
+NAME_CACHE_SIZE = 4096
 MAX_NAME_LENGTH = 128
 
 # Built once: identify runs on every update, and building and hashing the statement each time
@@ -67,6 +70,7 @@ class RedemptionResult:
 class EnrolmentService:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
+        self._names: OrderedDict[tuple[int, str, bytes], str] = OrderedDict()
 
     async def identify(self, telegram_user_id: int) -> Actor | None:
         """The active person behind a Telegram account, or None for anyone else.
@@ -74,8 +78,27 @@ class EnrolmentService:
         Runs before every update, so it costs one indexed read and nothing more: the row is read
         as plain columns (no ORM object to track and flush), and it writes only when something
         changed, i.e. ``last_active_at`` is older than :data:`LAST_ACTIVE_RESOLUTION` or the
-        person had been marked unreachable. It is never cached: whether the person is still
-        active is read afresh each time, so a deactivation applies to their very next update.
+        person had been marked unreachable.
+
+        What is cached, and why not more (issue #20). Who the person is and what they may do
+        (active or not, role, area, agency, confirmed, on call) is read afresh on every update,
+        never cached: that one read, by a prebuilt statement on the unique index of
+        ``telegram_user_id``, *is* the cheap check. Several ``marac-bot run`` processes may
+        share a PostgreSQL database (``bot.adapter.leader``: one active, the others on standby
+        and taking over at any moment), and people are deactivated, confirmed and re-enrolled
+        with a new role from the bot, the case workspace and the command line, so a per-process
+        cache of the person would need every one of those writers to reach every process, and
+        a version counter would cost a read per update anyway. Read afresh, a deactivation, a
+        role change or a confirmation applies to the person's very next update, on whichever
+        process handles it, with nothing to invalidate; exclusions from a case are read with
+        the case, by the access policy, for the same reason.
+
+        What the read does not need again is the opened name: opening it unwraps the person's
+        data key and decrypts, on every update, a name most answers never show. Opened names
+        are kept in memory keyed by the person, the data key and the sealed bytes themselves,
+        so a new name, a re-enrolment (a new data key) or an erased name (no sealed bytes)
+        never finds a stale entry: the key *is* the version. At most
+        :data:`NAME_CACHE_SIZE` are kept, least recently used dropped first.
         """
         async with self._deps.sessions() as session:
             # The commonest path is a read and nothing else: no BEGIN and COMMIT round trips.
@@ -142,7 +165,17 @@ class EnrolmentService:
     ) -> str:
         if data_key_id is None or sealed is None:
             return "colleague"
-        return await self._deps.vault.open(session, data_key_id, name_context(person_id), sealed)
+        key = (person_id, data_key_id, bytes(sealed))
+        names = self._names
+        name = names.get(key)
+        if name is not None:
+            names.move_to_end(key)
+            return name
+        name = await self._deps.vault.open(session, data_key_id, name_context(person_id), sealed)
+        names[key] = name
+        if len(names) > NAME_CACHE_SIZE:
+            names.popitem(last=False)
+        return name
 
     async def redeem(self, telegram_user_id: int, display_name: str, code: str) -> RedemptionResult:
         """Enrol the person an invite was meant for; every attempt is recorded and audited.

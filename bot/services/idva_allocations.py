@@ -9,10 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import IdvaAllocation, Person
+
+# Built once: the access policy asks this on nearly every update (issue #20).
+_LATEST = (
+    select(func.max(IdvaAllocation.id))
+    .where(IdvaAllocation.case_id.in_(bindparam("ids", expanding=True)))
+    .group_by(IdvaAllocation.case_id)
+    .scalar_subquery()
+)
+_ALLOCATED = (
+    select(IdvaAllocation.case_id, IdvaAllocation.person_id)
+    .join(Person, Person.id == IdvaAllocation.person_id)
+    .where(IdvaAllocation.id.in_(_LATEST), Person.deactivated_at.is_(None))
+)
 
 
 async def allocated_idvas(session: AsyncSession, case_ids: Collection[int]) -> dict[int, int]:
@@ -25,15 +38,5 @@ async def allocated_idvas(session: AsyncSession, case_ids: Collection[int]) -> d
     wanted = sorted(set(case_ids))
     if not wanted:
         return {}
-    latest = (
-        select(func.max(IdvaAllocation.id))
-        .where(IdvaAllocation.case_id.in_(wanted))
-        .group_by(IdvaAllocation.case_id)
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(IdvaAllocation.case_id, IdvaAllocation.person_id)
-        .join(Person, Person.id == IdvaAllocation.person_id)
-        .where(IdvaAllocation.id.in_(latest), Person.deactivated_at.is_(None))
-    )
+    rows = await session.execute(_ALLOCATED, {"ids": wanted})
     return {int(case_id): int(person_id) for case_id, person_id in rows.all()}

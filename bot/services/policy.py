@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,14 @@ from storage.models import Area, AreaClosure, AreaPolicy
 
 _CALENDARS = "area_calendars"
 _RESEARCH_DAYS = "area_research_open_days"
+_POLICIES = "area_policies"
+# Read on most updates that show a case or an action (issue #20): built once.
+_CLOSURES = select(AreaClosure.day, AreaClosure.note).where(
+    AreaClosure.area_id == bindparam("area_id")
+)
+_RESEARCH_OPEN_DAYS = select(AreaPolicy.research_open_days_after).where(
+    AreaPolicy.area_id == bindparam("area_id")
+)
 
 DEFAULTS: dict[str, Any] = {
     "dash_threshold": 14,
@@ -38,9 +46,16 @@ DEFAULTS: dict[str, Any] = {
 
 
 async def area_policy(session: AsyncSession, area_id: int) -> AreaPolicy:
-    """Read it; the first reader ever creates it with one statement that cannot race."""
+    """Read it; the first reader ever creates it with one statement that cannot race.
+
+    The session keeps a strong reference to what it read: its identity map holds objects only
+    weakly, so a listing that asks once per meeting would otherwise read the row again for
+    each. ``session.get`` is still asked every time, so an expired policy is read afresh.
+    """
+    held: dict[int, AreaPolicy] = session.info.setdefault(_POLICIES, {})
     existing = await session.get(AreaPolicy, area_id)
     if existing is not None:
+        held[area_id] = existing
         return existing
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -51,6 +66,7 @@ async def area_policy(session: AsyncSession, area_id: int) -> AreaPolicy:
     )
     policy = await session.get(AreaPolicy, area_id)
     assert policy is not None
+    held[area_id] = policy
     return policy
 
 
@@ -59,12 +75,12 @@ async def area_calendar(session: AsyncSession, area_id: int) -> AreaCalendar:
     cached: dict[int, AreaCalendar] = session.info.setdefault(_CALENDARS, {})
     if area_id in cached:
         return cached[area_id]
-    timezone = await session.scalar(select(Area.timezone).where(Area.id == area_id))
-    if timezone is None:
+    # Most callers have the area in the session already: no statement for its time zone then.
+    area = await session.get(Area, area_id)
+    if area is None:
         raise LookupError(f"there is no area {area_id}")
-    rows = await session.execute(
-        select(AreaClosure.day, AreaClosure.note).where(AreaClosure.area_id == area_id)
-    )
+    timezone = area.timezone
+    rows = await session.execute(_CLOSURES, {"area_id": area_id})
     calendar = AreaCalendar(timezone, {day: note or "" for day, note in rows.all()})
     cached[area_id] = calendar
     return calendar
@@ -80,9 +96,7 @@ async def research_open_days(session: AsyncSession, area_id: int) -> int:
     the cases on it (``research_closes``); read once per session, like the calendar."""
     cached: dict[int, int] = session.info.setdefault(_RESEARCH_DAYS, {})
     if area_id not in cached:
-        days = await session.scalar(
-            select(AreaPolicy.research_open_days_after).where(AreaPolicy.area_id == area_id)
-        )
+        days = await session.scalar(_RESEARCH_OPEN_DAYS, {"area_id": area_id})
         cached[area_id] = int(days if days is not None else DEFAULTS["research_open_days_after"])
     return cached[area_id]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from bot.services.deps import ServiceDeps
 from storage.db import single_statement_session
@@ -37,6 +37,16 @@ class DueMessage:
     attempts: int = 0
 
 
+# After every protected message (issue #20): built once; ``typed`` and ``attempts`` take
+# the columns' defaults, as the ``values(...)`` form did.
+_RECORD = insert(SensitiveMessage).values(
+    chat_id=bindparam("chat_id"),
+    message_id=bindparam("message_id"),
+    sent_at=bindparam("sent_at"),
+    delete_after=bindparam("delete_after"),
+)
+
+
 class SensitiveMessageService:
     def __init__(self, deps: ServiceDeps, ttl: timedelta) -> None:
         self._deps = deps
@@ -49,12 +59,13 @@ class SensitiveMessageService:
         async with self._deps.sessions() as session:
             await single_statement_session(session)
             await session.execute(
-                insert(SensitiveMessage).values(
-                    chat_id=chat_id,
-                    message_id=message_id,
-                    sent_at=now,
-                    delete_after=now + self.ttl,
-                )
+                _RECORD,
+                {
+                    "chat_id": chat_id,
+                    "message_id": message_id,
+                    "sent_at": now,
+                    "delete_after": now + self.ttl,
+                },
             )
             await session.commit()
 

@@ -4,7 +4,10 @@ and passing one to a colleague.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
+    bindparam,
     func,
     select,
 )
@@ -48,6 +51,26 @@ from storage.models import (
     Person,
 )
 
+# /actions runs often: its statements are built once (issue #20).
+_OPEN_WHERE = _open_for(bindparam("agency_id", type_=Action.agency_id.type), bindparam("person_id"))
+_OPEN = (
+    select(Action, Case.reference, Case.data_key_id)
+    .join(Case, Case.id == Action.case_id)
+    .where(*_OPEN_WHERE)
+    .order_by(Action.due_on, Action.id)
+)
+# A page, each row with the count of the whole list (counted before LIMIT and OFFSET apply),
+# so the usual first page needs no statement of its own to count.
+_OPEN_PAGE = (
+    select(Action, Case.reference, Case.data_key_id, func.count().over())
+    .join(Case, Case.id == Action.case_id)
+    .where(*_OPEN_WHERE)
+    .order_by(Action.due_on, Action.id)
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+_OPEN_COUNT = select(func.count()).select_from(Action).where(*_OPEN_WHERE)
+
 
 class AgencyWork(ActionBase):
     """The agency's own actions, a press at a time."""
@@ -77,32 +100,41 @@ class AgencyWork(ActionBase):
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             area = await session.get(Area, actor.area_id)
-            agency = await session.get(Agency, actor.agency_id)
-            assert area is not None and agency is not None
-            where = _open_for(actor.agency_id, actor.person_id)
+            assert area is not None
+            # The guard read the agency's name with the person in this very update.
+            agency_name = actor.agency_name
+            if agency_name is None:
+                agency = await session.get(Agency, actor.agency_id)
+                assert agency is not None
+                agency_name = agency.name
+            params: dict[str, Any] = {"agency_id": actor.agency_id, "person_id": actor.person_id}
             offset = max(offset, 0)
-            query = (
-                select(Action, Case.reference, Case.data_key_id)
-                .join(Case, Case.id == Action.case_id)
-                .where(*where)
-                .order_by(Action.due_on, Action.id)
-            )
             total: int | None = None
+            found: list[tuple[Action, str, str | None]]
             if limit is not None:
                 limit = max(limit, 1)
-                total = int(
-                    await session.scalar(select(func.count()).select_from(Action).where(*where))
-                    or 0
-                )
-                if offset >= total:
+                page = (
+                    await session.execute(_OPEN_PAGE, {**params, "offset": offset, "limit": limit})
+                ).all()
+                if page:
+                    total = int(page[0][3])
+                elif offset == 0:
+                    total = 0
+                else:  # past the end (the list shrank): the last page instead
+                    total = int(await session.scalar(_OPEN_COUNT, params) or 0)
                     offset = max(total - 1, 0) // limit * limit
-                query = query.offset(offset).limit(limit)
-            elif offset:
-                query = query.offset(offset)
-            found = (await session.execute(query)).all()
+                    page = (
+                        await session.execute(
+                            _OPEN_PAGE, {**params, "offset": offset, "limit": limit}
+                        )
+                    ).all()
+                found = [(action, reference, key) for action, reference, key, _ in page]
+            else:
+                query = _OPEN.offset(offset) if offset else _OPEN
+                found = [tuple(row) for row in (await session.execute(query, params)).all()]
             seen = await visible(session, actor, {a.case_id for a, _, _ in found}, path, now)
             rows = [
-                (action, str(reference), data_key_id, agency.name)
+                (action, str(reference), data_key_id, agency_name)
                 for action, reference, data_key_id in found
                 if action.case_id in seen
             ]

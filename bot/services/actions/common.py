@@ -15,8 +15,10 @@ from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     ScalarSelect,
+    bindparam,
     or_,
     select,
 )
@@ -191,7 +193,20 @@ def _chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _open_for(agency_id: int | None, person_id: int) -> list[ColumnElement[bool]]:
+# Read for every list of actions (issue #20): built once.
+_STEPS_OF = (
+    select(ActionStep.action_id, ActionStep.state, ActionStep.by_person_id)
+    .where(ActionStep.action_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ActionStep.action_id, ActionStep.id)
+)
+_SEALED_NAMES = select(Person.id, Person.data_key_id, Person.display_name_sealed).where(
+    Person.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _open_for(
+    agency_id: int | BindParameter[int] | None, person_id: int | BindParameter[int]
+) -> list[ColumnElement[bool]]:
     """Sent, not closed, and not on a case this person must not hear about.
 
     ``closed_at`` is the projection written with the final step, so this is answered by
@@ -581,11 +596,7 @@ class ActionBase:
             return []
         history: dict[int, list[tuple[ActionState, int | None]]] = {a.id: [] for a, *_ in rows}
         for chunk in _chunks(list(history)):
-            steps = await session.execute(
-                select(ActionStep.action_id, ActionStep.state, ActionStep.by_person_id)
-                .where(ActionStep.action_id.in_(chunk))
-                .order_by(ActionStep.action_id, ActionStep.id)
-            )
+            steps = await session.execute(_STEPS_OF, {"ids": list(chunk)})
             for action_id, state, by in steps.all():
                 history[action_id].append((ActionState(state), by))
         who: dict[int | None, str] = {}
@@ -623,11 +634,7 @@ class ActionBase:
         found: dict[int | None, str] = {None: await person_name(session, self._deps.vault, None)}
         found.update((person_id, texts.NAME_ERASED) for person_id in wanted)
         for chunk in _chunks(wanted):
-            rows = await session.execute(
-                select(Person.id, Person.data_key_id, Person.display_name_sealed).where(
-                    Person.id.in_(chunk)
-                )
-            )
+            rows = await session.execute(_SEALED_NAMES, {"ids": list(chunk)})
             for person_id, data_key_id, sealed in rows.all():
                 if data_key_id and sealed:
                     found[person_id] = await self._deps.vault.open(

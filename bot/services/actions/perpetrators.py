@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
+    bindparam,
     select,
     union,
 )
@@ -69,6 +70,28 @@ from storage.models import (
     ResearchReturn,
 )
 
+# Asked with every /actions (issue #20): built once.
+_SERVICE_REFERRALS = (
+    select(
+        PerpetratorReferral.id,
+        PerpetratorReferral.referred_at,
+        Case.reference,
+        Agency.name,
+        _perp_latest_state(),
+        Case.id,
+    )
+    .join(Case, Case.id == PerpetratorReferral.case_id)
+    .join(Agency, Agency.id == PerpetratorReferral.service_agency_id)
+    .join(Action, Action.id == PerpetratorReferral.action_id)
+    .where(
+        PerpetratorReferral.service_agency_id
+        == bindparam("agency_id", type_=PerpetratorReferral.service_agency_id.type),
+        Action.sent_at.is_not(None),
+        not_excluded(bindparam("person_id"), Action.case_id),  # must-not-receive here too
+    )
+    .order_by(PerpetratorReferral.referred_at, PerpetratorReferral.id)
+)
+
 
 class PerpetratorWork(ActionBase):
     """A perpetrator service's referrals and their steps."""
@@ -86,25 +109,7 @@ class PerpetratorWork(ActionBase):
         now = self._deps.clock.now()
         async with self._deps.sessions.begin() as session:
             rows = await session.execute(
-                select(
-                    PerpetratorReferral.id,
-                    PerpetratorReferral.referred_at,
-                    Case.reference,
-                    Agency.name,
-                    _perp_latest_state(),
-                    Case.id,
-                )
-                .join(Case, Case.id == PerpetratorReferral.case_id)
-                .join(Agency, Agency.id == PerpetratorReferral.service_agency_id)
-                .join(Action, Action.id == PerpetratorReferral.action_id)
-                .where(
-                    PerpetratorReferral.service_agency_id == actor.agency_id,
-                    Action.sent_at.is_not(None),
-                    not_excluded(
-                        actor.person_id, Action.case_id
-                    ),  # must-not-receive applies here too
-                )
-                .order_by(PerpetratorReferral.referred_at, PerpetratorReferral.id)
+                _SERVICE_REFERRALS, {"agency_id": actor.agency_id, "person_id": actor.person_id}
             )
             found = rows.all()
             seen = await visible(session, actor, {row[5] for row in found}, path, now)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -47,6 +47,22 @@ from storage.models import (
     Meeting,
     MeetingSeries,
     Person,
+)
+
+# /meetings runs often: its two statements are built once (issue #20).
+_UPCOMING = (
+    select(Meeting)
+    .where(
+        Meeting.area_id == bindparam("area_id"),
+        Meeting.cancelled_at.is_(None),
+        Meeting.starts_at > bindparam("after"),
+    )
+    .order_by(Meeting.starts_at)
+    .limit(bindparam("limit"))
+)
+_LISTED_ON = select(AgendaItem.meeting_id, AgendaItem.case_id).where(
+    AgendaItem.meeting_id.in_(bindparam("ids", expanding=True)),
+    AgendaItem.removed_at.is_(None),
 )
 
 
@@ -274,24 +290,11 @@ class Scheduling(MeetingBase):
             area = await _area(session, actor.area_id)
             meetings = list(
                 await session.scalars(
-                    select(Meeting)
-                    .where(
-                        Meeting.area_id == actor.area_id,
-                        Meeting.cancelled_at.is_(None),
-                        Meeting.starts_at > now - timedelta(hours=4),
-                    )
-                    .order_by(Meeting.starts_at)
-                    .limit(limit)
+                    _UPCOMING,
+                    {"area_id": actor.area_id, "after": now - timedelta(hours=4), "limit": limit},
                 )
             )
-            items = (
-                await session.execute(
-                    select(AgendaItem.meeting_id, AgendaItem.case_id).where(
-                        AgendaItem.meeting_id.in_([m.id for m in meetings]),
-                        AgendaItem.removed_at.is_(None),
-                    )
-                )
-            ).all()
+            items = (await session.execute(_LISTED_ON, {"ids": [m.id for m in meetings]})).all()
             seen = await visible(
                 session, actor, {int(case_id) for _, case_id in items}, CasePath.AGENDA, now
             )
