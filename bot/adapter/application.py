@@ -24,6 +24,7 @@ from telegram.warnings import PTBUserWarning
 from bot.adapter.context import BotData, MaracContext
 from bot.adapter.errors import on_error
 from bot.adapter.jobs import schedule_jobs
+from bot.adapter.language import speak_readers_language
 from bot.adapter.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
 from bot.adapter.update_order import ChatOrderedUpdateProcessor
 from bot.logging_setup import describe, quiet_libraries
@@ -41,6 +42,7 @@ from handlers import (
     erasure,
     idva,
     invites,
+    language,
     meetings,
     people,
     referral,
@@ -111,6 +113,8 @@ def build_application(
         # Stays within Telegram's limits (30 messages a second overall) and retries RetryAfter.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application: MaracApplication = builder.build()
+    # Every request goes out in its reader's language (bot.i18n; English is left untouched).
+    speak_readers_language(application.bot)
     application.bot_data.runtime = runtime
     register_handlers(application)
     schedule_jobs(application, settings.job_interval_seconds, settings.timezone)
@@ -141,6 +145,7 @@ def register_handlers(application: MaracApplication) -> None:
         enrolment,
         audit,
         victim_voice,
+        language,
     ):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))
