@@ -110,7 +110,7 @@ class PeopleService:
 
         Anyone enrolled may choose, for themselves only; what others are sent is unchanged.
         """
-        authorise(actor, Operation.USE_BOT, area_id=actor.area_id)
+        authorise(actor, Operation.USE_BOT, area_id=actor.area_id, agency_id=actor.agency_id)
         if language not in LANGUAGES:
             raise NotFound(texts.BUTTON_NOT_RECOGNISED)
         async with self._deps.sessions.begin() as session:
