@@ -180,6 +180,7 @@ class Localised(str):
     """A text function's result that can be made again for another reader."""
 
     again: Callable[[], str]
+    language: str  # the language it was made in
 
     def __reduce__(self) -> tuple[type[str], tuple[str]]:
         # Kept (pickled, copied) as the plain text it is.
@@ -194,19 +195,39 @@ def localised(func: Callable[P, R]) -> Callable[P, R]:
         result = func(*args, **kwargs)
         if isinstance(result, str):
             made = Localised(result)
-            made.again = cast(Callable[[], str], functools.partial(func, *args, **kwargs))
+            made.again = cast(Callable[[], str], functools.partial(_again, func, args, kwargs))
+            made.language = _reader.get()
             return made  # type: ignore[return-value]
         return result
 
     return wrapper
 
 
+def _again(
+    func: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
+) -> object:
+    """Call ``func`` again, with its texts (and lists of texts) made again in the reader's
+    language too: a digest made of lines is Welsh line by line, not only its frame."""
+    return func(*(_remade(a) for a in args), **{k: _remade(v) for k, v in kwargs.items()})
+
+
+def _remade(value: object) -> object:
+    if isinstance(value, Localised):
+        return in_language(value, _reader.get())
+    if isinstance(value, list):
+        return [_remade(item) for item in value]
+    if isinstance(value, tuple) and any(isinstance(item, Localised) for item in value):
+        return tuple(_remade(item) for item in value)
+    return value
+
+
 def in_language(text: str, language: str | None) -> str:
     """``text`` for a reader of ``language``: made again if a text function made it."""
-    if not isinstance(text, Localised):
+    if not isinstance(text, Localised) or text.language == known(language):
         return text
     again = text.again
     with speaking(language):
         made = Localised(again())
     made.again = again
+    made.language = known(language)
     return made

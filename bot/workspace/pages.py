@@ -13,6 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from bot.i18n import ENGLISH, _, for_reader, speaking
 from bot import texts
 from bot.access import Level
 from bot.actions.minutes import MeetingMinutes, absent, action_rows, apology_reason, present
@@ -30,6 +31,15 @@ from bot.services.victim_voice import VictimVoice
 PAGE_NAMES = frozenset({*PAGES, "research"})
 
 
+def _in_readers_language(value: object) -> object:
+    """Jinja2's finalize: a printed text that is a msgid, in the reader's language."""
+    return for_reader(value) if isinstance(value, str) and value else value
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return _(singular if n == 1 else plural)
+
+
 class PageRenderer:
     """One Jinja2 environment for the process; each method renders one page's content."""
 
@@ -43,6 +53,13 @@ class PageRenderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Words come from bot/texts.py (``t``), in the catalogue: each printed text is put
+            # into the reader's language by its exact msgid (bot.i18n), like the chat's.
+            extensions=["jinja2.ext.i18n"],
+            finalize=_in_readers_language,
+        )
+        self._env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=_, ngettext=_ngettext, newstyle=False
         )
         self._env.globals.update(
             t=texts,
@@ -60,11 +77,16 @@ class PageRenderer:
 
     def _render(self, name: str, actor: Actor | None, **values: Any) -> str:
         zone = actor.timezone if actor is not None else "Europe/London"
+        language = actor.language if actor is not None else ENGLISH
 
         def local(moment: datetime | None) -> str:
             return format_local(moment, zone) if moment is not None else texts.WS_NOT_GIVEN
 
-        return self._env.get_template(name).render(local=local, actor=actor, **values)
+        # The page is the reader's: their language (the shell, before we know who, is English).
+        with speaking(language):
+            return self._env.get_template(name).render(
+                local=local, actor=actor, language=language, **values
+            )
 
     def shell(self, *, prefix: str, page: str) -> str:
         return self._render("shell.html", None, page=page)

@@ -170,6 +170,16 @@ def test_a_notice_is_made_again_in_its_readers_language() -> None:
     assert type(pickle.loads(pickle.dumps(notice))) is str
 
 
+def test_texts_passed_into_a_text_are_made_again_with_it() -> None:
+    line = texts.meeting_reminder("Thu 10 Dec 2026 10:00", None)
+    joined = texts.language_now(line)  # any text function taking a text
+    with speaking(WELSH):
+        welsh = in_language(joined, WELSH)
+    assert welsh == "Iaith: Nodyn atgoffa: mae'r cyfarfod MARAC ar Thu 10 Dec 2026 10:00. " + (
+        "Anfonwch /meetings i weld yr agenda."
+    )
+
+
 def test_a_request_to_telegram_is_put_into_the_readers_language() -> None:
     from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -212,3 +222,33 @@ def test_command_descriptions_and_button_labels_are_marked(path: str) -> None:
             callee = node.func.id if isinstance(node.func, ast.Name) else ""
             if callee.isupper() and callee not in ("N_", "K_") and isinstance(value, str):
                 pytest.fail(f"button label not marked N_(): {ast.unparse(node)}")
+
+
+def test_the_workspace_pages_speak_their_readers_language() -> None:
+    from bot.actor import Actor
+    from bot.workspace.pages import PageRenderer
+
+    pages = PageRenderer("/ws")
+    english = pages.shell(prefix="/ws", page="case")
+    assert '<html lang="en-GB">' in english and "<title>MARAC case workspace</title>" in english
+    welsh_actor = Actor(1, 2, Role.AGENCY_REP, 1, 1, "Nia Jones", "Gwent", language=WELSH)
+    welsh = pages._render("shell.html", welsh_actor, page="case")  # noqa: SLF001
+    assert '<html lang="cy">' in welsh
+    assert "<title>Gweithle achosion MARAC</title>" in welsh
+    assert "Neidio i&#39;r dudalen" in welsh  # still escaped as HTML
+    assert reader() == ENGLISH
+
+
+def test_the_minutes_document_follows_its_reader() -> None:
+    from bot.actions.minutes import outline
+
+    class Minutes:
+        area = "Gwent"
+        copy_for = "Copy"
+        cases = ()
+
+    with speaking(WELSH):
+        headings = outline(Minutes())  # type: ignore[arg-type]
+    assert headings[:2] == ["SWYDDOGOL-SENSITIF", "Cofnodion MARAC: Gwent"]
+    assert "Y cyfarfod" in headings and "Presenoldeb" in headings
+    assert outline(Minutes())[:2] == ["OFFICIAL-SENSITIVE", "MARAC minutes: Gwent"]  # type: ignore[arg-type]
