@@ -17,6 +17,7 @@ MOVED_IN_ENGLISH = "The MARAC meeting has moved to"
 
 async def welsh_language(demo: Demo) -> None:
     from bot.cli.demo import CALENDAR
+    from bot.meetings.recurrence import format_day
 
     jo, priya, sam = demo.cast.idva, demo.cast.coordinator, demo.cast.police
     await jo.send_and_wait("/language")
@@ -28,7 +29,15 @@ async def welsh_language(demo: Demo) -> None:
 
     demo.out.write("[the coordinator, who reads English, moves the next meeting]\n")
     listing = await priya.send_and_wait("/meetings")
-    opened = await priya.press_and_wait(listing[-1].buttons[0][0].text, count=1)
+    held = format_day(demo.first_meeting)
+    # The meetings' buttons read "Mon 4 Jan 2027 10:00 (0/20)": the first one not yet held.
+    upcoming = next(
+        button.text
+        for row in listing[-1].buttons
+        for button in row
+        if button.text.endswith(")") and not button.text.startswith(held)
+    )
+    opened = await priya.press_and_wait(upcoming, count=1)
     await priya.press_and_wait("Move meeting", message=opened.new_messages[-1], expect_edit=True)
     day = CALENDAR.add_working_days(CALENDAR.local_date(demo.clock.now()), 5)
     await priya.send_and_wait(day.strftime("%d/%m/%Y"))

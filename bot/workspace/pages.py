@@ -13,7 +13,6 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from bot.i18n import ENGLISH, _, for_reader, speaking
 from bot import texts
 from bot.access import Level
 from bot.actions.minutes import MeetingMinutes, absent, action_rows, apology_reason, present
@@ -21,6 +20,7 @@ from bot.actions.states import ACTION_LABELS, END_REASON_LABELS, PERP_LABELS
 from bot.actor import Actor
 from bot.buttons import PAGES
 from bot.dates import format_local, format_uk_date
+from bot.i18n import ENGLISH, _, for_reader, speaking
 from bot.services.actions import ActionView, PerpView
 from bot.services.cases import CaseCard
 from bot.services.meetings import MeetingDetail, ResearchSheet

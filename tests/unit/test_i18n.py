@@ -232,7 +232,7 @@ def test_the_workspace_pages_speak_their_readers_language() -> None:
     english = pages.shell(prefix="/ws", page="case")
     assert '<html lang="en-GB">' in english and "<title>MARAC case workspace</title>" in english
     welsh_actor = Actor(1, 2, Role.AGENCY_REP, 1, 1, "Nia Jones", "Gwent", language=WELSH)
-    welsh = pages._render("shell.html", welsh_actor, page="case")  # noqa: SLF001
+    welsh = pages._render("shell.html", welsh_actor, page="case")
     assert '<html lang="cy">' in welsh
     assert "<title>Gweithle achosion MARAC</title>" in welsh
     assert "Neidio i&#39;r dudalen" in welsh  # still escaped as HTML
