@@ -121,11 +121,17 @@ async def test_each_reader_gets_a_notice_and_its_invitation_in_their_own_languag
     moved_to = calendar.add_working_days(first_day, 1)
     listing = await priya.send_and_wait("/meetings")
     opened = await priya.press_and_wait(listing[-1].buttons[0][0].text, count=1)
-    await priya.press_and_wait("Move meeting", message=opened.new_messages[-1], expect_edit=True)
+    await priya.press_and_wait(
+        "Symud y cyfarfod", message=opened.new_messages[-1], expect_edit=True
+    )
     await priya.send_and_wait(typed(moved_to))
     (done,) = await priya.send_and_wait("11:00")
     when = f"{format_day(moved_to)} 11:00"
-    assert when in (done.text or "")
+    # Her own reply is in her language...
+    assert done.text == (
+        f"Mae'r cyfarfod nawr ar {when}. Mae pawb a wahoddwyd wedi cael gwybod, "
+        "gyda gwahoddiad newydd."
+    )
 
     english = await driver.wait_for(
         lambda: next(iter(invitations(sam)), None), description="Sam's notice of the move"
