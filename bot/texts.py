@@ -409,8 +409,8 @@ def enrolment_already_decided(name: str, confirmed: bool, by: str | None, when: 
             "{name}'s enrolment needed no confirmation: the operator invited them ({when})."
         ).format(name=name, when=when)
     what = _("confirmed") if confirmed else _("removed")
-    return _("{name}'s enrolment was already {what} by {value} on {when}.").format(
-        name=name, what=what, value=by or _("a coordinator"), when=when
+    return _("{name}'s enrolment was already {what} by {by} on {when}.").format(
+        name=name, what=what, by=by or _("a coordinator"), when=when
     )
 
 
@@ -520,16 +520,16 @@ AUDIT_SUBJECT_FORMAT = N_(
 def audit_checkpoint(area: str, events: int, link: str, signature: str, checkpoint: str) -> str:
     """The daily checkpoint a coordinator keeps: counts and hashes only, never case data."""
     return _(
-        "Audit checkpoint for {area}: {events:,} events, ends {value}…{value2} "
-        "(signed {value3}…). Keep this message: with it, the people who run the "
-        "bot can check later that the audit trail has not been changed since.\n"
-        "{checkpoint}"
+        "Audit checkpoint for {area}: {events:,} events, ends {link}…{link2} "
+        "(signed {signature}…). Keep this message: with it, the people who run "
+        "the bot can check later that the audit trail has not been changed "
+        "since.\n{checkpoint}"
     ).format(
         area=area,
         events=events,
-        value=link[:4],
-        value2=link[-2:],
-        value3=signature[:4],
+        link=link[:4],
+        link2=link[-2:],
+        signature=signature[:4],
         checkpoint=checkpoint,
     )
 
@@ -829,12 +829,12 @@ def referral_review(payload: dict[str, object], yes: int, not_known: int) -> str
             ]
         ),
         _("Criterion: {criterion}").format(criterion=criterion),
-        _("Victim: {value}, born {uk_date}").format(
-            value=payload.get("victim_name"), uk_date=_uk_date(payload.get("victim_dob"))
+        _("Victim: {victim_name}, born {uk_date}").format(
+            victim_name=payload.get("victim_name"), uk_date=_uk_date(payload.get("victim_dob"))
         ),
-        _("Person causing harm: {value} ({value2})").format(
-            value=payload.get("perp_name") or _("not known"),
-            value2=RELATIONSHIP_NAMES.get(
+        _("Person causing harm: {perp_name} ({relationship})").format(
+            perp_name=payload.get("perp_name") or _("not known"),
+            relationship=RELATIONSHIP_NAMES.get(
                 str(payload.get("relationship")), _("relationship not given")
             ),
         ),
@@ -842,7 +842,7 @@ def referral_review(payload: dict[str, object], yes: int, not_known: int) -> str
             payload.get("children"), payload.get("children_count"), payload.get("children_ages")
         ),
         _("Urgent: {yes_no}").format(yes_no=_yes_no(payload.get("urgent"))),
-        _("Concerns: {value}").format(value=payload.get("summary")),
+        _("Concerns: {summary}").format(summary=payload.get("summary")),
     ]
     return "\n".join(lines)
 
@@ -968,12 +968,12 @@ def case_details(
     children's lines (``children_lines``); None where the reader may not see them."""
     about_victim = (
         [
-            _("Victim: {value}, born {uk_date}").format(
-                value=victim.get("name"), uk_date=_uk_date(victim.get("dob"))
+            _("Victim: {name}, born {uk_date}").format(
+                name=victim.get("name"), uk_date=_uk_date(victim.get("dob"))
             ),
-            _("Other names: {value}; address: {value2}").format(
-                value=victim.get("aliases") or _("none"),
-                value2=victim.get("address") or _("not given"),
+            _("Other names: {aliases}; address: {address}").format(
+                aliases=victim.get("aliases") or _("none"),
+                address=victim.get("address") or _("not given"),
             ),
         ]
         if victim is not None
@@ -981,28 +981,28 @@ def case_details(
     )
     lines = [
         *about_victim,
-        _("Person causing harm: {value}").format(value=perpetrator.get("name") or _("not known"))
+        _("Person causing harm: {name}").format(name=perpetrator.get("name") or _("not known"))
         + (
             _(", born {uk_date}").format(uk_date=_uk_date(perpetrator.get("dob")))
             if perpetrator.get("dob")
             else ""
         ),
-        _("Relationship: {value}").format(
-            value=RELATIONSHIP_NAMES.get(str(household.get("relationship")), _("not given"))
+        _("Relationship: {relationship}").format(
+            relationship=RELATIONSHIP_NAMES.get(str(household.get("relationship")), _("not given"))
         ),
         *(children or []),
     ]
     if safety is None:
         return [*lines, _(RESEARCH_ONLY_NOTE), *notes]
     lines += [
-        _("Safe to contact: {yes_no}. Safety notes: {value}").format(
+        _("Safe to contact: {yes_no}. Safety notes: {safe_details}").format(
             yes_no=_yes_no(safety.get("safe_to_contact")),
-            value=safety.get("safe_details") or _("none"),
+            safe_details=safety.get("safe_details") or _("none"),
         ),
         _("Consent: {yes_no}").format(yes_no=_yes_no(safety.get("consent")))
         + (
-            _(" — shared without consent because: {value}").format(
-                value=safety.get("consent_reason")
+            _(" — shared without consent because: {consent_reason}").format(
+                consent_reason=safety.get("consent_reason")
             )
             if safety.get("consent") is False
             else ""
@@ -1425,7 +1425,7 @@ def agenda_text(
 ) -> str:
     head = [
         _("MARAC meeting {when}").format(when=when),
-        _("Where: {value}").format(value=location or _("not given")),
+        _("Where: {location}").format(location=location or _("not given")),
     ]
     head.append(
         _("Cases: {listed} of {capacity}").format(listed=listed, capacity=capacity)

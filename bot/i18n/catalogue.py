@@ -114,6 +114,9 @@ def refreshed() -> dict[Path, bytes]:
                 header_comment=HEADER.format(what=language),
             )
         catalog.update(template, no_fuzzy_matching=False, update_header_comment=False)
+        # A text gone from the code is kept (as "#~") only if someone had translated it.
+        for key in [k for k, m in catalog.obsolete.items() if not m.string]:
+            del catalog.obsolete[key]
         files[path] = _render(catalog)
     return files
 

@@ -17,8 +17,10 @@ What it does (and what ``tests/unit/test_i18n_catalogue.py`` checks, with the sa
 Strings that are not words for a reader are left alone: docstrings, dict keys, comparisons,
 subscripts, arguments of ordinary calls (``payload.get("dash_form")``), strings without two
 letters in a row ("\\n", "s", "•"), and the internal codes in ``INTERNAL_CODES``.
-Already-wrapped code is left as it is, so running it twice changes nothing. Run ``ruff format``
-afterwards (the catalogue refresh, ``python -m bot.i18n.catalogue``, follows).
+Already-wrapped code is left as it is, so running it twice changes nothing. Run
+``ruff check --fix bot/texts.py && ruff format bot/texts.py`` afterwards (ruff turns the
+``"{a}\n{b}".format(...)`` of a template without words back into an f-string, which is fine),
+then the catalogue refresh, ``python -m bot.i18n.catalogue``.
 """
 
 from __future__ import annotations
@@ -207,7 +209,10 @@ def _name_for(expr: ast.expr) -> str:
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr in ("format", "join", "get"):
                 if func.attr == "get" and node.args:
-                    node = node.args[0]
+                    key = node.args[0]
+                    if isinstance(key, ast.Constant) and _CODE.fullmatch(str(key.value)):
+                        return str(key.value)  # victim.get("address") gives {address}
+                    node = key
                     continue
                 if func.attr == "join" and node.args:
                     node = node.args[0]
@@ -224,7 +229,15 @@ def _name_for(expr: ast.expr) -> str:
                 return func.attr.lstrip("_") or "value"
             return "value"
         if isinstance(node, ast.Subscript):
+            if isinstance(node.slice, ast.Slice):  # link[-2:] gives {link}
+                node = node.value
+                continue
+            if isinstance(node.slice, ast.Constant) and _CODE.fullmatch(str(node.slice.value)):
+                return str(node.slice.value)
             node = node.slice
+            continue
+        if isinstance(node, ast.BoolOp):  # name or "not given" gives {name}
+            node = node.values[0]
             continue
         if isinstance(node, ast.IfExp):
             branches = (node.body, node.orelse)
