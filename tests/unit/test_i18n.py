@@ -252,3 +252,22 @@ def test_the_minutes_document_follows_its_reader() -> None:
     assert headings[:2] == ["SWYDDOGOL-SENSITIF", "Cofnodion MARAC: Gwent"]
     assert "Y cyfarfod" in headings and "Presenoldeb" in headings
     assert outline(Minutes())[:2] == ["OFFICIAL-SENSITIVE", "MARAC minutes: Gwent"]  # type: ignore[arg-type]
+
+
+def test_the_statistics_return_follows_its_reader() -> None:
+    import csv
+    import io
+
+    from bot.stats.dataset_csv import HEADER, figures_csv
+    from tests.support.stats import q3_figures
+
+    def rows(data: bytes) -> list[list[str]]:
+        return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+    english = rows(figures_csv(q3_figures(), suppressed=False))
+    assert english[0] == list(HEADER) and english[-1][0] == "Total"
+    with speaking(WELSH):
+        welsh = rows(figures_csv(q3_figures(), suppressed=False))
+    assert welsh[0][:2] == ["Dyddiad y cyfarfod", "Nifer yr achosion a drafodwyd"]
+    assert welsh[-1][0] == "Cyfanswm"
+    assert [row[1:] for row in welsh[1:]] == [row[1:] for row in english[1:]]  # same figures
