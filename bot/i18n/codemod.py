@@ -17,10 +17,10 @@ What it does (and what ``tests/unit/test_i18n_catalogue.py`` checks, with the sa
 Strings that are not words for a reader are left alone: docstrings, dict keys, comparisons,
 subscripts, arguments of ordinary calls (``payload.get("dash_form")``), strings without two
 letters in a row ("\\n", "s", "•"), and the internal codes in ``INTERNAL_CODES``.
-Already-wrapped code is left as it is, so running it twice changes nothing. Run
-``ruff check --fix bot/texts.py && ruff format bot/texts.py`` afterwards (ruff turns the
-``"{a}\n{b}".format(...)`` of a template without words back into an f-string, which is fine),
-then the catalogue refresh, ``python -m bot.i18n.catalogue``.
+Already-wrapped code is left as it is, so running it twice changes nothing. Afterwards run
+``ruff format bot/texts.py && ruff check --fix bot/texts.py && ruff format bot/texts.py``
+(ruff turns the ``"{a}\n{b}".format(...)`` of a template without words back into an
+f-string, which is fine), then the catalogue refresh, ``python -m bot.i18n.catalogue``.
 """
 
 from __future__ import annotations
