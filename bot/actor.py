@@ -25,6 +25,8 @@ class Actor:
     # person may use /start and /help only, and is sent no case information. False unless
     # said, so an actor built without asking the database gets nothing.
     confirmed: bool = False
+    # The language this person reads: "en" or "cy" (bot.i18n), chosen with /language.
+    language: str = "en"
 
     @property
     def where(self) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot import texts
 from bot.callbacks import Callback, parse
+from bot.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -238,18 +239,21 @@ def attendance_buttons(meeting_id: int) -> list[list[tuple[str, str]]]:
     """Attending, sending a deputy, apologies: asked at publication and chased later."""
     return [
         [
-            MEETING_ATTENDANCE("Attending", meeting_id, 0),
-            MEETING_ATTENDANCE("Sending a deputy", meeting_id, 1),
+            MEETING_ATTENDANCE(N_("Attending"), meeting_id, 0),
+            MEETING_ATTENDANCE(N_("Sending a deputy"), meeting_id, 1),
         ],
-        [MEETING_ATTENDANCE("Apologies", meeting_id, 2)],
+        [MEETING_ATTENDANCE(N_("Apologies"), meeting_id, 2)],
     ]
 
 
 def action_buttons(action_id: int) -> list[list[tuple[str, str]]]:
     """Accept, Done, Not possible, Reassign: under every message about an agency's action."""
     return [
-        [ACTION_ACCEPT("Accept", action_id), ACTION_DONE("Done", action_id)],
-        [ACTION_NOT_POSSIBLE("Not possible", action_id), ACTION_REASSIGN("Reassign", action_id)],
+        [ACTION_ACCEPT(N_("Accept"), action_id), ACTION_DONE(N_("Done"), action_id)],
+        [
+            ACTION_NOT_POSSIBLE(N_("Not possible"), action_id),
+            ACTION_REASSIGN(N_("Reassign"), action_id),
+        ],
     ]
 
 
@@ -336,3 +340,8 @@ KINDS.update(
         )
     }
 )
+# --- Welsh language ---
+# /language: English or Cymraeg (index into bot.i18n.LANGUAGES). Registered here, at the end,
+# so other features' blocks merge cleanly.
+LANGUAGE_CHOOSE = _kind("lang", "set", 1, "the language the bot writes in (index)")
+KINDS[(LANGUAGE_CHOOSE.area, LANGUAGE_CHOOSE.action)] = LANGUAGE_CHOOSE

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.actor import Actor
+from bot.i18n import N_
 from bot.vocabulary import Role
 
 
@@ -148,28 +149,39 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "Open your menu", Operation.USE_BOT),
-    Command("help", "What you can do here", Operation.USE_BOT),
-    Command("agencies", "Agencies and information-sharing agreements", Operation.MANAGE_AGENCIES),
-    Command("invite", "Invite someone, or see and revoke open invites", Operation.INVITE_PEOPLE),
-    Command("people", "Who is enrolled; deactivate a leaver", Operation.VIEW_PEOPLE),
-    Command("audit", "Latest events in the audit trail", Operation.VIEW_AUDIT),
-    Command("refer", "Refer a case to MARAC (DASH checklist)", Operation.REFER_CASE),
-    Command("case", "Open a case card by its reference", Operation.VIEW_CASES),
+    Command("start", N_("Open your menu"), Operation.USE_BOT),
+    Command("help", N_("What you can do here"), Operation.USE_BOT),
     Command(
-        "idva", "Cases waiting for an IDVA or first contact with the victim", Operation.TRIAGE_CASES
+        "agencies", N_("Agencies and information-sharing agreements"), Operation.MANAGE_AGENCIES
     ),
-    Command("dash", "Record a new DASH on an open case", Operation.REFER_CASE),
-    Command("meetings", "Upcoming meetings, agendas and research", Operation.VIEW_MEETINGS),
-    Command("closures", "Closure days: not counted as working days", Operation.MANAGE_MEETINGS),
     Command(
-        "actions", "Your agency's actions and perpetrator-service referrals", Operation.WORK_ACTIONS
+        "invite", N_("Invite someone, or see and revoke open invites"), Operation.INVITE_PEOPLE
     ),
-    Command("plan", "Action plans: record, close a meeting, minutes", Operation.RECORD_ACTIONS),
-    Command("minutes", "A meeting's action plan as a document", Operation.RECORD_ACTIONS),
-    Command("stats", "Statistics by quarter or for the last 12 months", Operation.VIEW_STATISTICS),
-    Command("dvds", "Clare's Law applications (police record them)", Operation.VIEW_CASES),
-    Command("cancel", "Stop what you are doing (drafts are kept)", Operation.USE_BOT),
+    Command("people", N_("Who is enrolled; deactivate a leaver"), Operation.VIEW_PEOPLE),
+    Command("audit", N_("Latest events in the audit trail"), Operation.VIEW_AUDIT),
+    Command("refer", N_("Refer a case to MARAC (DASH checklist)"), Operation.REFER_CASE),
+    Command("case", N_("Open a case card by its reference"), Operation.VIEW_CASES),
+    Command(
+        "idva",
+        N_("Cases waiting for an IDVA or first contact with the victim"),
+        Operation.TRIAGE_CASES,
+    ),
+    Command("dash", N_("Record a new DASH on an open case"), Operation.REFER_CASE),
+    Command("meetings", N_("Upcoming meetings, agendas and research"), Operation.VIEW_MEETINGS),
+    Command("closures", N_("Closure days: not counted as working days"), Operation.MANAGE_MEETINGS),
+    Command(
+        "actions",
+        N_("Your agency's actions and perpetrator-service referrals"),
+        Operation.WORK_ACTIONS,
+    ),
+    Command("plan", N_("Action plans: record, close a meeting, minutes"), Operation.RECORD_ACTIONS),
+    Command("minutes", N_("A meeting's action plan as a document"), Operation.RECORD_ACTIONS),
+    Command(
+        "stats", N_("Statistics by quarter or for the last 12 months"), Operation.VIEW_STATISTICS
+    ),
+    Command("dvds", N_("Clare's Law applications (police record them)"), Operation.VIEW_CASES),
+    Command("language", N_("Choose English or Cymraeg"), Operation.USE_BOT),
+    Command("cancel", N_("Stop what you are doing (drafts are kept)"), Operation.USE_BOT),
 )
 
 

@@ -13,6 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from bot import texts
 from bot.adapter.context import MaracContext
 from bot.buttons import ENROLMENT_CONFIRM, ENROLMENT_REMOVE, enrolment_buttons, kind
+from bot.i18n import speaking
 from bot.services.confirmations import CheckState, EnrolmentCheck
 from handlers.buttons import button, keyboard, pressed
 from handlers.formatting import local_time
@@ -49,7 +50,8 @@ async def confirm(update: Update, context: MaracContext) -> None:
         await _decided(update, context, check)
         return
     # Their commands, as their role has them, from now on; the outbox tells them why.
-    await set_menu_for(context.bot, check.telegram_user_id, check.role)
+    with speaking(check.language):  # their menu, in their language (bot.i18n)
+        await set_menu_for(context.bot, check.telegram_user_id, check.role)
     await show(
         update, texts.enrolment_confirmed(check.name, texts.ROLE_NAMES[check.role], check.where)
     )

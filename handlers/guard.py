@@ -8,6 +8,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot import texts
 from bot.adapter.context import MaracContext
+from bot.i18n import set_reader
 from handlers.replies import refuse_button, start_update
 
 GUARD_GROUP = -10
@@ -20,6 +21,7 @@ def _is_start_command(update: Update) -> bool:
 
 async def guard(update: Update, context: MaracContext) -> None:
     start_update()
+    set_reader(None)  # English until we know who this is
     chat = update.effective_chat
     user = update.effective_user
     if chat is None or user is None or user.is_bot:
@@ -47,3 +49,5 @@ async def guard(update: Update, context: MaracContext) -> None:
             await chat.send_message(texts.NEUTRAL_UNKNOWN)
         raise ApplicationHandlerStop
     context.actor = actor
+    # Everything written back to this person in this update is in their own language.
+    set_reader(actor.language)

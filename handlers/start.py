@@ -7,6 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot import texts
 from bot.actor import Actor
 from bot.adapter.context import MaracContext
+from bot.i18n import set_reader
 from bot.permissions import Operation, may
 from bot.services.enrolment import Redemption
 from handlers.replies import set_menu_for
@@ -31,6 +32,7 @@ def home_keyboard(actor: Actor) -> InlineKeyboardMarkup | None:
 
 
 async def send_home(update: Update, context: MaracContext, actor: Actor) -> None:
+    set_reader(actor.language)
     chat = update.effective_chat
     assert chat is not None
     await set_menu_for(context.bot, chat.id, actor.role, confirmed=actor.confirmed)

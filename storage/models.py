@@ -140,6 +140,9 @@ class Person(Base):
     # area's first coordinator) is confirmed at enrolment, by nobody (None).
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     confirmed_by_id: Mapped[int | None] = mapped_column(BigInteger(), default=None)
+    # The language the bot writes to this person in, and their documents: "en" or "cy"
+    # (bot.i18n.LANGUAGES), chosen with /language.
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
 
     @property
     def active(self) -> bool:

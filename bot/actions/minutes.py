@@ -32,6 +32,7 @@ from docx.text.paragraph import Paragraph
 
 from bot import texts
 from bot.actions.states import ACTION_LABELS, ActionState
+from bot.i18n import _
 
 MARKING = texts.MINUTES_MARKING
 TITLE = texts.MINUTES_TITLE
@@ -111,9 +112,14 @@ def _one_line(text: str) -> str:
 
 def outline(minutes: MeetingMinutes) -> list[str]:
     """The headings the document will carry, in order: a short textual outline of a copy."""
-    lines = [MARKING, f"{TITLE}: {minutes.area}", minutes.copy_for, texts.MINUTES_HEADING_MEETING]
-    lines += [texts.MINUTES_HEADING_ATTENDANCE, texts.MINUTES_HEADING_APOLOGIES]
-    lines += [texts.MINUTES_HEADING_CONFIDENTIALITY, texts.MINUTES_HEADING_CASES]
+    lines = [
+        _(MARKING),
+        f"{_(TITLE)}: {minutes.area}",
+        minutes.copy_for,
+        _(texts.MINUTES_HEADING_MEETING),
+    ]
+    lines += [_(texts.MINUTES_HEADING_ATTENDANCE), _(texts.MINUTES_HEADING_APOLOGIES)]
+    lines += [_(texts.MINUTES_HEADING_CONFIDENTIALITY), _(texts.MINUTES_HEADING_CASES)]
     for case in minutes.cases:
         lines.append(case.reference)
         for heading, present in _case_parts(case):
@@ -124,12 +130,12 @@ def outline(minutes: MeetingMinutes) -> list[str]:
 
 def _case_parts(case: CaseMinutes) -> list[tuple[str, bool]]:
     return [
-        (texts.MINUTES_HEADING_WHY, case.why_heard is not None),
-        (texts.MINUTES_HEADING_RISKS, case.risks is not None),
-        (texts.MINUTES_HEADING_VIEWS, case.victim_views is not None),
-        (texts.MINUTES_HEADING_RESEARCH, case.research is not None),
-        (texts.MINUTES_HEADING_ACTIONS, True),
-        (texts.MINUTES_HEADING_REVIEW, bool(case.review)),
+        (_(texts.MINUTES_HEADING_WHY), case.why_heard is not None),
+        (_(texts.MINUTES_HEADING_RISKS), case.risks is not None),
+        (_(texts.MINUTES_HEADING_VIEWS), case.victim_views is not None),
+        (_(texts.MINUTES_HEADING_RESEARCH), case.research is not None),
+        (_(texts.MINUTES_HEADING_ACTIONS), True),
+        (_(texts.MINUTES_HEADING_REVIEW), bool(case.review)),
     ]
 
 
@@ -138,7 +144,7 @@ def _case_parts(case: CaseMinutes) -> list[tuple[str, bool]]:
 
 def _marking(paragraph: Paragraph) -> None:
     paragraph.text = ""
-    run = paragraph.add_run(MARKING)
+    run = paragraph.add_run(_(MARKING))
     run.bold = True
     run.font.size = Pt(12)
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -149,7 +155,7 @@ def _table(document: DocxDocument, columns: Sequence[str], rows: Sequence[Sequen
     table.style = "Table Grid"
     for cell, name in zip(table.rows[0].cells, columns, strict=True):
         cell.text = ""
-        cell.paragraphs[0].add_run(name).bold = True
+        cell.paragraphs[0].add_run(_(name)).bold = True
     for values in rows:
         cells = table.add_row().cells
         for cell, value in zip(cells, values, strict=True):
@@ -160,7 +166,7 @@ def apology_reason(attendee: Attendee) -> str:
     """The apology reason in the coordinator's copy; elsewhere only that one was given."""
     if attendee.reason is not None:
         return attendee.reason
-    return texts.MINUTES_REASON_WITHHELD if attendee.reply == "apologies" else ""
+    return _(texts.MINUTES_REASON_WITHHELD) if attendee.reply == "apologies" else ""
 
 
 def action_rows(rows: Sequence[MinutesRow]) -> list[list[str]]:
@@ -186,18 +192,18 @@ def minutes_docx(minutes: MeetingMinutes) -> bytes:
         setattr(section, margin, Cm(2))
     _marking(section.header.paragraphs[0])
     _marking(section.footer.paragraphs[0])
-    document.core_properties.title = f"{TITLE}: {clean(minutes.area)}"
-    document.core_properties.keywords = MARKING
+    document.core_properties.title = f"{_(TITLE)}: {clean(minutes.area)}"
+    document.core_properties.keywords = _(MARKING)
 
     _marking(document.add_paragraph())
-    document.add_heading(f"{TITLE}: {_one_line(minutes.area)}", level=0)
+    document.add_heading(f"{_(TITLE)}: {_one_line(minutes.area)}", level=0)
     document.add_paragraph(clean(minutes.copy_for))
 
-    document.add_heading(texts.MINUTES_HEADING_MEETING, level=1)
+    document.add_heading(_(texts.MINUTES_HEADING_MEETING), level=1)
     document.add_paragraph(clean(texts.minutes_meeting_line(minutes.meeting_when, minutes.chair)))
     document.add_paragraph(clean(minutes.generated_at))
 
-    document.add_heading(texts.MINUTES_HEADING_ATTENDANCE, level=2)
+    document.add_heading(_(texts.MINUTES_HEADING_ATTENDANCE), level=2)
     attended = present(minutes)
     if attended:
         _table(
@@ -206,9 +212,9 @@ def minutes_docx(minutes: MeetingMinutes) -> bytes:
             [[a.agency, a.names, a.reply] for a in attended],
         )
     else:
-        document.add_paragraph(texts.MINUTES_NONE_RECORDED)
+        document.add_paragraph(_(texts.MINUTES_NONE_RECORDED))
 
-    document.add_heading(texts.MINUTES_HEADING_APOLOGIES, level=2)
+    document.add_heading(_(texts.MINUTES_HEADING_APOLOGIES), level=2)
     apologies = absent(minutes)
     if apologies:
         _table(
@@ -217,49 +223,49 @@ def minutes_docx(minutes: MeetingMinutes) -> bytes:
             [
                 [
                     f"{a.agency} ({a.reply})",
-                    texts.MINUTES_YES if a.information_sent else texts.MINUTES_NO,
+                    _(texts.MINUTES_YES) if a.information_sent else _(texts.MINUTES_NO),
                     apology_reason(a),
                 ]
                 for a in apologies
             ],
         )
     else:
-        document.add_paragraph(texts.MINUTES_NONE_RECORDED)
+        document.add_paragraph(_(texts.MINUTES_NONE_RECORDED))
 
-    document.add_heading(texts.MINUTES_HEADING_CONFIDENTIALITY, level=2)
+    document.add_heading(_(texts.MINUTES_HEADING_CONFIDENTIALITY), level=2)
     # Whether it was agreed first, so an outline's first line under the heading says so.
-    document.add_paragraph(clean(minutes.confidentiality_agreed or texts.MINUTES_NOT_AGREED))
-    document.add_paragraph(texts.CONFIDENTIALITY_STATEMENT)
+    document.add_paragraph(clean(minutes.confidentiality_agreed or _(texts.MINUTES_NOT_AGREED)))
+    document.add_paragraph(_(texts.CONFIDENTIALITY_STATEMENT))
 
-    document.add_heading(texts.MINUTES_HEADING_CASES, level=1)
+    document.add_heading(_(texts.MINUTES_HEADING_CASES), level=1)
     if not minutes.cases:
-        document.add_paragraph(texts.MINUTES_NO_CASES)
+        document.add_paragraph(_(texts.MINUTES_NO_CASES))
     for case in minutes.cases:
         document.add_heading(_one_line(case.reference), level=2)
         if case.why_heard is not None:
-            document.add_heading(texts.MINUTES_HEADING_WHY, level=3)
+            document.add_heading(_(texts.MINUTES_HEADING_WHY), level=3)
             document.add_paragraph(clean(case.why_heard))
         if case.risks is not None:
-            document.add_heading(texts.MINUTES_HEADING_RISKS, level=3)
-            document.add_paragraph(clean(case.risks or texts.MINUTES_NO_RISKS))
+            document.add_heading(_(texts.MINUTES_HEADING_RISKS), level=3)
+            document.add_paragraph(clean(case.risks or _(texts.MINUTES_NO_RISKS)))
         if case.victim_views is not None:
-            document.add_heading(texts.MINUTES_HEADING_VIEWS, level=3)
-            document.add_paragraph(clean(case.victim_views or texts.MINUTES_NO_VIEWS))
+            document.add_heading(_(texts.MINUTES_HEADING_VIEWS), level=3)
+            document.add_paragraph(clean(case.victim_views or _(texts.MINUTES_NO_VIEWS)))
         if case.research is not None:
-            document.add_heading(texts.MINUTES_HEADING_RESEARCH, level=3)
+            document.add_heading(_(texts.MINUTES_HEADING_RESEARCH), level=3)
             if not case.research:
-                document.add_paragraph(texts.MINUTES_NONE_RECORDED)
+                document.add_paragraph(_(texts.MINUTES_NONE_RECORDED))
             for agency, summary in case.research:
                 document.add_paragraph(
                     clean(texts.minutes_research_line(agency, summary)), style="List Bullet"
                 )
-        document.add_heading(texts.MINUTES_HEADING_ACTIONS, level=3)
+        document.add_heading(_(texts.MINUTES_HEADING_ACTIONS), level=3)
         if case.actions:
             _table(document, texts.MINUTES_COLUMNS, action_rows(case.actions))
         else:
-            document.add_paragraph(texts.MINUTES_NO_ACTIONS)
+            document.add_paragraph(_(texts.MINUTES_NO_ACTIONS))
         if case.review:
-            document.add_heading(texts.MINUTES_HEADING_REVIEW, level=3)
+            document.add_heading(_(texts.MINUTES_HEADING_REVIEW), level=3)
             _table(document, texts.MINUTES_COLUMNS, action_rows(case.review))
 
     _marking(document.add_paragraph())

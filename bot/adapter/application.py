@@ -23,6 +23,7 @@ from telegram.warnings import PTBUserWarning
 from bot.adapter.context import BotData, MaracContext
 from bot.adapter.errors import on_error
 from bot.adapter.jobs import schedule_jobs
+from bot.adapter.language import speak_readers_language
 from bot.adapter.persistence import WRITE_THROUGH_GROUP, DatabasePersistence, write_through_handler
 from bot.adapter.rate_limiter import LaneRateLimiter
 from bot.adapter.update_order import ChatOrderedUpdateProcessor
@@ -42,6 +43,7 @@ from handlers import (
     erasure,
     idva,
     invites,
+    language,
     meetings,
     people,
     referral,
@@ -119,6 +121,8 @@ def build_application(
         # people before the outbox's bulk sends, and waits out RetryAfter (bot.send_lanes).
         builder = builder.rate_limiter(LaneRateLimiter(limits, max_retries=3))  # type: ignore[arg-type]
     application: MaracApplication = builder.build()
+    # Every request goes out in its reader's language (bot.i18n; English is left untouched).
+    speak_readers_language(application.bot)
     application.bot_data.runtime = runtime
     register_handlers(application)
     schedule_jobs(application, settings.job_interval_seconds, settings.timezone)
@@ -151,6 +155,7 @@ def register_handlers(application: MaracApplication) -> None:
         victim_voice,
         dvds_handlers,
         transfers,
+        language,
     ):
         application.add_handlers(module.build_handlers())
     application.add_handler(CallbackQueryHandler(refuse_unrecognised))

@@ -28,12 +28,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, WebAppInfo
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    WebAppInfo,
+)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapter import metrics
 from bot.buttons import workspace_url
+from bot.i18n import speaking
 from bot.send_lanes import bulk_sends
 from bot.services.outbox import (
     DEFAULT_LEASE,
@@ -105,6 +113,35 @@ def _describe(error: BaseException) -> str:
     return type(error).__name__
 
 
+async def _send(
+    bot: Bot,
+    outbox: OutboxService,
+    message: ClaimedMessage,
+    send_timeout: float,
+    webapp_url: str | None,
+) -> Message:
+    async with asyncio.timeout(send_timeout):
+        document = (
+            await outbox.render_attachment(message.attachment) if message.attachment else None
+        )
+        if document is not None:
+            filename, content = document
+            return await bot.send_document(
+                message.chat_id,
+                InputFile(content, filename=filename),
+                caption=message.text,
+                reply_markup=keyboard(message.buttons, webapp_url),
+                protect_content=False,
+            )
+        # A text built when sent names a person: kept from forwarding and saving.
+        return await bot.send_message(
+            message.chat_id,
+            await outbox.render_text(message),
+            reply_markup=keyboard(message.buttons, webapp_url),
+            protect_content=message.text_from is not None,
+        )
+
+
 async def _deliver(
     bot: Bot,
     outbox: OutboxService,
@@ -124,28 +161,11 @@ async def _deliver(
     if state is Hold.LOST:
         return "skipped", False
     now = outbox.clock.now
+    language = await outbox.reader_language(message.person_id)
     try:
-        async with asyncio.timeout(send_timeout):
-            document = (
-                await outbox.render_attachment(message.attachment) if message.attachment else None
-            )
-            if document is not None:
-                filename, content = document
-                sent = await bot.send_document(
-                    message.chat_id,
-                    InputFile(content, filename=filename),
-                    caption=message.text,
-                    reply_markup=keyboard(message.buttons, webapp_url),
-                    protect_content=False,
-                )
-            else:
-                # A text built when sent names a person: kept from forwarding and saving.
-                sent = await bot.send_message(
-                    message.chat_id,
-                    await outbox.render_text(message),
-                    reply_markup=keyboard(message.buttons, webapp_url),
-                    protect_content=message.text_from is not None,
-                )
+        # Texts and documents built now, and the boundary's lookup, are in the reader's language.
+        with speaking(language):
+            sent = await _send(bot, outbox, message, send_timeout, webapp_url)
     except RetryAfter as error:
         kept = await outbox.mark_retry(
             message.id, _describe(error), now() + retry_after_delay(error)

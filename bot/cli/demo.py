@@ -27,6 +27,7 @@ from bot.actions.minutes import docx_outline
 from bot.adapter.local import running_bot
 from bot.cli.demo_dvds import clares_law
 from bot.cli.demo_transfer import transfer
+from bot.cli.demo_welsh import welsh_language
 from bot.clock import ManualClock
 from bot.dates import example_date, format_local
 from bot.meetings.agenda_rules import days_before_reminder
@@ -552,6 +553,11 @@ async def run_demo(
                 await demo.scene(
                     "The coordinator sends the minutes; each agency receives only its own copy",
                     demo.minutes,
+                )
+                await demo.scene(
+                    "The IDVA chooses Cymraeg and uses the bot in Welsh; a notice from the "
+                    "English-speaking coordinator reaches her in Welsh",
+                    lambda: welsh_language(demo),
                 )
                 await demo.scene(
                     "The victim moves: the case is transferred to Leicestershire MARAC with "

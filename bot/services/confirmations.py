@@ -62,6 +62,7 @@ class EnrolmentCheck:
     decided_by: str | None = None  # None when nobody had to: the operator's invite
     decided_at: datetime | None = None
     decided_now: bool = False  # by this very press
+    language: str = "en"  # the enrolled person's own (bot.i18n), for what is set for them
 
 
 def _check_keys(person_id: int, invite_id: int) -> str:
@@ -226,6 +227,7 @@ class ConfirmationService:
             decided_by=await self._name(session, decider) if decider is not None else None,
             decided_at=at,
             decided_now=decided_now,
+            language=person.language,
         )
 
     async def _name(self, session: AsyncSession, person: Person) -> str:

@@ -44,6 +44,7 @@ _IDENTIFY = (
         Agency.kind,
         Person.on_call,
         Person.confirmed_at,
+        Person.language,
     )
     .join(Area, Area.id == Person.area_id)
     .outerjoin(Agency, Agency.id == Person.agency_id)
@@ -124,6 +125,7 @@ class EnrolmentService:
                 agency_kind,
                 on_call,
                 confirmed_at,
+                language,
             ) = row
             name = await self._open_sealed_name(session, person_id, data_key_id, name_sealed)
             now = self._deps.clock.now()
@@ -153,6 +155,7 @@ class EnrolmentService:
                 agency_kind=agency_kind,
                 on_call=bool(on_call),
                 confirmed=confirmed_at is not None,
+                language=language or "en",
             )
 
     async def _open_name(self, session: AsyncSession, person: Person) -> str:

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.clock import Clock
+from bot.i18n import ENGLISH, Localised, in_language, known
 from bot.quiet_hours import WORKING_DAY_KINDS, next_sendable
 from bot.services.case_access import Receivers, receivers
 from bot.services.deps import ServiceDeps
@@ -199,6 +200,14 @@ async def enqueue(
     for moment in (now, due_at, expires_at):
         if moment is not None and moment.tzinfo is None:
             raise ValueError("outbox times must be timezone-aware")
+    if person_id is not None and _remakeable(text, buttons):
+        # Written in the actor's request, read by the recipient: in the recipient's language.
+        language = await _language_of(session, person_id)
+        text = in_language(text, language)
+        if buttons:
+            buttons = [
+                [(in_language(label, language), data) for label, data in row] for row in buttons
+            ]
     if case_ids:
         if person_id is None:
             raise ValueError("a message naming a case needs its recipient's person_id")
@@ -243,6 +252,18 @@ async def enqueue(
         where=and_(OutboxMessage.cancelled_at.is_not(None), OutboxMessage.sent_at.is_(None)),
     ).returning(OutboxMessage.id)
     return (await session.execute(upsert)).scalar_one_or_none() is not None
+
+
+def _remakeable(text: str, buttons: Buttons | None) -> bool:
+    if isinstance(text, Localised):
+        return True
+    return any(isinstance(label, Localised) for row in buttons or () for label, _data in row)
+
+
+async def _language_of(session: AsyncSession, person_id: int) -> str:
+    """The recipient's language (bot.i18n): usually already loaded in this session."""
+    person = await session.get(Person, person_id)
+    return known(person.language if person is not None else None)
 
 
 async def _sendable(
@@ -310,6 +331,16 @@ class OutboxService:
     def register_text(self, kind: str, renderer: TextRenderer) -> None:
         """Texts that name a person are built when sent, so no name is stored in the outbox."""
         self._texts[kind] = renderer
+
+    async def reader_language(self, person_id: int | None) -> str:
+        """The language a row is sent in: its recipient's (English for a chat with no person)."""
+        if person_id is None:
+            return ENGLISH
+        async with self._deps.sessions() as session:
+            language = (
+                await session.execute(select(Person.language).where(Person.id == person_id))
+            ).scalar_one_or_none()
+        return known(language)
 
     async def render_text(self, message: ClaimedMessage) -> str:
         """The text to send: built from ``text_from`` where it can be, else the stored one."""

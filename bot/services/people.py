@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from bot.actor import Actor
 from bot.errors import NotFound, ServiceError
+from bot.i18n import LANGUAGES
 from bot.permissions import Operation, Scope, authorise, scope_for
 from bot.services.audited import audit_by
 from bot.services.deps import ServiceDeps
@@ -103,6 +104,30 @@ class PeopleService:
             )
             agency = await session.get(Agency, person.agency_id) if person.agency_id else None
             return await self._view(session, person, agency.name if agency else None)
+
+    async def set_language(self, actor: Actor, language: str) -> str:
+        """The language the bot writes to this person in, and their documents (``bot.i18n``).
+
+        Anyone enrolled may choose, for themselves only; what others are sent is unchanged.
+        """
+        authorise(actor, Operation.USE_BOT, area_id=actor.area_id, agency_id=actor.agency_id)
+        if language not in LANGUAGES:
+            raise NotFound(texts.BUTTON_NOT_RECOGNISED)
+        async with self._deps.sessions.begin() as session:
+            person = await session.get(Person, actor.person_id)
+            if person is None or person.deactivated_at is not None:
+                raise NotFound(texts.NO_LONGER_HAS_ACCESS)
+            if person.language != language:
+                person.language = language
+                await audit_by(
+                    session,
+                    actor,
+                    at=self._deps.clock.now(),
+                    action="person.language_set",
+                    subject=f"person:{person.id}",
+                    details={"language": language},
+                )
+        return language
 
     async def _view(
         self, session: AsyncSession, person: Person, agency_name: str | None

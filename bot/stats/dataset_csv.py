@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 
+from bot.i18n import K_, N_, _
 from bot.stats.figures import (
     AGENCY_KINDS,
     SUPPRESSED_RATE,
@@ -31,27 +32,27 @@ def _referral_heading(kind: str) -> str:
     """The dataset's column heading: "Referrals from police", "... from Idva" as SafeLives
     spells it, "... from other agencies"."""
     if kind == "other":
-        return "Referrals from other agencies"
+        return N_("Referrals from other agencies")
     if kind == "idva":
-        return "Referrals from Idva"
-    return f"Referrals from {AGENCY_KIND_NAMES[kind].lower()}"
+        return N_("Referrals from Idva")
+    return K_("Referrals from {agency_kind}", agency_kind=AGENCY_KIND_NAMES[kind].lower())
 
 
 HEADER: tuple[str, ...] = (
-    "Meeting date",
-    "Number of cases discussed",
-    "Number of repeat cases",
-    "Number of children in the households",
+    N_("Meeting date"),
+    N_("Number of cases discussed"),
+    N_("Number of repeat cases"),
+    N_("Number of children in the households"),
     *(_referral_heading(kind) for kind in AGENCY_KINDS),
-    "Victims who are Black, Asian or racially minoritised",
-    "Victims who are LGBT+",
-    "Victims with a disability",
-    "Male victims",
-    "Victims aged 16-17",
-    "Perpetrators aged 17 or under",
+    N_("Victims who are Black, Asian or racially minoritised"),
+    N_("Victims who are LGBT+"),
+    N_("Victims with a disability"),
+    N_("Male victims"),
+    N_("Victims aged 16-17"),
+    N_("Perpetrators aged 17 or under"),
 )
 
-TOTAL_LABEL = "Total"
+TOTAL_LABEL = N_("Total")
 
 
 def _values(counts: CaseCounts) -> list[int]:
@@ -77,7 +78,8 @@ def figures_csv(figures: AreaFigures, *, suppressed: bool) -> bytes:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(HEADER)
+    # Headings in the reader's language (bot.i18n); the figures are the same in both.
+    writer.writerow([_(heading) for heading in HEADER])
 
     def row(first: str, counts: CaseCounts) -> list[str]:
         shown = [suppress(v) if suppressed else str(v) for v in _values(counts)]
@@ -85,23 +87,23 @@ def figures_csv(figures: AreaFigures, *, suppressed: bool) -> bytes:
 
     for meeting in figures.meetings:
         writer.writerow(row(meeting.held_on.isoformat(), meeting))
-    writer.writerow(row(TOTAL_LABEL, figures))
+    writer.writerow(row(_(TOTAL_LABEL), figures))
     return buffer.getvalue().encode("utf-8")
 
 
 PERP_HEADER: tuple[str, ...] = (
-    "Perpetrator service",
-    "Referrals made",
-    "Waiting to start",
-    "First contact made",
-    "Median calendar days from referral to first contact",
-    "Started",
-    "Median calendar days from referral to start",
-    "Ended",
-    "Completed",
-    "Completion rate",
-    "Disengaged",
-    "Disengagement rate",
+    N_("Perpetrator service"),
+    N_("Referrals made"),
+    N_("Waiting to start"),
+    N_("First contact made"),
+    N_("Median calendar days from referral to first contact"),
+    N_("Started"),
+    N_("Median calendar days from referral to start"),
+    N_("Ended"),
+    N_("Completed"),
+    N_("Completion rate"),
+    N_("Disengaged"),
+    N_("Disengagement rate"),
 )
 
 
@@ -128,7 +130,7 @@ def perpetrator_services_csv(figures: AreaFigures, *, suppressed: bool) -> bytes
     coded counts only (no case, no reference), "<5" for governance readers as elsewhere."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(PERP_HEADER)
+    writer.writerow([_(heading) for heading in PERP_HEADER])
 
     def n(value: int) -> str:
         return suppress(value) if suppressed else str(value)

@@ -20,6 +20,7 @@ from bot.actions.states import ACTION_LABELS, END_REASON_LABELS, PERP_LABELS
 from bot.actor import Actor
 from bot.buttons import PAGES
 from bot.dates import format_local, format_uk_date
+from bot.i18n import ENGLISH, _, for_reader, speaking
 from bot.services.actions import ActionView, PerpView
 from bot.services.cases import CaseCard
 from bot.services.meetings import MeetingDetail, ResearchSheet
@@ -29,6 +30,15 @@ from bot.services.victim_voice import VictimVoice
 # The research sheet of a whole meeting has no button of its own (each case's button opens
 # the sheet at that case), so it is named here beside the pages the buttons open.
 PAGE_NAMES = frozenset({*PAGES, "research"})
+
+
+def _in_readers_language(value: object) -> object:
+    """Jinja2's finalize: a printed text that is a msgid, in the reader's language."""
+    return for_reader(value) if isinstance(value, str) and value else value
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return _(singular if n == 1 else plural)
 
 
 class PageRenderer:
@@ -44,6 +54,13 @@ class PageRenderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Words come from bot/texts.py (``t``), in the catalogue: each printed text is put
+            # into the reader's language by its exact msgid (bot.i18n), like the chat's.
+            extensions=["jinja2.ext.i18n"],
+            finalize=_in_readers_language,
+        )
+        self._env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext=_, ngettext=_ngettext, newstyle=False
         )
         self._env.globals.update(
             t=texts,
@@ -61,11 +78,16 @@ class PageRenderer:
 
     def _render(self, name: str, actor: Actor | None, **values: Any) -> str:
         zone = actor.timezone if actor is not None else "Europe/London"
+        language = actor.language if actor is not None else ENGLISH
 
         def local(moment: datetime | None) -> str:
             return format_local(moment, zone) if moment is not None else texts.WS_NOT_GIVEN
 
-        return self._env.get_template(name).render(local=local, actor=actor, **values)
+        # The page is the reader's: their language (the shell, before we know who, is English).
+        with speaking(language):
+            return self._env.get_template(name).render(
+                local=local, actor=actor, language=language, **values
+            )
 
     def shell(self, *, prefix: str, page: str) -> str:
         return self._render("shell.html", None, page=page)

@@ -132,6 +132,8 @@ async def test_a_new_dash_is_shown_on_the_card_and_the_agenda_and_refused_to_oth
             IdvaAllocation(case_id=case.id, person_id=jo_id, allocated_at=runtime.clock.now())
         )
 
+    # The IDVA service's notice of the referral first, so it is not taken for the card.
+    await wait_for_text(driver, jo, f"New referral {reference} for the IDVA service")
     # The allocated IDVA records a new DASH from the case card's button.
     (card,) = await jo.send_and_wait(f"/case {reference}")
     assert card.find_button("New DASH")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 LONDON = ZoneInfo("Europe/London")
 LISTED = re.compile(r"listed for the MARAC on (\w{3} \d{1,2} \w{3} \d{4}) \d{2}:\d{2}")
 CLOCK_MOVES = re.compile(r"\[the clock moves to (\w{3} \d{1,2} \w{3} \d{4}) \d{2}:\d{2}\]")
-SCENES = 17
+SCENES = 18
 
 
 def clock_changes(after: date) -> list[date]:

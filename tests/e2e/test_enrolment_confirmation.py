@@ -88,7 +88,13 @@ async def test_a_new_rep_gets_no_case_until_a_coordinator_confirms_them(
         "Sam Okafor", Role.AGENCY_REP, f"{POLICE}, Northamptonshire"
     )
     assert home.buttons == []
-    assert [name for name, _ in driver.commands_for(sam.chat_id)] == ["start", "help", "cancel"]
+    # Choosing English or Cymraeg (/language) is for everyone, confirmed or not.
+    assert [name for name, _ in driver.commands_for(sam.chat_id)] == [
+        "start",
+        "help",
+        "language",
+        "cancel",
+    ]
 
     # Both coordinators are asked, with Confirm and Remove; the name is in the sent text only.
     expected = texts.enrolment_check("Sam Okafor", "agency representative", POLICE)

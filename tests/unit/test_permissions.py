@@ -255,7 +255,13 @@ def test_before_a_coordinator_confirms_them_a_person_may_only_use_the_menu_and_h
     with pytest.raises(PermissionDenied) as refused:
         authorise(awaiting, Operation.VIEW_CASES, area_id=AREA, agency_id=AGENCY)
     assert refused.value.reason == "awaiting confirmation"
-    assert [c.name for c in commands_for(role, confirmed=False)] == ["start", "help", "cancel"]
+    # Choosing English or Cymraeg is for everyone, confirmed or not.
+    assert [c.name for c in commands_for(role, confirmed=False)] == [
+        "start",
+        "help",
+        "language",
+        "cancel",
+    ]
 
 
 def test_an_actor_is_unconfirmed_unless_said_otherwise() -> None:

@@ -12,6 +12,7 @@ from bot.access import CasePath
 from bot.actor import Actor
 from bot.buttons import MEETING_RESEARCH, attendance_buttons
 from bot.errors import NotFound, ServiceError
+from bot.i18n import speaking
 from bot.meetings.agenda_rules import (
     cutoff,
     reorder,
@@ -268,12 +269,15 @@ class Agenda(MeetingBase):
                     [MEETING_RESEARCH(texts.button_research(ref), item_id)]
                     for item_id, ref, _ in shown
                 ]
-                text = texts.research_request(when, [ref for _, ref, _ in shown], deadline)
-                # Children's social care is asked about every case with children: the count
-                # here; the children themselves with each case, where identifiers are read.
-                with_children = [(ref, children[c]) for _, ref, c in shown if children.get(c)]
-                if person.agency_id in csc and with_children:
-                    text += "\n\n" + texts.research_children_note(with_children)
+                # Two texts joined: composed in the recipient's language (bot.i18n).
+                with speaking(person.language):
+                    text = texts.research_request(when, [ref for _, ref, _ in shown], deadline)
+                    # Children's social care is asked about every case with children: the
+                    # count here; the children themselves with each case, where identifiers
+                    # are read.
+                    with_children = [(ref, children[c]) for _, ref, c in shown if children.get(c)]
+                    if person.agency_id in csc and with_children:
+                        text += "\n\n" + texts.research_children_note(with_children)
                 await enqueue(
                     session,
                     dedupe_key=f"meeting:{meeting.id}:research:{person.id}",

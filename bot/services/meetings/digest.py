@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
+from bot.i18n import _
 from bot.meetings.calendar_file import meeting_ics
 from bot.meetings.workdays import is_working_day
 from bot.referrals.status import OPEN_FOR_TRIAGE, TRIAGE_STEPS, CaseStep
@@ -145,7 +146,9 @@ class DigestAndCalendar(MeetingBase):
                 timezone=area.timezone,
                 summary=texts.calendar_summary(area.name),
                 location=location,
-                description=texts.CALENDAR_DESCRIPTION,
+                # Built when sent, inside the recipient's language (the dispatcher's speaking).
+                description=_(texts.CALENDAR_DESCRIPTION),
+                organiser_name=_(texts.ROLE_NAMES[Role.COORDINATOR]),
                 cancelled=meeting.cancelled_at is not None,
                 now=self._deps.clock.now(),
             )
