@@ -9,6 +9,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import texts
 from bot.adapter.context import MaracContext
 from bot.i18n import set_reader
+from bot.services.case_access import identified_this_update
 from handlers.replies import refuse_button, start_update
 
 GUARD_GROUP = -10
@@ -22,6 +23,7 @@ def _is_start_command(update: Update) -> bool:
 async def guard(update: Update, context: MaracContext) -> None:
     start_update()
     set_reader(None)  # English until we know who this is
+    identified_this_update(None)
     chat = update.effective_chat
     user = update.effective_user
     if chat is None or user is None or user.is_bot:
@@ -49,5 +51,7 @@ async def guard(update: Update, context: MaracContext) -> None:
             await chat.send_message(texts.NEUTRAL_UNKNOWN)
         raise ApplicationHandlerStop
     context.actor = actor
+    # The access policy may take this read as the person "as they are now" in this update.
+    identified_this_update(actor)
     # Everything written back to this person in this update is in their own language.
     set_reader(actor.language)

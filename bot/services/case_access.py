@@ -9,6 +9,7 @@ person was shown, with the level and the path it was shown through.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -155,6 +156,37 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[start : start + CHUNK]
 
 
+# The person the guard recognised for the update being handled now (issue #20): that read,
+# milliseconds ago in this very update, is the policy's "as they are now" for that Actor.
+# Set by ``handlers.guard`` per update (its task's context), never by anything else, and
+# matched by identity: any other Actor, or no update at all (jobs, the outbox, the
+# workspace, tests calling services), reads the person afresh as before.
+_identified: ContextVar[Actor | None] = ContextVar("identified_this_update", default=None)
+
+
+def identified_this_update(actor: Actor | None) -> None:
+    """The guard's ``EnrolmentService.identify`` has just read ``actor`` (None: nobody yet)."""
+    _identified.set(actor)
+
+
+def _viewer_read_by_guard(actor: Actor) -> Viewer | None:
+    """``actor`` as the guard read them in this update, or None if it did not."""
+    if _identified.get() is not actor:
+        return None
+    # identify reads only active people, with the same role, area, agency (and its kind),
+    # on-call flag and confirmation the viewer statement reads.
+    return Viewer(
+        actor.person_id,
+        actor.role,
+        actor.area_id,
+        actor.agency_id,
+        actor.agency_kind,
+        True,
+        actor.on_call,
+        actor.confirmed,
+    )
+
+
 async def viewers(session: AsyncSession, person_ids: Collection[int]) -> dict[int, Viewer]:
     """People as they are now (role, agency, active, confirmed), for deciding what may be sent
     to them."""
@@ -282,12 +314,15 @@ async def levels_for(
 ) -> dict[int, Level]:
     """What ``actor`` may see of each case (cases that do not exist are left out).
 
-    The person is read as they are now, not as the update found them: a deactivation or a
-    change of role during a long operation applies to it at once.
+    The person is read as they are now, not as an earlier update found them: a deactivation
+    or a change of role during a long operation applies to it at once. Within the update
+    whose guard has just read them (``identified_this_update``) that read is used.
     """
     if not case_ids:
         return {}
-    viewer = (await viewers(session, [actor.person_id])).get(actor.person_id)
+    viewer = _viewer_read_by_guard(actor)
+    if viewer is None:
+        viewer = (await viewers(session, [actor.person_id])).get(actor.person_id)
     if viewer is None or viewer.area_id != actor.area_id:
         return {}
     facts = await case_facts(

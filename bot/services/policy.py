@@ -19,9 +19,15 @@ from storage.models import Area, AreaClosure, AreaPolicy
 _CALENDARS = "area_calendars"
 _RESEARCH_DAYS = "area_research_open_days"
 _POLICIES = "area_policies"
-# Read on most updates that show a case or an action (issue #20): built once.
-_CLOSURES = select(AreaClosure.day, AreaClosure.note).where(
-    AreaClosure.area_id == bindparam("area_id")
+# Read on most updates that show a case or an action (issue #20): built once. The area's
+# time zone, its research days and its closure days come in one statement (a row per
+# closure day, or one row of NULLs for the days when there are none).
+_CALENDAR = (
+    select(Area.timezone, AreaPolicy.research_open_days_after, AreaClosure.day, AreaClosure.note)
+    .select_from(Area)
+    .outerjoin(AreaPolicy, AreaPolicy.area_id == Area.id)
+    .outerjoin(AreaClosure, AreaClosure.area_id == Area.id)
+    .where(Area.id == bindparam("area_id"))
 )
 _RESEARCH_OPEN_DAYS = select(AreaPolicy.research_open_days_after).where(
     AreaPolicy.area_id == bindparam("area_id")
@@ -71,18 +77,26 @@ async def area_policy(session: AsyncSession, area_id: int) -> AreaPolicy:
 
 
 async def area_calendar(session: AsyncSession, area_id: int) -> AreaCalendar:
-    """The area's time zone and closure days, as every deadline and reminder needs them."""
+    """The area's time zone and closure days, as every deadline and reminder needs them.
+
+    One statement, which also brings the area's research days (``research_open_days``), as
+    the listings that need the calendar need those too.
+    """
     cached: dict[int, AreaCalendar] = session.info.setdefault(_CALENDARS, {})
     if area_id in cached:
         return cached[area_id]
-    # Most callers have the area in the session already: no statement for its time zone then.
-    area = await session.get(Area, area_id)
-    if area is None:
+    rows = (await session.execute(_CALENDAR, {"area_id": area_id})).all()
+    if not rows:
         raise LookupError(f"there is no area {area_id}")
-    timezone = area.timezone
-    rows = await session.execute(_CLOSURES, {"area_id": area_id})
-    calendar = AreaCalendar(timezone, {day: note or "" for day, note in rows.all()})
+    timezone, days = rows[0][0], rows[0][1]
+    calendar = AreaCalendar(
+        timezone, {day: note or "" for _, _, day, note in rows if day is not None}
+    )
     cached[area_id] = calendar
+    research: dict[int, int] = session.info.setdefault(_RESEARCH_DAYS, {})
+    research.setdefault(
+        area_id, int(days if days is not None else DEFAULTS["research_open_days_after"])
+    )
     return calendar
 
 
@@ -93,7 +107,8 @@ def forget_calendar(session: AsyncSession, area_id: int) -> None:
 
 async def research_open_days(session: AsyncSession, area_id: int) -> int:
     """For how many working days after a meeting invited agencies keep the identifiers of
-    the cases on it (``research_closes``); read once per session, like the calendar."""
+    the cases on it (``research_closes``); read once per session, like the calendar (and
+    with it, when the calendar is read first)."""
     cached: dict[int, int] = session.info.setdefault(_RESEARCH_DAYS, {})
     if area_id not in cached:
         days = await session.scalar(_RESEARCH_OPEN_DAYS, {"area_id": area_id})

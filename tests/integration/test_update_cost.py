@@ -10,6 +10,8 @@ connection that went stale in the pool is still replaced without anyone noticing
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,16 +24,21 @@ from sqlalchemy.exc import IntegrityError
 
 import storage.db
 from bot import texts
+from bot.access import Level
+from bot.actor import Actor
 from bot.adapter.application import MaracApplication
 from bot.adapter.local import running_bot
 from bot.clock import ManualClock
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn
+from bot.services.case_access import identified_this_update, levels_for
 from bot.services.enrolment import LAST_ACTIVE_RESOLUTION
+from bot.services.policy import DEFAULTS, area_calendar, area_policy, research_open_days
 from bot.vocabulary import AgencyKind, Role
 from storage.crypto import CryptoError, FieldContext
 from storage.db import create_engine, is_database_unavailable
-from storage.models import Agency, Person
+from storage.models import Agency, AreaClosure, Person
+from tests.support.access_world import build
 from tests.support.e2e import Area
 
 
@@ -314,3 +321,90 @@ def test_the_postgresql_pool_has_a_connection_for_every_update_handled_at_once()
     finally:
         small.sync_engine.dispose()
         busy.sync_engine.dispose()
+
+
+# -- what one update reads once (issue #20) ---------------------------------------------------
+
+
+@contextmanager
+def statements(runtime: Runtime) -> Iterator[list[str]]:
+    """Every statement sent while the block runs."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+async def test_the_guards_read_of_the_person_stands_only_for_that_actor_in_that_update(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    world = await build(runtime, clock)
+    rep = world.people["referrer"]
+    now = clock.now()
+
+    async def levels(actor: Actor) -> tuple[Level, list[str]]:
+        with statements(runtime) as seen:
+            async with runtime.sessions() as session:
+                found = await levels_for(session, actor, [world.case_id], now)
+        return found.get(world.case_id, Level.NONE), [
+            s for s in seen if s.startswith("SELECT people.")
+        ]
+
+    # Outside an update (jobs, the workspace, services called directly) the person is read.
+    seen_before, read = await levels(rep)
+    assert seen_before > Level.NONE and len(read) == 1
+
+    async def in_update(actor: Actor, vouched: Actor | None) -> tuple[Level, int]:
+        # A task of its own, as PTB gives each update: its context ends with it.
+        async def run() -> tuple[Level, int]:
+            identified_this_update(vouched)
+            found, read = await levels(actor)
+            return found, len(read)
+
+        return await asyncio.create_task(run())
+
+    # The update whose guard has just read this very Actor: no second read of the person.
+    assert await in_update(rep, rep) == (seen_before, 0)
+    # Deactivated since: any other update, any other Actor object, and code outside an
+    # update read the person afresh and see nothing.
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Person).where(Person.id == rep.person_id).values(deactivated_at=now)
+        )
+    assert await in_update(rep, None) == (Level.NONE, 1)
+    assert await in_update(rep, dataclasses.replace(rep)) == (Level.NONE, 1)
+    assert (await levels(rep))[0] == Level.NONE
+
+
+async def test_an_areas_calendar_and_research_days_come_in_one_statement(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    area = await runtime.services.areas.ensure_area("Northamptonshire")
+    closed = clock.now().date() + timedelta(days=3)
+    async with runtime.sessions.begin() as session:
+        for day, note in ((closed, "Staff training"), (closed + timedelta(days=1), None)):
+            session.add(AreaClosure(area_id=area.id, day=day, note=note, added_at=clock.now()))
+    async with runtime.sessions() as session:
+        with statements(runtime) as seen:
+            calendar = await area_calendar(session, area.id)
+            days = await research_open_days(session, area.id)
+        assert len(seen) == 1
+        assert calendar.timezone == "Europe/London"
+        assert dict(calendar.closures) == {closed: "Staff training", closed + timedelta(days=1): ""}
+        assert days == DEFAULTS["research_open_days_after"]  # no policy row yet: the default
+        with pytest.raises(LookupError):
+            await area_calendar(session, area.id + 1000)
+    policy = await runtime.services.areas.ensure_area("Leicestershire")
+    async with runtime.sessions.begin() as session:
+        (await area_policy(session, policy.id)).research_open_days_after = 9
+    async with runtime.sessions() as session:
+        calendar = await area_calendar(session, policy.id)
+        assert calendar.closed == frozenset()
+        assert await research_open_days(session, policy.id) == 9

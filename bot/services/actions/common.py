@@ -646,4 +646,7 @@ class ActionBase:
         return await person_name(session, self._deps.vault, person_id)
 
     def _today(self, area: Area) -> date:
-        return self._deps.clock.now().astimezone(ZoneInfo(area.timezone)).date()
+        return self._today_in(area.timezone)
+
+    def _today_in(self, timezone: str) -> date:
+        return self._deps.clock.now().astimezone(ZoneInfo(timezone)).date()

@@ -170,6 +170,14 @@ def apology_context(reply_id: int) -> FieldContext:
     return FieldContext("attendance_replies", "reason", reply_id)
 
 
+@dataclass(frozen=True)
+class AreaZone:
+    """What a meeting's view needs of its area: which one, and its time zone."""
+
+    id: int
+    timezone: str
+
+
 async def _area(session: AsyncSession, area_id: int) -> Area:
     area = await session.get(Area, area_id)
     assert area is not None
@@ -618,7 +626,12 @@ class MeetingBase:
         return item
 
     async def _view(
-        self, session: AsyncSession, meeting: Meeting, area: Area, *, listed: int | None = None
+        self,
+        session: AsyncSession,
+        meeting: Meeting,
+        area: Area | AreaZone,
+        *,
+        listed: int | None = None,
     ) -> MeetingView:
         """``listed`` may be given by a caller that already counted it in a query of its own."""
         policy = await area_policy(session, area.id)

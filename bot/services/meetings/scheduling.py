@@ -30,6 +30,7 @@ from bot.services.case_access import visible
 from bot.services.meetings.common import (
     MEETINGS_AHEAD,
     OFF_DAY_LOOKAHEAD_DAYS,
+    AreaZone,
     MeetingBase,
     MeetingView,
     Schedule,
@@ -287,7 +288,9 @@ class Scheduling(MeetingBase):
         authorise(actor, Operation.VIEW_MEETINGS, area_id=actor.area_id, agency_id=actor.agency_id)
         now = self._deps.clock.now()
         async with self._deps.sessions() as session:
-            area = await _area(session, actor.area_id)
+            # The calendar brings the area's time zone: the view needs nothing else of it.
+            calendar = await area_calendar(session, actor.area_id)
+            area = AreaZone(actor.area_id, calendar.timezone)
             meetings = list(
                 await session.scalars(
                     _UPCOMING,
