@@ -62,6 +62,8 @@ class Cast:
 
 
 class Demo:
+    calendar = CALENDAR  # the demo area's working days, for scenes in their own modules
+
     def __init__(self, runtime: Runtime, driver: Driver, clock: ManualClock, out: TextIO) -> None:
         self.runtime = runtime
         self.driver = driver

@@ -16,7 +16,6 @@ MOVED_IN_ENGLISH = "The MARAC meeting has moved to"
 
 
 async def welsh_language(demo: Demo) -> None:
-    from bot.cli.demo import CALENDAR
     from bot.meetings.recurrence import format_day
 
     jo, priya, sam = demo.cast.idva, demo.cast.coordinator, demo.cast.police
@@ -39,7 +38,7 @@ async def welsh_language(demo: Demo) -> None:
     )
     opened = await priya.press_and_wait(upcoming, count=1)
     await priya.press_and_wait("Move meeting", message=opened.new_messages[-1], expect_edit=True)
-    day = CALENDAR.add_working_days(CALENDAR.local_date(demo.clock.now()), 5)
+    day = demo.calendar.add_working_days(demo.calendar.local_date(demo.clock.now()), 5)
     await priya.send_and_wait(day.strftime("%d/%m/%Y"))
     await priya.send_and_wait("10:00")
     await demo.wait_for_text(jo, MOVED_IN_WELSH)
