@@ -11,7 +11,6 @@ from bot.adapter.application import MaracApplication
 from bot.adapter.local import running_bot
 from bot.runtime import Runtime
 from bot.sandbox import BotApiStandIn, Driver
-from bot.send_lanes import Limits
 from config import Settings
 from tests.support.e2e import Area
 
@@ -39,18 +38,9 @@ def driver(server: BotApiStandIn) -> Driver:
     return server.driver()
 
 
-# Telegram's overall budget (30 a second) and the two lanes stay as in production; only a
-# chat's own budget refills fast, because the stand-in has no per-chat limit and a scripted
-# person reads every reply at once. Per-chat pacing itself is tested on a clock the test moves
-# (tests/unit/test_send_lanes.py, tests/unit/test_rate_limiter.py), and `marac-bot demo` runs
-# with Telegram's figures. With them, a test that sends 30 reminders to one coordinator
-# waits 1 s for each after the first 15.
-STAND_IN_LIMITS = Limits(private_rate=50.0, group_rate=50.0)
-
-
 @pytest.fixture
 async def app(runtime: Runtime, server: BotApiStandIn) -> AsyncIterator[MaracApplication]:
-    async with running_bot(runtime, server, limits=STAND_IN_LIMITS) as application:
+    async with running_bot(runtime, server) as application:
         yield application
 
 
