@@ -10,6 +10,7 @@ coordinator sees each application's one-line status here and on the case card.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -29,7 +30,7 @@ from bot.referrals.validation import InputError, clean_free_text
 from bot.services.dvds import DvdsView
 from bot.vocabulary import AgencyKind, DvdsDecision, DvdsRoute, Role
 from handlers.buttons import area_button, pattern, pressed, pressed_day
-from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
+from handlers.replies import answer, forget_typed, guarded, send_sensitive, show, store_typed_note
 
 AREA = "cl"
 ASK_CASE, ASK_IDS, ASK_PLAN = 0, 1, 2
@@ -285,21 +286,15 @@ async def ask_plan(update: Update, context: MaracContext) -> int:
 
 
 async def plan_typed(update: Update, context: MaracContext) -> int:
-    assert context.actor is not None and update.message is not None
-    pending = context.steps.get(STEP) or {}
-    try:
-        plan = clean_free_text(update.message.text or "", max_length=3000, min_length=5)
-    except InputError as problem:
-        await forget_typed(update, context, stored=False)
-        await answer(update, str(problem))
-        return ASK_PLAN
-    view = await context.runtime.services.dvds.record_safety_plan(
-        context.actor, int(pending["application"]), plan
-    )
-    await forget_typed(update, context)
-    context.steps.pop(STEP, None)
-    await answer(update, texts.dvds_safety_plan_recorded(view.label))
-    return ConversationHandler.END
+    actor = context.actor
+    assert actor is not None
+
+    async def store(pending: dict[str, Any], plan: str) -> str:
+        service = context.runtime.services.dvds
+        view = await service.record_safety_plan(actor, int(pending["application"]), plan)
+        return texts.dvds_safety_plan_recorded(view.label)
+
+    return await store_typed_note(update, context, step=STEP, again=ASK_PLAN, store=store)
 
 
 async def cancel(update: Update, context: MaracContext) -> int:

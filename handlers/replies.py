@@ -11,13 +11,14 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
-from telegram.ext import ExtBot
+from telegram.ext import ConversationHandler, ExtBot
 
 from bot import texts
 from bot.adapter.context import MaracContext
 from bot.adapter.message_removal import remove_messages
 from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied, commands_for
+from bot.referrals.validation import InputError, clean_free_text
 from bot.vocabulary import Role
 
 Callback = Callable[[Update, MaracContext], Coroutine[Any, Any, Any]]
@@ -93,6 +94,39 @@ async def forget_typed(update: Update, context: MaracContext, *, stored: bool = 
     due = await removal.record_typed(update.effective_chat.id, message.message_id, stored=stored)
     if stored:
         await remove_messages(context.bot, removal, [due])
+
+
+async def store_typed_note(
+    update: Update,
+    context: MaracContext,
+    *,
+    step: str,
+    again: int,
+    store: Callable[[dict[str, Any], str], Coroutine[Any, Any, str]],
+    max_length: int = 3000,
+    min_length: int = 5,
+) -> int:
+    """A note with case details typed in answer to a question: checked, stored, then deleted.
+
+    ``store`` gets what the conversation kept under ``step`` and the cleaned text, stores it
+    (sealed) and returns the reply. Text that is refused is never stored: the person is told
+    why and asked again (state ``again``), and their message goes after the usual time.
+    """
+    assert update.message is not None
+    pending = context.steps.get(step) or {}
+    try:
+        note = clean_free_text(
+            update.message.text or "", max_length=max_length, min_length=min_length
+        )
+    except InputError as problem:
+        await forget_typed(update, context, stored=False)
+        await answer(update, str(problem))
+        return again
+    reply = await store(pending, note)
+    await forget_typed(update, context)
+    context.steps.pop(step, None)
+    await answer(update, reply)
+    return int(ConversationHandler.END)
 
 
 async def refuse_button(update: Update, text: str) -> None:

@@ -5,6 +5,8 @@ a transferred case in full read what it carries, in a protected message."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
@@ -28,7 +30,7 @@ from bot.vocabulary import Role
 from handlers.buttons import button, page_button, pattern, pressed
 from handlers.formatting import local_day
 from handlers.jobs_trigger import dispatch_soon
-from handlers.replies import answer, forget_typed, guarded, send_sensitive, show
+from handlers.replies import answer, forget_typed, guarded, send_sensitive, show, store_typed_note
 
 AREA = "trf"
 ASK_REASON, ASK_NOTE = 0, 1
@@ -131,21 +133,16 @@ async def ask_note(update: Update, context: MaracContext) -> int:
 
 
 async def note_received(update: Update, context: MaracContext) -> int:
-    assert context.actor is not None and update.message is not None
-    pending = context.steps.get(STEP) or {}
-    try:
-        note = clean_free_text(update.message.text or "", max_length=3000, min_length=5)
-    except InputError as problem:
-        await forget_typed(update, context, stored=False)
-        await answer(update, str(problem))
-        return ASK_NOTE
-    reference = await context.runtime.services.transfers.write_handover(
-        context.actor, int(pending["case"]), note
-    )
-    await forget_typed(update, context)
-    context.steps.pop(STEP, None)
-    await answer(update, texts.handover_written(reference))
-    return ConversationHandler.END
+    actor = context.actor
+    assert actor is not None
+
+    async def store(pending: dict[str, Any], note: str) -> str:
+        service = context.runtime.services.transfers
+        return texts.handover_written(
+            await service.write_handover(actor, int(pending["case"]), note)
+        )
+
+    return await store_typed_note(update, context, step=STEP, again=ASK_NOTE, store=store)
 
 
 async def open_pack(update: Update, context: MaracContext) -> None:

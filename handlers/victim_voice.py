@@ -4,6 +4,8 @@ question after the meeting. The views are never written back into the chat."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
@@ -18,13 +20,12 @@ from bot import texts
 from bot.access import Level
 from bot.adapter.context import MaracContext
 from bot.errors import NotFound
-from bot.referrals.validation import InputError, clean_free_text
 from bot.services.cases import CaseCard
 from bot.services.victim_voice import VictimVoice
 from bot.vocabulary import Engagement, OutcomeTold
 from handlers.buttons import area_button, pattern, pressed
 from handlers.formatting import local_time
-from handlers.replies import answer, forget_typed, guarded, show
+from handlers.replies import answer, guarded, show, store_typed_note
 
 AREA = "vv"
 ASK_VIEWS, ASK_REASON = 0, 1
@@ -108,21 +109,16 @@ async def ask_views(update: Update, context: MaracContext) -> int:
 
 
 async def views_received(update: Update, context: MaracContext) -> int:
-    assert context.actor is not None and update.message is not None
-    pending = context.steps.get(STEP) or {}
-    try:
-        views = clean_free_text(update.message.text or "", max_length=3000, min_length=5)
-    except InputError as problem:
-        await forget_typed(update, context, stored=False)
-        await answer(update, str(problem))
-        return ASK_VIEWS
-    reference = await context.runtime.services.victim_voice.record_wishes(
-        context.actor, int(pending["case"]), views
-    )
-    await forget_typed(update, context)
-    context.steps.pop(STEP, None)
-    await answer(update, texts.victim_views_recorded(reference))
-    return ConversationHandler.END
+    actor = context.actor
+    assert actor is not None
+
+    async def store(pending: dict[str, Any], views: str) -> str:
+        service = context.runtime.services.victim_voice
+        return texts.victim_views_recorded(
+            await service.record_wishes(actor, int(pending["case"]), views)
+        )
+
+    return await store_typed_note(update, context, step=STEP, again=ASK_VIEWS, store=store)
 
 
 async def told(update: Update, context: MaracContext) -> None:
@@ -151,25 +147,19 @@ async def ask_reason(update: Update, context: MaracContext) -> int:
 
 
 async def reason_received(update: Update, context: MaracContext) -> int:
-    assert context.actor is not None and update.message is not None
-    pending = context.steps.get(STEP) or {}
-    try:
-        reason = clean_free_text(update.message.text or "", max_length=1000, min_length=3)
-    except InputError as problem:
-        await forget_typed(update, context, stored=False)
-        await answer(update, str(problem))
-        return ASK_REASON
-    reference = await context.runtime.services.victim_voice.confirm_outcome(
-        context.actor,
-        int(pending["case"]),
-        int(pending["meeting"]),
-        OutcomeTold.COULD_NOT_TELL,
-        reason,
+    actor = context.actor
+    assert actor is not None
+
+    async def store(pending: dict[str, Any], reason: str) -> str:
+        told = OutcomeTold.COULD_NOT_TELL
+        reference = await context.runtime.services.victim_voice.confirm_outcome(
+            actor, int(pending["case"]), int(pending["meeting"]), told, reason
+        )
+        return texts.outcome_recorded(reference, told.value)
+
+    return await store_typed_note(
+        update, context, step=STEP, again=ASK_REASON, store=store, max_length=1000, min_length=3
     )
-    await forget_typed(update, context)
-    context.steps.pop(STEP, None)
-    await answer(update, texts.outcome_recorded(reference, OutcomeTold.COULD_NOT_TELL.value))
-    return ConversationHandler.END
 
 
 async def cancel(update: Update, context: MaracContext) -> int:

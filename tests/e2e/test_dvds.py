@@ -67,6 +67,9 @@ async def test_a_right_to_ask_goes_from_received_to_a_disclosure_with_its_safety
     assert kim is not None and priya is not None
     case = await runtime.services.cases.card(priya, reference)
     await runtime.services.cases.exclude(priya, case.id, kim.person_id)
+    # The notice that his referral was accepted comes from the outbox: let it land first, so
+    # the reply to /dvds below is the one message that follows.
+    await wait_for_text(driver, cast.sam, f"Your referral {reference} has been accepted")
 
     # Sam records it: the case, then who applied and whom it is about in one message.
     (menu,) = await cast.sam.send_and_wait("/dvds")
