@@ -63,6 +63,10 @@ async def heard_case(
     assert priya is not None and jo is not None
     ((meeting_id, _, _, ((case_id, _),)),) = await runtime.services.actions.plan_meetings(priya)
     await allocate_idva(runtime.sessions, case_id, jo.person_id, clock.now())
+    # The IDVA service hears of the referral through the outbox; wait for it here so that a
+    # late notice is never taken for the screen a later press opens.
+    for idva in (cast.jo, cast.ann):
+        await wait_for_text(driver, idva, f"New referral {reference}")
     return cast, reference, case_id, meeting_id
 
 
