@@ -66,13 +66,14 @@ def _button(text: str, action: str, *ids: int) -> InlineKeyboardButton:
 async def list_meetings(update: Update, context: MaracContext) -> None:
     assert context.actor is not None
     meetings = await context.runtime.services.meetings.upcoming(context.actor)
+    when = [local_time(context, m.starts_at) for m in meetings]
     lines = [
-        texts.meeting_line(local_time(context, m.starts_at), m.listed, m.capacity, m.published)
-        for m in meetings
+        texts.meeting_line(at, m.listed, m.capacity, m.published)
+        for at, m in zip(when, meetings, strict=True)
     ]
     rows = [
-        [_button(f"{local_time(context, m.starts_at)} ({m.listed}/{m.capacity})", "open", m.id)]
-        for m in meetings
+        [_button(f"{at} ({m.listed}/{m.capacity})", "open", m.id)]
+        for at, m in zip(when, meetings, strict=True)
     ]
     if may(context.actor, Operation.MANAGE_MEETINGS):
         rows.append([_button(texts.BUTTON_NEW_MEETING, "new")])

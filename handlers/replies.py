@@ -15,6 +15,7 @@ from telegram.ext import ConversationHandler, ExtBot
 
 from bot import texts
 from bot.adapter.context import MaracContext
+from bot.adapter.marac_bot import MaracBot
 from bot.adapter.message_removal import remove_messages
 from bot.errors import NotFound, ServiceError
 from bot.permissions import PermissionDenied, commands_for
@@ -42,11 +43,17 @@ async def acknowledge(update: Update) -> None:
         await query.answer()
 
 
+def _bot(update: Update) -> MaracBot:
+    bot = update.get_bot()
+    assert isinstance(bot, MaracBot), "updates come from the Application build_application made"
+    return bot
+
+
 async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Reply where the person is: as a new message, after acknowledging a pressed button."""
     await acknowledge(update)
     if update.effective_chat is not None:
-        await update.effective_chat.send_message(text, reply_markup=markup)
+        await _bot(update).send_reply(update.effective_chat.id, text, markup)
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -57,7 +64,7 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         return
     await acknowledge(update)
     try:
-        await query.edit_message_text(text, reply_markup=markup)
+        await _bot(update).edit_reply(query.message.chat.id, query.message.message_id, text, markup)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise
@@ -74,10 +81,8 @@ async def send_sensitive(
     if chat is None:
         return
     await acknowledge(update)
-    message = await context.bot.send_message(
-        chat.id, text, reply_markup=markup, protect_content=True
-    )
-    await context.runtime.services.sensitive_messages.record(chat.id, message.message_id)
+    message_id = await _bot(update).send_reply(chat.id, text, markup, protect=True)
+    await context.runtime.services.sensitive_messages.record(chat.id, message_id)
 
 
 async def forget_typed(update: Update, context: MaracContext, *, stored: bool = True) -> None:

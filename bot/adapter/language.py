@@ -69,8 +69,3 @@ class ReaderLanguageBot(ExtBot[Any]):
             data = localise_request(data, reader())
         return await super()._do_post(endpoint, data, *args, **kwargs)
 
-
-def speak_readers_language(bot: ExtBot[Any]) -> None:
-    """Make the Application's bot a ReaderLanguageBot (PTB builds the ExtBot itself)."""
-    if not isinstance(bot, ReaderLanguageBot):
-        bot.__class__ = ReaderLanguageBot

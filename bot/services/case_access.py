@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -229,6 +229,8 @@ async def case_facts(
     # One reader (the commonest question): their exclusions come with the cases.
     reader = people[0] if people is not None and len(people) == 1 else None
     facts: dict[int, CaseFacts] = {}
+    # Each case's own columns, made into its facts once everything about it is read.
+    found_cases: dict[int, tuple[int, int | None, int | None, bool]] = {}
     for chunk in _chunks(ids):
         excluded: dict[int, set[int]] = {}
         allocated: dict[int, int] = {}
@@ -238,9 +240,7 @@ async def case_facts(
             rows = await session.execute(_CASES_FOR_READER, {"ids": list(chunk), "reader": reader})
             for row in rows.all():
                 case_id, area_id, referred_by, agency_id, urgent, is_excluded, idva, to_area = row
-                facts[int(case_id)] = CaseFacts(
-                    int(case_id), int(area_id), referred_by, agency_id, bool(urgent)
-                )
+                found_cases[int(case_id)] = (int(area_id), referred_by, agency_id, bool(urgent))
                 if is_excluded:
                     excluded[int(case_id)] = {reader}
                 if idva is not None:
@@ -250,9 +250,7 @@ async def case_facts(
         else:
             rows = await session.execute(_CASES, {"ids": list(chunk)})
             for case_id, area_id, referred_by, agency_id, urgent in rows.all():
-                facts[int(case_id)] = CaseFacts(
-                    int(case_id), int(area_id), referred_by, agency_id, bool(urgent)
-                )
+                found_cases[int(case_id)] = (int(area_id), referred_by, agency_id, bool(urgent))
             if people is None:
                 found = await session.execute(_EXCLUDED, {"ids": list(chunk)})
             else:
@@ -292,9 +290,15 @@ async def case_facts(
             ).all():
                 transfer_to.setdefault(int(case_id), set()).add(int(area_id))
         for case_id in chunk:
-            if case_id in facts:
-                facts[case_id] = replace(
-                    facts[case_id],
+            own = found_cases.get(case_id)
+            if own is not None:
+                area_id, referred_by, agency_id, urgent = own
+                facts[case_id] = CaseFacts(
+                    case_id,
+                    area_id,
+                    referred_by,
+                    agency_id,
+                    urgent,
                     excluded=frozenset(excluded.get(case_id, ())),
                     listings=tuple(listings.get(case_id, ())),
                     working_agencies=frozenset(working.get(case_id, ())),

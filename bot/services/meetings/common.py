@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 from sqlalchemy import ScalarSelect, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,10 +26,12 @@ from bot.dates import format_local
 from bot.errors import NotFound
 from bot.meetings.agenda_rules import (
     MeetingSlot,
-    cutoff,
     days_before_reminder,
     place_case,
     research_deadline,
+)
+from bot.meetings.agenda_rules import (
+    cutoff as agenda_cutoff,
 )
 from bot.meetings.off_days import (
     PlannedDay,
@@ -77,8 +80,19 @@ class MeetingView:
     listed: int
     published: bool
     cancelled: bool
-    cutoff: datetime
-    research_deadline: datetime
+    # What the two deadlines are counted from. They are counted only when read: a list of
+    # meetings shows neither, and counting working days for each meeting was a tenth of it.
+    agenda_cutoff_days: int
+    research_days: int
+    closed: frozenset[date] = field(repr=False)
+
+    @cached_property
+    def cutoff(self) -> datetime:
+        return agenda_cutoff(self.starts_at, self.timezone, self.agenda_cutoff_days, self.closed)
+
+    @cached_property
+    def research_deadline(self) -> datetime:
+        return research_deadline(self.starts_at, self.timezone, self.research_days, self.closed)
 
 
 @dataclass(frozen=True)
@@ -650,10 +664,9 @@ class MeetingBase:
             listed=int(listed or 0),
             published=meeting.published_at is not None,
             cancelled=meeting.cancelled_at is not None,
-            cutoff=cutoff(meeting.starts_at, area.timezone, policy.agenda_cutoff_days, closed),
-            research_deadline=research_deadline(
-                meeting.starts_at, area.timezone, policy.research_days, closed
-            ),
+            agenda_cutoff_days=policy.agenda_cutoff_days,
+            research_days=policy.research_days,
+            closed=closed,
         )
 
     def _when(self, view: MeetingView) -> str:
