@@ -174,6 +174,7 @@ ERROR_TEXTS = frozenset(
         texts.BUTTON_NOT_RECOGNISED,
         texts.CASE_NOT_FOUND,
         texts.NOT_UNDERSTOOD,
+        texts.USE_THE_BUTTONS,  # a typed answer where the form wanted a press: the steps drifted
     }
 )
 # The referral form as a person answers it (bot.sandbox.scenarios.make_referral), then the
@@ -186,6 +187,7 @@ REFERRAL_STEPS: tuple[tuple[str, str], ...] = (
     ("press", "Yes"),
     ("press", "Yes"),
     ("press", "I have a completed checklist"),
+    ("press", "SafeLives DASH (24 questions)"),
     ("send", "yes 1-13 16, not known 20"),
     ("press", "That is right"),
     ("first", ""),
@@ -199,10 +201,12 @@ REFERRAL_STEPS: tuple[tuple[str, str], ...] = (
     ("press", "Not known"),
     ("send", "John Doe"),
     ("send", "01/01/1985"),
+    ("send", "4 Mill Lane, Northampton"),
     ("press", "Ex-partner"),
     ("send", "Mia Doe, age 7, Oak Primary, lives with victim\nLeo Doe, age 4, no CSC"),
     ("send", "Strangled at the scene last night; he has threatened to take the children."),
     ("press", "No"),
+    ("press", "Keep"),  # the concerns mention strangulation, which the checklist answers no
     ("press", "Discard draft"),
 )
 
