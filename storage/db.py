@@ -7,8 +7,10 @@ here than any single query plan:
   thread per SELECT (make a cursor, execute, fetch, close) and three per write, and each trip
   is a thread hand-over (a queue put, the GIL changing hands, a wake-up of the event loop) that
   costs far more than the statement itself. :class:`OneTripConnection` does the whole statement,
-  rows included, in one trip. Transactions, errors and isolation levels are unchanged: the same
-  ``sqlite3`` connection in the same worker thread runs the same statements.
+  rows included, in one trip, and a quick statement in none: it runs on the event loop's own
+  thread, within limits that keep the loop free (``storage.sqlite_inline``: never waiting for
+  a lock, a read moved to the worker thread after a few milliseconds). Transactions, errors
+  and isolation levels are unchanged: the same ``sqlite3`` connection runs the same statements.
 * **PostgreSQL**: ``pool_pre_ping`` sends a round trip before every checkout, and an update
   checks a connection out several times. A connection returned moments ago is pinged for
   nothing, so only connections that sat idle in the pool for :data:`PING_AFTER_IDLE_SECONDS`
@@ -44,6 +46,15 @@ from sqlalchemy.pool import NullPool
 
 from storage.audit_key import SESSION_INFO_KEY as AUDIT_KEY_INFO
 from storage.audit_key import AuditKey
+from storage.sqlite_inline import (
+    BUSY_TIMEOUT_MS,
+    InlineStatements,
+    end_inline,
+    end_waiting,
+    execute,
+    execute_waiting,
+    try_inline,
+)
 
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is used again.
 PING_AFTER_IDLE_SECONDS: Final = 5.0
@@ -59,23 +70,6 @@ SQLITE_CACHED_STATEMENTS: Final = 512
 _RETURNED_AT: Final = "marac_returned_at"
 
 _Description = tuple[tuple[str, None, None, None, None, None, None], ...] | None
-
-
-def _run_statement(
-    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
-) -> tuple[_Description, int, int | None, list[Any]]:
-    """In the worker thread: execute, fetch every row and close, as one piece of work."""
-    cursor = connection.cursor()
-    try:
-        if many:
-            cursor.executemany(sql, parameters)
-        else:
-            cursor.execute(sql, () if parameters is None else parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
 
 
 class OneTripCursor:
@@ -97,14 +91,20 @@ class OneTripCursor:
 
     async def _run(self, sql: str, parameters: Any, many: bool) -> OneTripCursor:
         raw = self._connection.raw
-        # aiosqlite's own cursor queues its work the same way; _execute is untyped there.
-        description, rowcount, lastrowid, rows = await raw._execute(  # type: ignore[no-untyped-call]
-            _run_statement,
-            raw._conn,
-            sql,
-            parameters,
-            many,
-        )
+        inline = self._connection.inline
+        outcome = None
+        if inline is not None and inline.allows(sql):
+            outcome = try_inline(raw._conn, inline, sql, parameters, many)
+        if outcome is None:
+            # aiosqlite's own cursor queues its work the same way; _execute is untyped there.
+            outcome = await raw._execute(  # type: ignore[no-untyped-call]
+                execute if inline is None else execute_waiting,
+                raw._conn,
+                sql,
+                parameters,
+                many,
+            )
+        description, rowcount, lastrowid, rows = outcome
         self.description, self.rowcount, self.lastrowid = description, rowcount, lastrowid
         self._rows = deque(rows)
         return self
@@ -141,23 +141,30 @@ class OneTripConnection:
     aiosqlite's own cursor does.
     """
 
-    __slots__ = ("raw",)
+    __slots__ = ("inline", "raw")
 
-    def __init__(self, raw: aiosqlite.Connection) -> None:
+    def __init__(self, raw: aiosqlite.Connection, inline: InlineStatements | None) -> None:
         self.raw = raw
+        # Quick statements on the event loop's thread (storage.sqlite_inline); None: every
+        # statement in the worker thread (an in-memory database, tied to that thread).
+        self.inline = inline
 
     async def cursor(self) -> OneTripCursor:
         return OneTripCursor(self)
 
     async def commit(self) -> None:
-        if not self._in_transaction():
-            return  # as sqlite3's own commit does then: nothing, but without the thread trip
-        await self.raw.commit()
+        await self._end(commit=True)
 
     async def rollback(self) -> None:
+        await self._end(commit=False)
+
+    async def _end(self, *, commit: bool) -> None:
         if not self._in_transaction():
-            return
-        await self.raw.rollback()
+            return  # as sqlite3's own commit does then: nothing, but without the thread trip
+        if self.inline is None:
+            await (self.raw.commit() if commit else self.raw.rollback())
+        elif not end_inline(self.raw._conn, commit):
+            await self.raw._execute(end_waiting, self.raw._conn, commit)  # type: ignore[no-untyped-call]
 
     def _in_transaction(self) -> bool:
         """Whether SQLite has a transaction open; a read alone (e.g. recognising who wrote)
@@ -198,7 +205,14 @@ def create_private_file(database: str, connect_args: Mapping[str, Any]) -> None:
     os.close(descriptor)
 
 
-def _sqlite_creator(database: str, connect_args: Mapping[str, Any]) -> Any:
+def _sqlite_creator(
+    database: str, connect_args: Mapping[str, Any], inline: InlineStatements | None
+) -> Any:
+    if inline is not None:
+        # The loop's thread runs quick statements on the connection the worker thread opened;
+        # never both at once (each statement is awaited before the next is sent).
+        connect_args = {**connect_args, "check_same_thread": False}
+
     async def connect() -> OneTripConnection:
         create_private_file(database, connect_args)
         raw = aiosqlite.connect(database, **connect_args)
@@ -206,7 +220,7 @@ def _sqlite_creator(database: str, connect_args: Mapping[str, Any]) -> Any:
         thread = getattr(raw, "_thread", raw)
         if isinstance(thread, Thread):
             thread.daemon = True
-        return OneTripConnection(await raw)
+        return OneTripConnection(await raw, inline)
 
     return connect
 
@@ -243,8 +257,11 @@ def create_engine(
         # The arguments SQLAlchemy would pass to sqlite3.connect for this URL, plus ours.
         args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
         kwargs.setdefault("cached_statements", SQLITE_CACHED_STATEMENTS)
+        inline = None if memory else InlineStatements()
         engine = create_async_engine(
-            url, async_creator=_sqlite_creator(args[0] if args else database, kwargs), **options
+            url,
+            async_creator=_sqlite_creator(args[0] if args else database, kwargs, inline),
+            **options,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -257,7 +274,9 @@ def create_engine(
             # value or wrapped key in the file's free pages. Debian's SQLite happens to be
             # built with this on; most builds (python.org's, Homebrew's) are not.
             cursor.execute("PRAGMA secure_delete=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            # Statements on the event loop's thread never wait for a lock: those that meet
+            # one wait in the worker thread, with BUSY_TIMEOUT_MS (storage.sqlite_inline).
+            cursor.execute(f"PRAGMA busy_timeout={0 if inline else BUSY_TIMEOUT_MS}")
             # In WAL mode a commit is durable against a crash of the bot; NORMAL gives up only
             # the last commits on a power cut, and spares an fsync on every commit.
             cursor.execute("PRAGMA synchronous=NORMAL")
