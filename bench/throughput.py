@@ -59,8 +59,10 @@ What the benchmark does
 4. The echo bot is the smallest PTB bot that answers every update the same way, built with the
    same PTB version and ``ApplicationBuilder`` settings (the same update processor as ours,
    ``bot.adapter.update_order.ChatOrderedUpdateProcessor``, handling ``--concurrency`` updates
-   at once and never two of one chat; same polling, same limiter choice) on its own fresh stand-in:
-   a message is echoed with ``sendMessage``, a button press is answered with
+   at once and never two of one chat; same polling, same limiter choice) on its own fresh stand-in.
+   It sends with PTB's own HTTP client (httpx), as a plain PTB bot does; ours sends with aiohttp
+   (``bot.adapter.aiohttp_request``), which is part of what makes its calls cheaper.
+   A message is echoed with ``sendMessage``, a button press is answered with
    ``answerCallbackQuery``. It gets the same users, the same plans and the same pre-sent
    notifications, first; then our bot runs. The notifications are sent from this process with
    the bot's token (whoever holds it sends as the bot), before the bot's first update.

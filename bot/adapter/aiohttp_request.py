@@ -71,7 +71,9 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 # PTB parses the bytes itself; no cookies travel to or from the Bot API.
                 cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=True,
+                # As httpx does for PTB: an egress proxy set in HTTPS_PROXY / NO_PROXY is used
+                # (council and police networks often allow the internet only through one).
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

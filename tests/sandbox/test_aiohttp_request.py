@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
@@ -129,3 +130,32 @@ async def test_the_bot_sends_every_call_and_polls_with_it(
     polling, calls = application.bot._request
     assert isinstance(polling, AiohttpRequest) and isinstance(calls, AiohttpRequest)
     assert application.bot.request is calls
+
+
+async def test_an_egress_proxy_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Networks that reach the internet only through a proxy set HTTPS_PROXY, as for httpx."""
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        seen.append(str(request.url))
+        me = {"id": 1, "is_bot": True, "first_name": "MARAC", "username": "marac_bot"}
+        return web.json_response({"ok": True, "result": me})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        async with Bot(
+            "123:ABC", base_url="http://api.telegram.invalid/bot", request=AiohttpRequest()
+        ) as bot:
+            assert bot.username == "marac_bot"
+    finally:
+        await runner.cleanup()
+    assert seen and seen[0].startswith("http://api.telegram.invalid/bot123:ABC/getMe")
