@@ -16,6 +16,8 @@ plus the write timeout (uploads: the media write timeout), as the sum of the two
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -38,6 +40,7 @@ class AiohttpRequest(BaseRequest):
         "_media_write_timeout",
         "_pool_size",
         "_pool_timeout",
+        "_proxies",
         "_read_timeout",
         "_session",
         "_write_timeout",
@@ -59,6 +62,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -71,9 +75,6 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 # PTB parses the bytes itself; no cookies travel to or from the Bot API.
                 cookie_jar=aiohttp.DummyCookieJar(),
-                # As httpx does for PTB: an egress proxy set in HTTPS_PROXY / NO_PROXY is used
-                # (council and police networks often allow the internet only through one).
-                trust_env=True,
             )
 
     async def shutdown(self) -> None:
@@ -112,7 +113,7 @@ class AiohttpRequest(BaseRequest):
         payload = request_data.parameters if request_data is not None and not files else None
         try:
             async with session.request(
-                method, url, data=form, json=payload, timeout=timeout
+                method, url, data=form, json=payload, timeout=timeout, proxy=self._proxy(url)
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
@@ -121,6 +122,18 @@ class AiohttpRequest(BaseRequest):
             # As PTB's httpx request does: the client's own class name helps when the
             # message is empty.
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+
+    def _proxy(self, url: str) -> str | None:
+        """The egress proxy the environment names for this URL (HTTPS_PROXY, NO_PROXY), as
+        httpx uses for PTB: council and police networks often reach the internet only through
+        one. Looked up once per host: aiohttp's own ``trust_env`` reads the environment and
+        ``~/.netrc`` on every request, which cost more than the rest of the request."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            bypass = bool(proxy_bypass(key[1])) if key[1] else False
+            self._proxies[key] = None if bypass else getproxies().get(key[0])
+        return self._proxies[key]
 
 
 def _chosen(value: ODVInput[float], default: float | None) -> float | None:
