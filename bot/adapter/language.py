@@ -68,4 +68,3 @@ class ReaderLanguageBot(ExtBot[Any]):
         if isinstance(data, dict):
             data = localise_request(data, reader())
         return await super()._do_post(endpoint, data, *args, **kwargs)
-
