@@ -8,6 +8,7 @@ change signal, with no polling sleeps and no network.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -417,24 +418,53 @@ class SimulatedUser:
     def _find_target(
         self, target: str, message: RecordedMessage | int | None
     ) -> tuple[RecordedMessage, Button]:
+        found = self._look_for_target(target, message)
+        if found is not None:
+            return found
+        shown = [m.summary() for m in self._candidates(message)[:5] if m.buttons]
+        listing = "".join(f"\n  {line}" for line in shown) or " no message has buttons"
+        raise AssertionError(f"{self.display_name} sees no button {target!r}:{listing}")
+
+    async def _await_target(
+        self,
+        target: str,
+        message: RecordedMessage | int | None,
+        timeout: float,  # noqa: ASYNC109
+    ) -> tuple[RecordedMessage, Button]:
+        """As a person does: press a button on the newest message once it shows it.
+
+        Without a given message, the answer the button is on may still be on its way (a
+        notice from the outbox can arrive first and be taken for the answer): wait for it.
+        """
+        if message is None:
+            with contextlib.suppress(WaitTimeout):
+                await self.driver.wait_for(
+                    lambda: self._look_for_target(target, None),
+                    timeout=timeout,
+                    description=f"a button {target!r} for {self.display_name}",
+                )
+        return self._find_target(target, message)
+
+    def _candidates(self, message: RecordedMessage | int | None) -> list[RecordedMessage]:
         if isinstance(message, RecordedMessage):
-            candidates = [message]
-        elif isinstance(message, int):
+            return [message]
+        if isinstance(message, int):
             found = self.driver.server.chats[self.chat_id].get(message)
             if found is None:
                 raise AssertionError(f"no message #{message} in {self.display_name}'s chat")
-            candidates = [found]
-        else:
-            candidates = list(reversed(self.driver.bot_messages(self.chat_id)))
-        for candidate in candidates:
+            return [found]
+        return list(reversed(self.driver.bot_messages(self.chat_id)))
+
+    def _look_for_target(
+        self, target: str, message: RecordedMessage | int | None
+    ) -> tuple[RecordedMessage, Button] | None:
+        for candidate in self._candidates(message):
             if candidate.deleted:
                 continue
             button = candidate.find_button(target)
             if button is not None:
                 return candidate, button
-        shown = [m.summary() for m in candidates[:5] if m.buttons]
-        listing = "".join(f"\n  {line}" for line in shown) or " no message has buttons"
-        raise AssertionError(f"{self.display_name} sees no button {target!r}:{listing}")
+        return None
 
     def open_web_app(
         self, target: str, now: datetime, *, message: RecordedMessage | int | None = None
@@ -451,7 +481,7 @@ class SimulatedUser:
         self, target: str, *, message: RecordedMessage | int | None = None
     ) -> CallbackQueryRecord:
         """Press a button by its text (or callback data) on the newest message showing it."""
-        msg, button = self._find_target(target, message)
+        msg, button = await self._await_target(target, message, DEFAULT_TIMEOUT)
         if button.callback_data is None:
             raise AssertionError(f"button {button.text!r} opens a page; it sends no callback")
         query = self.driver.server.press_callback(
@@ -485,7 +515,7 @@ class SimulatedUser:
         Handlers usually answer first and edit afterwards, so pass ``expect_edit=True``
         whenever the test goes on to read the pressed message.
         """
-        msg, _ = self._find_target(target, message)
+        msg, _ = await self._await_target(target, message, timeout)
         versions = len(msg.history)
         marker = len(self.driver.server.messages(msg.chat_id))
         query = await self.press(target, message=msg)

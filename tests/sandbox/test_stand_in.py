@@ -420,3 +420,14 @@ async def test_transcript_reads_like_a_conversation(app: AnyApp, driver: Driver)
         "    [Guidance ↗ https://example.org/marac]"
     )
     assert format_transcript(driver.events_since(marker + 1)).startswith("bot → Priya")
+
+
+async def test_a_press_waits_for_its_button_to_arrive(app: AnyApp, driver: Driver) -> None:
+    """A person presses a button once it is on the screen: a press made straight after a
+    command (before its answer has come) waits for the answer instead of failing."""
+    user = driver.user(USER, "Priya")
+    await user.send("/start")
+    pressed = await user.press_and_wait("Approve", expect_edit=True)
+    assert pressed.message.text == "Decision: approve:1"
+    with pytest.raises(AssertionError, match="sees no button 'Nowhere'"):
+        await user.press_and_wait("Nowhere", message=pressed.message)
