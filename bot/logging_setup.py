@@ -7,6 +7,7 @@ that reaches a handler by another route.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import traceback
@@ -38,6 +39,9 @@ LIBRARY_FLOORS = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "aiohttp.access": logging.WARNING,
+    # Our Bot API calls go through aiohttp's client (bot.adapter.aiohttp_request): its URLs
+    # carry the token too.
+    "aiohttp.client": logging.WARNING,
     "aiosqlite": logging.WARNING,
     "asyncpg": logging.WARNING,
     "sqlalchemy": logging.WARNING,
@@ -48,11 +52,31 @@ LIBRARY_FLOORS = {
 }
 
 
+JOB_EXECUTOR_LOGGER = "apscheduler.executors.default"
+
+
+class JobStoppedAtShutdown(logging.Filter):
+    """Drop APScheduler's "Job raised an exception" for a job cancelled by shutdown.
+
+    Stopping the bot cancels a job that is running at that moment (APScheduler's asyncio
+    executor cannot wait for it), and APScheduler logs that as an error with a traceback: a
+    housekeeping tick that happened to be running when the demo or the bot stopped is not
+    an error. Every other exception a job raises is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
 def quiet_libraries() -> None:
     """Raise libraries to their floor; never lower them below the level chosen for the root."""
     root_level = logging.getLogger().getEffectiveLevel()
     for name, floor in LIBRARY_FLOORS.items():
         logging.getLogger(name).setLevel(max(floor, root_level))
+    executor = logging.getLogger(JOB_EXECUTOR_LOGGER)
+    if not any(isinstance(f, JobStoppedAtShutdown) for f in executor.filters):
+        executor.addFilter(JobStoppedAtShutdown())
 
 
 def configure_logging(level: str = "INFO") -> None:
