@@ -31,6 +31,8 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 # How long a read may hold the event loop before it is moved to the worker thread. A hot-path
@@ -128,24 +130,35 @@ def try_inline(
     return outcome
 
 
+@contextmanager
+def _waiting_for_locks(connection: sqlite3.Connection) -> Iterator[None]:
+    """In the worker thread: the full busy timeout for one piece of work, then the loop's 0."""
+    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        yield
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
+
+
+def _end(connection: sqlite3.Connection, commit: bool) -> None:
+    if commit:
+        connection.commit()
+    else:
+        connection.rollback()
+
+
 def execute_waiting(
     connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
 ) -> Outcome:
-    """In the worker thread: execute with the full busy timeout, then give the loop its 0."""
-    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    try:
+    """In the worker thread: execute, waiting for a lock as long as the busy timeout allows."""
+    with _waiting_for_locks(connection):
         return execute(connection, sql, parameters, many)
-    finally:
-        connection.execute("PRAGMA busy_timeout=0")
 
 
 def end_inline(connection: sqlite3.Connection, commit: bool) -> bool:
     """Commit or roll back on the loop's thread; False when the worker thread must (a lock)."""
     try:
-        if commit:
-            connection.commit()
-        else:
-            connection.rollback()
+        _end(connection, commit)
     except sqlite3.OperationalError as error:
         if _code(error) == _SQLITE_BUSY:
             return False
@@ -154,12 +167,6 @@ def end_inline(connection: sqlite3.Connection, commit: bool) -> bool:
 
 
 def end_waiting(connection: sqlite3.Connection, commit: bool) -> None:
-    """In the worker thread: commit or roll back with the full busy timeout."""
-    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    try:
-        if commit:
-            connection.commit()
-        else:
-            connection.rollback()
-    finally:
-        connection.execute("PRAGMA busy_timeout=0")
+    """In the worker thread: commit or roll back, waiting for a lock as for a statement."""
+    with _waiting_for_locks(connection):
+        _end(connection, commit)

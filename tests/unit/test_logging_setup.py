@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.logging_setup import JOB_EXECUTOR_LOGGER, LIBRARY_FLOORS, quiet_libraries
+from bot.logging_setup import JOB_EXECUTOR_LOGGER, quiet_libraries
 
 
 def _job_failed(error: BaseException) -> None:
@@ -33,6 +33,15 @@ def test_a_job_cancelled_at_shutdown_is_not_logged_but_a_failure_is(
     assert record.levelno == logging.ERROR and record.exc_info is not None
 
 
-def test_the_http_clients_that_see_the_token_are_held_at_warning() -> None:
-    assert LIBRARY_FLOORS["aiohttp.client"] == logging.WARNING
-    assert LIBRARY_FLOORS["httpx"] == logging.WARNING
+def test_the_http_clients_that_see_the_token_stay_quiet_even_at_debug() -> None:
+    """Their request lines carry the bot token: MARAC_LOG_LEVEL=DEBUG must not let them out."""
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        quiet_libraries()
+        for name in ("aiohttp.client", "httpx"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+    finally:
+        root.setLevel(before)
+        quiet_libraries()
